@@ -1,0 +1,7 @@
+"""Entry point for `python -m nsaudit`."""
+
+import sys
+
+from nsaudit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The options every command shares, as one decorator, and how a Document reaches stdout."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from nsaudit.render import Document, OutputFormat, formatter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Common:
+    """The shared options of one invocation."""
+
+    root: str
+    format: OutputFormat
+    color: bool | None
+    debug: bool
+
+    def use_color(self) -> bool:
+        """--color/--no-color, then NO_COLOR, then whether stdout is a terminal."""
+        if self.color is not None:
+            return self.color
+        if os.environ.get("NO_COLOR"):
+            return False
+        return sys.stdout.isatty()
+
+    def emit(self, doc: Document) -> None:
+        text = formatter(self.format, self.use_color()).render(doc)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
+    """--root, --format (limited to `formats`), --color/--no-color and --debug as `common`."""
+
+    def decorate(fn: F) -> F:
+        @click.option(
+            "--root",
+            default="/",
+            show_default=True,
+            metavar="DIR",
+            help="Read every host file (/proc, /sys, /boot, /lib/modules, /usr/src, "
+            "/etc) under DIR instead of /.",
+        )
+        @click.option(
+            "--format",
+            "fmt",
+            type=click.Choice([f.value for f in formats]),
+            default=formats[0].value,
+            show_default=True,
+            help="Output format.",
+        )
+        @click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour the table output (default: when stdout is a terminal and "
+            "NO_COLOR is unset).",
+        )
+        @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+        @functools.wraps(fn)
+        def wrapper(
+            *args: Any, root: str, fmt: str, color: bool | None, debug: bool, **kwargs: Any
+        ) -> Any:
+            common = Common(root, OutputFormat(fmt), color, debug)
+            return fn(*args, common=common, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

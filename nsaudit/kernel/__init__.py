@@ -1,0 +1,1 @@
+"""The detector: what namespace types this kernel builds, allows and lets a user create."""

@@ -1,0 +1,119 @@
+"""The sysctls that restrict user namespaces, and what they leave an unprivileged user."""
+
+from __future__ import annotations
+
+from nsaudit.hostfs import HostFS
+from nsaudit.model import Access, Restriction, Status, Verdict
+
+CLONE_SWITCH = "kernel.unprivileged_userns_clone"
+APPARMOR_SWITCH = "kernel.apparmor_restrict_unprivileged_userns"
+MAX_USERNS = "user.max_user_namespaces"
+
+SYSCTLS = (CLONE_SWITCH, APPARMOR_SWITCH, MAX_USERNS)
+
+
+def sysctl_path(name: str) -> str:
+    return "/proc/sys/" + name.replace(".", "/")
+
+
+def read_restrictions(
+    host: HostFS, warnings: list[str]
+) -> tuple[tuple[Restriction, ...], bool | None]:
+    """The user-namespace sysctls, and whether AppArmor is active (None: cannot tell)."""
+    apparmor_active = _apparmor_active(host)
+    if not host.isdir("/proc/sys"):
+        unread = f"unknown: no {host.show('/proc/sys')} to read"
+        return tuple(Restriction(n, host.show(sysctl_path(n)), None, unread) for n in SYSCTLS), None
+    out = []
+    for name in SYSCTLS:
+        path = sysctl_path(name)
+        try:
+            value = host.read_value(path)
+        except OSError as e:
+            warnings.append(f"{host.show(path)} cannot be read ({e.strerror}); {name} is unknown")
+            value = None
+        out.append(
+            Restriction(name, host.show(path), value, _meaning(name, value, apparmor_active))
+        )
+    return tuple(out), apparmor_active
+
+
+def _apparmor_active(host: HostFS) -> bool | None:
+    lsm = host.read_value("/sys/kernel/security/lsm")
+    if lsm is not None:
+        return "apparmor" in lsm.split(",")
+    enabled = host.read_value("/sys/module/apparmor/parameters/enabled")
+    if enabled is not None:
+        return enabled.upper().startswith("Y")
+    return None
+
+
+def _meaning(name: str, value: str | None, apparmor_active: bool | None) -> str:
+    if name == MAX_USERNS:
+        if value is None:
+            return "not on this kernel (before 4.9): no per-user limit"
+        if value == "0":
+            return "no one, root included, can create a user namespace"
+        return f"at most {value} user namespaces per user"
+    if value is None:
+        return "not on this kernel: no such switch"
+    if name == CLONE_SWITCH:
+        if value == "0":
+            return "unprivileged users cannot create user namespaces; root still can"
+        return "unprivileged users may create user namespaces"
+    if value == "0":
+        return "AppArmor does not restrict unprivileged user namespaces"
+    meaning = (
+        "an unprivileged user's new user namespace gets no capabilities unless its program's "
+        "AppArmor profile allows userns"
+    )
+    if apparmor_active is False:
+        meaning += "; AppArmor is not active, so this has no effect"
+    return meaning
+
+
+def unprivileged_access(
+    user_status: Status, restrictions: tuple[Restriction, ...], apparmor_active: bool | None
+) -> Verdict:
+    """Whether an unprivileged user can create a user namespace, and which evidence says so."""
+    values = {r.name: r.value for r in restrictions}
+    if user_status is Status.UNKNOWN:
+        return Verdict(Access.UNKNOWN, "whether the kernel has user namespaces is unknown")
+    if user_status is not Status.AVAILABLE:
+        return Verdict(Access.DENIED, f"user namespaces are {user_status}")
+    if values.get(CLONE_SWITCH) == "0":
+        return Verdict(Access.DENIED, f"{CLONE_SWITCH} = 0")
+    apparmor = values.get(APPARMOR_SWITCH)
+    if apparmor not in (None, "0") and apparmor_active is not False:
+        return Verdict(
+            Access.RESTRICTED,
+            f"{APPARMOR_SWITCH} = {apparmor}: created without capabilities "
+            "unless an AppArmor profile allows userns",
+        )
+    checked = ", ".join(f"{r.name} = {r.value}" for r in restrictions if r.value is not None)
+    return Verdict(Access.ALLOWED, f"no restriction in force ({checked})")
+
+
+_USER_ACCESS: dict[str, str] = {
+    Access.ALLOWED: "yes",
+    Access.RESTRICTED: "restricted",
+    Access.DENIED: "no",
+}
+
+
+def unprivileged_verdict(is_user: bool, status: Status, userns: Verdict) -> Verdict:
+    """What an unprivileged user can do with one type, given its user namespace access."""
+    if status is Status.UNKNOWN:
+        return Verdict("unknown", "the type's status is unknown")
+    if status is not Status.AVAILABLE:
+        return Verdict("no", f"the type is {status}")
+    if is_user:
+        value = _USER_ACCESS.get(userns.value, "unknown")
+        return Verdict(value, userns.reason)
+    if userns.value == Access.ALLOWED:
+        return Verdict("yes", "inside a new user namespace, which grants CAP_SYS_ADMIN there")
+    if userns.value == Access.UNKNOWN:
+        return Verdict("unknown", "user namespace access is unknown")
+    return Verdict(
+        "no", f"needs CAP_SYS_ADMIN, which only a user namespace gives ({userns.reason})"
+    )

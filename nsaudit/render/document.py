@@ -1,0 +1,35 @@
+"""What a command hands to a formatter: a JSON payload and the same facts as tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of text cells; `status_columns` name the columns whose words get colour."""
+
+    title: str | None
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    status_columns: frozenset[str] = field(default=frozenset())
+
+
+@dataclass(frozen=True)
+class Document:
+    """One report.
+
+    payload: the versioned JSON object (with its "schema").
+    lines: short statements shown above the tables.
+    tables: what the table and markdown formats show.
+    records: the one flat table the CSV format writes, a row per item.
+    warnings: evidence that disagrees, shown after the tables.
+    """
+
+    title: str
+    payload: Mapping[str, object]
+    lines: tuple[str, ...]
+    tables: tuple[Table, ...]
+    records: Table
+    warnings: tuple[str, ...] = ()

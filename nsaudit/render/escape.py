@@ -1,0 +1,49 @@
+"""Untrusted text made safe for a terminal, a CSV cell or a Markdown cell."""
+
+from __future__ import annotations
+
+import re
+
+# Bidirectional overrides and isolates can reorder what a reader sees.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Punctuation that can start markup anywhere in a line; '_' only where it is not inside a word.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# Punctuation that makes markup only at the start of a line: headings, lists, quotes.
+_MARKDOWN_LEADING = re.compile(r"^(\d*)([#+\-=>.)])")
+
+
+def terminal(text: str) -> str:
+    """Every control, bidi and undecodable character as a visible escape; backslashes doubled."""
+    if text.isprintable() and "\\" not in text and not _BIDI.intersection(text):
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == " " or (ch.isprintable() and ch not in _BIDI):
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
+def csv_cell(text: str) -> str:
+    """Terminal-safe, and never read as a formula by a spreadsheet."""
+    text = terminal(text)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def markdown_cell(text: str) -> str:
+    """Terminal-safe, with Markdown and HTML punctuation escaped so it stays literal text."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", terminal(text))
+    return _MARKDOWN_LEADING.sub(r"\1\\\2", text)

@@ -1,0 +1,1 @@
+"""Views: a command's result as a Document (JSON payload, tables and CSV records)."""

@@ -1,0 +1,179 @@
+"""The capability report as a Document: schema nsaudit.detect/1."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from nsaudit import __version__
+from nsaudit.model import Capabilities, ProbeResult, ProbeRun, TypeCapability
+from nsaudit.render import Document, Table
+
+SCHEMA = "nsaudit.detect/1"
+
+
+def document(caps: Capabilities) -> Document:
+    return Document(
+        title="nsaudit detect: kernel namespace capabilities",
+        payload=payload(caps),
+        lines=_lines(caps),
+        tables=(_types_table(caps), _restrictions_table(caps)),
+        records=_records(caps),
+        warnings=caps.warnings,
+    )
+
+
+def payload(caps: Capabilities) -> dict[str, object]:
+    """The JSON object; README 'JSON: nsaudit.detect/1' documents every key."""
+    return {
+        "schema": SCHEMA,
+        "nsaudit_version": __version__,
+        "root": caps.root,
+        "kernel": {"release": caps.release, "source": caps.release_source},
+        "kconfig": asdict(caps.kconfig) if caps.kconfig else None,
+        "kconfig_tried": list(caps.kconfig_tried),
+        "types": [_type_payload(t) for t in caps.types],
+        "restrictions": [asdict(r) for r in caps.restrictions],
+        "unprivileged_userns": asdict(caps.unprivileged_userns),
+        "probes": [
+            {"user": p.user, "uid": p.uid, "results": [asdict(r) for r in p.results]}
+            for p in caps.probes
+        ],
+        "warnings": list(caps.warnings),
+    }
+
+
+def _type_payload(t: TypeCapability) -> dict[str, object]:
+    d = asdict(t)
+    d["config"] = [{"option": o.name, "value": o.value} for o in t.config]
+    return d
+
+
+def _lines(caps: Capabilities) -> tuple[str, ...]:
+    release = caps.release or "unknown"
+    lines = [
+        f"Kernel: {release}" + (f" (from {caps.release_source})" if caps.release_source else "")
+    ]
+    if caps.kconfig:
+        k = caps.kconfig
+        facts = ["gzip" if k.compressed else "plain"]
+        facts.append(f"header {k.release}" if k.release else "no release in its header")
+        if k.matches_running is False:
+            facts.append("NOT the running kernel's series")
+        lines.append(f"Kernel config: {k.path} ({', '.join(facts)})")
+    else:
+        lines.append("Kernel config: none found (tried " + "; ".join(caps.kconfig_tried) + ")")
+    u = caps.unprivileged_userns
+    lines.append(f"Unprivileged user namespaces: {u.value} ({u.reason})")
+    return tuple(lines)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _flag(value: bool | None) -> str:
+    """A CSV boolean: yes, no, or empty when unknown."""
+    return "" if value is None else _yes_no(value)
+
+
+def _config_cell(t: TypeCapability) -> str:
+    if not t.config:
+        return "-" if t.type != "mnt" else "(none needed)"
+    return t.config[0].text
+
+
+def _kernel_cell(t: TypeCapability) -> str:
+    verdict = {True: "ok", False: "too old", None: "?"}[t.kernel_ok]
+    return f">={t.introduced} {verdict}"
+
+
+def _probe_cell(r: ProbeResult) -> str:
+    if r.usable:
+        return "yes" if r.via == "direct" else "yes (in a user ns)"
+    return f"no ({r.errno or r.error})"
+
+
+def _probe_of(run: ProbeRun, t: TypeCapability) -> ProbeResult:
+    return next(r for r in run.results if r.type is t.type)
+
+
+def _types_table(caps: Capabilities) -> Table:
+    usable_columns = tuple(f"USABLE AS {p.user}" for p in caps.probes)
+    columns = (
+        "TYPE",
+        "STATUS",
+        "CONFIG",
+        "/PROC",
+        "LIMIT",
+        "KERNEL",
+        "UNPRIVILEGED",
+        *usable_columns,
+        "REASON",
+    )
+    rows = []
+    for t in caps.types:
+        rows.append(
+            (
+                t.type.value,
+                t.status.value,
+                _config_cell(t),
+                _yes_no(t.present),
+                "-" if t.limit is None else str(t.limit),
+                _kernel_cell(t),
+                t.unprivileged.value,
+                *(_probe_cell(_probe_of(p, t)) for p in caps.probes),
+                t.reason,
+            )
+        )
+    return Table(None, columns, tuple(rows), frozenset({"STATUS", "UNPRIVILEGED", *usable_columns}))
+
+
+def _restrictions_table(caps: Capabilities) -> Table:
+    rows = tuple(
+        (r.name, "-" if r.value is None else r.value, r.meaning) for r in caps.restrictions
+    )
+    return Table("User namespace restrictions", ("SYSCTL", "VALUE", "MEANING"), rows)
+
+
+def _records(caps: Capabilities) -> Table:
+    columns = [
+        "type",
+        "status",
+        "reason",
+        "config_option",
+        "config_value",
+        "config_source",
+        "present",
+        "for_children",
+        "limit",
+        "introduced",
+        "kernel_ok",
+        "unprivileged",
+        "unprivileged_reason",
+    ]
+    for p in caps.probes:
+        columns += [f"usable_as_{p.user}", f"usable_via_{p.user}", f"errno_as_{p.user}"]
+    source = caps.kconfig.path if caps.kconfig else ""
+    rows = []
+    for t in caps.types:
+        option = t.config[0] if t.config else None
+        row = [
+            t.type.value,
+            t.status.value,
+            t.reason,
+            option.name if option else "",
+            "" if option is None else (option.value or "absent"),
+            source if option else "",
+            _flag(t.present),
+            _flag(t.for_children),
+            "" if t.limit is None else str(t.limit),
+            t.introduced,
+            _flag(t.kernel_ok),
+            t.unprivileged.value,
+            t.unprivileged.reason,
+        ]
+        for p in caps.probes:
+            r = _probe_of(p, t)
+            row += [_flag(r.usable), r.via or "", r.errno or ""]
+        rows.append(tuple(row))
+    return Table(None, tuple(columns), tuple(rows))

@@ -1,0 +1,64 @@
+"""Shared test helpers: run the real CLI in a subprocess, and where the samples are."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+KCONFIGS = SAMPLES / "kconfigs"
+ROOTS = SAMPLES / "roots"
+IS_ROOT = os.geteuid() == 0
+
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (CI runs as root)")
+
+
+def run(
+    *args: str | os.PathLike[str],
+    prefix: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m nsaudit ARGS` as a user would, capturing its output."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("NO_COLOR", None) if env is None or "NO_COLOR" not in env else None
+    cmd = [*prefix, sys.executable, "-m", "nsaudit", *map(os.fspath, args)]
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        env=full_env,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def run_json(*args: str | os.PathLike[str]) -> dict[str, Any]:
+    """Run a command with --format json; it must succeed."""
+    proc = run(*args, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def by_type(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["type"]: t for t in report["types"]}
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    """One line on stderr naming the problem, the documented exit code, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("nsaudit: error: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert proc.stdout == ""

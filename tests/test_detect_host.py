@@ -1,0 +1,143 @@
+"""`nsaudit detect` against the real host, checked against /proc read independently."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pwd
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import by_type, needs_root, run, run_json
+
+TYPES = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]
+UNSHARE_FLAG = {
+    "cgroup": "--cgroup",
+    "ipc": "--ipc",
+    "mnt": "--mount",
+    "net": "--net",
+    "pid": "--pid",
+    "time": "--time",
+    "user": "--user",
+    "uts": "--uts",
+}
+
+
+def test_present_agrees_with_proc_self_ns() -> None:
+    report = run_json("detect")
+    listed = set(os.listdir("/proc/self/ns"))
+    assert [t["type"] for t in report["types"]] == TYPES
+    for name, t in by_type(report).items():
+        assert t["present"] == (name in listed), name
+        if name in ("pid", "time"):
+            assert t["for_children"] == (f"{name}_for_children" in listed)
+        else:
+            assert t["for_children"] is None
+
+
+def test_limits_agree_with_proc_sys_user() -> None:
+    report = by_type(run_json("detect"))
+    for name in TYPES:
+        path = Path(f"/proc/sys/user/max_{name}_namespaces")
+        expected = int(path.read_text()) if path.exists() else None
+        assert report[name]["limit"] == expected, name
+
+
+def test_status_follows_the_evidence_on_this_host() -> None:
+    report = by_type(run_json("detect"))
+    for name in TYPES:
+        limit = Path(f"/proc/sys/user/max_{name}_namespaces")
+        switched_off = limit.exists() and limit.read_text().strip() == "0"
+        present = os.path.lexists(f"/proc/self/ns/{name}")
+        expected = "missing" if not present else ("disabled" if switched_off else "available")
+        assert report[name]["status"] == expected, (name, report[name]["reason"])
+        assert report[name]["reason"], name
+
+
+@pytest.mark.skipif(
+    not Path("/proc/config.gz").exists(), reason="this kernel has no /proc/config.gz"
+)
+def test_config_values_agree_with_proc_config_gz() -> None:
+    text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode("utf-8", "replace")
+    report = run_json("detect")
+    assert report["kconfig"]["path"] == "/proc/config.gz"
+    assert report["kconfig"]["compressed"] is True
+    for t in report["types"]:
+        for opt in t["config"]:
+            m = re.search(rf"^{opt['option']}=(.*)$", text, re.M)
+            if m:
+                expected = m[1]
+            elif re.search(rf"^# {opt['option']} is not set$", text, re.M):
+                expected = "not set"
+            else:
+                expected = None
+            assert opt["value"] == expected, (t["type"], opt)
+
+
+def test_running_release_is_uname() -> None:
+    report = run_json("detect")
+    assert report["kernel"]["release"] == os.uname().release
+    assert report["schema"] == "nsaudit.detect/1"
+
+
+@needs_root
+def test_probe_as_root_finds_every_type_usable() -> None:
+    report = run_json("detect", "--probe")
+    (run_,) = report["probes"]
+    assert run_["user"] == "root" and run_["uid"] == 0
+    for r in run_["results"]:
+        assert r["usable"] is True, r
+        assert r["via"] == "direct"
+
+
+def _really_can(user: str, ns_type: str) -> tuple[bool, str | None]:
+    """What unshare(1), run as `user`, can really create: directly, or in a new user namespace."""
+    pw = pwd.getpwnam(user)
+    drop = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
+    flag = UNSHARE_FLAG[ns_type]
+    if subprocess.run([*drop, "unshare", flag, "true"], capture_output=True).returncode == 0:
+        return True, "direct"
+    if ns_type != "user":
+        with_user = subprocess.run([*drop, "unshare", "--user", flag, "true"], capture_output=True)
+        if with_user.returncode == 0:
+            return True, "user namespace"
+    return False, None
+
+
+@needs_root
+def test_probe_as_unprivileged_user_matches_what_unshare_can_do() -> None:
+    report = run_json("detect", "--probe-as", "nobody")
+    root_run, nobody = report["probes"]
+    assert root_run["uid"] == 0
+    assert nobody["user"] == "nobody"
+    for r in nobody["results"]:
+        usable, via = _really_can("nobody", r["type"])
+        assert r["usable"] is usable, r
+        assert r["via"] == via, r
+        if not usable:
+            assert r["errno"], r
+
+
+@needs_root
+def test_probe_leaves_the_host_unchanged() -> None:
+    def namespaces() -> set[str]:
+        out = subprocess.run(
+            ["lsns", "--raw", "--noheadings", "--output", "NS"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return set(out.split())
+
+    before = namespaces()
+    assert run("detect", "--probe", "--probe-as", "nobody").returncode == 0
+    assert namespaces() - before == set()
+
+
+def test_require_all_passes_when_everything_is_available() -> None:
+    report = by_type(run_json("detect"))
+    proc = run("detect", "--require", "all")
+    everything = all(t["status"] == "available" for t in report.values())
+    assert proc.returncode == (0 if everything else 1), proc.stderr
