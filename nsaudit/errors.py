@@ -32,3 +32,9 @@ class DatabaseError(NsauditError):
     """The database could not be opened, read or written."""
 
     exit_code = EXIT_DATABASE
+
+
+class OutputClosed(NsauditError):
+    """The reader of stdout went away (`nsaudit detect | head -1`); not an error to print."""
+
+    exit_code = EXIT_BROKEN_PIPE

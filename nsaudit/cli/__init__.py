@@ -17,6 +17,7 @@ from nsaudit.errors import (
     EXIT_OK,
     EXIT_USAGE,
     NsauditError,
+    OutputClosed,
 )
 
 
@@ -49,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`nsaudit detect | head -1`): stop quietly.
+    except (OutputClosed, BrokenPipeError):
+        # The reader went away (`nsaudit detect | head -1`): stop quietly, and keep Python's
+        # final flush of stdout from failing again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nsaudit.errors import OutputClosed
 from nsaudit.render import Document, OutputFormat, formatter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +36,11 @@ class Common:
 
     def emit(self, doc: Document) -> None:
         text = formatter(self.format, self.use_color()).render(doc)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
 
 
 def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:

@@ -151,7 +151,7 @@ def locate(host: HostFS, release: str | None) -> Located:
         try:
             config = parse(data, shown)
         except KconfigError as e:
-            tried.append(f"{shown}: {e}")
+            tried.append(str(e))
             problems.append(f"{e}; skipped")
             continue
         tried.append(f"{shown}: used")
