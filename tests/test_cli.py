@@ -181,3 +181,28 @@ def test_untrusted_text_is_escaped_in_every_format(tmp_path: Path) -> None:
             assert "\\x1b[31mred\\nnext" in out
         if fmt == "json":
             assert json.loads(out)["kconfig"]["release"] == "6.1\x1b[2J<b>evil</b>"
+
+
+def test_interrupt_exits_130_without_traceback(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    fifo = tmp_path / "config"
+    os.mkfifo(fifo)  # nothing writes: nsaudit waits in open() until interrupted
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nsaudit", "detect", "--kconfig", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{proc.pid}/wchan").read_text() not in ("wait_for_partner", "fifo_open"):
+        assert time.monotonic() < deadline, "nsaudit never reached the fifo"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    # click starts a new line after the terminal's ^C; the message is the one line after it.
+    assert stderr.strip() == "nsaudit: error: interrupted"
+    assert stdout == ""
