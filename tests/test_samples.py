@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import ROOTS, SAMPLES, by_type, run, run_json
+
+from nsaudit import __version__
 
 
 def statuses(root: str) -> dict[str, str]:
@@ -116,3 +120,13 @@ def test_config_of_another_kernel_series_is_a_warning(tmp_path: object) -> None:
     # /proc outranks the config: time is still missing, and the disagreement is reported.
     assert by_type(report)["time"]["status"] == "missing"
     assert "CONFIG_TIME_NS=y" in warnings and "/proc/self/ns/time is absent" in warnings
+
+
+def test_json_matches_the_golden_file() -> None:
+    """The JSON schema is stable: a change here must be a deliberate, documented one."""
+    root = ROOTS / "debian10-no-timens"
+    proc = run("detect", "--root", root, "--format", "json")
+    actual = proc.stdout.replace(str(root), "<ROOT>")
+    actual = actual.replace(f'"nsaudit_version": "{__version__}"', '"nsaudit_version": "<VERSION>"')
+    golden = (Path(__file__).parent / "golden" / "detect-debian10.json").read_text()
+    assert actual == golden
