@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -138,3 +139,131 @@ class Capabilities:
 
     def of(self, ns_type: NsType) -> TypeCapability:
         return next(t for t in self.types if t.type is ns_type)
+
+
+@dataclass(frozen=True, order=True)
+class NamespaceId:
+    """A namespace's identity within one boot: its type, nsfs device and inode."""
+
+    type: NsType
+    dev: int
+    inode: int
+
+
+@dataclass(frozen=True, order=True)
+class Holder:
+    """Something other than a member process that keeps a namespace alive or points at it.
+
+    kind: "fd" (pid and fd number), "mount" (a bind-mount path), "for_children" (a process
+    whose pid_for_children or time_for_children is this namespace), "thread" (with --threads,
+    a thread whose namespace differs from its process's).
+    """
+
+    kind: str
+    pid: int | None = None
+    fd: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One namespace in a snapshot, as lsns shows it and more.
+
+    pid is the lowest pid of a member process (None when only held by an fd or a mount);
+    command is its comm, cmdline its bounded command line, uid and user its owner.
+    parent (pid and user types) and owner (the owning user namespace) come from the nsfs
+    ioctls NS_GET_PARENT and NS_GET_USERNS when the kernel answers; ns_id from NS_GET_ID.
+    """
+
+    id: NamespaceId
+    nprocs: int
+    pid: int | None
+    pid_start: int | None
+    ppid: int | None
+    command: str | None
+    cmdline: str | None
+    uid: int | None
+    user: str | None
+    ns_id: int | None
+    parent: NamespaceId | None
+    owner: NamespaceId | None
+    owner_uid: int | None
+    holders: tuple[Holder, ...]
+
+
+@dataclass(frozen=True, order=True)
+class ScanProblem:
+    """Something the scan could not read: which pid, which path, which errno."""
+
+    pid: int | None
+    path: str
+    errno: str
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """Who and what the snapshot was taken of."""
+
+    hostname: str
+    machine_id: str | None
+    boot_id: str | None
+    kernel: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every namespace on a host at one moment, and the capability report of that moment.
+
+    capabilities is that report as its versioned JSON (schema nsaudit.detect/1).
+
+    id and seq are None until the snapshot is stored; seq numbers a host's snapshots 1, 2, 3...
+    """
+
+    host: HostInfo
+    taken_at: str
+    nsaudit_version: str
+    label: str | None
+    duration_ms: int
+    threads: bool
+    namespaces: tuple[Namespace, ...]
+    problems: tuple[ScanProblem, ...]
+    capabilities: Mapping[str, object] | None
+    id: int | None = None
+    seq: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.problems)
+
+    def counts(self) -> dict[str, int]:
+        out = {t.value: 0 for t in NsType}
+        for ns in self.namespaces:
+            out[ns.id.type.value] += 1
+        return out
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What storing a snapshot did, against the host's previous snapshot."""
+
+    id: int
+    seq: int
+    previous_seq: int | None
+    created: int
+    vanished: int
+    changed: int
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """One line of `nsaudit snapshots`."""
+
+    id: int
+    seq: int
+    taken_at: str
+    hostname: str
+    boot_id: str | None
+    kernel: str | None
+    namespaces: int
+    partial: bool
+    label: str | None

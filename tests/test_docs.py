@@ -45,7 +45,14 @@ def test_every_command_and_option_is_documented() -> None:
     for name, command in cli.commands.items():
         assert command.help, name
         assert f"## `nsaudit {name}`" in README, name
-        for param in command.params:
+        subcommands = list(command.commands.values()) if isinstance(command, click.Group) else []
+        for sub in subcommands:
+            assert sub.help and f"nsaudit {name} {sub.name}" in README, (name, sub.name)
+        params = [p for c in [command, *subcommands] for p in c.params]
+        for param in params:
+            if isinstance(param, click.Argument):
+                assert param.human_readable_name.upper() in README, (name, param.name)
+                continue
             for opt in param.opts + param.secondary_opts:
                 assert f"`{opt}" in README or f"{opt} " in README, (name, opt)
 

@@ -9,7 +9,10 @@ from collections.abc import Sequence
 import click
 
 from nsaudit import __version__
+from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
+from nsaudit.cli.show import show, snapshots
+from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
@@ -31,7 +34,8 @@ def cli() -> None:
     """
 
 
-cli.add_command(detect)
+for command in (detect, snapshot, snapshots, show, db):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

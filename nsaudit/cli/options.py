@@ -80,3 +80,14 @@ def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def db_option(fn: F) -> F:
+    """--db URL_OR_PATH, else $NSAUDIT_DB, else the default location (README 'The database')."""
+    return click.option(
+        "--db",
+        metavar="URL_OR_PATH",
+        help="The database: an SQLite path or an SQLAlchemy URL "
+        "(default: $NSAUDIT_DB, else /var/lib/nsaudit/nsaudit.db for root, "
+        "$XDG_DATA_HOME/nsaudit/nsaudit.db for others).",
+    )(fn)

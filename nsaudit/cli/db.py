@@ -1,0 +1,46 @@
+"""`nsaudit db upgrade` and `nsaudit db current`: the schema, explicitly."""
+
+from __future__ import annotations
+
+import click
+
+from nsaudit.cli.options import db_option
+from nsaudit.errors import EXIT_OK
+
+
+@click.group()
+def db() -> None:
+    """Manage the database schema (commands apply it on their own, too)."""
+
+
+@db.command()
+@db_option
+def upgrade(db: str | None) -> int:
+    """Bring the database to this nsaudit's schema (Alembic head)."""
+    from nsaudit.store import migrate
+    from nsaudit.store.database import Database
+
+    database = Database(db)
+    with database.transaction(upgrade=False) as conn:
+        before, after = migrate.upgrade(conn)
+    state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"database {database.location}: {state} revision {after}")
+    return EXIT_OK
+
+
+@db.command()
+@db_option
+def current(db: str | None) -> int:
+    """Print the database's schema revision and this nsaudit's newest one."""
+    from nsaudit.store import migrate
+    from nsaudit.store.database import Database
+
+    database = Database(db)
+    with database.transaction(upgrade=False) as conn:
+        revision = migrate.check_known(conn)
+    head = migrate.head()
+    note = "up to date" if revision == head else "an upgrade is due: nsaudit db upgrade"
+    click.echo(
+        f"database {database.location}: revision {revision or 'empty'} (head {head}; {note})"
+    )
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""`nsaudit snapshots` and `nsaudit show`: what the database holds."""
+
+from __future__ import annotations
+
+import click
+
+from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.errors import EXIT_OK
+from nsaudit.hostfs import HostFS
+from nsaudit.model import NsType
+from nsaudit.render import OutputFormat
+
+_TREES = ("parent", "owner", "process")
+
+
+@click.command()
+@click.option("--host", "hostname", metavar="NAME", help="Only this host's snapshots.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N, newest first.")
+@db_option
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
+def snapshots(hostname: str | None, limit: int | None, db: str | None, common: Common) -> int:
+    """List stored snapshots, newest first."""
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import list_rows
+    from nsaudit.views.snapshot import list_document
+
+    with Database(db).transaction() as conn:
+        rows = list_rows(conn, hostname, limit)
+    common.emit(list_document(rows))
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("ref", default="latest")
+@click.option(
+    "--type",
+    "ns_type",
+    type=click.Choice([t.value for t in NsType]),
+    help="Only namespaces of this type.",
+)
+@click.option(
+    "--tree",
+    type=click.Choice(_TREES),
+    help="Draw namespaces as a tree of parents (pid, user), owning user namespaces, or processes.",
+)
+@click.option(
+    "--host",
+    "hostname",
+    metavar="NAME",
+    help="With latest or latest~N: that host's snapshots instead of this host's.",
+)
+@db_option
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV, OutputFormat.MARKDOWN])
+def show(
+    ref: str,
+    ns_type: str | None,
+    tree: str | None,
+    hostname: str | None,
+    db: str | None,
+    common: Common,
+) -> int:
+    """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
+    latest~N (N snapshots before the latest)."""
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import load, resolve
+    from nsaudit.views.snapshot import snapshot_document
+
+    local = host_info(HostFS(common.root))
+    with Database(db).transaction() as conn:
+        snap = load(conn, resolve(conn, ref, local, hostname))
+    common.emit(snapshot_document(snap, ns_type, tree))
+    return EXIT_OK

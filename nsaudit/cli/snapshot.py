@@ -1,0 +1,44 @@
+"""`nsaudit snapshot`: scan every namespace on the host, and store it as a snapshot."""
+
+from __future__ import annotations
+
+import click
+
+from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.errors import EXIT_OK
+from nsaudit.hostfs import HostFS
+from nsaudit.render import OutputFormat
+
+
+@click.command()
+@click.option("--label", metavar="TEXT", help="A label stored with the snapshot.")
+@click.option("--threads", is_flag=True, help="Read every thread's namespaces too.")
+@click.option("--no-store", is_flag=True, help="Only print the namespaces, like lsns.")
+@db_option
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV, OutputFormat.MARKDOWN])
+def snapshot(
+    label: str | None, threads: bool, no_store: bool, db: str | None, common: Common
+) -> int:
+    """Take a snapshot of every namespace on the host (from processes, open fds and bind
+    mounts) and store it; print its id and what changed since the previous one."""
+    from nsaudit.collect.snapshot import take
+    from nsaudit.kernel.detect import detect
+    from nsaudit.views import detect as detect_view
+    from nsaudit.views import snapshot as views
+
+    host = HostFS(common.root)
+    capabilities = detect_view.payload(detect(host))
+    # The scan happens before the database is opened: the write lock is held for the write only.
+    snap = take(host, threads=threads, label=label, capabilities=capabilities)
+    if no_store:
+        common.emit(views.snapshot_document(snap))
+        return EXIT_OK
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import save
+
+    database = Database(db)
+    with database.transaction() as conn:
+        saved = save(conn, snap)
+    database.dispose()
+    common.emit(views.stored_document(snap, saved))
+    return EXIT_OK

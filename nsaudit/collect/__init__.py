@@ -1,0 +1,1 @@
+"""The collector: every namespace on the host, from processes, open fds and bind mounts."""

@@ -1,0 +1,268 @@
+"""Walk /proc once: namespaces of processes, of open fds and of nsfs bind mounts."""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+from dataclasses import dataclass, field
+
+from nsaudit.collect import nsfs, procfs
+from nsaudit.hostfs import HostFS
+from nsaudit.model import Holder, Namespace, NamespaceId, NsType, ScanProblem
+
+# A process that exits during the scan: skipped, never an error.
+_GONE = frozenset({errno.ENOENT, errno.ESRCH})
+_FOR_CHILDREN = ("pid_for_children", "time_for_children")
+
+
+@dataclass
+class _Found:
+    """What the walk learns about one namespace before it becomes a Namespace."""
+
+    nprocs: int = 0
+    pid: int | None = None
+    open_path: str = ""
+    holders: set[Holder] = field(default_factory=set)
+
+    def member(self, pid: int, path: str) -> None:
+        self.nprocs += 1
+        if self.pid is None or pid < self.pid:
+            self.pid = pid
+            self.open_path = path
+
+    def held(self, holder: Holder, path: str) -> None:
+        self.holders.add(holder)
+        if not self.open_path:
+            self.open_path = path
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    namespaces: tuple[Namespace, ...]
+    problems: tuple[ScanProblem, ...]
+
+
+class Scanner:
+    """One scan of one host's /proc."""
+
+    def __init__(self, host: HostFS, threads: bool = False) -> None:
+        self.proc = str(host.path("/proc"))
+        self.host = host
+        self.threads = threads
+        self.found: dict[NamespaceId, _Found] = {}
+        self.problems: list[ScanProblem] = []
+        self_ns = f"{self.proc}/self/ns"
+        links = set(os.listdir(self_ns)) if os.path.isdir(self_ns) else set()
+        self.types = [t for t in NsType if t.value in links]
+        self.for_children = [name for name in _FOR_CHILDREN if name in links]
+        self.with_id = host.live and nsfs.has_ns_get_id()
+
+    def run(self) -> ScanResult:
+        try:
+            entries = os.listdir(self.proc)
+        except OSError as e:
+            from nsaudit.errors import HostReadError
+
+            raise HostReadError(f"{self.proc} cannot be read: {e.strerror}") from None
+        for name in entries:
+            if name.isdigit():
+                self._process(int(name))
+        self._bind_mounts()
+        namespaces = self._namespaces()
+        return ScanResult(namespaces, tuple(sorted(set(self.problems))))
+
+    def _problem(self, pid: int | None, path: str, e: OSError) -> None:
+        self.problems.append(ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO")))
+
+    def _process(self, pid: int) -> None:
+        base = f"{self.proc}/{pid}"
+        seen: list[tuple[NamespaceId, Holder | None, str]] = []
+        member: dict[NsType, NamespaceId] = {}
+        path = f"{base}/ns"
+        try:
+            for t in self.types:
+                path = f"{base}/ns/{t.value}"
+                st = os.stat(path)
+                member[t] = NamespaceId(t, st.st_dev, st.st_ino)
+                seen.append((member[t], None, path))
+        except OSError as e:
+            if e.errno not in _GONE:
+                self._problem(pid, path, e)
+            return
+        for name in self.for_children:
+            path = f"{base}/ns/{name}"
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty
+                # until the first child is born.
+                if e.errno not in _GONE:
+                    self._problem(pid, path, e)
+                continue
+            t = NsType(name.split("_", 1)[0])
+            ns = NamespaceId(t, st.st_dev, st.st_ino)
+            if ns != member.get(t):
+                seen.append((ns, Holder("for_children", pid=pid), path))
+        seen += self._fds(pid, base)
+        if self.threads:
+            seen += self._threads(pid, base, member)
+        for ns, holder, where in seen:
+            found = self.found.setdefault(ns, _Found())
+            if holder is None:
+                found.member(pid, where)
+            else:
+                found.held(holder, where)
+
+    def _fds(self, pid: int, base: str) -> list[tuple[NamespaceId, Holder | None, str]]:
+        out: list[tuple[NamespaceId, Holder | None, str]] = []
+        try:
+            fds = os.listdir(f"{base}/fd")
+        except OSError as e:
+            if e.errno not in _GONE:
+                self._problem(pid, f"{base}/fd", e)
+            return out
+        for fd in fds:
+            path = f"{base}/fd/{fd}"
+            try:
+                link = procfs.nsfs_link(os.readlink(path))
+                if link is None:
+                    continue
+                st = os.stat(path)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    self._problem(pid, path, e)
+                continue
+            ns = NamespaceId(NsType(link[0]), st.st_dev, st.st_ino)
+            out.append((ns, Holder("fd", pid=pid, fd=int(fd)), path))
+        return out
+
+    def _threads(
+        self, pid: int, base: str, member: dict[NsType, NamespaceId]
+    ) -> list[tuple[NamespaceId, Holder | None, str]]:
+        out: list[tuple[NamespaceId, Holder | None, str]] = []
+        try:
+            tids = [int(t) for t in os.listdir(f"{base}/task") if int(t) != pid]
+        except OSError as e:
+            if e.errno not in _GONE:
+                self._problem(pid, f"{base}/task", e)
+            return out
+        for tid in tids:
+            for t in self.types:
+                path = f"{base}/task/{tid}/ns/{t.value}"
+                try:
+                    st = os.stat(path)
+                except OSError as e:
+                    if e.errno not in _GONE:
+                        self._problem(tid, path, e)
+                    break
+                ns = NamespaceId(t, st.st_dev, st.st_ino)
+                if ns != member.get(t):
+                    out.append((ns, Holder("thread", pid=tid), path))
+        return out
+
+    def _bind_mounts(self) -> None:
+        """nsfs mounts, read once per distinct mount namespace through one of its processes."""
+        mount_namespaces = [
+            f.pid for ns, f in self.found.items() if ns.type is NsType.MNT and f.pid is not None
+        ]
+        for pid in mount_namespaces:
+            base = f"{self.proc}/{pid}"
+            try:
+                with open(f"{base}/mountinfo", "rb") as fh:
+                    mounts = procfs.nsfs_mounts(fh.read())
+            except OSError as e:
+                if e.errno not in _GONE:
+                    self._problem(pid, f"{base}/mountinfo", e)
+                continue
+            for ns_type, point in mounts:
+                path = f"{base}/root{point}"
+                try:
+                    st = os.stat(path)
+                except OSError as e:
+                    if e.errno not in _GONE:
+                        self._problem(pid, path, e)
+                    continue
+                ns = NamespaceId(NsType(ns_type), st.st_dev, st.st_ino)
+                self.found.setdefault(ns, _Found()).held(Holder("mount", path=point), path)
+
+    def _namespaces(self) -> tuple[Namespace, ...]:
+        users = _Users(self.host)
+        out = []
+        for ns in sorted(self.found):
+            found = self.found[ns]
+            rel = self._relations(ns, found)
+            info = _process_info(self.proc, found.pid) if found.pid is not None else None
+            uid = info[4] if info else None
+            out.append(
+                Namespace(
+                    id=ns,
+                    nprocs=found.nprocs,
+                    pid=found.pid,
+                    pid_start=info[0] if info else None,
+                    ppid=info[1] if info else None,
+                    command=info[2] if info else None,
+                    cmdline=info[3] if info else None,
+                    uid=uid,
+                    user=users.name(uid),
+                    ns_id=rel.ns_id,
+                    parent=NamespaceId(ns.type, *rel.parent) if rel.parent else None,
+                    owner=NamespaceId(NsType.USER, *rel.owner) if rel.owner else None,
+                    owner_uid=rel.owner_uid,
+                    holders=tuple(sorted(found.holders, key=_holder_key)),
+                )
+            )
+        return tuple(out)
+
+    def _relations(self, ns: NamespaceId, found: _Found) -> nsfs.Relations:
+        try:
+            return nsfs.relations(found.open_path, ns.type.value, self.with_id)
+        except OSError as e:
+            if e.errno not in _GONE:
+                self._problem(found.pid, found.open_path, e)
+            return nsfs.Relations(None, None, None, None)
+
+
+def _holder_key(h: Holder) -> tuple[str, int, int, str]:
+    return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
+
+
+def _process_info(proc: str, pid: int) -> tuple[int, int, str, str, int] | None:
+    """(start time, ppid, comm, cmdline, uid) of a process; None if it is gone."""
+    base = f"{proc}/{pid}"
+    try:
+        with open(f"{base}/stat", "rb") as fh:
+            stat = procfs.parse_stat(fh.read())
+        with open(f"{base}/cmdline", "rb") as fh:
+            cmdline = procfs.parse_cmdline(fh.read(procfs.CMDLINE_MAX + 1))
+        uid = os.stat(base).st_uid
+    except (OSError, ValueError, IndexError):
+        return None
+    return stat.start_time, stat.ppid, stat.comm, cmdline, uid
+
+
+class _Users:
+    """uid to user name: the system's database on the live host, <root>/etc/passwd otherwise."""
+
+    def __init__(self, host: HostFS) -> None:
+        self.live = host.live
+        self.cache: dict[int, str | None] = {}
+        if not self.live:
+            try:
+                text = host.path("/etc/passwd").read_text(errors="replace")
+            except OSError:
+                text = ""
+            for line in text.splitlines():
+                parts = line.split(":")
+                if len(parts) > 2 and parts[2].isdigit():
+                    self.cache.setdefault(int(parts[2]), parts[0])
+
+    def name(self, uid: int | None) -> str | None:
+        if uid is None:
+            return None
+        if uid not in self.cache:
+            try:
+                self.cache[uid] = pwd.getpwuid(uid).pw_name if self.live else None
+            except KeyError:
+                self.cache[uid] = None
+        return self.cache[uid]

@@ -1,0 +1,57 @@
+"""Take a snapshot: host facts, the scan, and the capability report of the moment."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from nsaudit import __version__
+from nsaudit.collect.scan import Scanner
+from nsaudit.hostfs import HostFS
+from nsaudit.model import HostInfo, Snapshot
+
+
+def host_info(host: HostFS) -> HostInfo:
+    def value(path: str) -> str | None:
+        try:
+            return host.read_value(path) or None
+        except OSError:
+            return None
+
+    hostname = value("/proc/sys/kernel/hostname") or (socket.gethostname() if host.live else "")
+    return HostInfo(
+        hostname=hostname or "unknown",
+        machine_id=value("/etc/machine-id"),
+        boot_id=value("/proc/sys/kernel/random/boot_id"),
+        kernel=value("/proc/sys/kernel/osrelease"),
+    )
+
+
+def take(
+    host: HostFS,
+    *,
+    threads: bool = False,
+    label: str | None = None,
+    capabilities: Mapping[str, object] | None = None,
+    hostname: str | None = None,
+) -> Snapshot:
+    """Scan the host now; the Snapshot is not stored (id and seq are None)."""
+    taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    started = time.monotonic()
+    result = Scanner(host, threads).run()
+    info = host_info(host)
+    if hostname:
+        info = HostInfo(hostname, info.machine_id, info.boot_id, info.kernel)
+    return Snapshot(
+        host=info,
+        taken_at=taken_at,
+        nsaudit_version=__version__,
+        label=label,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        threads=threads,
+        namespaces=result.namespaces,
+        problems=result.problems,
+        capabilities=capabilities,
+    )

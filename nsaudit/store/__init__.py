@@ -1,0 +1,1 @@
+"""The recorder's database: tables, engine set-up, Alembic, save and load."""

@@ -1,0 +1,99 @@
+"""The tables. Alembic migrations create and change them; this is what they must match.
+
+A namespace that lives through many snapshots is one row in ns_states, valid from
+first_seq up to (not including) end_seq; only a change of its attributes or holders, or
+its disappearance, closes that row. So the database grows with change, not with time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("machine_id", String(64), nullable=False),
+    UniqueConstraint("hostname", "machine_id"),
+)
+
+capability_reports = Table(
+    "capability_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("taken_at", String(40), nullable=False),
+    Column("boot_id", String(64)),
+    Column("kernel", String(255)),
+    Column("nsaudit_version", String(32), nullable=False),
+    Column("label", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Column("threads", Boolean, nullable=False),
+    Column("namespace_count", Integer, nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("problems", Text, nullable=False),
+    Column("capability_id", Integer, ForeignKey("capability_reports.id")),
+    UniqueConstraint("host_id", "seq"),
+)
+
+ns_states = Table(
+    "ns_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("end_seq", Integer),
+    Column("boot_id", String(64)),
+    Column("fingerprint", String(64), nullable=False),
+    Column("ns_type", String(8), nullable=False),
+    Column("dev", BigInteger, nullable=False),
+    Column("inode", BigInteger, nullable=False),
+    Column("ns_id", BigInteger),
+    Column("nprocs", Integer, nullable=False),
+    Column("pid", Integer),
+    Column("pid_start", BigInteger),
+    Column("ppid", Integer),
+    Column("command", Text),
+    Column("cmdline", Text),
+    Column("uid", BigInteger),
+    Column("user_name", Text),
+    Column("parent_dev", BigInteger),
+    Column("parent_inode", BigInteger),
+    Column("owner_dev", BigInteger),
+    Column("owner_inode", BigInteger),
+    Column("owner_uid", BigInteger),
+    Column("holders", Text, nullable=False),
+    Index("ix_ns_states_host_open", "host_id", "end_seq"),
+    Index("ix_ns_states_host_first", "host_id", "first_seq"),
+)

@@ -1,0 +1,289 @@
+"""Save and load snapshots: one row per namespace state, not per namespace per snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, func, insert, or_, select, update
+
+from nsaudit.errors import UsageError
+from nsaudit.model import (
+    Holder,
+    HostInfo,
+    Namespace,
+    NamespaceId,
+    NsType,
+    Saved,
+    ScanProblem,
+    Snapshot,
+    SnapshotRow,
+)
+from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
+
+_CHUNK = 500
+_REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
+
+
+def _key(ns_type: str, dev: int, inode: int) -> tuple[str, int, int]:
+    return (ns_type, dev, inode)
+
+
+def _state(ns: Namespace) -> dict[str, Any]:
+    holders = [
+        {
+            k: v
+            for k, v in (("kind", h.kind), ("pid", h.pid), ("fd", h.fd), ("path", h.path))
+            if v is not None
+        }
+        for h in ns.holders
+    ]
+    return {
+        "ns_type": ns.id.type.value,
+        "dev": ns.id.dev,
+        "inode": ns.id.inode,
+        "ns_id": ns.ns_id,
+        "nprocs": ns.nprocs,
+        "pid": ns.pid,
+        "pid_start": ns.pid_start,
+        "ppid": ns.ppid,
+        "command": ns.command,
+        "cmdline": ns.cmdline,
+        "uid": ns.uid,
+        "user_name": ns.user,
+        "parent_dev": ns.parent.dev if ns.parent else None,
+        "parent_inode": ns.parent.inode if ns.parent else None,
+        "owner_dev": ns.owner.dev if ns.owner else None,
+        "owner_inode": ns.owner.inode if ns.owner else None,
+        "owner_uid": ns.owner_uid,
+        "holders": json.dumps(holders, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def _fingerprint(state: Mapping[str, Any]) -> str:
+    text = json.dumps(state, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _host_id(conn: Connection, info: HostInfo) -> int:
+    machine_id = info.machine_id or ""
+    query = select(hosts.c.id).where(
+        hosts.c.hostname == info.hostname, hosts.c.machine_id == machine_id
+    )
+    found = conn.execute(query).scalar()
+    if found is not None:
+        return int(found)
+    result = conn.execute(insert(hosts).values(hostname=info.hostname, machine_id=machine_id))
+    return _new_id(result)
+
+
+def _capability_id(conn: Connection, report: Mapping[str, object] | None) -> int | None:
+    if report is None:
+        return None
+    body = json.dumps(report, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    found = conn.execute(
+        select(capability_reports.c.id).where(capability_reports.c.sha256 == digest)
+    ).scalar()
+    if found is not None:
+        return int(found)
+    result = conn.execute(insert(capability_reports).values(sha256=digest, body=body))
+    return _new_id(result)
+
+
+def save(conn: Connection, snap: Snapshot) -> Saved:
+    """Store a snapshot inside the caller's transaction."""
+    host_id = _host_id(conn, snap.host)
+    previous = conn.execute(
+        select(func.max(snapshots.c.seq)).where(snapshots.c.host_id == host_id)
+    ).scalar()
+    seq = (previous or 0) + 1
+    snapshot_result = conn.execute(
+        insert(snapshots).values(
+            host_id=host_id,
+            seq=seq,
+            taken_at=snap.taken_at,
+            boot_id=snap.host.boot_id,
+            kernel=snap.host.kernel,
+            nsaudit_version=snap.nsaudit_version,
+            label=snap.label,
+            duration_ms=snap.duration_ms,
+            threads=snap.threads,
+            namespace_count=len(snap.namespaces),
+            counts=json.dumps(snap.counts(), sort_keys=True),
+            problems=json.dumps(
+                [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
+            ),
+            capability_id=_capability_id(conn, snap.capabilities),
+        )
+    )
+    snapshot_id = _new_id(snapshot_result)
+
+    open_rows = conn.execute(
+        select(
+            ns_states.c.id,
+            ns_states.c.ns_type,
+            ns_states.c.dev,
+            ns_states.c.inode,
+            ns_states.c.fingerprint,
+            ns_states.c.boot_id,
+        ).where(ns_states.c.host_id == host_id, ns_states.c.end_seq.is_(None))
+    ).all()
+    open_by_key = {_key(r.ns_type, r.dev, r.inode): r for r in open_rows}
+    new_rows = []
+    kept: set[int] = set()
+    created = changed = 0
+    for ns in snap.namespaces:
+        state = _state(ns)
+        state["boot_id"] = snap.host.boot_id
+        fingerprint = _fingerprint(state)
+        key = _key(ns.id.type.value, ns.id.dev, ns.id.inode)
+        old = open_by_key.get(key)
+        if old is not None and old.boot_id == snap.host.boot_id:
+            if old.fingerprint == fingerprint:
+                kept.add(old.id)
+                continue
+            changed += 1
+        else:
+            created += 1
+        new_rows.append(
+            {
+                **state,
+                "host_id": host_id,
+                "first_seq": seq,
+                "end_seq": None,
+                "fingerprint": fingerprint,
+            }
+        )
+    ended = [r for r in open_rows if r.id not in kept]
+    new_keys = {_key(ns.id.type.value, ns.id.dev, ns.id.inode) for ns in snap.namespaces}
+    vanished = sum(
+        1
+        for r in ended
+        if _key(r.ns_type, r.dev, r.inode) not in new_keys or r.boot_id != snap.host.boot_id
+    )
+    ended_ids = [r.id for r in ended]
+    for i in range(0, len(ended_ids), _CHUNK):
+        chunk = ended_ids[i : i + _CHUNK]
+        conn.execute(update(ns_states).where(ns_states.c.id.in_(chunk)).values(end_seq=seq))
+    if new_rows:
+        conn.execute(insert(ns_states), new_rows)
+    return Saved(int(snapshot_id), seq, previous, created, vanished, changed)
+
+
+def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list[SnapshotRow]:
+    """Snapshots, newest first."""
+    query = (
+        select(snapshots, hosts.c.hostname)
+        .join(hosts, hosts.c.id == snapshots.c.host_id)
+        .order_by(snapshots.c.taken_at.desc(), snapshots.c.id.desc())
+    )
+    if hostname is not None:
+        query = query.where(hosts.c.hostname == hostname)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        SnapshotRow(
+            r.id,
+            r.seq,
+            r.taken_at,
+            r.hostname,
+            r.boot_id,
+            r.kernel,
+            r.namespace_count,
+            r.problems != "[]",
+            r.label,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def resolve(conn: Connection, ref: str, host: HostInfo, hostname: str | None = None) -> int:
+    """A snapshot id from an id, 'latest' or 'latest~N' (of this host, or of --host)."""
+    m = _REF.match(ref)
+    if not m:
+        raise UsageError(f"snapshot ref {ref!r} is not an id, 'latest' or 'latest~N'")
+    if m[1] is not None:
+        found = conn.execute(select(snapshots.c.id).where(snapshots.c.id == int(m[1]))).scalar()
+        if found is None:
+            raise UsageError(f"no snapshot {m[1]}; `nsaudit snapshots` lists them")
+        return int(found)
+    back = int(m[2] or 0)
+    query = select(snapshots.c.id).join(hosts, hosts.c.id == snapshots.c.host_id)
+    if hostname is not None:
+        query = query.where(hosts.c.hostname == hostname)
+        who = f"host {hostname!r}"
+    else:
+        query = query.where(
+            hosts.c.hostname == host.hostname, hosts.c.machine_id == (host.machine_id or "")
+        )
+        who = f"this host ({host.hostname})"
+    found = conn.execute(query.order_by(snapshots.c.seq.desc()).offset(back).limit(1)).scalar()
+    if found is None:
+        raise UsageError(f"no snapshot {ref} of {who}; take one with `nsaudit snapshot`")
+    return int(found)
+
+
+def load(conn: Connection, snapshot_id: int) -> Snapshot:
+    """A stored snapshot, whole, as it was taken."""
+    row = conn.execute(
+        select(snapshots, hosts.c.hostname, hosts.c.machine_id, capability_reports.c.body)
+        .join(hosts, hosts.c.id == snapshots.c.host_id)
+        .outerjoin(capability_reports, capability_reports.c.id == snapshots.c.capability_id)
+        .where(snapshots.c.id == snapshot_id)
+    ).one()
+    states = conn.execute(
+        select(ns_states)
+        .where(
+            ns_states.c.host_id == row.host_id,
+            ns_states.c.first_seq <= row.seq,
+            or_(ns_states.c.end_seq.is_(None), ns_states.c.end_seq > row.seq),
+        )
+        .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
+    ).all()
+    return Snapshot(
+        host=HostInfo(row.hostname, row.machine_id or None, row.boot_id, row.kernel),
+        taken_at=row.taken_at,
+        nsaudit_version=row.nsaudit_version,
+        label=row.label,
+        duration_ms=row.duration_ms,
+        threads=bool(row.threads),
+        namespaces=tuple(_namespace(s) for s in states),
+        problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
+        capabilities=json.loads(row.body) if row.body else None,
+        id=row.id,
+        seq=row.seq,
+    )
+
+
+def _namespace(s: Any) -> Namespace:
+    t = NsType(s.ns_type)
+    return Namespace(
+        id=NamespaceId(t, s.dev, s.inode),
+        nprocs=s.nprocs,
+        pid=s.pid,
+        pid_start=s.pid_start,
+        ppid=s.ppid,
+        command=s.command,
+        cmdline=s.cmdline,
+        uid=s.uid,
+        user=s.user_name,
+        ns_id=s.ns_id,
+        parent=NamespaceId(t, s.parent_dev, s.parent_inode) if s.parent_dev is not None else None,
+        owner=(
+            NamespaceId(NsType.USER, s.owner_dev, s.owner_inode)
+            if s.owner_dev is not None
+            else None
+        ),
+        owner_uid=s.owner_uid,
+        holders=tuple(Holder(**h) for h in json.loads(s.holders)),
+    )

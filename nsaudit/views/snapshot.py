@@ -1,0 +1,298 @@
+"""Snapshots as Documents: schemas nsaudit.snapshot/1, nsaudit.stored/1, nsaudit.snapshots/1."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from nsaudit.model import Holder, Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
+from nsaudit.render import Document, Table
+from nsaudit.views.tree import tree_order
+
+SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
+STORED_SCHEMA = "nsaudit.stored/1"
+LIST_SCHEMA = "nsaudit.snapshots/1"
+TREES = ("parent", "owner", "process")
+
+
+def ns_ref(ns: NamespaceId | None) -> dict[str, Any] | None:
+    return None if ns is None else {"type": ns.type.value, "dev": ns.dev, "inode": ns.inode}
+
+
+def holder_text(h: Holder) -> str:
+    if h.kind == "fd":
+        return f"fd {h.pid}:{h.fd}"
+    if h.kind == "mount":
+        return f"mount {h.path}"
+    return f"{h.kind.replace('_', '-')} {h.pid}"
+
+
+def problem_summary(snap: Snapshot) -> str:
+    """'complete', or 'partial: 3 unreadable (EACCES 3: pids 1, 2, 3)'."""
+    if not snap.problems:
+        return "complete"
+    by_errno: dict[str, set[int]] = {}
+    for p in snap.problems:
+        by_errno.setdefault(p.errno, set()).add(p.pid or 0)
+    parts = []
+    for name, pids in sorted(by_errno.items()):
+        shown = ", ".join(str(p) for p in sorted(pids)[:10]) + (", ..." if len(pids) > 10 else "")
+        parts.append(f"{name} {len(pids)}: pid{'s' if len(pids) > 1 else ''} {shown}")
+    return f"partial: {len(snap.problems)} unreadable ({'; '.join(parts)})"
+
+
+def _namespace_payload(ns: Namespace) -> dict[str, Any]:
+    return {
+        "type": ns.id.type.value,
+        "dev": ns.id.dev,
+        "inode": ns.id.inode,
+        "ns_id": ns.ns_id,
+        "nprocs": ns.nprocs,
+        "pid": ns.pid,
+        "pid_start": ns.pid_start,
+        "ppid": ns.ppid,
+        "command": ns.command,
+        "cmdline": ns.cmdline,
+        "uid": ns.uid,
+        "user": ns.user,
+        "parent": ns_ref(ns.parent),
+        "owner": ns_ref(ns.owner),
+        "owner_uid": ns.owner_uid,
+        "holders": [{"kind": h.kind, "pid": h.pid, "fd": h.fd, "path": h.path} for h in ns.holders],
+    }
+
+
+def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[str, Any]:
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "id": snap.id,
+        "seq": snap.seq,
+        "taken_at": snap.taken_at,
+        "host": {
+            "hostname": snap.host.hostname,
+            "machine_id": snap.host.machine_id,
+            "boot_id": snap.host.boot_id,
+            "kernel": snap.host.kernel,
+        },
+        "nsaudit_version": snap.nsaudit_version,
+        "label": snap.label,
+        "duration_ms": snap.duration_ms,
+        "threads": snap.threads,
+        "partial": snap.partial,
+        "counts": snap.counts(),
+        "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
+        "namespaces": [_namespace_payload(ns) for ns in namespaces],
+    }
+
+
+def _ordered(namespaces: tuple[Namespace, ...], tree: str | None) -> list[tuple[str, Namespace]]:
+    if tree is None:
+        return [("", ns) for ns in namespaces]
+
+    def key(ns: Namespace) -> Hashable:
+        return ns.id
+
+    def parent(ns: Namespace) -> Hashable | None:
+        if tree == "parent":
+            return ns.parent
+        if tree == "owner":
+            return ns.owner
+        return None
+
+    if tree == "process":
+        by_pid = {(ns.id.type, ns.pid): ns for ns in namespaces if ns.pid is not None}
+
+        def process_parent(ns: Namespace) -> Hashable | None:
+            # As lsns: under the namespace of the same type that holds its process's parent.
+            above = by_pid.get((ns.id.type, ns.ppid)) if ns.ppid is not None else None
+            return above.id if above is not None else None
+
+        return tree_order(namespaces, key, process_parent)
+    return tree_order(namespaces, key, parent)
+
+
+def _inode_ref(ns: NamespaceId | None) -> str:
+    return "" if ns is None else str(ns.inode)
+
+
+def snapshot_document(
+    snap: Snapshot, ns_type: str | None = None, tree: str | None = None
+) -> Document:
+    """A snapshot's namespaces, lsns-like columns plus holders, parent and owner."""
+    namespaces = tuple(ns for ns in snap.namespaces if ns_type in (None, ns.id.type.value))
+    where = f"snapshot {snap.id} (seq {snap.seq})" if snap.id is not None else "live scan"
+    lines = (
+        f"{where} of {snap.host.hostname} at {snap.taken_at}",
+        f"boot {snap.host.boot_id or '?'}, kernel {snap.host.kernel or '?'}, "
+        f"{len(snap.namespaces)} namespaces, {problem_summary(snap)}",
+    )
+    columns = (
+        "NS",
+        "TYPE",
+        "NPROCS",
+        "PID",
+        "PPID",
+        "USER",
+        "COMMAND",
+        "PARENT",
+        "OWNER",
+        "HOLDERS",
+    )
+    rows = []
+    for branch, ns in _ordered(namespaces, tree):
+        rows.append(
+            (
+                branch + str(ns.id.inode),
+                ns.id.type.value,
+                str(ns.nprocs),
+                "" if ns.pid is None else str(ns.pid),
+                "" if ns.ppid is None else str(ns.ppid),
+                ns.user or ("" if ns.uid is None else str(ns.uid)),
+                ns.cmdline or ns.command or "",
+                _inode_ref(ns.parent),
+                _inode_ref(ns.owner),
+                ", ".join(holder_text(h) for h in ns.holders),
+            )
+        )
+    record_columns = (
+        "type",
+        "dev",
+        "inode",
+        "ns_id",
+        "nprocs",
+        "pid",
+        "pid_start",
+        "ppid",
+        "uid",
+        "user",
+        "command",
+        "cmdline",
+        "parent_inode",
+        "owner_inode",
+        "owner_uid",
+        "holders",
+    )
+    records = tuple(
+        tuple(
+            "" if v is None else str(v)
+            for v in (
+                ns.id.type.value,
+                ns.id.dev,
+                ns.id.inode,
+                ns.ns_id,
+                ns.nprocs,
+                ns.pid,
+                ns.pid_start,
+                ns.ppid,
+                ns.uid,
+                ns.user,
+                ns.command,
+                ns.cmdline,
+                _inode_ref(ns.parent),
+                _inode_ref(ns.owner),
+                ns.owner_uid,
+                "; ".join(holder_text(h) for h in ns.holders),
+            )
+        )
+        for ns in namespaces
+    )
+    return Document(
+        title=f"nsaudit show: {where} of {snap.host.hostname}",
+        payload=snapshot_payload(snap, namespaces),
+        lines=lines,
+        tables=(Table(None, columns, tuple(rows)),),
+        records=Table(None, record_columns, records),
+    )
+
+
+def stored_document(snap: Snapshot, saved: Saved) -> Document:
+    """What `nsaudit snapshot` prints after storing: id, counts, partial, change since last."""
+    counts = snap.counts()
+    per_type = ", ".join(f"{t} {n}" for t, n in counts.items())
+    since = (
+        f"since seq {saved.previous_seq}: {saved.created} created, {saved.vanished} vanished, "
+        f"{saved.changed} changed"
+        if saved.previous_seq is not None
+        else "the first snapshot of this host"
+    )
+    line = (
+        f"snapshot {saved.id} (host {snap.host.hostname}, seq {saved.seq}): "
+        f"{len(snap.namespaces)} namespaces ({per_type}); {problem_summary(snap)}; {since}"
+    )
+    payload = {
+        "schema": STORED_SCHEMA,
+        "id": saved.id,
+        "seq": saved.seq,
+        "previous_seq": saved.previous_seq,
+        "hostname": snap.host.hostname,
+        "taken_at": snap.taken_at,
+        "namespaces": len(snap.namespaces),
+        "counts": counts,
+        "partial": snap.partial,
+        "problems": len(snap.problems),
+        "created": saved.created,
+        "vanished": saved.vanished,
+        "changed": saved.changed,
+    }
+    record = Table(
+        None,
+        tuple(k for k in payload if k not in ("schema", "counts")),
+        (tuple(str(v) for k, v in payload.items() if k not in ("schema", "counts")),),
+    )
+    return Document("nsaudit snapshot", payload, (line,), (), record)
+
+
+def list_document(rows: list[SnapshotRow]) -> Document:
+    columns = ("ID", "TIME", "HOST", "SEQ", "BOOT", "KERNEL", "NAMESPACES", "PARTIAL", "LABEL")
+    table_rows = tuple(
+        (
+            str(r.id),
+            r.taken_at,
+            r.hostname,
+            str(r.seq),
+            (r.boot_id or "")[:8],
+            r.kernel or "",
+            str(r.namespaces),
+            "yes" if r.partial else "no",
+            r.label or "",
+        )
+        for r in rows
+    )
+    payload = {
+        "schema": LIST_SCHEMA,
+        "snapshots": [
+            {
+                "id": r.id,
+                "taken_at": r.taken_at,
+                "hostname": r.hostname,
+                "seq": r.seq,
+                "boot_id": r.boot_id,
+                "kernel": r.kernel,
+                "namespaces": r.namespaces,
+                "partial": r.partial,
+                "label": r.label,
+            }
+            for r in rows
+        ],
+    }
+    records = tuple(
+        (
+            str(r.id),
+            r.taken_at,
+            r.hostname,
+            str(r.seq),
+            r.boot_id or "",
+            r.kernel or "",
+            str(r.namespaces),
+            "yes" if r.partial else "no",
+            r.label or "",
+        )
+        for r in rows
+    )
+    return Document(
+        "nsaudit snapshots",
+        payload,
+        (),
+        (Table(None, columns, table_rows),),
+        Table(None, tuple(c.lower() for c in columns), records),
+    )

@@ -1,0 +1,94 @@
+"""Real namespaces for tests: processes in new namespaces, netns bind mounts, fd holders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def ns_of(pid: int, ns_type: str) -> tuple[int, int]:
+    """(nsfs dev, inode) of a process's namespace."""
+    st = os.stat(f"/proc/{pid}/ns/{ns_type}")
+    return st.st_dev, st.st_ino
+
+
+def wait_for(predicate: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+@contextmanager
+def in_new_namespaces(*flags: str, argv: list[str | bytes] | None = None) -> Iterator[int]:
+    """A process (its pid) in new namespaces made by unshare(1); killed afterwards."""
+    proc = subprocess.Popen(["unshare", *flags, *(argv or ["sleep", "300"])])
+    try:
+        before = ns_of(os.getpid(), "uts")
+        wait_for(lambda: _settled(proc.pid, before, flags))
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _settled(pid: int, before: tuple[int, int], flags: tuple[str, ...]) -> bool:
+    # unshare has run once the process image is no longer unshare itself.
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() != "unshare"
+    except FileNotFoundError:
+        return False
+
+
+@contextmanager
+def netns() -> Iterator[str]:
+    """A network namespace with no process, held only by its bind mount in /run/netns."""
+    name = f"nsaudit-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+FD_HOLDER = r"""
+import os, subprocess, sys, time
+child = subprocess.Popen(["unshare", "--net", "sleep", "300"])
+while open(f"/proc/{child.pid}/comm").read().strip() == "unshare":
+    time.sleep(0.01)
+fd = os.open(f"/proc/{child.pid}/ns/net", os.O_RDONLY)
+st = os.fstat(fd)
+child.kill(); child.wait()
+print(fd, st.st_dev, st.st_ino, flush=True)
+time.sleep(300)
+"""
+
+
+@contextmanager
+def fd_held_netns() -> Iterator[tuple[int, int, int, int]]:
+    """A network namespace whose only process exited: held by an open fd of another process.
+
+    Yields (holder pid, fd number, nsfs dev, inode).
+    """
+    proc = subprocess.Popen([sys.executable, "-c", FD_HOLDER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        fd, dev, ino = (int(x) for x in proc.stdout.readline().split())
+        yield proc.pid, fd, dev, ino
+    finally:
+        proc.kill()
+        proc.wait()
