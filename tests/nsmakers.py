@@ -38,20 +38,20 @@ def in_new_namespaces(*flags: str, argv: list[str | bytes] | None = None) -> Ite
     """A process (its pid) in new namespaces made by unshare(1); killed afterwards."""
     proc = subprocess.Popen(["unshare", *flags, *(argv or ["sleep", "300"])])
     try:
-        before = ns_of(os.getpid(), "uts")
-        wait_for(lambda: _settled(proc.pid, before, flags))
+        wait_for(lambda: _settled(proc.pid))
         yield proc.pid
     finally:
         proc.kill()
         proc.wait()
 
 
-def _settled(pid: int, before: tuple[int, int], flags: tuple[str, ...]) -> bool:
-    # unshare has run once the process image is no longer unshare itself.
+def _settled(pid: int) -> bool:
+    # unshare has run once the process image is neither ours (not yet exec'd) nor unshare.
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() != "unshare"
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
     except FileNotFoundError:
         return False
+    return comm not in ("unshare", Path("/proc/self/comm").read_text().strip())
 
 
 @contextmanager

@@ -27,3 +27,41 @@ def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     ):
         assert name in names, name
     assert not any(n.startswith(("tests/", "samples/")) for n in names)
+
+
+def test_wheel_in_a_fresh_venv_finds_its_migrations(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (wheel,) = wheels.glob("nsaudit-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run(
+        [venv / "bin" / "pip", "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    db = tmp_path / "fresh.db"
+    # Run from elsewhere, so that the checkout's migrations/ cannot be what is found.
+    proc = subprocess.run(
+        [venv / "bin" / "nsaudit", "db", "upgrade", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "upgraded from empty to revision 0001" in proc.stdout
+    proc = subprocess.run(
+        [venv / "bin" / "nsaudit", "snapshot", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -52,8 +52,11 @@ class Scanner:
         self.threads = threads
         self.found: dict[NamespaceId, _Found] = {}
         self.problems: list[ScanProblem] = []
-        self_ns = f"{self.proc}/self/ns"
-        links = set(os.listdir(self_ns)) if os.path.isdir(self_ns) else set()
+        try:
+            links = set(os.listdir(f"{self.proc}/self/ns"))
+        except OSError:
+            # Cannot tell which types this kernel has: try them all, and count what fails.
+            links = {t.value for t in NsType} | set(_FOR_CHILDREN)
         self.types = [t for t in NsType if t.value in links]
         self.for_children = [name for name in _FOR_CHILDREN if name in links]
         self.with_id = host.live and nsfs.has_ns_get_id()

@@ -1,0 +1,368 @@
+"""The database: real SQLite files, real migrations, real concurrent and killed writers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, assert_clean_error, needs_root, run
+from nsmakers import in_new_namespaces, netns
+
+
+def snapshot(db: Path, *extra: str) -> dict[str, Any]:
+    proc = run("snapshot", "--db", db, "--format", "json", *extra)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def integrity(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def whole(db: Path) -> None:
+    """Every stored snapshot loads with exactly the namespaces it counted."""
+    with sqlite3.connect(db) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM snapshots")]
+    for snapshot_id in ids:
+        proc = run("show", str(snapshot_id), "--db", db, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert sum(data["counts"].values()) == len(data["namespaces"])
+        with sqlite3.connect(db) as conn:
+            (count,) = conn.execute(
+                "SELECT namespace_count FROM snapshots WHERE id = ?", (snapshot_id,)
+            ).fetchone()
+        assert count == len(data["namespaces"])
+
+
+def test_new_database_is_private(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "deeper" / "ns.db"
+    first = snapshot(db)
+    assert first["id"] == 1 and first["seq"] == 1 and first["previous_seq"] is None
+    assert db.stat().st_mode & 0o777 == 0o600
+    assert db.parent.stat().st_mode & 0o777 == 0o700
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+
+
+def test_location_from_environment_then_default(tmp_path: Path) -> None:
+    env_db = tmp_path / "env.db"
+    proc = run("db", "upgrade", env={"NSAUDIT_DB": str(env_db)})
+    assert proc.returncode == 0, proc.stderr
+    assert str(env_db) in proc.stdout and env_db.exists()
+    option_db = tmp_path / "option.db"
+    proc = run("db", "current", "--db", option_db, env={"NSAUDIT_DB": str(env_db)})
+    assert str(option_db) in proc.stdout and "revision empty" in proc.stdout
+
+
+def test_default_location_for_a_user(tmp_path: Path) -> None:
+    from nsaudit.store.engine import default_location
+
+    expected = "/var/lib/nsaudit/nsaudit.db" if os.geteuid() == 0 else None
+    if expected:
+        assert default_location() == expected
+
+
+def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    with in_new_namespaces("--net", "--uts"), netns():
+        first = snapshot(db)
+        with sqlite3.connect(db) as conn:
+            rows_after_first = conn.execute("SELECT count(*) FROM ns_states").fetchone()[0]
+        for _ in range(3):
+            snapshot(db)
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT count(*) FROM ns_states").fetchone()[0]
+            reports = conn.execute("SELECT count(*) FROM capability_reports").fetchone()[0]
+    assert first["namespaces"] == rows_after_first
+    # Only namespaces whose process count moved (the initial ones, as processes come and go)
+    # may add rows; the test's own namespaces must not.
+    assert rows - rows_after_first <= 3 * 9
+    assert reports == 1
+
+
+def test_summary_counts_created_and_vanished(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    with in_new_namespaces("--net", "--uts", "--ipc"), netns():
+        created = snapshot(db)
+    vanished = snapshot(db)
+    assert created["created"] == 4 and created["vanished"] == 0
+    assert vanished["created"] == 0 and vanished["vanished"] == 4
+    assert vanished["seq"] == 3 and vanished["previous_seq"] == 2
+    table = run("snapshot", "--db", db).stdout
+    assert table.startswith("snapshot 4 (host ") and "since seq 3: 0 created, 0 vanished" in table
+
+
+def test_show_refs_and_listing(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    for label in ("one", "two", "three"):
+        snapshot(db, "--label", label)
+    listing = json.loads(run("snapshots", "--db", db, "--format", "json").stdout)
+    assert listing["schema"] == "nsaudit.snapshots/1"
+    assert [s["label"] for s in listing["snapshots"]] == ["three", "two", "one"]
+    limited = json.loads(run("snapshots", "--db", db, "--limit", "1", "--format", "json").stdout)
+    assert [s["id"] for s in limited["snapshots"]] == [3]
+    host = listing["snapshots"][0]["hostname"]
+    assert (
+        run("snapshots", "--db", db, "--host", "elsewhere", "--format", "json").stdout.count('"id"')
+        == 0
+    )
+    for ref, expected in (("latest", 3), ("latest~2", 1), ("2", 2)):
+        data = json.loads(run("show", ref, "--db", db, "--format", "json").stdout)
+        assert data["id"] == expected and data["label"] == ["one", "two", "three"][expected - 1]
+    data = json.loads(run("show", "--host", host, "--db", db, "--format", "json").stdout)
+    assert data["id"] == 3
+    assert_clean_error(run("show", "latest~7", "--db", db), 2, "no snapshot latest~7")
+    assert_clean_error(run("show", "99", "--db", db), 2, "no snapshot 99")
+    assert_clean_error(run("show", "yesterday", "--db", db), 2, "'yesterday'")
+
+
+def test_show_types_and_trees(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    with in_new_namespaces("--user", "--map-root-user", "--net"):
+        snapshot(db)
+    data = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
+    assert {n["type"] for n in data["namespaces"]} == {"net"} and len(data["namespaces"]) >= 2
+    for tree in ("parent", "owner", "process"):
+        proc = run("show", "--db", db, "--tree", tree)
+        assert proc.returncode == 0, proc.stderr
+    owner_tree = run("show", "--db", db, "--tree", "owner").stdout
+    assert "└─" in owner_tree
+
+
+def test_eight_overlapping_snapshots_all_land(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nsaudit", "snapshot", "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(8)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    with sqlite3.connect(db) as conn:
+        seqs = sorted(r[0] for r in conn.execute("SELECT seq FROM snapshots"))
+    assert seqs == list(range(1, 9))
+    assert integrity(db) == "ok"
+    whole(db)
+
+
+def test_kill_9_during_writes_leaves_whole_snapshots(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    rng = random.Random(1234)
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nsaudit", "snapshot", "--db", str(db)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert integrity(db) == "ok"
+    whole(db)
+    with sqlite3.connect(db) as conn:
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM snapshots ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = digest(db)
+    for args in (("snapshot",), ("snapshots",), ("db", "upgrade"), ("db", "current")):
+        proc = run(*args, "--db", db)
+        assert_clean_error(proc, 4, "9999_future", "newer nsaudit")
+    assert digest(db) == before
+
+
+def test_file_that_is_not_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_text("my precious notes\n")
+    assert_clean_error(run("snapshot", "--db", db), 4, "not an SQLite database")
+    assert db.read_text() == "my precious notes\n"
+
+
+def test_corrupt_database(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    snapshot(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    data[4096 : len(data)] = bytes(random.Random(7).randrange(256) for _ in range(len(data) - 4096))
+    db.write_bytes(bytes(data))
+    before = digest(db)
+    proc = run("snapshot", "--db", db)
+    assert_clean_error(proc, 4, str(db))
+    assert digest(db) == before
+
+
+def test_symlink_is_not_followed(tmp_path: Path) -> None:
+    real = tmp_path / "real.db"
+    snapshot(real)
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    assert_clean_error(run("snapshot", "--db", link), 4, "symbolic link")
+
+
+@needs_root
+def test_database_of_another_user_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    os.chown(db, 65534, 65534)
+    before = digest(db)
+    assert_clean_error(run("snapshot", "--db", db), 4, "owned by uid 65534")
+    assert digest(db) == before
+
+
+def test_models_match_the_migrations(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from nsaudit.store.schema import metadata
+
+    db = tmp_path / "ns.db"
+    assert run("db", "upgrade", "--db", db).returncode == 0
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+UNPRIVILEGED = """
+import os, sys
+from nsaudit.cli import main
+import nsaudit.collect.snapshot, nsaudit.kernel.detect, nsaudit.store.database
+import nsaudit.store.snapshots, nsaudit.views.snapshot, nsaudit.views.detect
+import nsaudit.store.migrate, sqlalchemy.dialects.sqlite, sqlite3, gzip, zlib, json
+import alembic.ddl.sqlite, alembic.operations, alembic.runtime.environment, importlib.readers
+nsaudit.store.migrate.head()  # loads what Alembic imports lazily while root can still read it
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+# A process that exec'd as nobody is dumpable (owns its /proc/self); setuid() cleared that here.
+import ctypes; ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@needs_root
+def test_unprivileged_snapshot_is_partial_and_stored() -> None:
+    home = Path(tempfile.mkdtemp(prefix="nsaudit-nobody-", dir="/tmp"))
+    try:
+        os.chown(home, 65534, 65534)
+        db = home / "ns.db"
+        with in_new_namespaces("--net"):
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    UNPRIVILEGED,
+                    "snapshot",
+                    "--db",
+                    str(db),
+                    "--format",
+                    "json",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+            )
+        assert proc.returncode == 0, proc.stderr
+        stored = json.loads(proc.stdout)
+        assert stored["partial"] is True and stored["problems"] > 0
+        assert stored["namespaces"] >= 8
+        with sqlite3.connect(db) as conn:
+            problems = json.loads(conn.execute("SELECT problems FROM snapshots").fetchone()[0])
+        assert {p[2] for p in problems} == {"EACCES"}
+        assert db.stat().st_uid == 65534
+        text = subprocess.run(
+            [sys.executable, "-c", UNPRIVILEGED, "show", "--db", str(db)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        ).stdout
+        assert "partial: " in text and "EACCES" in text
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=True)
+
+
+HOSTILE = (
+    "import os, sys, time\n"
+    "open('/proc/self/comm','wb').write(b'\\x1b[31m<b>=x\\n')\n"
+    "time.sleep(300)\n"
+)
+
+
+@needs_root
+def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    args: list[str | bytes] = [
+        sys.executable,
+        "-c",
+        HOSTILE,
+        '=HYPERLINK("x")',
+        "\x1b]0;title\x07<script>alert(1)</script>",
+        b"bad\xff\xfe",
+        "line\nbreak\u202e",
+    ]
+    with in_new_namespaces("--uts", argv=args) as pid:
+        time.sleep(0.3)
+        assert "<b>" in Path(f"/proc/{pid}/comm").read_text()
+        snapshot(db)
+    for fmt in ("table", "markdown", "csv", "json"):
+        out = run("show", "--db", db, "--type", "uts", "--format", fmt, "--no-color").stdout
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, fmt
+        if fmt == "markdown":
+            assert "<script>" not in out and "<b>" not in out
+        if fmt == "csv":
+            import csv
+            import io
+
+            for row in csv.reader(io.StringIO(out)):
+                assert not any(c.startswith(("=", "@", "+")) for c in row), row
+        if fmt == "json":
+            data = json.loads(out)
+            (ns,) = [n for n in data["namespaces"] if n["pid"] and "HYPERLINK" in n["cmdline"]]
+            assert ns["command"] == "\x1b[31m<b>=x\n"
+            assert "bad\\xff\\xfe" in ns["cmdline"]
+    table = run("show", "--db", db, "--type", "uts").stdout
+    assert "\\x1b]0;title\\x07<script>" in table
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_no_store_prints_like_lsns_and_writes_nothing(tmp_path: Path, fmt: str) -> None:
+    db = tmp_path / "never.db"
+    proc = run("snapshot", "--no-store", "--db", db, "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    assert not db.exists()
+    assert "uts" in proc.stdout
