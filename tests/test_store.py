@@ -267,6 +267,7 @@ import nsaudit.collect.snapshot, nsaudit.kernel.detect, nsaudit.store.database
 import nsaudit.store.snapshots, nsaudit.views.snapshot, nsaudit.views.detect
 import nsaudit.store.migrate, sqlalchemy.dialects.sqlite, sqlite3, gzip, zlib, json
 import alembic.ddl.sqlite, alembic.operations, alembic.runtime.environment, importlib.readers
+import tabulate
 nsaudit.store.migrate.head()  # loads what Alembic imports lazily while root can still read it
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 # A process that exec'd as nobody is dumpable (owns its /proc/self); setuid() cleared that here.
@@ -366,3 +367,30 @@ def test_no_store_prints_like_lsns_and_writes_nothing(tmp_path: Path, fmt: str) 
     assert proc.returncode == 0, proc.stderr
     assert not db.exists()
     assert "uts" in proc.stdout
+
+
+def test_schema_head_constant_is_alembics_head() -> None:
+    from nsaudit.store.migrate import head
+    from nsaudit.store.schema import SCHEMA_HEAD
+
+    assert head() == SCHEMA_HEAD
+
+
+IMPORTS = "import sys\nfrom nsaudit.cli import main\nmain(sys.argv[1:])\nprint(sorted(sys.modules))"
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["snapshot", "--no-store"], ["detect"], ["snapshots"]]
+)
+def test_commands_that_need_no_migration_do_not_import_alembic(
+    tmp_path: Path, args: list[str]
+) -> None:
+    db = tmp_path / "ns.db"
+    assert run("db", "upgrade", "--db", db).returncode == 0
+    extra = ["--db", str(db)] if args == ["snapshots"] else []
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS, *args, *extra], capture_output=True, text=True, cwd=REPO
+    )
+    modules = proc.stdout.strip().splitlines()[-1]
+    assert "'nsaudit" in modules
+    assert "alembic" not in modules

@@ -18,6 +18,7 @@ NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 13, __u64), Linux 6.18+
 class Relations:
     """What the kernel answered about one namespace; None where it did not."""
 
+    dev: int | None
     ns_id: int | None
     parent: tuple[int, int] | None
     owner: tuple[int, int] | None
@@ -43,6 +44,7 @@ def relations(path: str, ns_type: str, with_id: bool) -> Relations:
     """Open a namespace file (a /proc ns link, fd or bind mount) and ask the kernel about it."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        dev = os.fstat(fd).st_dev
         ns_id = None
         if with_id:
             buf = bytearray(8)
@@ -55,7 +57,7 @@ def relations(path: str, ns_type: str, with_id: bool) -> Relations:
             buf = bytearray(4)
             fcntl.ioctl(fd, NS_GET_OWNER_UID, buf)
             owner_uid = struct.unpack("=I", buf)[0]
-        return Relations(ns_id, parent, owner, owner_uid)
+        return Relations(dev, ns_id, parent, owner, owner_uid)
     finally:
         os.close(fd)
 

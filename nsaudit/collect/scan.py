@@ -59,7 +59,35 @@ class Scanner:
             links = {t.value for t in NsType} | set(_FOR_CHILDREN)
         self.types = [t for t in NsType if t.value in links]
         self.for_children = [name for name in _FOR_CHILDREN if name in links]
+        self.type_names = [(t, t.value) for t in self.types]
         self.with_id = host.live and nsfs.has_ns_get_id()
+        self.nsfs_dev = self._nsfs_dev()
+        self.info: dict[int, tuple[int, int, str, str, int] | None] = {}
+        self.targets: dict[str, NamespaceId | None] = {}
+
+    def _nsfs_dev(self) -> int:
+        """The nsfs device, from stat (which follows a link to nsfs), learned once.
+
+        Every link is then read with readlink, which names type and inode at a quarter of the
+        cost of a stat; each namespace's device is confirmed by fstat when it is opened for
+        the nsfs ioctls.
+        """
+        for t in self.types:
+            try:
+                return os.stat(f"{self.proc}/self/ns/{t.value}").st_dev
+            except OSError:
+                continue
+        return 0
+
+    def _link(self, path: str) -> NamespaceId | None:
+        target = os.readlink(path)
+        # Most links name the same few namespaces: parse each distinct target once.
+        if target not in self.targets:
+            link = procfs.nsfs_link(target)
+            self.targets[target] = (
+                NamespaceId(NsType(link[0]), self.nsfs_dev, link[1]) if link else None
+            )
+        return self.targets[target]
 
     def run(self) -> ScanResult:
         try:
@@ -84,11 +112,13 @@ class Scanner:
         member: dict[NsType, NamespaceId] = {}
         path = f"{base}/ns"
         try:
-            for t in self.types:
-                path = f"{base}/ns/{t.value}"
-                st = os.stat(path)
-                member[t] = NamespaceId(t, st.st_dev, st.st_ino)
-                seen.append((member[t], None, path))
+            for t, name in self.type_names:
+                path = f"{base}/ns/{name}"
+                ns = self._link(path)
+                if ns is None:
+                    continue
+                member[t] = ns
+                seen.append((ns, None, path))
         except OSError as e:
             if e.errno not in _GONE:
                 self._problem(pid, path, e)
@@ -96,16 +126,14 @@ class Scanner:
         for name in self.for_children:
             path = f"{base}/ns/{name}"
             try:
-                st = os.stat(path)
+                ns = self._link(path)
             except OSError as e:
                 # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty
                 # until the first child is born.
                 if e.errno not in _GONE:
                     self._problem(pid, path, e)
                 continue
-            t = NsType(name.split("_", 1)[0])
-            ns = NamespaceId(t, st.st_dev, st.st_ino)
-            if ns != member.get(t):
+            if ns is not None and ns != member.get(ns.type):
                 seen.append((ns, Holder("for_children", pid=pid), path))
         seen += self._fds(pid, base)
         if self.threads:
@@ -128,15 +156,13 @@ class Scanner:
         for fd in fds:
             path = f"{base}/fd/{fd}"
             try:
-                link = procfs.nsfs_link(os.readlink(path))
-                if link is None:
-                    continue
-                st = os.stat(path)
+                ns = self._link(path)
             except OSError as e:
                 if e.errno not in _GONE:
                     self._problem(pid, path, e)
                 continue
-            ns = NamespaceId(NsType(link[0]), st.st_dev, st.st_ino)
+            if ns is None:
+                continue
             out.append((ns, Holder("fd", pid=pid, fd=int(fd)), path))
         return out
 
@@ -154,13 +180,12 @@ class Scanner:
             for t in self.types:
                 path = f"{base}/task/{tid}/ns/{t.value}"
                 try:
-                    st = os.stat(path)
+                    ns = self._link(path)
                 except OSError as e:
                     if e.errno not in _GONE:
                         self._problem(tid, path, e)
                     break
-                ns = NamespaceId(t, st.st_dev, st.st_ino)
-                if ns != member.get(t):
+                if ns is not None and ns != member.get(t):
                     out.append((ns, Holder("thread", pid=tid), path))
         return out
 
@@ -195,11 +220,11 @@ class Scanner:
         for ns in sorted(self.found):
             found = self.found[ns]
             rel = self._relations(ns, found)
-            info = _process_info(self.proc, found.pid) if found.pid is not None else None
+            info = self._process_info(found.pid) if found.pid is not None else None
             uid = info[4] if info else None
             out.append(
                 Namespace(
-                    id=ns,
+                    id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,
                     nprocs=found.nprocs,
                     pid=found.pid,
                     pid_start=info[0] if info else None,
@@ -217,20 +242,25 @@ class Scanner:
             )
         return tuple(out)
 
+    def _process_info(self, pid: int) -> tuple[int, int, str, str, int] | None:
+        if pid not in self.info:
+            self.info[pid] = _read_process(self.proc, pid)
+        return self.info[pid]
+
     def _relations(self, ns: NamespaceId, found: _Found) -> nsfs.Relations:
         try:
             return nsfs.relations(found.open_path, ns.type.value, self.with_id)
         except OSError as e:
             if e.errno not in _GONE:
                 self._problem(found.pid, found.open_path, e)
-            return nsfs.Relations(None, None, None, None)
+            return nsfs.Relations(None, None, None, None, None)
 
 
 def _holder_key(h: Holder) -> tuple[str, int, int, str]:
     return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
 
 
-def _process_info(proc: str, pid: int) -> tuple[int, int, str, str, int] | None:
+def _read_process(proc: str, pid: int) -> tuple[int, int, str, str, int] | None:
     """(start time, ppid, comm, cmdline, uid) of a process; None if it is gone."""
     base = f"{proc}/{pid}"
     try:

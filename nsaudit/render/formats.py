@@ -7,8 +7,6 @@ import io
 import json
 from typing import Protocol
 
-from tabulate import tabulate
-
 from nsaudit.render.document import Document, Table
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
 
@@ -39,6 +37,13 @@ class Formatter(Protocol):
     def render(self, doc: Document) -> str: ...
 
 
+def tabulate(rows: list[list[str]], headers: list[str], tablefmt: str) -> str:
+    """tabulate, imported on first use: commands that print one line do not pay for it."""
+    from tabulate import tabulate as _tabulate
+
+    return _tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
 class TableFormat:
     """Aligned plain-text tables for a terminal, with optional colour."""
 
@@ -55,11 +60,7 @@ class TableFormat:
                 [self._cell(table, col, v) for col, v in zip(table.columns, row, strict=True)]
                 for row in table.rows
             ]
-            block.append(
-                tabulate(
-                    rows, headers=list(table.columns), tablefmt="simple", disable_numparse=True
-                )
-            )
+            block.append(tabulate(rows, headers=list(table.columns), tablefmt="simple"))
             parts.append("\n".join(block))
         if doc.warnings:
             parts.append(
@@ -98,7 +99,6 @@ class MarkdownFormat:
                     rows,
                     headers=[markdown_cell(c) for c in table.columns],
                     tablefmt="github",
-                    disable_numparse=True,
                 )
             )
             parts.append("\n".join(block))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from nsaudit.errors import DatabaseError
 from nsaudit.store import engine as engines
-from nsaudit.store import migrate
+from nsaudit.store.schema import SCHEMA_HEAD
 
 
 class Database:
@@ -33,15 +33,25 @@ class Database:
         Any failure rolls the whole transaction back: a snapshot is stored whole or not at all.
         """
         with errors(self.location), self.engine.begin() as conn:
-            if upgrade:
-                migrate.upgrade(conn)
-            else:
-                migrate.check_known(conn)
+            # The common case, a database at head, costs one query and no Alembic import.
+            if _revision(conn) != SCHEMA_HEAD:
+                from nsaudit.store import migrate
+
+                if upgrade:
+                    migrate.upgrade(conn)
+                else:
+                    migrate.check_known(conn)
             yield conn
 
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @contextmanager
