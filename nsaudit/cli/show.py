@@ -9,8 +9,7 @@ from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
 from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
-
-_TREES = ("parent", "owner", "process")
+from nsaudit.views.snapshot import TREES
 
 
 @click.command()
@@ -40,7 +39,7 @@ def snapshots(hostname: str | None, limit: int | None, db: str | None, common: C
 )
 @click.option(
     "--tree",
-    type=click.Choice(_TREES),
+    type=click.Choice(TREES),
     help="Draw namespaces as a tree of parents (pid, user), owning user namespaces, or processes.",
 )
 @click.option(

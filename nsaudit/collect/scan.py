@@ -79,6 +79,15 @@ class Scanner:
                 continue
         return 0
 
+    def _read(self, pid: int, path: str) -> tuple[bool, NamespaceId | None]:
+        """(read, namespace) of a link; what cannot be read, but for a process gone, is counted."""
+        try:
+            return True, self._link(path)
+        except OSError as e:
+            if e.errno not in _GONE:
+                self._problem(pid, path, e)
+            return False, None
+
     def _link(self, path: str) -> NamespaceId | None:
         target = os.readlink(path)
         # Most links name the same few namespaces: parse each distinct target once.
@@ -110,29 +119,19 @@ class Scanner:
         base = f"{self.proc}/{pid}"
         seen: list[tuple[NamespaceId, Holder | None, str]] = []
         member: dict[NsType, NamespaceId] = {}
-        path = f"{base}/ns"
-        try:
-            for t, name in self.type_names:
-                path = f"{base}/ns/{name}"
-                ns = self._link(path)
-                if ns is None:
-                    continue
+        for t, name in self.type_names:
+            path = f"{base}/ns/{name}"
+            ok, ns = self._read(pid, path)
+            if not ok:
+                return  # gone, or unreadable (counted): nothing of it is half-recorded
+            if ns is not None:
                 member[t] = ns
                 seen.append((ns, None, path))
-        except OSError as e:
-            if e.errno not in _GONE:
-                self._problem(pid, path, e)
-            return
         for name in self.for_children:
             path = f"{base}/ns/{name}"
-            try:
-                ns = self._link(path)
-            except OSError as e:
-                # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty
-                # until the first child is born.
-                if e.errno not in _GONE:
-                    self._problem(pid, path, e)
-                continue
+            # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty until
+            # the first child is born.
+            ok, ns = self._read(pid, path)
             if ns is not None and ns != member.get(ns.type):
                 seen.append((ns, Holder("for_children", pid=pid), path))
         seen += self._fds(pid, base)
@@ -155,15 +154,9 @@ class Scanner:
             return out
         for fd in fds:
             path = f"{base}/fd/{fd}"
-            try:
-                ns = self._link(path)
-            except OSError as e:
-                if e.errno not in _GONE:
-                    self._problem(pid, path, e)
-                continue
-            if ns is None:
-                continue
-            out.append((ns, Holder("fd", pid=pid, fd=int(fd)), path))
+            ns = self._read(pid, path)[1]
+            if ns is not None:
+                out.append((ns, Holder("fd", pid=pid, fd=int(fd)), path))
         return out
 
     def _threads(
@@ -179,11 +172,8 @@ class Scanner:
         for tid in tids:
             for t in self.types:
                 path = f"{base}/task/{tid}/ns/{t.value}"
-                try:
-                    ns = self._link(path)
-                except OSError as e:
-                    if e.errno not in _GONE:
-                        self._problem(tid, path, e)
+                ok, ns = self._read(tid, path)
+                if not ok:
                     break
                 if ns is not None and ns != member.get(t):
                     out.append((ns, Holder("thread", pid=tid), path))
