@@ -126,3 +126,20 @@ def test_broken_config_on_the_host_is_skipped_with_a_warning(tmp_path: Path) -> 
     assert any("truncated gzip" in w and "skipped" in w for w in report["warnings"])
     assert report["kconfig_tried"][0] == f"{root}/proc/config.gz is a truncated gzip file"
     assert report["kconfig_tried"][1] == f"{root}/boot/config-6.12.43: used"
+
+
+def test_snapshot_of_a_tree_without_processes_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    proc = run("snapshot", "--root", "samples/roots/no-kconfig", "--db", db)
+    assert_clean_error(proc, 3, "no processes under", "--root")
+    assert not db.exists()
+
+
+def test_database_url_password_is_never_printed() -> None:
+    proc = run("snapshots", "--db", "postgresql://auditor:s3cret@127.0.0.1:1/nsaudit")
+    assert_clean_error(proc, 4, "auditor:***@")
+    assert "s3cret" not in proc.stderr
+
+
+def test_unknown_database_dialect() -> None:
+    assert_clean_error(run("snapshots", "--db", "bogus://x"), 4, "bogus")

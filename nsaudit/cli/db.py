@@ -19,12 +19,13 @@ def upgrade(db: str | None) -> int:
     """Bring the database to this nsaudit's schema (Alembic head)."""
     from nsaudit.store import migrate
     from nsaudit.store.database import Database
+    from nsaudit.store.engine import shown
 
     database = Database(db)
     with database.transaction(upgrade=False) as conn:
         before, after = migrate.upgrade(conn)
     state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
-    click.echo(f"database {database.location}: {state} revision {after}")
+    click.echo(f"database {shown(database.location)}: {state} revision {after}")
     return EXIT_OK
 
 
@@ -34,6 +35,7 @@ def current(db: str | None) -> int:
     """Print the database's schema revision and this nsaudit's newest one."""
     from nsaudit.store import migrate
     from nsaudit.store.database import Database
+    from nsaudit.store.engine import shown
 
     database = Database(db)
     with database.transaction(upgrade=False) as conn:
@@ -41,6 +43,6 @@ def current(db: str | None) -> int:
     head = migrate.head()
     note = "up to date" if revision == head else "an upgrade is due: nsaudit db upgrade"
     click.echo(
-        f"database {database.location}: revision {revision or 'empty'} (head {head}; {note})"
+        f"database {shown(database.location)}: revision {revision or 'empty'} (head {head}; {note})"
     )
     return EXIT_OK

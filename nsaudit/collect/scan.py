@@ -8,6 +8,7 @@ import pwd
 from dataclasses import dataclass, field
 
 from nsaudit.collect import nsfs, procfs
+from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import Holder, Namespace, NamespaceId, NsType, ScanProblem
 
@@ -102,12 +103,15 @@ class Scanner:
         try:
             entries = os.listdir(self.proc)
         except OSError as e:
-            from nsaudit.errors import HostReadError
-
             raise HostReadError(f"{self.proc} cannot be read: {e.strerror}") from None
-        for name in entries:
-            if name.isdigit():
-                self._process(int(name))
+        pids = [int(name) for name in entries if name.isdigit()]
+        if not pids:
+            raise HostReadError(
+                f"no processes under {self.proc}: a snapshot needs a live /proc there "
+                "(mount one, or leave out --root)"
+            )
+        for pid in pids:
+            self._process(pid)
         self._bind_mounts()
         namespaces = self._namespaces()
         return ScanResult(namespaces, tuple(sorted(set(self.problems))))

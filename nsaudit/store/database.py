@@ -32,7 +32,7 @@ class Database:
 
         Any failure rolls the whole transaction back: a snapshot is stored whole or not at all.
         """
-        with errors(self.location), self.engine.begin() as conn:
+        with errors(engines.shown(self.location)), self.engine.begin() as conn:
             # The common case, a database at head, costs one query and no Alembic import.
             if _revision(conn) != SCHEMA_HEAD:
                 from nsaudit.store import migrate

@@ -34,6 +34,16 @@ def is_url(location: str) -> bool:
     return "://" in location
 
 
+def shown(location: str) -> str:
+    """A location fit for a message or a log: a URL's password is masked."""
+    if not is_url(location):
+        return location
+    try:
+        return make_url(location).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
 def open_engine(location: str) -> Engine:
     """An engine for a URL or an SQLite path, which is created 0600 in a 0700 folder."""
     if is_url(location):
@@ -43,7 +53,10 @@ def open_engine(location: str) -> Engine:
         try:
             return create_engine(url, poolclass=NullPool)
         except Exception as e:
-            raise DatabaseError(f"cannot use database URL {url!r}: {e}") from None
+            raise DatabaseError(
+                f"cannot use database URL {shown(location)}: {e}; check the URL and install "
+                "its SQLAlchemy driver"
+            ) from None
     return _sqlite_engine(location)
 
 
