@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -33,6 +33,22 @@ def children(pid: int) -> list[int]:
     return [int(c) for c in text.split()]
 
 
+def descendants(pid: int) -> list[int]:
+    out = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
+def kill_tree(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """Kill a process and every descendant: a pid namespace's init would otherwise outlive it."""
+    for pid in [*descendants(proc.pid)]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    proc.kill()
+    proc.wait()
+
+
 @contextmanager
 def in_new_namespaces(*flags: str, argv: list[str | bytes] | None = None) -> Iterator[int]:
     """A process (its pid) in new namespaces made by unshare(1); killed afterwards."""
@@ -41,8 +57,7 @@ def in_new_namespaces(*flags: str, argv: list[str | bytes] | None = None) -> Ite
         wait_for(lambda: _settled(proc.pid))
         yield proc.pid
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
 
 
 def _settled(pid: int) -> bool:
@@ -90,5 +105,4 @@ def fd_held_netns() -> Iterator[tuple[int, int, int, int]]:
         fd, dev, ino = (int(x) for x in proc.stdout.readline().split())
         yield proc.pid, fd, dev, ino
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)

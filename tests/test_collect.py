@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from conftest import needs_root, run
-from nsmakers import children, fd_held_netns, in_new_namespaces, netns, ns_of, wait_for
+from nsmakers import (
+    children,
+    fd_held_netns,
+    in_new_namespaces,
+    kill_tree,
+    netns,
+    ns_of,
+    wait_for,
+)
 
 pytestmark = needs_root
 
@@ -91,8 +99,7 @@ def test_nested_user_and_pid_namespaces_have_the_right_parent_and_owner() -> Non
         assert pid2["nprocs"] == 1 and pid2["pid"] == inner
         assert user1["owner_uid"] == 0 and user2["owner_uid"] == 0
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
 
 
 def test_pid_for_children_that_differs_is_a_holder() -> None:
@@ -153,8 +160,7 @@ def test_threads_option_finds_a_thread_in_its_own_namespace() -> None:
         ns = find(live_scan("--threads"), "uts", (st.st_dev, st.st_ino))
         assert ns["holders"] == [{"kind": "thread", "pid": tid, "fd": None, "path": None}]
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
 
 
 def lsns_view() -> dict[tuple[str, int], tuple[int, int]]:
