@@ -1,0 +1,66 @@
+"""The same schema and queries on PostgreSQL: a real server, started by this test."""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import IS_ROOT, run
+
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+PORT = 54329
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if not PG_BIN or not IS_ROOT:
+        pytest.skip("needs root and Debian's postgresql package (.ci/run installs it)")
+    pytest.importorskip("psycopg")
+    bin_dir = PG_BIN[-1]
+    data = Path(tempfile.mkdtemp(prefix="nsaudit-pg-", dir="/tmp"))
+    shutil.chown(data, "postgres")
+
+    def as_postgres(*cmd: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=120
+        )
+
+    as_postgres(f"{bin_dir}/initdb", "-D", str(data / "db"), "-A", "trust")
+    as_postgres(
+        f"{bin_dir}/pg_ctl",
+        "-D",
+        str(data / "db"),
+        "-w",
+        "-l",
+        str(data / "log"),
+        "-o",
+        f"-k {data} -p {PORT} -c listen_addresses=127.0.0.1",
+        "start",
+    )
+    try:
+        as_postgres(f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(PORT), "nsaudit")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{PORT}/nsaudit"
+    finally:
+        as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data / "db"), "-m", "immediate", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
+    assert "revision empty" in run("db", "current", "--db", postgres_url).stdout
+    for label in ("first", "second"):
+        proc = run("snapshot", "--db", postgres_url, "--label", label, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+    stored = json.loads(proc.stdout)
+    assert stored["seq"] == 2 and stored["previous_seq"] == 1
+    listing = json.loads(run("snapshots", "--db", postgres_url, "--format", "json").stdout)
+    assert [s["label"] for s in listing["snapshots"]] == ["second", "first"]
+    shown = json.loads(run("show", "latest~1", "--db", postgres_url, "--format", "json").stdout)
+    assert shown["label"] == "first"
+    assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
+    assert "already at revision 0001" in run("db", "upgrade", "--db", postgres_url).stdout
