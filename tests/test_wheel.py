@@ -7,37 +7,37 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 
-def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheels")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
         check=True,
         capture_output=True,
         timeout=600,
     )
-    (wheel,) = tmp_path.glob("nsaudit-*.whl")
+    (built,) = out.glob("nsaudit-*.whl")
+    return built
+
+
+def test_wheel_ships_the_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (
         "nsaudit/_migrations/env.py",
         "nsaudit/_migrations/script.py.mako",
         "nsaudit/_migrations/versions/__init__.py",
+        "nsaudit/_migrations/versions/0001_initial.py",
         "nsaudit/cli/detect.py",
     ):
         assert name in names, name
     assert not any(n.startswith(("tests/", "samples/")) for n in names)
 
 
-def test_wheel_in_a_fresh_venv_finds_its_migrations(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = wheels.glob("nsaudit-*.whl")
+def test_wheel_in_a_fresh_venv_finds_its_migrations(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     subprocess.run(
