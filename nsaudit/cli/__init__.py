@@ -9,8 +9,10 @@ from collections.abc import Sequence
 import click
 
 from nsaudit import __version__
+from nsaudit.cli.audit import audit
 from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
+from nsaudit.cli.diff import diff_command
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
@@ -34,7 +36,7 @@ def cli() -> None:
     """
 
 
-for command in (detect, snapshot, snapshots, show, db):
+for command in (detect, snapshot, snapshots, show, diff_command, audit, db):
     cli.add_command(command)
 
 

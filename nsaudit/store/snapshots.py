@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, func, insert, or_, select, update
+from sqlalchemy import Connection, CursorResult, Select, func, insert, or_, select, update
 
 from nsaudit.errors import UsageError
 from nsaudit.model import (
@@ -218,15 +218,8 @@ def resolve(conn: Connection, ref: str, host: HostInfo, hostname: str | None = N
             raise UsageError(f"no snapshot {m[1]}; `nsaudit snapshots` lists them")
         return int(found)
     back = int(m[2] or 0)
-    query = select(snapshots.c.id).join(hosts, hosts.c.id == snapshots.c.host_id)
-    if hostname is not None:
-        query = query.where(hosts.c.hostname == hostname)
-        who = f"host {hostname!r}"
-    else:
-        query = query.where(
-            hosts.c.hostname == host.hostname, hosts.c.machine_id == (host.machine_id or "")
-        )
-        who = f"this host ({host.hostname})"
+    query = _host_snapshots(host, hostname)
+    who = f"host {hostname!r}" if hostname is not None else f"this host ({host.hostname})"
     found = conn.execute(query.order_by(snapshots.c.seq.desc()).offset(back).limit(1)).scalar()
     if found is None:
         raise UsageError(f"no snapshot {ref} of {who}; take one with `nsaudit snapshot`")
@@ -286,4 +279,36 @@ def _namespace(s: Any) -> Namespace:
         ),
         owner_uid=s.owner_uid,
         holders=tuple(Holder(**h) for h in json.loads(s.holders)),
+    )
+
+
+def resolve_before(conn: Connection, host: HostInfo, hostname: str | None, cutoff: str) -> int:
+    """The newest snapshot of this host (or of --host) taken before `cutoff` (ISO, UTC)."""
+    query = _host_snapshots(host, hostname).where(snapshots.c.taken_at < cutoff)
+    found = conn.execute(query.order_by(snapshots.c.seq.desc()).limit(1)).scalar()
+    if found is None:
+        raise UsageError(f"no snapshot of this host older than {cutoff}")
+    return int(found)
+
+
+def previous(conn: Connection, snapshot_id: int) -> int | None:
+    """The snapshot of the same host just before this one, if any."""
+    row = conn.execute(
+        select(snapshots.c.host_id, snapshots.c.seq).where(snapshots.c.id == snapshot_id)
+    ).one()
+    found = conn.execute(
+        select(snapshots.c.id)
+        .where(snapshots.c.host_id == row.host_id, snapshots.c.seq < row.seq)
+        .order_by(snapshots.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def _host_snapshots(host: HostInfo, hostname: str | None) -> Select[Any]:
+    query = select(snapshots.c.id).join(hosts, hosts.c.id == snapshots.c.host_id)
+    if hostname is not None:
+        return query.where(hosts.c.hostname == hostname)
+    return query.where(
+        hosts.c.hostname == host.hostname, hosts.c.machine_id == (host.machine_id or "")
     )

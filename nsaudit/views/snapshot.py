@@ -41,7 +41,7 @@ def problem_summary(snap: Snapshot) -> str:
     return f"partial: {len(snap.problems)} unreadable ({'; '.join(parts)})"
 
 
-def _namespace_payload(ns: Namespace) -> dict[str, Any]:
+def namespace_payload(ns: Namespace) -> dict[str, Any]:
     return {
         "type": ns.id.type.value,
         "dev": ns.id.dev,
@@ -81,7 +81,7 @@ def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[
         "partial": snap.partial,
         "counts": snap.counts(),
         "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
-        "namespaces": [_namespace_payload(ns) for ns in namespaces],
+        "namespaces": [namespace_payload(ns) for ns in namespaces],
     }
 
 

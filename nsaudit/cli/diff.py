@@ -1,0 +1,81 @@
+"""`nsaudit diff`: which namespaces were created, vanished or changed between two snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from nsaudit.hostfs import HostFS
+from nsaudit.model import NsType
+from nsaudit.render import OutputFormat
+from nsaudit.timespan import parse_duration
+
+
+@click.command("diff")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--host",
+    "hostname",
+    metavar="NAME",
+    help="Refs are that host's snapshots instead of this host's.",
+)
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="Compare the latest snapshot with the newest one older than this (24h, 7d).",
+)
+@click.option(
+    "--type",
+    "ns_type",
+    type=click.Choice([t.value for t in NsType]),
+    help="Only namespaces of this type.",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also list process-count changes (they never make the exit status 1).",
+)
+@db_option
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN])
+def diff_command(
+    old: str | None,
+    new: str | None,
+    hostname: str | None,
+    since: str | None,
+    ns_type: str | None,
+    show_all: bool,
+    db: str | None,
+    common: Common,
+) -> int:
+    """Compare two snapshots: OLD and NEW are ids, latest or latest~N (default: the two
+    latest of this host). Exit 0 when they do not differ, 1 when they do."""
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.diff import diff
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import load, resolve, resolve_before
+    from nsaudit.views.diff import document
+
+    if since is not None and old is not None:
+        raise UsageError("--since picks OLD itself; give either --since or OLD")
+    local = host_info(HostFS(common.root))
+    with Database(db).transaction() as conn:
+        new_id = resolve(conn, new or "latest", local, hostname)
+        if since is not None:
+            try:
+                cutoff = datetime.now(UTC) - parse_duration(since)
+            except ValueError as e:
+                raise UsageError(f"--since: {e}") from None
+            old_id = resolve_before(
+                conn, local, hostname, cutoff.isoformat(timespec="microseconds")
+            )
+        else:
+            old_id = resolve(conn, old or "latest~1", local, hostname)
+        before, after = load(conn, old_id), load(conn, new_id)
+    result = diff(before, after, ns_type)
+    common.emit(document(before, after, result, show_all))
+    return EXIT_FINDINGS if result.differs else EXIT_OK

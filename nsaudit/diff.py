@@ -1,0 +1,188 @@
+"""The diff engine, pure: (Snapshot, Snapshot) -> SnapshotDiff, with nothing read or printed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from nsaudit.model import Namespace, Snapshot
+
+# A representative process that is replaced, or a process count that moves, is routine on a
+# live host; these fields alone never make a diff exit 1.
+NOISE_FIELDS = frozenset({"nprocs", "pid", "ppid", "pid_start"})
+COMPARED_FIELDS = (
+    "nprocs",
+    "pid",
+    "ppid",
+    "pid_start",
+    "command",
+    "cmdline",
+    "uid",
+    "user",
+    "holders",
+    "parent",
+    "owner",
+    "owner_uid",
+)
+
+Key = tuple[str, int, int, int | None]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One namespace in both snapshots whose attributes or holders differ."""
+
+    old: Namespace
+    new: Namespace
+    fields: tuple[str, ...]
+    note: str | None
+
+    @property
+    def noise(self) -> bool:
+        return set(self.fields) <= NOISE_FIELDS
+
+
+@dataclass(frozen=True)
+class CapabilityChange:
+    """One fact of the detect report that differs, e.g. types.user.status."""
+
+    key: str
+    old: object
+    new: object
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """What changed from OLD to NEW. With `rebooted`, namespaces are matched by shape."""
+
+    rebooted: bool
+    created: tuple[Namespace, ...]
+    vanished: tuple[Namespace, ...]
+    changed: tuple[Change, ...]
+    capabilities: tuple[CapabilityChange, ...]
+
+    @property
+    def signal(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changed if not c.noise)
+
+    @property
+    def noise(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changed if c.noise)
+
+    @property
+    def differs(self) -> bool:
+        """What makes `nsaudit diff` exit 1: not process-count changes alone."""
+        return bool(self.created or self.vanished or self.signal or self.capabilities)
+
+
+def key(ns: Namespace) -> Key:
+    """Identity within a boot: (type, nsfs device, inode), and NS_GET_ID where known, since
+    an inode is reused once its namespace dies."""
+    return (ns.id.type.value, ns.id.dev, ns.id.inode, ns.ns_id)
+
+
+def shape(ns: Namespace) -> tuple[object, ...]:
+    """What a namespace looks like regardless of its inode: across reboots and hosts."""
+    mounts = tuple(sorted(h.path or "" for h in ns.holders if h.kind == "mount"))
+    return (ns.id.type.value, ns.command, ns.user, mounts)
+
+
+def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDiff:
+    """The difference between two snapshots of one host (optionally of one type)."""
+    old_ns = [n for n in old.namespaces if ns_type in (None, n.id.type.value)]
+    new_ns = [n for n in new.namespaces if ns_type in (None, n.id.type.value)]
+    rebooted = bool(old.host.boot_id and new.host.boot_id and old.host.boot_id != new.host.boot_id)
+    caps = tuple(capability_changes(old.capabilities or {}, new.capabilities or {}))
+    if rebooted:
+        created, vanished = _by_shape(old_ns, new_ns)
+        return SnapshotDiff(True, created, vanished, (), caps)
+    before = {key(n): n for n in old_ns}
+    after = {key(n): n for n in new_ns}
+    created = tuple(after[k] for k in sorted(after.keys() - before.keys(), key=_sort))
+    vanished = tuple(before[k] for k in sorted(before.keys() - after.keys(), key=_sort))
+    changed = []
+    for k in sorted(before.keys() & after.keys(), key=_sort):
+        fields = tuple(f for f in COMPARED_FIELDS if getattr(before[k], f) != getattr(after[k], f))
+        if fields:
+            changed.append(Change(before[k], after[k], fields, _note(before[k], after[k])))
+    return SnapshotDiff(False, created, vanished, tuple(changed), caps)
+
+
+def _sort(k: Key) -> tuple[str, int, int, int]:
+    return (k[0], k[1], k[2], k[3] or 0)
+
+
+def _by_shape(
+    old: list[Namespace], new: list[Namespace]
+) -> tuple[tuple[Namespace, ...], tuple[Namespace, ...]]:
+    """Namespaces whose shape is in one snapshot more often than in the other."""
+    extra_new = Counter(shape(n) for n in new) - Counter(shape(n) for n in old)
+    extra_old = Counter(shape(n) for n in old) - Counter(shape(n) for n in new)
+    return _take(new, extra_new), _take(old, extra_old)
+
+
+def _take(
+    namespaces: Iterable[Namespace], wanted: Counter[tuple[object, ...]]
+) -> tuple[Namespace, ...]:
+    out = []
+    for ns in sorted(namespaces, key=lambda n: _sort(key(n)), reverse=True):
+        if wanted[shape(ns)] > 0:
+            wanted[shape(ns)] -= 1
+            out.append(ns)
+    return tuple(sorted(out, key=lambda n: _sort(key(n))))
+
+
+def _note(old: Namespace, new: Namespace) -> str | None:
+    """The change in words, where words say more than fields."""
+    if old.nprocs and not new.nprocs and new.holders:
+        held = ", ".join(f"{h.kind} {h.path or h.pid}" for h in new.holders)
+        return f"lost its last process; still held by {held}"
+    if not old.nprocs and new.nprocs:
+        return "has processes again"
+    if old.holders and not new.holders:
+        return "no longer held by an fd or mount"
+    return None
+
+
+def _facts(report: Mapping[str, object]) -> dict[str, object]:
+    """The facts of a detect report that matter to an audit, flattened to dotted keys."""
+    out: dict[str, object] = {}
+    kernel = report.get("kernel")
+    if isinstance(kernel, Mapping):
+        out["kernel.release"] = kernel.get("release")
+    kconfig = report.get("kconfig")
+    out["kconfig.path"] = kconfig.get("path") if isinstance(kconfig, Mapping) else None
+    types = report.get("types")
+    for t in types if isinstance(types, list) else []:
+        name = t.get("type")
+        for field in ("status", "present", "limit"):
+            out[f"types.{name}.{field}"] = t.get(field)
+        for option in t.get("config") or []:
+            out[f"types.{name}.config.{option.get('option')}"] = option.get("value")
+        unprivileged = t.get("unprivileged")
+        if isinstance(unprivileged, Mapping):
+            out[f"types.{name}.unprivileged"] = unprivileged.get("value")
+    restrictions = report.get("restrictions")
+    for r in restrictions if isinstance(restrictions, list) else []:
+        out[f"sysctl.{r.get('name')}"] = r.get("value")
+    return out
+
+
+def capability_changes(
+    old: Mapping[str, object], new: Mapping[str, object]
+) -> list[CapabilityChange]:
+    a, b = _facts(old), _facts(new)
+    return [
+        CapabilityChange(k, a.get(k), b.get(k))
+        for k in sorted(a.keys() | b.keys())
+        if a.get(k) != b.get(k)
+    ]
+
+
+def apply(old: Snapshot, d: SnapshotDiff) -> tuple[Namespace, ...]:
+    """OLD's namespaces with the diff applied: NEW's namespaces (the property tests check it)."""
+    gone = {key(n) for n in d.vanished} | {key(c.old) for c in d.changed}
+    kept = [n for n in old.namespaces if key(n) not in gone]
+    result = kept + list(d.created) + [c.new for c in d.changed]
+    return tuple(sorted(result, key=lambda n: _sort(key(n))))

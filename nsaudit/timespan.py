@@ -1,0 +1,17 @@
+"""Durations as people write them on a command line: 30m, 24h, 7d, 2w."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A timedelta; ValueError naming the accepted form."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 24h, 7d or 2w")
+    return timedelta(**{_UNITS[m[2]]: int(m[1])})

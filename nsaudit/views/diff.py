@@ -1,0 +1,121 @@
+"""A SnapshotDiff as a Document: schema nsaudit.diff/1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nsaudit.diff import Change, SnapshotDiff
+from nsaudit.model import Namespace, Snapshot
+from nsaudit.render import Document, Table
+from nsaudit.views.snapshot import holder_text, namespace_payload
+
+SCHEMA = "nsaudit.diff/1"
+
+
+def _about(s: Snapshot) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "seq": s.seq,
+        "taken_at": s.taken_at,
+        "hostname": s.host.hostname,
+        "boot_id": s.host.boot_id,
+    }
+
+
+def summary(d: SnapshotDiff, show_all: bool) -> str:
+    text = (
+        f"{len(d.created)} created, {len(d.vanished)} vanished, {len(d.signal)} changed, "
+        f"{len(d.capabilities)} capability changes"
+    )
+    if d.noise:
+        verb = "listed" if show_all else "not shown (--all lists them)"
+        text += f"; {len(d.noise)} process-count changes {verb}"
+    return text
+
+
+def _row(change: str, ns: Namespace, detail: str, nprocs: str | None = None) -> tuple[str, ...]:
+    return (
+        change,
+        ns.id.type.value,
+        str(ns.id.inode),
+        nprocs if nprocs is not None else str(ns.nprocs),
+        "" if ns.pid is None else str(ns.pid),
+        ns.user or "",
+        ns.cmdline or ns.command or "",
+        detail,
+    )
+
+
+def _change_detail(c: Change) -> str:
+    parts = [c.note] if c.note else []
+    parts.append("changed: " + ", ".join(c.fields))
+    if "holders" in c.fields:
+        parts.append("holders now: " + (", ".join(holder_text(h) for h in c.new.holders) or "none"))
+    return "; ".join(parts)
+
+
+def document(
+    old: Snapshot, new: Snapshot, d: SnapshotDiff, show_all: bool, lead: tuple[str, ...] = ()
+) -> Document:
+    changes = d.changed if show_all else d.signal
+    lines = [
+        *lead,
+        f"diff: snapshot {old.id} (seq {old.seq}, {old.taken_at}) -> snapshot "
+        f"{new.id} (seq {new.seq}, {new.taken_at}) of {new.host.hostname}",
+    ]
+    if old.host.hostname != new.host.hostname or old.host.machine_id != new.host.machine_id:
+        lines.append(
+            f"different hosts ({old.host.hostname} -> {new.host.hostname}): "
+            "namespaces compared by shape, not inode"
+        )
+    elif d.rebooted:
+        lines.append(
+            f"host rebooted between the snapshots (boot {old.host.boot_id} -> "
+            f"{new.host.boot_id}): namespaces compared by shape, not inode"
+        )
+    lines.append(summary(d, show_all))
+    rows = [_row("created", n, ", ".join(holder_text(h) for h in n.holders)) for n in d.created]
+    rows += [_row("vanished", n, "") for n in d.vanished]
+    rows += [
+        _row("changed", c.new, _change_detail(c), f"{c.old.nprocs}->{c.new.nprocs}")
+        for c in changes
+    ]
+    columns = ("CHANGE", "TYPE", "NS", "NPROCS", "PID", "USER", "COMMAND", "DETAIL")
+    tables = [Table(None, columns, tuple(rows))] if rows else []
+    cap_rows = tuple((c.key, _text(c.old), _text(c.new)) for c in d.capabilities)
+    if cap_rows:
+        tables.append(Table("Capability changes", ("FACT", "OLD", "NEW"), cap_rows))
+    payload = {
+        "schema": SCHEMA,
+        "old": _about(old),
+        "new": _about(new),
+        "rebooted": d.rebooted,
+        "differs": d.differs,
+        "created": [namespace_payload(n) for n in d.created],
+        "vanished": [namespace_payload(n) for n in d.vanished],
+        "changed": [
+            {
+                "old": namespace_payload(c.old),
+                "new": namespace_payload(c.new),
+                "fields": list(c.fields),
+                "note": c.note,
+                "noise": c.noise,
+            }
+            for c in changes
+        ],
+        "capabilities": [{"key": c.key, "old": c.old, "new": c.new} for c in d.capabilities],
+        "summary": {
+            "created": len(d.created),
+            "vanished": len(d.vanished),
+            "changed": len(d.signal),
+            "noise": len(d.noise),
+            "capabilities": len(d.capabilities),
+        },
+    }
+    return Document(
+        "nsaudit diff", payload, tuple(lines), tuple(tables), Table(None, columns, tuple(rows))
+    )
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)

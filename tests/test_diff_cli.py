@@ -1,0 +1,127 @@
+"""`nsaudit diff` and `nsaudit audit` on real changes of this host."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from conftest import assert_clean_error, needs_root, run
+from nsmakers import in_new_namespaces, netns, ns_of
+
+pytestmark = needs_root
+
+
+def diff_json(db: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = run("diff", "--db", db, "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    assert data["schema"] == "nsaudit.diff/1"
+    return proc.returncode, data
+
+
+def keys(items: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    return {(n["type"], n["inode"]) for n in items}
+
+
+def snap(db: Path) -> None:
+    proc = run("snapshot", "--db", db)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_created_then_vanished(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snap(db)
+    with in_new_namespaces("--net", "--uts") as pid, netns() as name:
+        ours = {
+            ("net", ns_of(pid, "net")[1]),
+            ("uts", ns_of(pid, "uts")[1]),
+            ("net", Path(f"/run/netns/{name}").stat().st_ino),
+        }
+        snap(db)
+        code, data = diff_json(db)
+        assert code == 1
+        assert keys(data["created"]) == ours
+        assert data["vanished"] == [] and data["rebooted"] is False
+    snap(db)
+    code, data = diff_json(db)
+    assert code == 1
+    assert keys(data["vanished"]) == ours and data["created"] == []
+    # latest~2 -> latest: what was there before is there again.
+    code, data = diff_json(db, "latest~2", "latest")
+    assert data["created"] == [] and data["vanished"] == []
+
+
+def test_last_process_gone_while_a_bind_mount_holds_it_is_changed(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    name = f"nsaudit-test-{uuid.uuid4().hex[:8]}"
+    try:
+        with in_new_namespaces("--net") as pid:
+            subprocess.run(["ip", "netns", "attach", name, str(pid)], check=True)
+            inode = ns_of(pid, "net")[1]
+            snap(db)
+        snap(db)
+        code, data = diff_json(db, "--type", "net")
+        assert code == 1
+        assert data["vanished"] == [] and data["created"] == []
+        (change,) = [c for c in data["changed"] if c["new"]["inode"] == inode]
+        assert change["note"] == f"lost its last process; still held by mount /run/netns/{name}"
+        assert change["noise"] is False and "nprocs" in change["fields"]
+        table = run("diff", "--db", db, "--type", "net").stdout
+        assert "lost its last process" in table
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_no_difference_exits_0_and_process_counts_are_noise(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snap(db)
+    snap(db)
+    code, data = diff_json(db, "--type", "uts")
+    assert code == 0 and data["differs"] is False
+
+
+def test_reboot_is_reported_and_compared_by_shape(tmp_path: Path) -> None:
+    from nsaudit.collect.snapshot import take
+    from nsaudit.hostfs import HostFS
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import save
+
+    db = tmp_path / "ns.db"
+    live = take(HostFS("/"))
+    database = Database(str(db))
+    with database.transaction() as conn:
+        save(conn, replace(live, host=replace(live.host, boot_id="before-reboot")))
+        save(conn, live)
+    database.dispose()
+    code, data = diff_json(db)
+    assert data["rebooted"] is True
+    # The same namespaces by shape (inodes and all): nothing created or vanished.
+    assert data["created"] == [] and data["vanished"] == [] and code == 0
+    table = run("diff", "--db", db).stdout
+    assert "host rebooted between the snapshots" in table
+
+
+def test_audit_is_quiet_when_nothing_changed_and_exits_1_on_change(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    first = run("audit", "--db", db)
+    assert first.returncode == 0 and "the first snapshot of this host" in first.stdout
+    quiet = run("audit", "--db", db, "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    with in_new_namespaces("--uts"):
+        changed = run("audit", "--db", db, "--quiet")
+    assert changed.returncode == 1
+    assert "1 created, 0 vanished" in changed.stdout
+
+
+def test_diff_errors(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snap(db)
+    assert_clean_error(run("diff", "--db", db), 2, "latest~1")
+    snap(db)
+    assert_clean_error(run("diff", "--db", db, "--since", "soon"), 2, "--since")
+    assert_clean_error(run("diff", "1", "--since", "1h", "--db", db), 2, "--since")
+    assert_clean_error(run("diff", "--db", db, "--since", "30d"), 2, "older than")
