@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from nsaudit.model import Namespace, Snapshot
 
@@ -61,6 +61,7 @@ class SnapshotDiff:
     vanished: tuple[Namespace, ...]
     changed: tuple[Change, ...]
     capabilities: tuple[CapabilityChange, ...]
+    hidden: int = 0
 
     @property
     def signal(self) -> tuple[Change, ...]:
@@ -186,3 +187,16 @@ def apply(old: Snapshot, d: SnapshotDiff) -> tuple[Namespace, ...]:
     kept = [n for n in old.namespaces if key(n) not in gone]
     result = kept + list(d.created) + [c.new for c in d.changed]
     return tuple(sorted(result, key=lambda n: _sort(key(n))))
+
+
+def without(d: SnapshotDiff, ignored: Callable[[Namespace], bool]) -> SnapshotDiff:
+    """The diff less the namespaces an ignore rule matches; `hidden` counts what it left out."""
+    created = tuple(n for n in d.created if not ignored(n))
+    vanished = tuple(n for n in d.vanished if not ignored(n))
+    changed = tuple(c for c in d.changed if not (ignored(c.old) or ignored(c.new)))
+    hidden = (
+        (len(d.created) - len(created))
+        + (len(d.vanished) - len(vanished))
+        + (len(d.changed) - len(changed))
+    )
+    return replace(d, created=created, vanished=vanished, changed=changed, hidden=d.hidden + hidden)

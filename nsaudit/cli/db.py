@@ -6,6 +6,7 @@ import click
 
 from nsaudit.cli.options import db_option
 from nsaudit.errors import EXIT_OK
+from nsaudit.settings import Settings
 
 
 @click.group()
@@ -15,7 +16,7 @@ def db() -> None:
 
 @db.command()
 @db_option
-def upgrade(db: str | None) -> int:
+def upgrade(db: str, settings: Settings) -> int:
     """Bring the database to this nsaudit's schema (Alembic head)."""
     from nsaudit.store import migrate
     from nsaudit.store.database import Database
@@ -31,7 +32,7 @@ def upgrade(db: str | None) -> int:
 
 @db.command()
 @db_option
-def current(db: str | None) -> int:
+def current(db: str, settings: Settings) -> int:
     """Print the database's schema revision and this nsaudit's newest one."""
     from nsaudit.store import migrate
     from nsaudit.store.database import Database

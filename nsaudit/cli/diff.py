@@ -11,6 +11,7 @@ from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
+from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
 
 
@@ -49,20 +50,21 @@ def diff_command(
     since: str | None,
     ns_type: str | None,
     show_all: bool,
-    db: str | None,
+    db: str,
+    settings: Settings,
     common: Common,
 ) -> int:
     """Compare two snapshots: OLD and NEW are ids, latest or latest~N (default: the two
     latest of this host). Exit 0 when they do not differ, 1 when they do."""
     from nsaudit.collect.snapshot import host_info
-    from nsaudit.diff import diff
+    from nsaudit.diff import diff, without
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import load, resolve, resolve_before
     from nsaudit.views.diff import document
 
     if since is not None and old is not None:
         raise UsageError("--since picks OLD itself; give either --since or OLD")
-    local = host_info(HostFS(common.root))
+    local = host_info(HostFS(common.root), settings.hostname)
     with Database(db).transaction() as conn:
         new_id = resolve(conn, new or "latest", local, hostname)
         if since is not None:
@@ -77,5 +79,6 @@ def diff_command(
             old_id = resolve(conn, old or "latest~1", local, hostname)
         before, after = load(conn, old_id), load(conn, new_id)
     result = diff(before, after, ns_type)
+    result = without(result, lambda ns: any(r.matches(ns) for r in settings.ignore))
     common.emit(document(before, after, result, show_all))
     return EXIT_FINDINGS if result.differs else EXIT_OK

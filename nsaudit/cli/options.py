@@ -83,11 +83,30 @@ def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
 
 
 def db_option(fn: F) -> F:
-    """--db URL_OR_PATH, else $NSAUDIT_DB, else the default location (README 'The database')."""
-    return click.option(
+    """--db and --config; the command gets `db` (the resolved location) and `settings`.
+
+    Precedence: option, environment ($NSAUDIT_DB), settings file, default location.
+    """
+
+    @click.option(
         "--db",
         metavar="URL_OR_PATH",
         help="The database: an SQLite path or an SQLAlchemy URL "
-        "(default: $NSAUDIT_DB, else /var/lib/nsaudit/nsaudit.db for root, "
-        "$XDG_DATA_HOME/nsaudit/nsaudit.db for others).",
-    )(fn)
+        "(default: $NSAUDIT_DB, else the settings file's, else /var/lib/nsaudit/nsaudit.db "
+        "for root, $XDG_DATA_HOME/nsaudit/nsaudit.db for others).",
+    )
+    @click.option(
+        "--config",
+        metavar="FILE",
+        help="Settings file (default: $NSAUDIT_CONFIG, else /etc/nsaudit/nsaudit.toml if it "
+        "exists).",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args: Any, db: str | None, config: str | None, **kwargs: Any) -> Any:
+        from nsaudit import settings as settings_file
+        from nsaudit.store.engine import resolve
+
+        settings = settings_file.load(config)
+        return fn(*args, db=resolve(db, settings.database), settings=settings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

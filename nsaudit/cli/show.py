@@ -9,6 +9,7 @@ from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
 from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
+from nsaudit.settings import Settings
 from nsaudit.views.snapshot import TREES
 
 
@@ -17,7 +18,9 @@ from nsaudit.views.snapshot import TREES
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N, newest first.")
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
-def snapshots(hostname: str | None, limit: int | None, db: str | None, common: Common) -> int:
+def snapshots(
+    hostname: str | None, limit: int | None, db: str, settings: Settings, common: Common
+) -> int:
     """List stored snapshots, newest first."""
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import list_rows
@@ -55,7 +58,8 @@ def show(
     ns_type: str | None,
     tree: str | None,
     hostname: str | None,
-    db: str | None,
+    db: str,
+    settings: Settings,
     common: Common,
 ) -> int:
     """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
@@ -65,7 +69,7 @@ def show(
     from nsaudit.store.snapshots import load, resolve
     from nsaudit.views.snapshot import snapshot_document
 
-    local = host_info(HostFS(common.root))
+    local = host_info(HostFS(common.root), settings.hostname)
     with Database(db).transaction() as conn:
         snap = load(conn, resolve(conn, ref, local, hostname))
     common.emit(snapshot_document(snap, ns_type, tree))

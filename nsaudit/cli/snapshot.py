@@ -8,6 +8,7 @@ from nsaudit.cli.options import Common, common_options, db_option
 from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
+from nsaudit.settings import Settings
 
 
 @click.command()
@@ -17,7 +18,7 @@ from nsaudit.render import OutputFormat
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV, OutputFormat.MARKDOWN])
 def snapshot(
-    label: str | None, threads: bool, no_store: bool, db: str | None, common: Common
+    label: str | None, threads: bool, no_store: bool, db: str, settings: Settings, common: Common
 ) -> int:
     """Take a snapshot of every namespace on the host (from processes, open fds and bind
     mounts) and store it; print its id and what changed since the previous one."""
@@ -29,7 +30,9 @@ def snapshot(
     host = HostFS(common.root)
     capabilities = detect_view.payload(detect(host))
     # The scan happens before the database is opened: the write lock is held for the write only.
-    snap = take(host, threads=threads, label=label, capabilities=capabilities)
+    snap = take(
+        host, threads=threads, label=label, capabilities=capabilities, hostname=settings.hostname
+    )
     if no_store:
         common.emit(views.snapshot_document(snap))
         return EXIT_OK

@@ -13,16 +13,18 @@ from nsaudit.hostfs import HostFS
 from nsaudit.model import HostInfo, Snapshot
 
 
-def host_info(host: HostFS) -> HostInfo:
+def host_info(host: HostFS, hostname: str | None = None) -> HostInfo:
+    """Who the host is; `hostname` (the settings file's) overrides its own name."""
+
     def value(path: str) -> str | None:
         try:
             return host.read_value(path) or None
         except OSError:
             return None
 
-    hostname = value("/proc/sys/kernel/hostname") or (socket.gethostname() if host.live else "")
+    own = value("/proc/sys/kernel/hostname") or (socket.gethostname() if host.live else "")
     return HostInfo(
-        hostname=hostname or "unknown",
+        hostname=hostname or own or "unknown",
         machine_id=value("/etc/machine-id"),
         boot_id=value("/proc/sys/kernel/random/boot_id"),
         kernel=value("/proc/sys/kernel/osrelease"),
@@ -41,9 +43,7 @@ def take(
     taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
     started = time.monotonic()
     result = Scanner(host, threads).run()
-    info = host_info(host)
-    if hostname:
-        info = HostInfo(hostname, info.machine_id, info.boot_id, info.kernel)
+    info = host_info(host, hostname)
     return Snapshot(
         host=info,
         taken_at=taken_at,

@@ -25,9 +25,9 @@ def default_location() -> str:
     return os.path.join(data, "nsaudit", "nsaudit.db")
 
 
-def resolve(option: str | None) -> str:
-    """--db, else $NSAUDIT_DB, else the default location."""
-    return option or os.environ.get("NSAUDIT_DB") or default_location()
+def resolve(option: str | None, from_file: str | None = None) -> str:
+    """--db, else $NSAUDIT_DB, else the settings file's database, else the default location."""
+    return option or os.environ.get("NSAUDIT_DB") or from_file or default_location()
 
 
 def is_url(location: str) -> bool:

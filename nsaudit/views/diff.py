@@ -30,6 +30,8 @@ def summary(d: SnapshotDiff, show_all: bool) -> str:
     if d.noise:
         verb = "listed" if show_all else "not shown (--all lists them)"
         text += f"; {len(d.noise)} process-count changes {verb}"
+    if d.hidden:
+        text += f"; {d.hidden} entries hidden by ignore rules"
     return text
 
 
@@ -110,6 +112,7 @@ def document(
             "changed": len(d.signal),
             "noise": len(d.noise),
             "capabilities": len(d.capabilities),
+            "hidden": d.hidden,
         },
     }
     return Document(

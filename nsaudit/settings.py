@@ -1,0 +1,152 @@
+"""The settings file: what cron should not repeat on every line (TOML)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from nsaudit.errors import UsageError
+from nsaudit.model import Namespace
+
+SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
+_TOP_KEYS = {"database", "hostname", "retention", "ignore"}
+_RETENTION_KEYS = {"older_than", "keep_last"}
+_IGNORE_KEYS = {"command", "user", "type", "path"}
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Expected churn: a namespace matching every given field is left out of a diff's result."""
+
+    command: str | None = None
+    user: str | None = None
+    type: str | None = None
+    path: str | None = None
+
+    def matches(self, ns: Namespace) -> bool:
+        if self.type is not None and ns.id.type.value != self.type:
+            return False
+        if self.user is not None and not fnmatch.fnmatchcase(ns.user or "", self.user):
+            return False
+        if self.command is not None and not any(
+            fnmatch.fnmatchcase(text, self.command) for text in (ns.command or "", ns.cmdline or "")
+        ):
+            return False
+        return self.path is None or any(
+            h.path is not None and fnmatch.fnmatchcase(h.path, self.path) for h in ns.holders
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings from the file; every field None or empty when it is not set there."""
+
+    source: str | None = None
+    database: str | None = None
+    hostname: str | None = None
+    older_than: str | None = None
+    keep_last: int | None = None
+    ignore: tuple[IgnoreRule, ...] = field(default=())
+
+
+def locate(option: str | None) -> str | None:
+    """--config FILE, else $NSAUDIT_CONFIG, else /etc/nsaudit/nsaudit.toml if it exists."""
+    if option:
+        return option
+    if os.environ.get("NSAUDIT_CONFIG"):
+        return os.environ["NSAUDIT_CONFIG"]
+    return SYSTEM_FILE if os.path.exists(SYSTEM_FILE) else None
+
+
+def load(option: str | None) -> Settings:
+    path = locate(option)
+    if path is None:
+        return Settings()
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise UsageError(f"settings file {path} cannot be read: {e.strerror}") from None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"settings file {path}: {e}; fix that line") from None
+    return _parse(path, text, data)
+
+
+def _bad(path: str, text: str, key: str, problem: str) -> UsageError:
+    line = next(
+        (
+            n
+            for n, ln in enumerate(text.splitlines(), 1)
+            if re.match(rf"\s*\[*\s*{re.escape(key)}\b", ln)
+        ),
+        None,
+    )
+    where = f"{path}, line {line}" if line else path
+    return UsageError(f"settings file {where}: {problem}")
+
+
+def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _bad(
+                path, text, key, f"unknown key {key!r}; known: {', '.join(sorted(_TOP_KEYS))}"
+            )
+    database = _string(path, text, data, "database")
+    hostname = _string(path, text, data, "hostname")
+    retention = data.get("retention", {})
+    if not isinstance(retention, dict):
+        raise _bad(path, text, "retention", "retention must be a table: [retention]")
+    for key in retention:
+        if key not in _RETENTION_KEYS:
+            raise _bad(path, text, key, f"unknown key retention.{key}")
+    older_than = _string(path, text, retention, "older_than")
+    if older_than is not None:
+        from nsaudit.timespan import parse_duration
+
+        try:
+            parse_duration(older_than)
+        except ValueError as e:
+            raise _bad(path, text, "older_than", str(e)) from None
+    keep_last = retention.get("keep_last")
+    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 0):
+        raise _bad(path, text, "keep_last", "retention.keep_last must be a whole number >= 0")
+    rules = data.get("ignore", [])
+    if not isinstance(rules, list):
+        raise _bad(path, text, "ignore", "ignore rules are [[ignore]] tables")
+    parsed = []
+    for rule in rules:
+        if not isinstance(rule, dict) or not rule:
+            raise _bad(path, text, "ignore", "an [[ignore]] rule needs command, user, type or path")
+        for key, value in rule.items():
+            if key not in _IGNORE_KEYS:
+                raise _bad(
+                    path,
+                    text,
+                    key,
+                    f"unknown key {key!r} in an [[ignore]] rule; known: "
+                    f"{', '.join(sorted(_IGNORE_KEYS))}",
+                )
+            if not isinstance(value, str):
+                raise _bad(path, text, key, f"ignore.{key} must be a string")
+        parsed.append(IgnoreRule(**rule))
+    return Settings(
+        path,
+        database,
+        hostname,
+        older_than,
+        keep_last if isinstance(keep_last, int) else None,
+        tuple(parsed),
+    )
+
+
+def _string(path: str, text: str, data: dict[str, object], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _bad(path, text, key, f"{key} must be a string")
+    return value
