@@ -267,3 +267,18 @@ class SnapshotRow:
     namespaces: int
     partial: bool
     label: str | None
+
+
+@dataclass(frozen=True)
+class HostRow:
+    """One line of `nsaudit hosts`: a host and its newest snapshot."""
+
+    hostname: str
+    machine_id: str | None
+    snapshots: int
+    last_id: int
+    last_seq: int
+    last_taken_at: str
+    kernel: str | None
+    boot_id: str | None
+    partial: bool

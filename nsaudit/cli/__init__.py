@@ -13,6 +13,7 @@ from nsaudit.cli.audit import audit
 from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
 from nsaudit.cli.diff import diff_command
+from nsaudit.cli.hosts import hosts, prune
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
@@ -36,7 +37,7 @@ def cli() -> None:
     """
 
 
-for command in (detect, snapshot, snapshots, show, diff_command, audit, db):
+for command in (detect, snapshot, snapshots, show, diff_command, audit, hosts, prune, db):
     cli.add_command(command)
 
 

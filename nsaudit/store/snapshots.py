@@ -14,6 +14,7 @@ from nsaudit.errors import UsageError
 from nsaudit.model import (
     Holder,
     HostInfo,
+    HostRow,
     Namespace,
     NamespaceId,
     NsType,
@@ -312,3 +313,38 @@ def _host_snapshots(host: HostInfo, hostname: str | None) -> Select[Any]:
     return query.where(
         hosts.c.hostname == host.hostname, hosts.c.machine_id == (host.machine_id or "")
     )
+
+
+def host_rows(conn: Connection) -> list[HostRow]:
+    """Every host with its newest snapshot."""
+    newest = (
+        select(snapshots.c.host_id, func.max(snapshots.c.seq).label("seq"))
+        .group_by(snapshots.c.host_id)
+        .subquery()
+    )
+    count = (
+        select(snapshots.c.host_id, func.count().label("n"))
+        .group_by(snapshots.c.host_id)
+        .subquery()
+    )
+    query = (
+        select(hosts.c.hostname, hosts.c.machine_id, snapshots, count.c.n)
+        .join(newest, newest.c.host_id == hosts.c.id)
+        .join(snapshots, (snapshots.c.host_id == hosts.c.id) & (snapshots.c.seq == newest.c.seq))
+        .join(count, count.c.host_id == hosts.c.id)
+        .order_by(hosts.c.hostname, hosts.c.machine_id)
+    )
+    return [
+        HostRow(
+            r.hostname,
+            r.machine_id or None,
+            r.n,
+            r.id,
+            r.seq,
+            r.taken_at,
+            r.kernel,
+            r.boot_id,
+            r.problems != "[]",
+        )
+        for r in conn.execute(query)
+    ]

@@ -1,0 +1,59 @@
+"""Retention: delete old snapshots, and the namespace states only they used, in one go."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select
+
+from nsaudit.store.schema import capability_reports, ns_states, snapshots
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Pruned:
+    snapshots: int
+    states: int
+    kept: int
+
+
+def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
+    """Delete snapshots taken before `cutoff` except each host's newest `keep_last` (at least
+    one: a host's newest snapshot is what the next one is compared with). Every remaining
+    snapshot keeps exactly the namespaces it had."""
+    keep_last = max(keep_last, 1)
+    rows = conn.execute(
+        select(snapshots.c.id, snapshots.c.host_id, snapshots.c.seq, snapshots.c.taken_at).order_by(
+            snapshots.c.host_id, snapshots.c.seq.desc()
+        )
+    ).all()
+    doomed: list[int] = []
+    kept: dict[int, list[int]] = {}
+    rank: dict[int, int] = {}
+    for r in rows:
+        rank[r.host_id] = rank.get(r.host_id, 0) + 1
+        if rank[r.host_id] > keep_last and r.taken_at < cutoff:
+            doomed.append(r.id)
+        else:
+            kept.setdefault(r.host_id, []).append(r.seq)
+    stale_states: list[int] = []
+    for host_id in {r.host_id for r in rows}:
+        seqs = sorted(kept.get(host_id, []))
+        states = conn.execute(
+            select(ns_states.c.id, ns_states.c.first_seq, ns_states.c.end_seq).where(
+                ns_states.c.host_id == host_id
+            )
+        )
+        for s in states:
+            # Still needed when a kept snapshot lies in [first_seq, end_seq).
+            i = bisect.bisect_left(seqs, s.first_seq)
+            if i == len(seqs) or (s.end_seq is not None and seqs[i] >= s.end_seq):
+                stale_states.append(s.id)
+    for ids, table in ((stale_states, ns_states), (doomed, snapshots)):
+        for i in range(0, len(ids), _CHUNK):
+            conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
+    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
+    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
+    return Pruned(len(doomed), len(stale_states), len(rows) - len(doomed))
