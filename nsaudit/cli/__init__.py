@@ -10,6 +10,7 @@ import click
 
 from nsaudit import __version__
 from nsaudit.cli.audit import audit
+from nsaudit.cli.bundles import export, import_
 from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
 from nsaudit.cli.diff import diff_command
@@ -37,7 +38,19 @@ def cli() -> None:
     """
 
 
-for command in (detect, snapshot, snapshots, show, diff_command, audit, hosts, prune, db):
+for command in (
+    detect,
+    snapshot,
+    snapshots,
+    show,
+    diff_command,
+    audit,
+    hosts,
+    export,
+    import_,
+    prune,
+    db,
+):
     cli.add_command(command)
 
 

@@ -102,12 +102,21 @@ def _capability_id(conn: Connection, report: Mapping[str, object] | None) -> int
 
 
 def save(conn: Connection, snap: Snapshot) -> Saved:
-    """Store a snapshot inside the caller's transaction."""
+    """Store a snapshot inside the caller's transaction.
+
+    Its seq is the host's next one; an imported snapshot keeps its own, which must come after
+    every stored snapshot of its host.
+    """
     host_id = _host_id(conn, snap.host)
     previous = conn.execute(
         select(func.max(snapshots.c.seq)).where(snapshots.c.host_id == host_id)
     ).scalar()
-    seq = (previous or 0) + 1
+    seq = snap.seq if snap.seq is not None else (previous or 0) + 1
+    if previous is not None and seq <= previous:
+        raise UsageError(
+            f"snapshot seq {seq} of host {snap.host.hostname!r} comes before its stored "
+            f"snapshots (up to seq {previous}); only newer snapshots can be added"
+        )
     snapshot_result = conn.execute(
         insert(snapshots).values(
             host_id=host_id,
@@ -348,3 +357,17 @@ def host_rows(conn: Connection) -> list[HostRow]:
         )
         for r in conn.execute(query)
     ]
+
+
+def find(conn: Connection, info: HostInfo, seq: int) -> tuple[int, str] | None:
+    """(id, taken_at) of a host's snapshot with this seq, if stored."""
+    row = conn.execute(
+        select(snapshots.c.id, snapshots.c.taken_at)
+        .join(hosts, hosts.c.id == snapshots.c.host_id)
+        .where(
+            hosts.c.hostname == info.hostname,
+            hosts.c.machine_id == (info.machine_id or ""),
+            snapshots.c.seq == seq,
+        )
+    ).first()
+    return None if row is None else (int(row.id), str(row.taken_at))

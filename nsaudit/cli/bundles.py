@@ -1,0 +1,126 @@
+"""`nsaudit export` and `nsaudit import`: snapshots from one database to another, as bundles."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import click
+
+from nsaudit.cli.options import db_option
+from nsaudit.errors import EXIT_OK, UsageError
+from nsaudit.hostfs import HostFS
+from nsaudit.settings import Settings
+
+
+@click.command("export")
+@click.argument("refs", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Write the bundle here (atomically); - is standard output.",
+)
+@click.option(
+    "--host",
+    "hostname",
+    metavar="NAME",
+    help="latest and latest~N are that host's snapshots instead of this host's.",
+)
+@click.option("--all", "everything", is_flag=True, help="Every snapshot in the database.")
+@db_option
+def export(
+    refs: tuple[str, ...],
+    output: str,
+    hostname: str | None,
+    everything: bool,
+    db: str,
+    settings: Settings,
+) -> int:
+    """Write snapshots (REFS: ids, latest, latest~N; default latest) with their host records
+    to a versioned JSON Lines bundle that `nsaudit import` loads elsewhere."""
+    from nsaudit import bundle
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import list_rows, load, resolve
+
+    if everything and refs:
+        raise UsageError("give either REFS or --all")
+    local = host_info(HostFS("/"), settings.hostname)
+    with Database(db).transaction() as conn:
+        if everything:
+            ids = sorted(r.id for r in list_rows(conn, hostname, None))
+        else:
+            ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or ("latest",)})
+        snaps = [load(conn, i) for i in ids]
+    snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
+    if output == "-":
+        bundle.write(snaps, sys.stdout)
+        return EXIT_OK
+    folder = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nsaudit-export-", dir=folder)
+    except OSError as e:
+        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            count = bundle.write(snaps, f)
+        os.replace(tmp, output)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    click.echo(f"exported {count} snapshots to {output}", err=True)
+    return EXIT_OK
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True)
+@db_option
+def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
+    """Load bundles (FILE..., - for standard input). Everything is validated before anything
+    is written; importing the same bundle twice adds nothing."""
+    from nsaudit import bundle
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import find, save
+
+    snaps = []
+    for name in files:
+        try:
+            if name == "-":
+                snaps += bundle.read(sys.stdin)
+            else:
+                with open(name, encoding="utf-8", errors="strict") as f:
+                    snaps += bundle.read(f)
+        except bundle.BundleError as e:
+            raise UsageError(f"bundle {name}: {e}; nothing was imported") from None
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+            raise UsageError(f"bundle {name} cannot be read: {reason}") from None
+    snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
+    added = present = 0
+    seen: set[tuple[str, str | None, int | None]] = set()
+    with Database(db).transaction() as conn:
+        for snap in snaps:
+            ident = (snap.host.hostname, snap.host.machine_id, snap.seq)
+            if ident in seen:
+                raise UsageError(
+                    f"snapshot seq {snap.seq} of host {snap.host.hostname!r} is in "
+                    "two bundles; nothing was imported"
+                )
+            seen.add(ident)
+            stored = find(conn, snap.host, snap.seq or 0)
+            if stored is not None:
+                if stored[1] != snap.taken_at:
+                    raise UsageError(
+                        f"snapshot seq {snap.seq} of host {snap.host.hostname!r} is stored "
+                        f"already with another time ({stored[1]}); nothing was imported"
+                    )
+                present += 1
+                continue
+            save(conn, snap)
+            added += 1
+    click.echo(f"imported {added} snapshots ({present} already present)")
+    return EXIT_OK
