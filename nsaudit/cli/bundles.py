@@ -15,7 +15,7 @@ from nsaudit.settings import Settings
 
 
 @click.command("export")
-@click.argument("refs", nargs=-1)
+@click.argument("refs", nargs=-1, metavar="[REF...]")
 @click.option(
     "-o",
     "--output",
@@ -77,7 +77,7 @@ def export(
 
 
 @click.command("import")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @db_option
 def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     """Load bundles (FILE..., - for standard input). Everything is validated before anything
