@@ -146,7 +146,7 @@ def _note(old: Namespace, new: Namespace) -> str | None:
     return None
 
 
-def _facts(report: Mapping[str, object]) -> dict[str, object]:
+def facts(report: Mapping[str, object]) -> dict[str, object]:
     """The facts of a detect report that matter to an audit, flattened to dotted keys."""
     out: dict[str, object] = {}
     kernel = report.get("kernel")
@@ -173,7 +173,7 @@ def _facts(report: Mapping[str, object]) -> dict[str, object]:
 def capability_changes(
     old: Mapping[str, object], new: Mapping[str, object]
 ) -> list[CapabilityChange]:
-    a, b = _facts(old), _facts(new)
+    a, b = facts(old), facts(new)
     return [
         CapabilityChange(k, a.get(k), b.get(k))
         for k in sorted(a.keys() | b.keys())

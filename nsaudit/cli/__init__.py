@@ -14,7 +14,7 @@ from nsaudit.cli.bundles import export, import_
 from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
 from nsaudit.cli.diff import diff_command
-from nsaudit.cli.hosts import hosts, prune
+from nsaudit.cli.hosts import compare, hosts, prune
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
@@ -46,6 +46,7 @@ for command in (
     diff_command,
     audit,
     hosts,
+    compare,
     export,
     import_,
     prune,

@@ -68,3 +68,26 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
         "remain"
     )
     return EXIT_OK
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True, metavar="HOST_A HOST_B [HOST...]")
+@db_option
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.CSV])
+def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common) -> int:
+    """Compare the latest snapshots of two or more hosts: capabilities side by side, and
+    namespaces by shape (inode numbers mean nothing across hosts)."""
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.compare import compare as compare_hosts
+    from nsaudit.hostfs import HostFS
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import load, resolve
+    from nsaudit.views.compare import document
+
+    if len(names) < 2:
+        raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
+    local = host_info(HostFS("/"), settings.hostname)
+    with Database(db).transaction() as conn:
+        snaps = [load(conn, resolve(conn, "latest", local, name)) for name in names]
+    common.emit(document(compare_hosts(snaps)))
+    return EXIT_OK
