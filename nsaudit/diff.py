@@ -104,6 +104,8 @@ def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDi
     vanished = tuple(before[k] for k in sorted(before.keys() - after.keys(), key=_sort))
     changed = []
     for k in sorted(before.keys() & after.keys(), key=_sort):
+        if before[k] == after[k]:
+            continue
         fields = tuple(f for f in COMPARED_FIELDS if getattr(before[k], f) != getattr(after[k], f))
         if fields:
             changed.append(Change(before[k], after[k], fields, _note(before[k], after[k])))

@@ -31,7 +31,7 @@ def quick_start() -> list[str]:
 
 def test_quick_start_is_exactly_two_commands() -> None:
     install_and_run, install_and_test = quick_start()
-    assert "pip install ." in install_and_run and "nsaudit detect" in install_and_run
+    assert "pip install ." in install_and_run and "nsaudit audit" in install_and_run
     assert "'.[test]'" in install_and_test and "pytest" in install_and_test
 
 

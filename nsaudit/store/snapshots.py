@@ -268,8 +268,11 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
     )
 
 
+_TYPES = {t.value: t for t in NsType}
+
+
 def _namespace(s: Any) -> Namespace:
-    t = NsType(s.ns_type)
+    t = _TYPES[s.ns_type]
     return Namespace(
         id=NamespaceId(t, s.dev, s.inode),
         nprocs=s.nprocs,
@@ -288,7 +291,7 @@ def _namespace(s: Any) -> Namespace:
             else None
         ),
         owner_uid=s.owner_uid,
-        holders=tuple(Holder(**h) for h in json.loads(s.holders)),
+        holders=() if s.holders == "[]" else tuple(Holder(**h) for h in json.loads(s.holders)),
     )
 
 
