@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import IO
 
 import click
 
 from nsaudit.cli.options import db_option
-from nsaudit.errors import EXIT_OK, UsageError
+from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
 
@@ -52,14 +54,26 @@ def export(
     local = host_info(HostFS("/"), settings.hostname)
     with Database(db).transaction() as conn:
         if everything:
-            ids = sorted(r.id for r in list_rows(conn, hostname, None))
+            rows = list_rows(conn, hostname, None)
+            ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
         else:
             ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or ("latest",)})
-        snaps = [load(conn, i) for i in ids]
-    snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
-    if output == "-":
-        bundle.write(snaps, sys.stdout)
-        return EXIT_OK
+        # One snapshot in memory at a time: a bundle of years of history streams out.
+        snaps = (load(conn, i) for i in ids)
+        if output == "-":
+            try:
+                bundle.write(snaps, sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                raise OutputClosed() from None
+            return EXIT_OK
+        count = _write_atomically(output, lambda f: bundle.write(snaps, f))
+    click.echo(f"exported {count} snapshots to {output}", err=True)
+    return EXIT_OK
+
+
+def _write_atomically(output: str, write: Callable[[IO[str]], int]) -> int:
+    """Write to a temporary file beside `output`, then rename it into place."""
     folder = os.path.dirname(os.path.abspath(output))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".nsaudit-export-", dir=folder)
@@ -67,13 +81,12 @@ def export(
         raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
     try:
         with os.fdopen(fd, "w") as f:
-            count = bundle.write(snaps, f)
+            count = write(f)
         os.replace(tmp, output)
     except BaseException:
         os.unlink(tmp)
         raise
-    click.echo(f"exported {count} snapshots to {output}", err=True)
-    return EXIT_OK
+    return count
 
 
 @click.command("import")
