@@ -74,7 +74,7 @@ def test_location_from_environment_then_default(tmp_path: Path) -> None:
 
 
 def test_default_location_for_a_user(tmp_path: Path) -> None:
-    from nsaudit.store.engine import default_location
+    from nsaudit.store.location import default_location
 
     expected = "/var/lib/nsaudit/nsaudit.db" if os.geteuid() == 0 else None
     if expected:

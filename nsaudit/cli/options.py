@@ -104,7 +104,7 @@ def db_option(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, db: str | None, config: str | None, **kwargs: Any) -> Any:
         from nsaudit import settings as settings_file
-        from nsaudit.store.engine import resolve
+        from nsaudit.store.location import resolve
 
         settings = settings_file.load(config)
         return fn(*args, db=resolve(db, settings.database), settings=settings, **kwargs)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from nsaudit.errors import DatabaseError
 from nsaudit.store import engine as engines
+from nsaudit.store.location import resolve
 from nsaudit.store.schema import SCHEMA_HEAD
 
 
@@ -17,7 +18,7 @@ class Database:
     """One database, named by --db, $NSAUDIT_DB or the default location."""
 
     def __init__(self, location: str | None) -> None:
-        self.location = engines.resolve(location)
+        self.location = resolve(location)
         self._engine: Engine | None = None
 
     @property

@@ -1,10 +1,9 @@
-"""Where the database is, and opening it safely: no symlinks, no other user's file, WAL."""
+"""Opening the database safely: no symlinks, no other user's file, WAL, BEGIN IMMEDIATE."""
 
 from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -12,26 +11,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from nsaudit.errors import DatabaseError
+from nsaudit.store.location import is_url
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 60_000
-
-
-def default_location() -> str:
-    """/var/lib/nsaudit for root, $XDG_DATA_HOME/nsaudit (~/.local/share) for anyone else."""
-    if os.geteuid() == 0:
-        return "/var/lib/nsaudit/nsaudit.db"
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return os.path.join(data, "nsaudit", "nsaudit.db")
-
-
-def resolve(option: str | None, from_file: str | None = None) -> str:
-    """--db, else $NSAUDIT_DB, else the settings file's database, else the default location."""
-    return option or os.environ.get("NSAUDIT_DB") or from_file or default_location()
-
-
-def is_url(location: str) -> bool:
-    return "://" in location
 
 
 def shown(location: str) -> str:
