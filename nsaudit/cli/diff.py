@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.cli.options import Common, common_options, db_option, type_option
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
-from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
@@ -29,12 +28,7 @@ from nsaudit.timespan import parse_duration
     metavar="DURATION",
     help="Compare the latest snapshot with the newest one older than this (24h, 7d).",
 )
-@click.option(
-    "--type",
-    "ns_type",
-    type=click.Choice([t.value for t in NsType]),
-    help="Only namespaces of this type.",
-)
+@type_option
 @click.option(
     "--all",
     "show_all",

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from nsaudit.errors import OutputClosed
+from nsaudit.model import NsType
 from nsaudit.render import Document, OutputFormat, formatter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,3 +111,11 @@ def db_option(fn: F) -> F:
         return fn(*args, db=resolve(db, settings.database), settings=settings, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+type_option = click.option(
+    "--type",
+    "ns_type",
+    type=click.Choice([t.value for t in NsType]),
+    help="Only namespaces of this type.",
+)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.cli.options import Common, common_options, db_option, type_option
 from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
-from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.views.snapshot import TREES
@@ -34,12 +33,7 @@ def snapshots(
 
 @click.command()
 @click.argument("ref", default="latest")
-@click.option(
-    "--type",
-    "ns_type",
-    type=click.Choice([t.value for t in NsType]),
-    help="Only namespaces of this type.",
-)
+@type_option
 @click.option(
     "--tree",
     type=click.Choice(TREES),
