@@ -78,9 +78,7 @@ class SnapshotDiff:
 
 
 def key(ns: Namespace) -> Key:
-    """Identity within a boot: (type, nsfs device, inode), and NS_GET_ID where known, since
-    an inode is reused once its namespace dies."""
-    return (ns.id.type.value, ns.id.dev, ns.id.inode, ns.ns_id)
+    return ns.identity
 
 
 def shape(ns: Namespace) -> tuple[object, ...]:

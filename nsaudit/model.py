@@ -190,6 +190,12 @@ class Namespace:
     owner_uid: int | None
     holders: tuple[Holder, ...]
 
+    @property
+    def identity(self) -> tuple[str, int, int, int | None]:
+        """Identity within a boot: (type, nsfs device, inode), and NS_GET_ID where known,
+        since an inode is reused once its namespace dies."""
+        return (self.id.type.value, self.id.dev, self.id.inode, self.ns_id)
+
 
 @dataclass(frozen=True, order=True)
 class ScanProblem:

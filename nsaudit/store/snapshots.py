@@ -29,10 +29,6 @@ _CHUNK = 500
 _REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
 
 
-def _key(ns_type: str, dev: int, inode: int) -> tuple[str, int, int]:
-    return (ns_type, dev, inode)
-
-
 def _state(ns: Namespace) -> dict[str, Any]:
     holders = [
         {
@@ -144,11 +140,13 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
             ns_states.c.ns_type,
             ns_states.c.dev,
             ns_states.c.inode,
+            ns_states.c.ns_id,
             ns_states.c.fingerprint,
             ns_states.c.boot_id,
         ).where(ns_states.c.host_id == host_id, ns_states.c.end_seq.is_(None))
     ).all()
-    open_by_key = {_key(r.ns_type, r.dev, r.inode): r for r in open_rows}
+    # Namespace.identity, as the diff engine matches namespaces.
+    open_by_key = {(r.ns_type, r.dev, r.inode, r.ns_id): r for r in open_rows}
     new_rows = []
     kept: set[int] = set()
     created = changed = 0
@@ -156,8 +154,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
         state = _state(ns)
         state["boot_id"] = snap.host.boot_id
         fingerprint = _fingerprint(state)
-        key = _key(ns.id.type.value, ns.id.dev, ns.id.inode)
-        old = open_by_key.get(key)
+        old = open_by_key.get(ns.identity)
         if old is not None and old.boot_id == snap.host.boot_id:
             if old.fingerprint == fingerprint:
                 kept.add(old.id)
@@ -175,11 +172,11 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
             }
         )
     ended = [r for r in open_rows if r.id not in kept]
-    new_keys = {_key(ns.id.type.value, ns.id.dev, ns.id.inode) for ns in snap.namespaces}
+    new_keys = {ns.identity for ns in snap.namespaces}
     vanished = sum(
         1
         for r in ended
-        if _key(r.ns_type, r.dev, r.inode) not in new_keys or r.boot_id != snap.host.boot_id
+        if (r.ns_type, r.dev, r.inode, r.ns_id) not in new_keys or r.boot_id != snap.host.boot_id
     )
     ended_ids = [r.id for r in ended]
     for i in range(0, len(ended_ids), _CHUNK):
