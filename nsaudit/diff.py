@@ -94,7 +94,7 @@ def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDi
     rebooted = bool(old.host.boot_id and new.host.boot_id and old.host.boot_id != new.host.boot_id)
     caps = tuple(capability_changes(old.capabilities or {}, new.capabilities or {}))
     if rebooted:
-        created, vanished = _by_shape(old_ns, new_ns)
+        created, vanished = by_shape(old_ns, new_ns)
         return SnapshotDiff(True, created, vanished, (), caps)
     before = {key(n): n for n in old_ns}
     after = {key(n): n for n in new_ns}
@@ -114,7 +114,7 @@ def _sort(k: Key) -> tuple[str, int, int, int]:
     return (k[0], k[1], k[2], k[3] or 0)
 
 
-def _by_shape(
+def by_shape(
     old: list[Namespace], new: list[Namespace]
 ) -> tuple[tuple[Namespace, ...], tuple[Namespace, ...]]:
     """Namespaces whose shape is in one snapshot more often than in the other."""

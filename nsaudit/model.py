@@ -164,6 +164,15 @@ class Holder:
     fd: int | None = None
     path: str | None = None
 
+    @property
+    def text(self) -> str:
+        """'fd 812:5', 'mount /run/netns/blue', 'for-children 77', 'thread 1234'."""
+        if self.kind == "fd":
+            return f"fd {self.pid}:{self.fd}"
+        if self.kind == "mount":
+            return f"mount {self.path}"
+        return f"{self.kind.replace('_', '-')} {self.pid}"
+
 
 @dataclass(frozen=True)
 class Namespace:
@@ -288,3 +297,80 @@ class HostRow:
     kernel: str | None
     boot_id: str | None
     partial: bool
+
+
+@dataclass(frozen=True)
+class Step:
+    """One snapshot of a host's history against the one before it, as the store recorded it.
+
+    opened: namespace states that began with this snapshot (new namespaces, and new states of
+    changed ones); ended: states that ended with it. rebooted: the boot id changed.
+    """
+
+    seq: int
+    taken_at: str
+    rebooted: bool
+    opened: tuple[Namespace, ...]
+    ended: tuple[Namespace, ...]
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """A snapshot's namespace counts per type, for the report's history."""
+
+    seq: int
+    taken_at: str
+    boot_id: str | None
+    counts: Mapping[str, int]
+    partial: bool
+
+
+class Outcome(StrEnum):
+    """A rule's result on one host. `error`: the evidence the rule needs is not there;
+    `skip`: the rule does not apply (a kernel image has no running namespaces to check)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WAIVED = "waived"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One fact behind a rule's result: a line of text and the values it names."""
+
+    text: str
+    namespace: str | None = None
+    pid: int | None = None
+    command: str | None = None
+    cmdline: str | None = None
+    user: str | None = None
+    path: str | None = None
+    sysctl: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class WaiverNote:
+    """A waiver that matched the host: in force, or expired (and so not applied)."""
+
+    hosts: tuple[str, ...]
+    reason: str
+    expires: str
+    expired: bool
+    approved_by: str | None
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule of a policy evaluated on one host."""
+
+    rule_id: str
+    title: str
+    severity: str
+    references: tuple[str, ...]
+    outcome: Outcome
+    summary: str
+    evidence: tuple[Evidence, ...]
+    waiver: WaiverNote | None

@@ -12,7 +12,7 @@ from nsaudit.errors import UsageError
 from nsaudit.model import Namespace
 
 SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
-_TOP_KEYS = {"database", "hostname", "retention", "ignore"}
+_TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
 
@@ -47,6 +47,7 @@ class Settings:
     source: str | None = None
     database: str | None = None
     hostname: str | None = None
+    policy: str | None = None
     older_than: str | None = None
     keep_last: int | None = None
     ignore: tuple[IgnoreRule, ...] = field(default=())
@@ -99,6 +100,7 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
             )
     database = _string(path, text, data, "database")
     hostname = _string(path, text, data, "hostname")
+    policy = _string(path, text, data, "policy")
     retention = data.get("retention", {})
     if not isinstance(retention, dict):
         raise _bad(path, text, "retention", "retention must be a table: [retention]")
@@ -139,6 +141,7 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
         path,
         database,
         hostname,
+        policy,
         older_than,
         keep_last if isinstance(keep_last, int) else None,
         tuple(parsed),

@@ -31,6 +31,9 @@ def test_wheel_ships_the_migrations(wheel: Path) -> None:
         "nsaudit/_migrations/script.py.mako",
         "nsaudit/_migrations/versions/__init__.py",
         "nsaudit/_migrations/versions/0001_initial.py",
+        "nsaudit/_migrations/versions/0002_policy_checks.py",
+        "nsaudit/render/templates/report.html.j2",
+        "nsaudit/policy/load.py",
         "nsaudit/cli/detect.py",
     ):
         assert name in names, name
@@ -56,7 +59,7 @@ def test_wheel_in_a_fresh_venv_finds_its_migrations(wheel: Path, tmp_path: Path)
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "upgraded from empty to revision 0001" in proc.stdout
+    assert "upgraded from empty to revision 0002" in proc.stdout
     proc = subprocess.run(
         [venv / "bin" / "nsaudit", "snapshot", "--db", str(db)],
         capture_output=True,
@@ -65,3 +68,13 @@ def test_wheel_in_a_fresh_venv_finds_its_migrations(wheel: Path, tmp_path: Path)
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+    # The HTML report's template ships in the wheel too.
+    proc = subprocess.run(
+        [venv / "bin" / "nsaudit", "report", "--db", str(db), "--format", "html"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "<svg" in proc.stdout and "</html>" in proc.stdout

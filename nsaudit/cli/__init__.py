@@ -11,10 +11,13 @@ import click
 from nsaudit import __version__
 from nsaudit.cli.audit import audit
 from nsaudit.cli.bundles import export, import_
+from nsaudit.cli.check import check
 from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
 from nsaudit.cli.diff import diff_command
 from nsaudit.cli.hosts import compare, hosts, prune
+from nsaudit.cli.metrics import metrics
+from nsaudit.cli.report import report
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
@@ -45,6 +48,9 @@ for command in (
     show,
     diff_command,
     audit,
+    check,
+    report,
+    metrics,
     hosts,
     compare,
     export,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.cli.options import Common, common_options, db_option, policy_option
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
-from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 
@@ -16,6 +17,7 @@ from nsaudit.settings import Settings
 @click.option("--label", metavar="TEXT", help="A label stored with the snapshot.")
 @click.option("--threads", is_flag=True, help="Read every thread's namespaces too.")
 @click.option("--all", "show_all", is_flag=True, help="Also list process-count changes.")
+@policy_option
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN])
 def audit(
@@ -23,38 +25,43 @@ def audit(
     label: str | None,
     threads: bool,
     show_all: bool,
+    policy: str | None,
     db: str,
     settings: Settings,
     common: Common,
 ) -> int:
-    """The whole routine for cron: detect, store a snapshot, and diff it against this host's
-    previous one. Exit 0 when nothing changed, 1 when something did."""
-    from nsaudit.collect.snapshot import take
+    """The whole routine for cron: detect, store a snapshot, diff it against this host's
+    previous one, and check the policy (when one is given or configured). Exit 0 when nothing
+    changed and no rule fails, 1 otherwise."""
+    from nsaudit import compliance
     from nsaudit.diff import diff, without
-    from nsaudit.kernel.detect import detect
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import load, previous, save
-    from nsaudit.views import detect as detect_view
     from nsaudit.views import diff as diff_view
+    from nsaudit.views.check import with_check
     from nsaudit.views.snapshot import stored_document
 
-    host = HostFS(common.root)
-    capabilities = detect_view.payload(detect(host))
-    snap = take(
-        host, threads=threads, label=label, capabilities=capabilities, hostname=settings.hostname
-    )
+    rules = compliance.locate(policy, settings.policy, required=False)
+    snap = common.fresh_snapshot(settings, threads, label)
+    checked = None
     with Database(db).transaction() as conn:
         saved = save(conn, snap)
         before_id = previous(conn, saved.id)
         before = load(conn, before_id) if before_id is not None else None
         after = load(conn, saved.id)
+        if rules is not None:
+            checked = compliance.check_stored(conn, saved.id, rules, datetime.now(UTC), True)
     stored = stored_document(snap, saved)
-    if before is None:
-        if not quiet:
-            common.emit(stored)
-        return EXIT_OK
-    result = diff(before, after)
-    result = without(result, lambda ns: any(r.matches(ns) for r in settings.ignore))
-    if result.differs or not quiet:
-        common.emit(diff_view.document(before, after, result, show_all, lead=stored.lines))
-    return EXIT_FINDINGS if result.differs else EXIT_OK
+    differs = False
+    doc = stored
+    if before is not None:
+        result = diff(before, after)
+        result = without(result, lambda ns: any(r.matches(ns) for r in settings.ignore))
+        differs = result.differs
+        doc = diff_view.document(before, after, result, show_all, lead=stored.lines)
+    failed = checked is not None and checked.failed
+    if checked is not None:
+        doc = with_check(doc, checked)
+    if differs or failed or not quiet:
+        common.emit(doc)
+    return EXIT_FINDINGS if differs or failed else EXIT_OK

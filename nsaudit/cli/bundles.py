@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-from collections.abc import Callable
-from typing import IO
 
 import click
 
-from nsaudit.cli.options import db_option
+from nsaudit.cli.options import db_option, write_atomically
 from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
@@ -67,26 +63,9 @@ def export(
             except BrokenPipeError:
                 raise OutputClosed() from None
             return EXIT_OK
-        count = _write_atomically(output, lambda f: bundle.write(snaps, f))
+        count = write_atomically(output, lambda f: bundle.write(snaps, f))
     click.echo(f"exported {count} snapshots to {output}", err=True)
     return EXIT_OK
-
-
-def _write_atomically(output: str, write: Callable[[IO[str]], int]) -> int:
-    """Write to a temporary file beside `output`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(output))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".nsaudit-export-", dir=folder)
-    except OSError as e:
-        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as f:
-            count = write(f)
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return count
 
 
 @click.command("import")

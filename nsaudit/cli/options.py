@@ -5,17 +5,23 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from nsaudit.errors import OutputClosed
+from nsaudit.errors import OutputClosed, UsageError
 from nsaudit.model import NsType
 from nsaudit.render import Document, OutputFormat, formatter
 
+if TYPE_CHECKING:
+    from nsaudit.model import Snapshot
+    from nsaudit.settings import Settings
+
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,60 @@ class Common:
             return False
         return sys.stdout.isatty()
 
-    def emit(self, doc: Document) -> None:
-        text = formatter(self.format, self.use_color()).render(doc)
+    def emit(self, doc: Document, output: str = "-") -> None:
+        """Print the document, or write it to the file `output` atomically."""
+        color = self.use_color() if output == "-" else False
+        text = formatter(self.format, color).render(doc)
+        if output != "-":
+            write_atomically(output, lambda f: f.write(text))
+            return
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
         except BrokenPipeError:
             raise OutputClosed() from None
+
+    def fresh_snapshot(
+        self, settings: Settings, threads: bool, label: str | None, scan: bool = True
+    ) -> Snapshot:
+        """Detect the kernel's capabilities and scan every namespace, as `snapshot` does
+        (without `scan`, the capabilities alone)."""
+        from nsaudit.collect.snapshot import take
+        from nsaudit.hostfs import HostFS
+        from nsaudit.kernel.detect import detect
+        from nsaudit.views import detect as detect_view
+
+        host = HostFS(self.root)
+        capabilities = detect_view.payload(detect(host))
+        return take(
+            host,
+            threads=threads,
+            label=label,
+            capabilities=capabilities,
+            hostname=settings.hostname,
+            scan=scan,
+        )
+
+
+def write_atomically(output: str, write: Callable[[IO[str]], T]) -> T:
+    """Write to a private temporary file beside `output`, then rename it into place: a
+    reader never sees half a file, and a failure leaves the old file as it was."""
+    folder = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nsaudit-", dir=folder)
+    except OSError as e:
+        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            result = write(f)
+        os.replace(tmp, output)
+    except OSError as e:
+        os.unlink(tmp)
+        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return result
 
 
 def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
@@ -112,6 +165,22 @@ def db_option(fn: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
+output_option = click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Write to FILE (atomically: a temporary file, then a rename); - is standard output.",
+)
+
+policy_option = click.option(
+    "--policy",
+    metavar="FILE",
+    help="The policy (TOML; default: the settings file's policy, else "
+    "/etc/nsaudit/policy.toml). samples/policies/ has three.",
+)
 
 type_option = click.option(
     "--type",

@@ -6,7 +6,6 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option
 from nsaudit.errors import EXIT_OK
-from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 
@@ -22,17 +21,10 @@ def snapshot(
 ) -> int:
     """Take a snapshot of every namespace on the host (from processes, open fds and bind
     mounts) and store it; print its id and what changed since the previous one."""
-    from nsaudit.collect.snapshot import take
-    from nsaudit.kernel.detect import detect
-    from nsaudit.views import detect as detect_view
     from nsaudit.views import snapshot as views
 
-    host = HostFS(common.root)
-    capabilities = detect_view.payload(detect(host))
     # The scan happens before the database is opened: the write lock is held for the write only.
-    snap = take(
-        host, threads=threads, label=label, capabilities=capabilities, hostname=settings.hostname
-    )
+    snap = common.fresh_snapshot(settings, threads, label)
     if no_store:
         common.emit(views.snapshot_document(snap))
         return EXIT_OK

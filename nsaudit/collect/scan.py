@@ -293,3 +293,11 @@ class _Users:
             except KeyError:
                 self.cache[uid] = None
         return self.cache[uid]
+
+
+def has_processes(host: HostFS) -> bool:
+    """Whether the root has a live /proc with processes (a kernel image or fixture has not)."""
+    try:
+        return any(name.isdigit() for name in os.listdir(host.path("/proc")))
+    except OSError:
+        return False

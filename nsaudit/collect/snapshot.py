@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from nsaudit import __version__
-from nsaudit.collect.scan import Scanner
+from nsaudit.collect.scan import Scanner, ScanResult
 from nsaudit.hostfs import HostFS
 from nsaudit.model import HostInfo, Snapshot
 
@@ -38,11 +38,13 @@ def take(
     label: str | None = None,
     capabilities: Mapping[str, object] | None = None,
     hostname: str | None = None,
+    scan: bool = True,
 ) -> Snapshot:
-    """Scan the host now; the Snapshot is not stored (id and seq are None)."""
+    """Scan the host now; the Snapshot is not stored (id and seq are None). Without `scan`,
+    only the host facts and capabilities (a root that runs nothing has no namespaces)."""
     taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
     started = time.monotonic()
-    result = Scanner(host, threads).run()
+    result = Scanner(host, threads).run() if scan else ScanResult((), ())
     info = host_info(host, hostname)
     return Snapshot(
         host=info,

@@ -13,12 +13,17 @@ class OutputFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     MARKDOWN = "markdown"
+    TEXT = "text"
+    HTML = "html"
+    JUNIT = "junit"
 
 
 def formatter(fmt: OutputFormat, color: bool = False) -> Formatter:
-    """The formatter for a format; colour applies to the terminal table only."""
+    """The formatter for a format; colour applies to the terminal table only.
+
+    `text` is the terminal table under the name reports use."""
     match fmt:
-        case OutputFormat.TABLE:
+        case OutputFormat.TABLE | OutputFormat.TEXT:
             return TableFormat(color)
         case OutputFormat.JSON:
             return JsonFormat()
@@ -26,6 +31,14 @@ def formatter(fmt: OutputFormat, color: bool = False) -> Formatter:
             return CsvFormat()
         case OutputFormat.MARKDOWN:
             return MarkdownFormat()
+        case OutputFormat.HTML:
+            from nsaudit.render.html import HtmlFormat
+
+            return HtmlFormat()
+        case OutputFormat.JUNIT:
+            from nsaudit.render.junit import JunitFormat
+
+            return JunitFormat()
 
 
 __all__ = ["Document", "Formatter", "OutputFormat", "Table", "formatter"]

@@ -7,13 +7,42 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Chart:
+    """What the HTML format draws above a table (the others list the table).
+
+    kind "line": one line per series over the x labels; "bars": grouped bars per label.
+    """
+
+    kind: str
+    x: tuple[str, ...]
+    series: tuple[tuple[str, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
 class Table:
-    """Rows of text cells; `status_columns` name the columns whose words get colour."""
+    """Rows of text cells; `status_columns` name the columns whose words get colour.
+
+    section: the heading (a host, say) the table belongs under; chart: drawn by HTML.
+    """
 
     title: str | None
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     status_columns: frozenset[str] = field(default=frozenset())
+    section: str | None = None
+    chart: Chart | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One verdict for JUnit XML: a rule (name) on a host (suite)."""
+
+    suite: str
+    classname: str
+    name: str
+    outcome: str  # pass, fail, waived, error
+    message: str
+    details: str
 
 
 @dataclass(frozen=True)
@@ -33,3 +62,4 @@ class Document:
     tables: tuple[Table, ...]
     records: Table
     warnings: tuple[str, ...] = ()
+    cases: tuple[Case, ...] = ()

@@ -52,8 +52,12 @@ class TableFormat:
 
     def render(self, doc: Document) -> str:
         parts = ["\n".join(terminal(line) for line in doc.lines)] if doc.lines else []
+        section = None
         for table in doc.tables:
             block = []
+            if table.section != section and table.section is not None:
+                parts.append(self._bold(f"== {terminal(table.section)} =="))
+            section = table.section
             if table.title:
                 block.append(self._bold(terminal(table.title)))
             rows = [
@@ -89,10 +93,15 @@ class MarkdownFormat:
     def render(self, doc: Document) -> str:
         parts = [f"# {markdown_cell(doc.title)}"]
         parts += [markdown_cell(line) for line in doc.lines]
+        section = None
         for table in doc.tables:
             block = []
+            if table.section != section and table.section is not None:
+                parts.append(f"## {markdown_cell(table.section)}")
+            section = table.section
             if table.title:
-                block.append(f"## {markdown_cell(table.title)}\n")
+                level = "###" if section is not None else "##"
+                block.append(f"{level} {markdown_cell(table.title)}\n")
             rows = [[markdown_cell(v) or " " for v in row] for row in table.rows]
             block.append(
                 tabulate(

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 # The newest Alembic revision in migrations/versions; a test checks that Alembic agrees.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 metadata = MetaData(
     naming_convention={
@@ -99,4 +99,20 @@ ns_states = Table(
     Column("holders", Text, nullable=False),
     Index("ix_ns_states_host_open", "host_id", "end_seq"),
     Index("ix_ns_states_host_first", "host_id", "first_seq"),
+)
+
+policy_checks = Table(
+    "policy_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("snapshot_seq", Integer, nullable=False),
+    Column("policy_name", String(255), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("checked_at", String(40), nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("waived", Integer, nullable=False),
+    Column("results", Text, nullable=False),
+    Index("ix_policy_checks_host_policy", "host_id", "policy_name", "id"),
 )

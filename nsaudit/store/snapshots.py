@@ -257,7 +257,7 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
         label=row.label,
         duration_ms=row.duration_ms,
         threads=bool(row.threads),
-        namespaces=tuple(_namespace(s) for s in states),
+        namespaces=tuple(namespace_of(s) for s in states),
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
         capabilities=json.loads(row.body) if row.body else None,
         id=row.id,
@@ -268,7 +268,8 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
 _TYPES = {t.value: t for t in NsType}
 
 
-def _namespace(s: Any) -> Namespace:
+def namespace_of(s: Any) -> Namespace:
+    """A Namespace from an ns_states row."""
     t = _TYPES[s.ns_type]
     return Namespace(
         id=NamespaceId(t, s.dev, s.inode),

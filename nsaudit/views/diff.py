@@ -7,7 +7,7 @@ from typing import Any
 from nsaudit.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
 from nsaudit.render import Document, Table
-from nsaudit.views.snapshot import holder_text, namespace_payload
+from nsaudit.views.snapshot import namespace_payload
 
 SCHEMA = "nsaudit.diff/1"
 
@@ -52,7 +52,7 @@ def _change_detail(c: Change) -> str:
     parts = [c.note] if c.note else []
     parts.append("changed: " + ", ".join(c.fields))
     if "holders" in c.fields:
-        parts.append("holders now: " + (", ".join(holder_text(h) for h in c.new.holders) or "none"))
+        parts.append("holders now: " + (", ".join(h.text for h in c.new.holders) or "none"))
     return "; ".join(parts)
 
 
@@ -76,7 +76,7 @@ def document(
             f"{new.host.boot_id}): namespaces compared by shape, not inode"
         )
     lines.append(summary(d, show_all))
-    rows = [_row("created", n, ", ".join(holder_text(h) for h in n.holders)) for n in d.created]
+    rows = [_row("created", n, ", ".join(h.text for h in n.holders)) for n in d.created]
     rows += [_row("vanished", n, "") for n in d.vanished]
     rows += [
         _row("changed", c.new, _change_detail(c), f"{c.old.nprocs}->{c.new.nprocs}")

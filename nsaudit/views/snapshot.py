@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from nsaudit.model import Holder, Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
+from nsaudit.model import Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
 from nsaudit.render import Document, Table
 from nsaudit.views.tree import tree_order
 
@@ -17,14 +17,6 @@ TREES = ("parent", "owner", "process")
 
 def ns_ref(ns: NamespaceId | None) -> dict[str, Any] | None:
     return None if ns is None else {"type": ns.type.value, "dev": ns.dev, "inode": ns.inode}
-
-
-def holder_text(h: Holder) -> str:
-    if h.kind == "fd":
-        return f"fd {h.pid}:{h.fd}"
-    if h.kind == "mount":
-        return f"mount {h.path}"
-    return f"{h.kind.replace('_', '-')} {h.pid}"
 
 
 def problem_summary(snap: Snapshot) -> str:
@@ -151,7 +143,7 @@ def snapshot_document(
                 ns.cmdline or ns.command or "",
                 _inode_ref(ns.parent),
                 _inode_ref(ns.owner),
-                ", ".join(holder_text(h) for h in ns.holders),
+                ", ".join(h.text for h in ns.holders),
             )
         )
     record_columns = (
@@ -191,7 +183,7 @@ def snapshot_document(
                 _inode_ref(ns.parent),
                 _inode_ref(ns.owner),
                 ns.owner_uid,
-                "; ".join(holder_text(h) for h in ns.holders),
+                "; ".join(h.text for h in ns.holders),
             )
         )
         for ns in namespaces

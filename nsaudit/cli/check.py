@@ -1,0 +1,92 @@
+"""`nsaudit check`: does this host (or a stored host) meet the policy? Exit 1 when not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from nsaudit.cli.options import Common, common_options, db_option, policy_option
+from nsaudit.collect.scan import has_processes
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
+from nsaudit.hostfs import HostFS
+from nsaudit.render import OutputFormat
+from nsaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from nsaudit.compliance import CheckResult
+
+
+@click.command()
+@policy_option
+@click.option(
+    "--host",
+    "hostname",
+    metavar="NAME",
+    help="Check that host's latest stored snapshot (implies --no-snapshot).",
+)
+@click.option(
+    "--no-snapshot",
+    is_flag=True,
+    help="Check this host's latest stored snapshot instead of taking a new one.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when every rule passes.")
+@click.option("--threads", is_flag=True, help="Read every thread's namespaces too.")
+@db_option
+@common_options(
+    [
+        OutputFormat.TABLE,
+        OutputFormat.JSON,
+        OutputFormat.MARKDOWN,
+        OutputFormat.CSV,
+        OutputFormat.JUNIT,
+    ]
+)
+def check(
+    policy: str | None,
+    hostname: str | None,
+    no_snapshot: bool,
+    quiet: bool,
+    threads: bool,
+    db: str,
+    settings: Settings,
+    common: Common,
+) -> int:
+    """Evaluate a policy against the latest snapshot and capability report of a host (this
+    host by default, after taking and storing a fresh snapshot): pass, fail or waived per
+    rule, with evidence. The check is recorded: rules about a period cover the time since the
+    last check. Exit 0 when every rule passes or is waived, 1 when any fails."""
+    from nsaudit import compliance
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import resolve, save
+
+    rules = compliance.locate(policy, settings.policy, required=True)
+    assert rules is not None
+    now = datetime.now(UTC)
+    fresh = None
+    if hostname is None and not no_snapshot:
+        if not has_processes(HostFS(common.root)):
+            # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
+            snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
+            reason = f"{common.root} runs no processes, so it holds no namespaces"
+            return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
+        fresh = common.fresh_snapshot(settings, threads, label=None)
+    with Database(db).transaction() as conn:
+        if fresh is not None:
+            snapshot_id = save(conn, fresh).id
+        else:
+            local = host_info(HostFS(common.root), settings.hostname)
+            snapshot_id = resolve(conn, "latest", local, hostname)
+        result = compliance.check_stored(conn, snapshot_id, rules, now, True)
+    return _finish(common, result, quiet)
+
+
+def _finish(common: Common, result: CheckResult, quiet: bool) -> int:
+    from nsaudit.views.check import document
+
+    failed = result.failed
+    if failed or not quiet:
+        common.emit(document(result))
+    return EXIT_FINDINGS if failed else EXIT_OK

@@ -1,0 +1,109 @@
+"""`nsaudit metrics`: the Prometheus text format for node_exporter's textfile collector."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from nsaudit.cli.options import db_option
+from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
+from nsaudit.hostfs import HostFS
+from nsaudit.settings import Settings
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Write to FILE atomically (for the textfile collector: a .prom file in its "
+    "directory); - is standard output.",
+)
+@click.option(
+    "--host",
+    "hostname",
+    metavar="NAME",
+    help="That host's latest snapshot instead of this host's.",
+)
+@db_option
+def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> int:
+    """Publish the latest stored snapshot and the last policy checks as Prometheus metrics:
+    namespaces per type, capability status per type, failing rules, snapshot time, partial."""
+    import sys
+
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.model import Outcome, Status
+    from nsaudit.store import checks
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import load, resolve
+
+    local = host_info(HostFS("/"), settings.hostname)
+    with Database(db).transaction() as conn:
+        snapshot_id = resolve(conn, "latest", local, hostname)
+        snap = load(conn, snapshot_id)
+        runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
+    host = snap.host.hostname
+    registry = CollectorRegistry()
+
+    def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
+        return Gauge(name, doc, ["host", *labels], registry=registry)
+
+    namespaces = gauge("nsaudit_namespaces", "Namespaces in the latest snapshot.", ["type"])
+    for ns_type, count in snap.counts().items():
+        namespaces.labels(host, ns_type).set(count)
+    status = gauge(
+        "nsaudit_capability_status",
+        "1 for the namespace type's status in the latest capability report.",
+        ["type", "status"],
+    )
+    for t in (snap.capabilities or {}).get("types") or []:  # type: ignore[attr-defined]
+        for s in Status:
+            status.labels(host, str(t.get("type")), s.value).set(int(t.get("status") == s.value))
+    gauge(
+        "nsaudit_last_snapshot_timestamp_seconds",
+        "When the latest snapshot was taken (Unix time).",
+        [],
+    ).labels(host).set(datetime.fromisoformat(snap.taken_at).timestamp())
+    gauge(
+        "nsaudit_snapshot_partial",
+        "1 when the latest snapshot could not read every process.",
+        [],
+    ).labels(host).set(int(snap.partial))
+    failing = gauge(
+        "nsaudit_policy_rule_failing",
+        "1 when the rule failed (or lacked evidence) in the last check of its policy.",
+        ["policy", "rule", "severity"],
+    )
+    failures = gauge(
+        "nsaudit_policy_failures", "Rules failing in the last check of the policy.", ["policy"]
+    )
+    checked = gauge(
+        "nsaudit_policy_last_check_timestamp_seconds",
+        "When the policy was last checked (Unix time).",
+        ["policy"],
+    )
+    bad = (Outcome.FAIL.value, Outcome.ERROR.value)
+    for run in runs:
+        for rule_id, severity, outcome in run.outcomes:
+            failing.labels(host, run.policy_name, rule_id, severity).set(int(outcome in bad))
+        failures.labels(host, run.policy_name).set(sum(o in bad for _, _, o in run.outcomes))
+        checked.labels(host, run.policy_name).set(
+            datetime.fromisoformat(run.checked_at).timestamp()
+        )
+    if output == "-":
+        try:
+            sys.stdout.write(generate_latest(registry).decode())
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
+        return EXIT_OK
+    try:
+        write_to_textfile(output, registry)
+    except OSError as e:
+        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
+    return EXIT_OK

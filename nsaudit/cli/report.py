@@ -1,0 +1,125 @@
+"""`nsaudit report`: an auditor's report of one host or a fleet over a period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from nsaudit.cli.options import Common, common_options, db_option, output_option, policy_option
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from nsaudit.hostfs import HostFS
+from nsaudit.render import OutputFormat
+from nsaudit.settings import Settings
+from nsaudit.timespan import parse_duration
+
+
+@click.command()
+@policy_option
+@click.option(
+    "--host",
+    "hostnames",
+    metavar="NAME",
+    multiple=True,
+    help="A host to report on (repeat for several; default: this host).",
+)
+@click.option("--all-hosts", is_flag=True, help="Every host in the database.")
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="The period: history and rules about created namespaces cover this much (7d, 4w).",
+)
+@output_option
+@db_option
+@common_options(
+    [
+        OutputFormat.TEXT,
+        OutputFormat.MARKDOWN,
+        OutputFormat.HTML,
+        OutputFormat.JSON,
+        OutputFormat.JUNIT,
+    ]
+)
+def report(
+    policy: str | None,
+    hostnames: tuple[str, ...],
+    all_hosts: bool,
+    since: str,
+    output: str,
+    db: str,
+    settings: Settings,
+    common: Common,
+) -> int:
+    """Report on stored snapshots: per host the capability matrix with evidence, the policy
+    results with evidence and waivers, and the period's history (namespaces per type, created
+    and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
+    Exit 1 when a rule fails on any host."""
+    from nsaudit import compliance, history
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.store import history as stored_history
+    from nsaudit.store.checks import host_and_seq
+    from nsaudit.store.database import Database
+    from nsaudit.store.snapshots import host_rows, load
+    from nsaudit.views.report import HostReport, document
+
+    if all_hosts and hostnames:
+        raise UsageError("give either --host NAME ... or --all-hosts")
+    try:
+        now = datetime.now(UTC)
+        cutoff = (now - parse_duration(since)).isoformat(timespec="microseconds")
+    except ValueError as e:
+        raise UsageError(f"--since: {e}") from None
+    rules = compliance.locate(policy, settings.policy, required=False)
+    local = host_info(HostFS(common.root), settings.hostname)
+    reports = []
+    with Database(db).transaction() as conn:
+        rows = host_rows(conn)
+        if all_hosts:
+            chosen = rows
+        elif hostnames:
+            chosen = [r for r in rows if r.hostname in hostnames]
+            missing = sorted(set(hostnames) - {r.hostname for r in chosen})
+            if missing:
+                raise UsageError(
+                    f"no snapshots of host {missing[0]!r}; `nsaudit hosts` lists the hosts"
+                )
+        else:
+            chosen = [
+                r
+                for r in rows
+                if r.hostname == local.hostname and (r.machine_id or None) == local.machine_id
+            ]
+            if not chosen:
+                raise UsageError(
+                    f"no snapshots of this host ({local.hostname}); run `nsaudit audit` first, "
+                    "or name hosts with --host"
+                )
+        if not chosen:
+            raise UsageError("the database has no snapshots; run `nsaudit audit` first")
+        for row in chosen:
+            host_id, seq = host_and_seq(conn, row.last_id)
+            points = stored_history.points(conn, host_id, cutoff)
+            after = max(
+                (p.seq for p in stored_history.points(conn, host_id, None) if p.taken_at < cutoff),
+                default=0,
+            )
+            steps = stored_history.steps(conn, host_id, after, seq)
+            checked = (
+                compliance.check_period(conn, row.last_id, rules, cutoff, now)
+                if rules is not None
+                else None
+            )
+            snap = checked.snapshot if checked is not None else load(conn, row.last_id)
+            reports.append(HostReport(snap, checked, points, history.days(points, steps)))
+    about = (
+        {"name": rules.name, "title": rules.title, "source": rules.source, "sha256": rules.sha256}
+        if rules is not None
+        else None
+    )
+    common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), about), output)
+    if output != "-":
+        click.echo(f"wrote the report of {len(reports)} hosts to {output}", err=True)
+    failed = any(r.check is not None and r.check.failed for r in reports)
+    return EXIT_FINDINGS if failed else EXIT_OK

@@ -1,0 +1,115 @@
+"""A policy checked against stored snapshots: the period a check covers, its results, its
+record. Shared by `check`, `audit --policy`, `report` and `metrics`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from nsaudit import history
+from nsaudit.errors import UsageError
+from nsaudit.model import Outcome, RuleResult, Snapshot, Step
+from nsaudit.policy.checks import Subject
+from nsaudit.policy.evaluate import evaluate
+from nsaudit.policy.load import load as load_policy
+from nsaudit.policy.rules import Policy
+from nsaudit.store import checks
+from nsaudit.store import history as stored_history
+from nsaudit.store.snapshots import load, previous
+
+SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    policy: Policy
+    snapshot: Snapshot
+    period: str
+    checked_at: str
+    results: tuple[RuleResult, ...]
+
+    @property
+    def failed(self) -> bool:
+        """What makes a check exit 1: a rule that fails, or whose evidence is missing."""
+        return any(r.outcome in (Outcome.FAIL, Outcome.ERROR) for r in self.results)
+
+
+def locate(option: str | None, setting: str | None, required: bool) -> Policy | None:
+    """--policy FILE, else the settings file's policy, else /etc/nsaudit/policy.toml."""
+    path = option or setting or (SYSTEM_POLICY if os.path.exists(SYSTEM_POLICY) else None)
+    if path is None:
+        if required:
+            raise UsageError(
+                "no policy: give --policy FILE, or set policy in the settings file "
+                f"(or install {SYSTEM_POLICY}); samples/policies/ has three to copy"
+            )
+        return None
+    return load_policy(path)
+
+
+def check_stored(
+    conn: Connection, snapshot_id: int, policy: Policy, now: datetime, record: bool
+) -> CheckResult:
+    """Evaluate the policy against a stored snapshot. Rules about a period cover the
+    snapshots since the last recorded check of this policy on this host (the first check
+    covers the last snapshot's changes); `record` stores this check as the new last one."""
+    snap = load(conn, snapshot_id)
+    host_id, seq = checks.host_and_seq(conn, snapshot_id)
+    last = checks.last(conn, host_id, policy.name)
+    if last is not None:
+        after = min(last.snapshot_seq, seq)
+        period = f"since the last check ({last.checked_at}, snapshot seq {last.snapshot_seq})"
+    else:
+        before = previous(conn, snapshot_id)
+        after = load_seq(conn, before) if before is not None else seq
+        period = (
+            f"since the previous snapshot (seq {after}; the first check of this policy)"
+            if before is not None
+            else "nothing yet (this host has no earlier snapshot)"
+        )
+    steps = stored_history.steps(conn, host_id, after, seq)
+    result = _evaluate(policy, snap, steps, period, now)
+    if record:
+        checks.record(
+            conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
+        )
+    return result
+
+
+def check_period(
+    conn: Connection, snapshot_id: int, policy: Policy, since: str, now: datetime
+) -> CheckResult:
+    """Evaluate the policy against a stored snapshot, with rules about a period covering
+    every snapshot taken since `since` (ISO, UTC). Nothing is recorded."""
+    snap = load(conn, snapshot_id)
+    host_id, seq = checks.host_and_seq(conn, snapshot_id)
+    points = stored_history.points(conn, host_id, None)
+    after = max((p.seq for p in points if p.taken_at < since), default=0)
+    steps = stored_history.steps(conn, host_id, after, seq)
+    return _evaluate(policy, snap, steps, f"since {since[:19]}Z", now)
+
+
+def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
+    """Evaluate the kernel rules against a capability report of a root that runs nothing:
+    rules about namespaces do not apply there (outcome skip). Nothing is stored."""
+    results = evaluate(policy, Subject(snap, (), "nothing", reason), now.date())
+    return CheckResult(policy, snap, "nothing", now.isoformat(timespec="seconds"), results)
+
+
+def load_seq(conn: Connection, snapshot_id: int) -> int:
+    return checks.host_and_seq(conn, snapshot_id)[1]
+
+
+def _evaluate(
+    policy: Policy,
+    snap: Snapshot,
+    steps: list[Step],
+    period: str,
+    now: datetime,
+) -> CheckResult:
+    created = history.created(steps)
+    results = evaluate(policy, Subject(snap, created, period), now.date())
+    return CheckResult(policy, snap, period, now.isoformat(timespec="seconds"), results)

@@ -1,0 +1,353 @@
+"""The kinds of check a rule can make, each evaluated against a Subject."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from nsaudit.compare import initial
+from nsaudit.model import Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
+from nsaudit.policy.match import Allowlist, who
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a policy is evaluated against: a stored snapshot of one host (with its capability
+    report) and the namespaces created during the rule's period."""
+
+    snapshot: Snapshot
+    created: tuple[Namespace, ...]
+    period: str  # in words: "since the last check (snapshot 12, 2026-11-28T10:00:00Z)"
+    no_inventory: str | None = None  # why there are no namespaces to check, if so
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+class Check(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    def evaluate(self, subject: Subject) -> Verdict: ...
+
+
+SYSCTLS = (
+    "user.max_user_namespaces",
+    "kernel.unprivileged_userns_clone",
+    "kernel.apparmor_restrict_unprivileged_userns",
+    *(f"user.max_{t.value}_namespaces" for t in NsType if t is not NsType.USER),
+)
+
+
+def ns_name(ns: NamespaceId) -> str:
+    """As /proc shows a namespace link: net:[4026532001]."""
+    return f"{ns.type.value}:[{ns.inode}]"
+
+
+def _about(ns: Namespace) -> Evidence:
+    return Evidence(
+        "",
+        namespace=ns_name(ns.id),
+        pid=ns.pid,
+        command=ns.command,
+        cmdline=ns.cmdline,
+        user=ns.user if ns.user is not None else (str(ns.uid) if ns.uid is not None else None),
+        path=next((h.path for h in ns.holders if h.kind == "mount"), None),
+    )
+
+
+def _with_text(e: Evidence, text: str) -> Evidence:
+    return replace(e, text=text)
+
+
+def _no_report(subject: Subject) -> Verdict | None:
+    if subject.snapshot.capabilities is None:
+        return Verdict(
+            Outcome.ERROR,
+            "the snapshot has no capability report; take a new snapshot with `nsaudit snapshot`",
+        )
+    return None
+
+
+def _types(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    types = report.get("types")
+    return {str(t.get("type")): t for t in types if isinstance(t, Mapping)} if types else {}
+
+
+def _skip(subject: Subject) -> Verdict | None:
+    if subject.no_inventory is None:
+        return None
+    return Verdict(Outcome.SKIP, f"not applicable: {subject.no_inventory}")
+
+
+def _partial_note(snap: Snapshot) -> tuple[Evidence, ...]:
+    if not snap.problems:
+        return ()
+    pids = len({p.pid for p in snap.problems})
+    return (
+        Evidence(
+            f"the snapshot is partial: {pids} process(es) could not be read, so their "
+            "namespaces are not checked"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CapabilityCheck:
+    """Each listed type's status (available, disabled, missing, unknown) is one allowed."""
+
+    types: tuple[str, ...]
+    status: tuple[str, ...]
+    kind: str = "capability"
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (missing := _no_report(subject)) is not None:
+            return missing
+        types = _types(subject.snapshot.capabilities or {})
+        evidence, bad = [], []
+        for t in self.types:
+            entry = types.get(t, {})
+            status = str(entry.get("status", "unknown"))
+            if status not in self.status:
+                bad.append(t)
+            evidence.append(
+                Evidence(
+                    f"{t} namespaces: {status} ({entry.get('reason', 'not in the report')})",
+                    value=status,
+                )
+            )
+        want = " or ".join(self.status)
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{', '.join(bad)} namespaces are not {want}",
+                tuple(evidence),
+            )
+        return Verdict(Outcome.PASS, f"{', '.join(self.types)}: {want}", tuple(evidence))
+
+
+@dataclass(frozen=True)
+class SysctlCheck:
+    """A sysctl's value: equal to one of `one_of`, and within at_least..at_most."""
+
+    name: str
+    one_of: tuple[str, ...] | None
+    at_least: int | None
+    at_most: int | None
+    if_absent: Outcome
+    kind: str = "sysctl"
+
+    def want(self) -> str:
+        parts = []
+        if self.one_of is not None:
+            parts.append(" or ".join(self.one_of))
+        if self.at_least is not None:
+            parts.append(f">= {self.at_least}")
+        if self.at_most is not None:
+            parts.append(f"<= {self.at_most}")
+        return " and ".join(parts)
+
+    def value(self, report: Mapping[str, Any]) -> str | None:
+        for r in report.get("restrictions") or []:
+            if isinstance(r, Mapping) and r.get("name") == self.name:
+                return None if r.get("value") is None else str(r.get("value"))
+        prefix, suffix = "user.max_", "_namespaces"
+        if self.name.startswith(prefix) and self.name.endswith(suffix):
+            entry = _types(report).get(self.name[len(prefix) : -len(suffix)], {})
+            return None if entry.get("limit") is None else str(entry.get("limit"))
+        return None
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (missing := _no_report(subject)) is not None:
+            return missing
+        value = self.value(subject.snapshot.capabilities or {})
+        if value is None:
+            e = Evidence(
+                f"{self.name} is not on this kernel (want {self.want()})", sysctl=self.name
+            )
+            return Verdict(self.if_absent, f"{self.name} is not on this kernel", (e,))
+        ok = self.one_of is None or value in self.one_of
+        if self.at_least is not None or self.at_most is not None:
+            try:
+                number = int(value)
+            except ValueError:
+                ok = False
+            else:
+                ok = ok and (self.at_least is None or number >= self.at_least)
+                ok = ok and (self.at_most is None or number <= self.at_most)
+        text = f"{self.name} = {value} (want {self.want()})"
+        return Verdict(
+            Outcome.PASS if ok else Outcome.FAIL,
+            text,
+            (Evidence(text, sysctl=self.name, value=value),),
+        )
+
+
+@dataclass(frozen=True)
+class CountCheck:
+    """At most N namespaces of a type (the host's own included)."""
+
+    type: str
+    at_most: int
+    kind: str = "count"
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skip := _skip(subject)) is not None:
+            return skip
+        snap = subject.snapshot
+        found = [ns for ns in snap.namespaces if ns.id.type.value == self.type]
+        summary = f"{len(found)} {self.type} namespaces (at most {self.at_most})"
+        if len(found) <= self.at_most:
+            return Verdict(Outcome.PASS, summary, _partial_note(snap))
+        own = initial(snap)
+        listed = tuple(
+            _with_text(_about(ns), f"{ns_name(ns.id)} held by {who(ns)}")
+            for ns in found
+            if ns.id not in own
+        )
+        return Verdict(Outcome.FAIL, summary, listed + _partial_note(snap))
+
+
+@dataclass(frozen=True)
+class HoldersCheck:
+    """Every non-initial namespace (of the listed types) is held by an allowed holder."""
+
+    types: tuple[str, ...] | None
+    allow: Allowlist
+    kind: str = "holders"
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skip := _skip(subject)) is not None:
+            return skip
+        snap = subject.snapshot
+        own = initial(snap)
+        checked = [
+            ns
+            for ns in snap.namespaces
+            if ns.id not in own and (self.types is None or ns.id.type.value in self.types)
+        ]
+        bad = []
+        for ns in checked:
+            why = self.allow.violation(ns)
+            if why is not None:
+                bad.append(_with_text(_about(ns), f"{ns_name(ns.id)} {why}"))
+        scope = "/".join(self.types) if self.types else "non-initial"
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} of {len(checked)} {scope} namespaces have no allowed holder",
+                tuple(bad) + _partial_note(snap),
+            )
+        return Verdict(
+            Outcome.PASS,
+            f"all {len(checked)} {scope} namespaces have an allowed holder",
+            _partial_note(snap),
+        )
+
+
+def unprivileged_userns(snap: Snapshot) -> dict[NamespaceId, int]:
+    """User namespaces created by a non-root user, directly or up their parent chain, with
+    that user's uid."""
+    users = {ns.id: ns for ns in snap.namespaces if ns.id.type is NsType.USER}
+    out: dict[NamespaceId, int] = {}
+
+    def creator(nid: NamespaceId, seen: frozenset[NamespaceId]) -> int | None:
+        if nid in out:
+            return out[nid]
+        ns = users.get(nid)
+        if ns is None or nid in seen:
+            return None
+        if ns.owner_uid not in (None, 0):
+            return ns.owner_uid
+        return creator(ns.parent, seen | {nid}) if ns.parent is not None else None
+
+    for nid in users:
+        uid = creator(nid, frozenset())
+        if uid is not None:
+            out[nid] = uid
+    return out
+
+
+@dataclass(frozen=True)
+class UnprivilegedOwnerCheck:
+    """No namespace is (or is owned by) a user namespace that a non-root user created,
+    except those an optional allowlist accepts."""
+
+    allow: Allowlist | None
+    kind: str = "unprivileged_owner"
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skip := _skip(subject)) is not None:
+            return skip
+        snap = subject.snapshot
+        unprivileged = unprivileged_userns(snap)
+        bad = []
+        for ns in snap.namespaces:
+            via = ns.id if ns.id in unprivileged else ns.owner
+            if via is None or via not in unprivileged:
+                continue
+            if self.allow is not None and self.allow.violation(ns) is None:
+                continue
+            how = (
+                "is a user namespace"
+                if via == ns.id
+                else f"is owned by user namespace {ns_name(via)}"
+            )
+            bad.append(
+                _with_text(
+                    _about(ns),
+                    f"{ns_name(ns.id)} {how} created by uid {unprivileged[via]}; held by {who(ns)}",
+                )
+            )
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} namespaces belong to user namespaces of non-root users",
+                tuple(bad) + _partial_note(snap),
+            )
+        return Verdict(
+            Outcome.PASS,
+            "no namespace belongs to a user namespace of a non-root user",
+            _partial_note(snap),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedCheck:
+    """Every namespace created during the period (of the listed types) has an allowed
+    holder, including those that vanished again before the last snapshot."""
+
+    types: tuple[str, ...] | None
+    allow: Allowlist
+    kind: str = "created"
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skip := _skip(subject)) is not None:
+            return skip
+        own = initial(subject.snapshot)
+        checked = [
+            ns
+            for ns in subject.created
+            if ns.id not in own and (self.types is None or ns.id.type.value in self.types)
+        ]
+        bad = []
+        for ns in checked:
+            why = self.allow.violation(ns)
+            if why is not None:
+                bad.append(_with_text(_about(ns), f"created {ns_name(ns.id)} {why}"))
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} of {len(checked)} namespaces created {subject.period} have no "
+                "allowed holder",
+                tuple(bad),
+            )
+        return Verdict(
+            Outcome.PASS,
+            f"{len(checked)} namespaces created {subject.period}, all by allowed holders",
+        )

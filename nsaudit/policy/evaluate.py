@@ -1,0 +1,41 @@
+"""Evaluate a policy against one host: pass, fail, waived or error per rule, with evidence."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from nsaudit.model import Outcome, RuleResult, WaiverNote
+from nsaudit.policy.checks import Subject
+from nsaudit.policy.rules import Policy, Rule, Waiver
+
+
+def evaluate(policy: Policy, subject: Subject, today: date) -> tuple[RuleResult, ...]:
+    return tuple(_result(rule, subject, today) for rule in policy.rules)
+
+
+def _note(w: Waiver, today: date) -> WaiverNote:
+    return WaiverNote(w.hosts, w.reason, w.expires.isoformat(), w.expires < today, w.approved_by)
+
+
+def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
+    verdict = rule.check.evaluate(subject)
+    outcome = verdict.outcome
+    host = subject.snapshot.host.hostname
+    matching = [w for w in rule.waivers if w.covers(host)]
+    in_force = [w for w in matching if w.expires >= today]
+    waiver = None
+    if outcome is not Outcome.PASS and in_force:
+        outcome, waiver = Outcome.WAIVED, _note(in_force[0], today)
+    elif outcome is not Outcome.PASS and matching:
+        # Only expired waivers: the failure stands, and the report says why the waiver did not.
+        waiver = _note(max(matching, key=lambda w: w.expires), today)
+    return RuleResult(
+        rule.id,
+        rule.title,
+        rule.severity,
+        rule.references,
+        outcome,
+        verdict.summary,
+        verdict.evidence,
+        waiver,
+    )

@@ -1,0 +1,382 @@
+"""Read a policy file (TOML). Every mistake is named with its file, line and rule."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from nsaudit.errors import UsageError
+from nsaudit.model import NsType, Outcome, Status
+from nsaudit.policy.checks import (
+    SYSCTLS,
+    CapabilityCheck,
+    Check,
+    CountCheck,
+    CreatedCheck,
+    HoldersCheck,
+    SysctlCheck,
+    UnprivilegedOwnerCheck,
+)
+from nsaudit.policy.match import Allowlist, glob_problem
+from nsaudit.policy.rules import SEVERITIES, Policy, Rule, Waiver
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column \d+\)")
+_TYPES = tuple(t.value for t in NsType)
+_STATUSES = tuple(s.value for s in Status)
+_POLICY_KEYS = {"name", "title", "description"}
+_RULE_KEYS = {"id", "title", "severity", "references", "description", "check", "waiver"}
+_WAIVER_KEYS = {"hosts", "reason", "expires", "approved_by"}
+_ALLOW_KEYS = {"commands", "users", "paths"}
+
+
+class _Text:
+    """The policy file's lines, to say where a key is."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.rule_starts = [i for i, ln in enumerate(self.lines) if _RULE_HEADER.match(ln)]
+
+    def rule_at(self, line: int) -> int | None:
+        """The index of the rule whose block holds this (1-based) line."""
+        found = None
+        for n, start in enumerate(self.rule_starts):
+            if start + 1 <= line:
+                found = n
+        return found
+
+    def line_of(self, key: str, rule: int | None) -> int | None:
+        if rule is None:
+            lo, hi = 0, self.rule_starts[0] if self.rule_starts else len(self.lines)
+        else:
+            lo = self.rule_starts[rule] if rule < len(self.rule_starts) else 0
+            hi = self.rule_starts[rule + 1] if rule + 1 < len(self.rule_starts) else len(self.lines)
+        pattern = re.compile(rf"(^|[{{,\s])\[*\s*(rule\.)?{re.escape(key)}\s*(=|\]|\.)")
+        for i in range(lo, hi):
+            if pattern.search(self.lines[i]):
+                return i + 1
+        return lo + 1 if rule is not None else None
+
+    def error(
+        self,
+        problem: str,
+        key: str | None = None,
+        rule: int | None = None,
+        rule_id: str | None = None,
+        line: int | None = None,
+    ) -> UsageError:
+        if line is None and key is not None:
+            line = self.line_of(key, rule)
+        if line is None and rule is not None and rule < len(self.rule_starts):
+            line = self.rule_starts[rule] + 1
+        where = f"policy {self.path}"
+        if line is not None:
+            where += f", line {line}"
+        if rule is not None:
+            where += f", rule {rule_id}" if rule_id else f", rule #{rule + 1}"
+        return UsageError(f"{where}: {problem}")
+
+
+def load(path: str) -> Policy:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise UsageError(f"policy {path} cannot be read: {e.strerror}") from None
+    text = raw.decode("utf-8", errors="replace")
+    where = _Text(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = _TOML_WHERE.search(str(e))
+        line = int(m[1]) if m else None
+        rule = where.rule_at(line) if line else None
+        rule_id = _rule_id_near(where, rule)
+        message = _TOML_WHERE.sub("", str(e))
+        raise where.error(
+            f"not valid TOML: {message}; fix that line", rule=rule, rule_id=rule_id, line=line
+        ) from None
+    return _policy(where, data, hashlib.sha256(raw).hexdigest())
+
+
+def _rule_id_near(where: _Text, rule: int | None) -> str | None:
+    if rule is None:
+        return None
+    start = where.rule_starts[rule]
+    end = where.rule_starts[rule + 1] if rule + 1 < len(where.rule_starts) else len(where.lines)
+    for ln in where.lines[start:end]:
+        m = re.match(r'\s*id\s*=\s*"([^"]*)"', ln)
+        if m:
+            return m[1]
+    return None
+
+
+def _policy(where: _Text, data: dict[str, Any], sha256: str) -> Policy:
+    for key in data:
+        if key not in ("policy", "rule"):
+            raise where.error(f"unknown key {key!r}; a policy has [policy] and [[rule]]", key)
+    head = data.get("policy")
+    if not isinstance(head, dict):
+        raise where.error("missing [policy] table with name and title", "policy")
+    for key in head:
+        if key not in _POLICY_KEYS:
+            raise where.error(
+                f"unknown key policy.{key}; known: {', '.join(sorted(_POLICY_KEYS))}", key
+            )
+    name = head.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise where.error(
+            "policy.name is required: letters, digits, '.', '_' and '-' (it names the "
+            "policy in the database and in metrics)",
+            "name",
+        )
+    title = _opt_str(where, head, "title", None, None) or name
+    description = _opt_str(where, head, "description", None, None)
+    rules_data = data.get("rule")
+    if not isinstance(rules_data, list) or not rules_data:
+        raise where.error("a policy needs at least one [[rule]]", "rule")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for n, rule in enumerate(rules_data):
+        parsed = _rule(where, n, rule)
+        if parsed.id in seen:
+            raise where.error(f"rule id {parsed.id!r} is used twice", "id", n, parsed.id)
+        seen.add(parsed.id)
+        rules.append(parsed)
+    return Policy(name, title, description, where.path, sha256, tuple(rules))
+
+
+def _opt_str(
+    where: _Text, d: Mapping[str, Any], key: str, rule: int | None, rule_id: str | None
+) -> str | None:
+    value = d.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise where.error(f"{key} must be a non-empty string", key, rule, rule_id)
+    return value
+
+
+def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
+    rule_id = rule.get("id")
+    if not isinstance(rule_id, str) or not _NAME.match(rule_id):
+        raise where.error(
+            "every rule needs an id: letters, digits, '.', '_' and '-' (e.g. RHEL-08-040284)",
+            "id",
+            n,
+        )
+    for key in rule:
+        if key not in _RULE_KEYS:
+            raise where.error(
+                f"unknown key {key!r}; known: {', '.join(sorted(_RULE_KEYS))}", key, n, rule_id
+            )
+    title = rule.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise where.error("missing field 'title'", "title", n, rule_id)
+    severity = rule.get("severity")
+    if severity not in SEVERITIES:
+        raise where.error(
+            f"severity must be one of {', '.join(SEVERITIES)}", "severity", n, rule_id
+        )
+    references = rule.get("references", [])
+    if not isinstance(references, list) or not all(isinstance(r, str) and r for r in references):
+        raise where.error("references must be a list of strings", "references", n, rule_id)
+    description = _opt_str(where, rule, "description", n, rule_id)
+    check = rule.get("check")
+    if not isinstance(check, dict):
+        raise where.error(
+            "missing field 'check': a table such as check = { kind = \"sysctl\", ... }",
+            "check",
+            n,
+            rule_id,
+        )
+    waivers = rule.get("waiver", [])
+    if not isinstance(waivers, list):
+        raise where.error("waivers are [[rule.waiver]] tables", "waiver", n, rule_id)
+    return Rule(
+        rule_id,
+        title,
+        str(severity),
+        tuple(references),
+        description,
+        _check(where, n, rule_id, check),
+        tuple(_waiver(where, n, rule_id, w) for w in waivers),
+    )
+
+
+def _waiver(where: _Text, n: int, rule_id: str, w: Any) -> Waiver:
+    if not isinstance(w, dict):
+        raise where.error("a waiver is a [[rule.waiver]] table", "waiver", n, rule_id)
+    for key in w:
+        if key not in _WAIVER_KEYS:
+            raise where.error(
+                f"unknown waiver key {key!r}; known: {', '.join(sorted(_WAIVER_KEYS))}",
+                key,
+                n,
+                rule_id,
+            )
+    hosts = _globs(where, n, rule_id, w, "hosts")
+    if hosts is None:
+        raise where.error("a waiver needs hosts (a glob or a list of globs)", "waiver", n, rule_id)
+    reason = w.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise where.error("a waiver needs a reason", "waiver", n, rule_id)
+    expires = w.get("expires")
+    if not isinstance(expires, date):
+        raise where.error(
+            "a waiver needs expires, a TOML date such as 2027-03-31 (no quotes)",
+            "expires" if "expires" in w else "waiver",
+            n,
+            rule_id,
+        )
+    return Waiver(hosts, reason, expires, _opt_str(where, w, "approved_by", n, rule_id))
+
+
+def _globs(
+    where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str
+) -> tuple[str, ...] | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(p, str) for p in items) or not items:
+        raise where.error(f"{key} must be a glob or a list of globs", key, n, rule_id)
+    for p in items:
+        problem = glob_problem(p)
+        if problem:
+            raise where.error(f"pattern {p!r} in {key} cannot be used: {problem}", key, n, rule_id)
+    return tuple(items)
+
+
+def _choices(
+    where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str, allowed: tuple[str, ...]
+) -> tuple[str, ...]:
+    value = d.get(key)
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(v in allowed for v in items):
+        raise where.error(
+            f"check.{key} must be one or a list of: {', '.join(allowed)}", key, n, rule_id
+        )
+    return tuple(items)
+
+
+def _int(where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str) -> int | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise where.error(f"check.{key} must be a whole number >= 0", key, n, rule_id)
+    return value
+
+
+def _allowlist(where: _Text, n: int, rule_id: str, d: Mapping[str, Any]) -> Allowlist | None:
+    fields = {k: _globs(where, n, rule_id, d, k) for k in sorted(_ALLOW_KEYS)}
+    if all(v is None for v in fields.values()):
+        return None
+    return Allowlist(fields["commands"], fields["users"], fields["paths"])
+
+
+def _capability(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    return CapabilityCheck(
+        _choices(where, n, rule_id, d, "type", _TYPES),
+        _choices(where, n, rule_id, d, "status", _STATUSES),
+    )
+
+
+def _sysctl(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    name = d.get("name")
+    if name not in SYSCTLS:
+        raise where.error(
+            f"check.name must be a sysctl nsaudit reads: {', '.join(SYSCTLS)}", "name", n, rule_id
+        )
+    one_of = None
+    if "equals" in d and "one_of" in d:
+        raise where.error("give either check.equals or check.one_of", "one_of", n, rule_id)
+    raw = [d["equals"]] if "equals" in d else d.get("one_of")
+    if raw is not None:
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in raw)
+        ):
+            raise where.error(
+                "check.equals is a number or string; check.one_of a list of them",
+                "equals" if "equals" in d else "one_of",
+                n,
+                rule_id,
+            )
+        one_of = tuple(str(v) for v in raw)
+    at_least = _int(where, n, rule_id, d, "at_least")
+    at_most = _int(where, n, rule_id, d, "at_most")
+    if one_of is None and at_least is None and at_most is None:
+        raise where.error(
+            "a sysctl check needs equals, one_of, at_least or at_most", "kind", n, rule_id
+        )
+    if_absent = d.get("if_absent", "fail")
+    if if_absent not in ("pass", "fail"):
+        raise where.error('check.if_absent must be "pass" or "fail"', "if_absent", n, rule_id)
+    return SysctlCheck(str(name), one_of, at_least, at_most, Outcome(if_absent))
+
+
+def _count(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    (ns_type,) = _choices(where, n, rule_id, {"type": [d.get("type")]}, "type", _TYPES)
+    at_most = _int(where, n, rule_id, d, "at_most")
+    if at_most is None:
+        raise where.error("a count check needs at_most", "kind", n, rule_id)
+    return CountCheck(ns_type, at_most)
+
+
+def _scoped(
+    where: _Text, n: int, rule_id: str, d: dict[str, Any]
+) -> tuple[tuple[str, ...] | None, Allowlist]:
+    types = _choices(where, n, rule_id, d, "types", _TYPES) if "types" in d else None
+    allow = _allowlist(where, n, rule_id, d)
+    if allow is None:
+        raise where.error(
+            f"a {d['kind']} check needs commands, users or paths (glob lists)", "kind", n, rule_id
+        )
+    return types, allow
+
+
+def _holders(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    return HoldersCheck(*_scoped(where, n, rule_id, d))
+
+
+def _created(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    return CreatedCheck(*_scoped(where, n, rule_id, d))
+
+
+def _unprivileged(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    return UnprivilegedOwnerCheck(_allowlist(where, n, rule_id, d))
+
+
+_KINDS: dict[str, tuple[set[str], Callable[[_Text, int, str, dict[str, Any]], Check]]] = {
+    "capability": ({"type", "status"}, _capability),
+    "sysctl": ({"name", "equals", "one_of", "at_least", "at_most", "if_absent"}, _sysctl),
+    "count": ({"type", "at_most"}, _count),
+    "holders": ({"types"} | _ALLOW_KEYS, _holders),
+    "unprivileged_owner": (set(_ALLOW_KEYS), _unprivileged),
+    "created": ({"types"} | _ALLOW_KEYS, _created),
+}
+
+
+def _check(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+    kind = d.get("kind")
+    if kind not in _KINDS:
+        raise where.error(
+            f"unknown check kind {kind!r}; known: {', '.join(_KINDS)}", "kind", n, rule_id
+        )
+    keys, build = _KINDS[kind]
+    for key in d:
+        if key != "kind" and key not in keys:
+            raise where.error(
+                f"unknown key {key!r} for a {kind} check; known: {', '.join(sorted(keys))}",
+                key,
+                n,
+                rule_id,
+            )
+    return build(where, n, rule_id, d)

@@ -1,0 +1,106 @@
+"""Glob allowlists: which commands, users and bind-mount paths may hold a namespace."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+from nsaudit.model import Holder, Namespace
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why a glob pattern is unusable, or None. fnmatch takes an unclosed '[' literally,
+    which is never what a policy author meant, so it is refused here."""
+    if not pattern:
+        return "an empty pattern matches nothing"
+    depth_open = None
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "[" and depth_open is None:
+            depth_open = i
+            # ']' right after '[' or '[!' is a literal member of the set.
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "!":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            i = j
+            continue
+        if ch == "]" and depth_open is not None:
+            depth_open = None
+        i += 1
+    if depth_open is not None:
+        return f"'[' at position {depth_open + 1} is never closed"
+    try:
+        re.compile(fnmatch.translate(pattern))
+    except re.error as e:
+        return str(e)
+    return None
+
+
+def matches(text: str | None, patterns: tuple[str, ...]) -> bool:
+    return text is not None and any(fnmatch.fnmatchcase(text, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Who may hold a namespace; anything not listed may not (deny by default).
+
+    A member process is an allowed holder when commands or users are given and it matches
+    those given; a bind mount is when its path matches `paths`. A namespace passes when it has
+    an allowed holder and, if paths are given, no bind mount anywhere else. A namespace held
+    only by an fd or as a *_for_children target has no recorded command: it does not pass.
+    """
+
+    commands: tuple[str, ...] | None = None
+    users: tuple[str, ...] | None = None
+    paths: tuple[str, ...] | None = None
+
+    def _process_ok(self, ns: Namespace) -> bool:
+        if self.commands is None and self.users is None:
+            return False
+        return (self.commands is None or matches(ns.command, self.commands)) and (
+            self.users is None or matches(ns.user, self.users)
+        )
+
+    def violation(self, ns: Namespace) -> str | None:
+        """Why the namespace is not allowed, in words, or None."""
+        mounts = [h for h in ns.holders if h.kind == "mount"]
+        if self.paths is not None:
+            stray = [h for h in mounts if not matches(h.path, self.paths)]
+            if stray:
+                return f"bind-mounted at {stray[0].path}, not an allowed path"
+            if mounts:
+                return None
+        if ns.pid is not None:
+            if self._process_ok(ns):
+                return None
+            if self.commands is None and self.users is None:
+                return f"held by {who(ns)}, and not bind-mounted at an allowed path"
+            return f"held by {who(ns)}, not an allowed command and user"
+        if mounts:
+            return f"held only by {_holders(mounts)}, and no bind-mount path is allowed"
+        others = [h for h in ns.holders if h.kind != "mount"]
+        if others:
+            return f"held only by {_holders(others)}, whose command is not recorded"
+        return "no holder recorded"
+
+
+def _holders(holders: list[Holder]) -> str:
+    return ", ".join(h.text for h in holders)
+
+
+CMDLINE_SHOWN = 120
+
+
+def who(ns: Namespace) -> str:
+    """The member process in words: command, pid, user and (the start of) its command line."""
+    if ns.pid is not None:
+        line = ns.cmdline or ""
+        line = line if len(line) <= CMDLINE_SHOWN else line[: CMDLINE_SHOWN - 3] + "..."
+        return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid})" + (
+            f": {line}" if line else ""
+        )
+    return ", ".join(h.text for h in ns.holders) or "nothing recorded"

@@ -1,0 +1,72 @@
+"""A host's history from the store: counts per snapshot, and the states each snapshot opened
+and ended, read without loading whole snapshots."""
+
+from __future__ import annotations
+
+import bisect
+import json
+
+from sqlalchemy import Connection, and_, or_, select
+
+from nsaudit.model import HistoryPoint, Namespace, Step
+from nsaudit.store.schema import ns_states, snapshots
+from nsaudit.store.snapshots import namespace_of
+
+
+def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoint]:
+    """Each snapshot of the host taken at or after `since` (ISO, UTC), oldest first."""
+    query = select(
+        snapshots.c.seq,
+        snapshots.c.taken_at,
+        snapshots.c.boot_id,
+        snapshots.c.counts,
+        snapshots.c.problems,
+    ).where(snapshots.c.host_id == host_id)
+    if since is not None:
+        query = query.where(snapshots.c.taken_at >= since)
+    return [
+        HistoryPoint(r.seq, r.taken_at, r.boot_id, json.loads(r.counts), r.problems != "[]")
+        for r in conn.execute(query.order_by(snapshots.c.seq))
+    ]
+
+
+def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list[Step]:
+    """The snapshots with after_seq < seq <= upto_seq, each with the states it opened and
+    ended (a state that began or ended with a pruned snapshot counts for the next kept one)."""
+    rows = conn.execute(
+        select(snapshots.c.seq, snapshots.c.taken_at, snapshots.c.boot_id)
+        .where(snapshots.c.host_id == host_id, snapshots.c.seq <= upto_seq)
+        .order_by(snapshots.c.seq)
+    ).all()
+    # A host's first snapshot has nothing before it: it created nothing.
+    first = max(bisect.bisect_right([r.seq for r in rows], after_seq), 1)
+    if first >= len(rows):
+        return []
+    after_seq = max(after_seq, rows[first - 1].seq)
+    window = rows[first:]
+    seqs = [r.seq for r in window]
+    states = conn.execute(
+        select(ns_states).where(
+            ns_states.c.host_id == host_id,
+            or_(
+                and_(ns_states.c.first_seq > after_seq, ns_states.c.first_seq <= upto_seq),
+                and_(ns_states.c.end_seq > after_seq, ns_states.c.end_seq <= upto_seq),
+            ),
+        )
+    ).all()
+    opened: list[list[Namespace]] = [[] for _ in window]
+    ended: list[list[Namespace]] = [[] for _ in window]
+    for s in states:
+        ns = namespace_of(s)
+        if after_seq < s.first_seq <= upto_seq:
+            opened[bisect.bisect_left(seqs, s.first_seq)].append(ns)
+        if s.end_seq is not None and after_seq < s.end_seq <= upto_seq:
+            ended[bisect.bisect_left(seqs, s.end_seq)].append(ns)
+    out = []
+    for i, r in enumerate(window):
+        before = rows[first + i - 1] if first + i > 0 else None
+        rebooted = bool(
+            before is not None and before.boot_id and r.boot_id and before.boot_id != r.boot_id
+        )
+        out.append(Step(r.seq, r.taken_at, rebooted, tuple(opened[i]), tuple(ended[i])))
+    return out

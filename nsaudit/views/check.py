@@ -1,0 +1,188 @@
+"""Policy results as a Document: schema nsaudit.check/1, a JUnit case per rule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from nsaudit import __version__
+from nsaudit.compliance import CheckResult
+from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote
+from nsaudit.render import Document, Table
+from nsaudit.render.document import Case
+
+SCHEMA = "nsaudit.check/1"
+SHOWN_EVIDENCE = 20  # per rule in the text formats; JSON lists all
+
+
+def evidence_payload(e: Evidence) -> dict[str, Any]:
+    return {k: v for k, v in vars(e).items() if v is not None}
+
+
+def waiver_payload(w: WaiverNote | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    return {
+        "hosts": list(w.hosts),
+        "reason": w.reason,
+        "expires": w.expires,
+        "expired": w.expired,
+        "approved_by": w.approved_by,
+    }
+
+
+def waiver_text(w: WaiverNote) -> str:
+    who = f", approved by {w.approved_by}" if w.approved_by else ""
+    hosts = ", ".join(w.hosts)
+    if w.expired:
+        return f"waiver for {hosts} expired on {w.expires}, so it no longer applies: {w.reason}"
+    return f"waived for {hosts} until {w.expires}{who}: {w.reason}"
+
+
+def result_payload(r: RuleResult) -> dict[str, Any]:
+    return {
+        "id": r.rule_id,
+        "title": r.title,
+        "severity": r.severity,
+        "references": list(r.references),
+        "outcome": r.outcome.value,
+        "summary": r.summary,
+        "evidence": [evidence_payload(e) for e in r.evidence],
+        "waiver": waiver_payload(r.waiver),
+    }
+
+
+def tally(results: tuple[RuleResult, ...]) -> dict[str, int]:
+    return {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
+
+
+def payload(c: CheckResult) -> dict[str, Any]:
+    s = c.snapshot
+    return {
+        "schema": SCHEMA,
+        "nsaudit_version": __version__,
+        "checked_at": c.checked_at,
+        "policy": {
+            "name": c.policy.name,
+            "title": c.policy.title,
+            "source": c.policy.source,
+            "sha256": c.policy.sha256,
+        },
+        "host": {"hostname": s.host.hostname, "machine_id": s.host.machine_id},
+        "snapshot": {"id": s.id, "seq": s.seq, "taken_at": s.taken_at, "partial": s.partial},
+        "period": c.period,
+        "summary": tally(c.results),
+        "results": [result_payload(r) for r in c.results],
+    }
+
+
+def headline(c: CheckResult) -> str:
+    t = tally(c.results)
+    counts = ", ".join(
+        f"{t[o.value]} {o.value}" for o in Outcome if t[o.value] or o is Outcome.FAIL
+    )
+    s = c.snapshot
+    what = f"snapshot {s.id}, {s.taken_at}" if s.id is not None else "kernel only, not stored"
+    return f"policy {c.policy.name} on {s.host.hostname} ({what}): {counts}"
+
+
+def period_lines(c: CheckResult) -> tuple[str, ...]:
+    if not any(r.check.kind == "created" for r in c.policy.rules):
+        return ()
+    return (f"rules about created namespaces look at the snapshots taken {c.period}",)
+
+
+def results_table(results: tuple[RuleResult, ...], section: str | None = None) -> Table:
+    return Table(
+        "Policy results",
+        ("RULE", "SEVERITY", "RESULT", "SUMMARY"),
+        tuple((r.rule_id, r.severity, r.outcome.value, r.summary) for r in results),
+        frozenset({"RESULT"}),
+        section=section,
+    )
+
+
+def evidence_table(results: tuple[RuleResult, ...], section: str | None = None) -> Table | None:
+    rows: list[tuple[str, str]] = []
+    for r in results:
+        if r.waiver is not None:
+            rows.append((r.rule_id, waiver_text(r.waiver)))
+        if r.outcome is Outcome.PASS:
+            continue
+        shown = r.evidence[:SHOWN_EVIDENCE]
+        rows += [(r.rule_id, e.text) for e in shown if e.text]
+        if len(r.evidence) > len(shown):
+            rows.append(
+                (
+                    r.rule_id,
+                    f"... and {len(r.evidence) - len(shown)} more (--format json lists all)",
+                )
+            )
+    if not rows:
+        return None
+    return Table("Evidence", ("RULE", "EVIDENCE"), tuple(rows), section=section)
+
+
+def cases(c: CheckResult) -> tuple[Case, ...]:
+    host = c.snapshot.host.hostname
+    out = []
+    for r in c.results:
+        message = r.summary
+        if r.waiver is not None:
+            message += "; " + waiver_text(r.waiver)
+        out.append(
+            Case(
+                host,
+                f"nsaudit.{c.policy.name}",
+                f"{r.rule_id}: {r.title}",
+                r.outcome.value,
+                message,
+                "\n".join(e.text for e in r.evidence if e.text),
+            )
+        )
+    return tuple(out)
+
+
+def document(c: CheckResult) -> Document:
+    tables = [results_table(c.results)]
+    evidence = evidence_table(c.results)
+    if evidence is not None:
+        tables.append(evidence)
+    records = Table(
+        None,
+        ("host", "policy", "rule", "severity", "result", "title", "summary", "evidence", "waiver"),
+        tuple(
+            (
+                c.snapshot.host.hostname,
+                c.policy.name,
+                r.rule_id,
+                r.severity,
+                r.outcome.value,
+                r.title,
+                r.summary,
+                " | ".join(e.text for e in r.evidence if e.text),
+                waiver_text(r.waiver) if r.waiver else "",
+            )
+            for r in c.results
+        ),
+    )
+    return Document(
+        f"nsaudit check: {c.policy.title}",
+        payload(c),
+        (headline(c), *period_lines(c)),
+        tuple(tables),
+        records,
+        cases=cases(c),
+    )
+
+
+def with_check(doc: Document, c: CheckResult) -> Document:
+    """Another command's document with the policy results after it (`audit --policy`)."""
+    mine = document(c)
+    return replace(
+        doc,
+        payload={**doc.payload, "check": mine.payload},
+        lines=doc.lines + mine.lines,
+        tables=doc.tables + mine.tables,
+        cases=mine.cases,
+    )

@@ -1,0 +1,259 @@
+"""The compliance report as a Document: schema nsaudit.report/1.
+
+A fleet summary first (when there are several hosts), then per host: the capability matrix
+with its evidence, the policy results with evidence and waivers, and the history of the
+period (namespaces per type over time, created and vanished per day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nsaudit import __version__
+from nsaudit.compliance import CheckResult
+from nsaudit.history import Day
+from nsaudit.model import HistoryPoint, NsType, Outcome, Snapshot
+from nsaudit.render import Document, Table
+from nsaudit.render.document import Chart
+from nsaudit.views.check import cases, evidence_table, result_payload, results_table, tally
+
+SCHEMA = "nsaudit.report/1"
+CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly picked
+_TYPES = tuple(t.value for t in NsType)
+
+
+@dataclass(frozen=True)
+class HostReport:
+    snapshot: Snapshot
+    check: CheckResult | None
+    points: Sequence[HistoryPoint]
+    days: Sequence[Day]
+
+
+def _capability_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not report:
+        return []
+    out = []
+    for t in report.get("types") or []:
+        unprivileged = t.get("unprivileged") or {}
+        out.append(
+            {
+                "type": t.get("type"),
+                "status": t.get("status"),
+                "present": t.get("present"),
+                "limit": t.get("limit"),
+                "unprivileged": unprivileged.get("value"),
+                "reason": t.get("reason"),
+                "config": [f"{c.get('option')}={c.get('value')}" for c in t.get("config") or []],
+            }
+        )
+    return out
+
+
+def _label(h: HostReport) -> str:
+    s = h.snapshot
+    return f"{s.host.hostname} ({(s.host.machine_id or 'no machine id')[:12]})"
+
+
+def _sample(points: Sequence[HistoryPoint]) -> list[HistoryPoint]:
+    if len(points) <= CHART_POINTS:
+        return list(points)
+    step = (len(points) - 1) / (CHART_POINTS - 1)
+    return [points[round(i * step)] for i in range(CHART_POINTS)]
+
+
+def _host_tables(h: HostReport) -> list[Table]:
+    section = f"Host {_label(h)}"
+    s = h.snapshot
+    caps = _capability_rows(s.capabilities)
+    tables = [
+        Table(
+            "Capabilities",
+            ("TYPE", "STATUS", "UNPRIVILEGED", "LIMIT", "EVIDENCE"),
+            tuple(
+                (
+                    str(c["type"]),
+                    str(c["status"]),
+                    str(c["unprivileged"] or "-"),
+                    "-" if c["limit"] is None else str(c["limit"]),
+                    str(c["reason"]),
+                )
+                for c in caps
+            )
+            or (("-", "unknown", "-", "-", "the snapshot has no capability report"),),
+            frozenset({"STATUS", "UNPRIVILEGED"}),
+            section=section,
+        )
+    ]
+    if h.check is not None:
+        tables.append(results_table(h.check.results, section))
+        evidence = evidence_table(h.check.results, section)
+        if evidence is not None:
+            tables.append(evidence)
+    sampled = _sample(h.points)
+    tables.append(
+        Table(
+            "Namespaces per type (at each day's last snapshot)",
+            ("DAY", "SNAPSHOTS", *_TYPES),
+            tuple((d.day, str(d.snapshots), *(str(d.counts[t]) for t in _TYPES)) for d in h.days),
+            section=section,
+            chart=Chart(
+                "line",
+                tuple(p.taken_at[:16].replace("T", " ") for p in sampled),
+                tuple((t, tuple(int(p.counts.get(t, 0)) for p in sampled)) for t in _TYPES),
+            ),
+        )
+    )
+    tables.append(
+        Table(
+            "Created and vanished per day",
+            ("DAY", "CREATED", "VANISHED", "REBOOTS"),
+            tuple((d.day, str(d.created), str(d.vanished), str(d.reboots)) for d in h.days),
+            section=section,
+            chart=Chart(
+                "bars",
+                tuple(d.day for d in h.days),
+                (
+                    ("created", tuple(d.created for d in h.days)),
+                    ("vanished", tuple(d.vanished for d in h.days)),
+                ),
+            ),
+        )
+    )
+    return tables
+
+
+def _fleet_tables(hosts: Sequence[HostReport]) -> list[Table]:
+    rows = []
+    for h in hosts:
+        t = tally(h.check.results) if h.check else None
+        failing = (
+            ", ".join(
+                r.rule_id for r in h.check.results if r.outcome in (Outcome.FAIL, Outcome.ERROR)
+            )
+            if h.check
+            else ""
+        )
+        rows.append(
+            (
+                _label(h),
+                h.snapshot.taken_at,
+                "yes" if h.snapshot.partial else "no",
+                *(
+                    (str(t["pass"]), str(t["fail"] + t["error"]), str(t["waived"]))
+                    if t
+                    else ("-",) * 3
+                ),
+                failing or "-",
+            )
+        )
+    tables = [
+        Table(
+            "Fleet summary",
+            ("HOST", "LAST SNAPSHOT", "PARTIAL", "PASS", "FAIL", "WAIVED", "FAILING RULES"),
+            tuple(rows),
+            section="Fleet",
+        )
+    ]
+    checked = [h for h in hosts if h.check is not None]
+    if checked:
+        first = checked[0].check
+        assert first is not None
+        matrix = []
+        for i, rule in enumerate(first.results):
+            outcomes = [h.check.results[i].outcome.value for h in checked if h.check]
+            matrix.append((rule.rule_id, rule.severity, *outcomes))
+        tables.append(
+            Table(
+                "Rules by host",
+                ("RULE", "SEVERITY", *(h.snapshot.host.hostname for h in checked)),
+                tuple(matrix),
+                frozenset(h.snapshot.host.hostname for h in checked),
+                section="Fleet",
+            )
+        )
+    return tables
+
+
+def _host_payload(h: HostReport) -> dict[str, Any]:
+    s = h.snapshot
+    return {
+        "hostname": s.host.hostname,
+        "machine_id": s.host.machine_id,
+        "snapshot": {
+            "id": s.id,
+            "seq": s.seq,
+            "taken_at": s.taken_at,
+            "kernel": s.host.kernel,
+            "partial": s.partial,
+        },
+        "capabilities": _capability_rows(s.capabilities),
+        "policy_period": h.check.period if h.check else None,
+        "results": [result_payload(r) for r in h.check.results] if h.check else None,
+        "history": {
+            "points": [
+                {
+                    "seq": p.seq,
+                    "taken_at": p.taken_at,
+                    "counts": dict(p.counts),
+                    "partial": p.partial,
+                }
+                for p in h.points
+            ],
+            "days": [vars(d) for d in h.days],
+        },
+    }
+
+
+def document(
+    hosts: Sequence[HostReport],
+    since: str,
+    until: str,
+    policy: Mapping[str, str] | None,
+) -> Document:
+    fleet = len(hosts) > 1
+    tables = (_fleet_tables(hosts) if fleet else []) + [t for h in hosts for t in _host_tables(h)]
+    failing: dict[str, list[str]] = {}
+    for h in hosts:
+        for r in h.check.results if h.check else ():
+            if r.outcome in (Outcome.FAIL, Outcome.ERROR):
+                failing.setdefault(r.rule_id, []).append(h.snapshot.host.hostname)
+    payload = {
+        "schema": SCHEMA,
+        "nsaudit_version": __version__,
+        "period": {"since": since, "until": until},
+        "policy": dict(policy) if policy else None,
+        "fleet": {"hosts": len(hosts), "failing": failing},
+        "hosts": [_host_payload(h) for h in hosts],
+    }
+    what = f"policy {policy['name']}" if policy else "no policy"
+    lines = (
+        f"{len(hosts)} host{'s' if fleet else ''}, {what}, from {since[:19]}Z to {until[:19]}Z",
+    )
+    records = Table(
+        None,
+        ("host", "rule", "severity", "result", "title", "summary", "evidence"),
+        tuple(
+            (
+                h.snapshot.host.hostname,
+                r.rule_id,
+                r.severity,
+                r.outcome.value,
+                r.title,
+                r.summary,
+                " | ".join(e.text for e in r.evidence if e.text),
+            )
+            for h in hosts
+            for r in (h.check.results if h.check else ())
+        ),
+    )
+    return Document(
+        "nsaudit report",
+        payload,
+        lines,
+        tuple(tables),
+        records,
+        cases=tuple(c for h in hosts if h.check for c in cases(h.check)),
+    )

@@ -1,0 +1,368 @@
+"""`nsaudit check`: each kind of rule, pass and fail, on real namespaces and fixture trees."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOTS, SAMPLES, needs_root, run
+from nsmakers import in_new_namespaces, netns
+
+STIG = SAMPLES / "policies" / "stig-user-namespaces.toml"
+
+
+def policy(tmp_path: Path, *rules: str, name: str = "test") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'[policy]\nname = "{name}"\n' + "".join(rules))
+    return path
+
+
+def rule(rule_id: str, check: str, extra: str = "") -> str:
+    return (
+        f'\n[[rule]]\nid = "{rule_id}"\ntitle = "{rule_id}"\nseverity = "medium"\n'
+        f"check = {check}\n{extra}"
+    )
+
+
+def check(*args: str | Path) -> tuple[int, dict[str, Any]]:
+    proc = run("check", *args, "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def outcome(report: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    (found,) = [r for r in report["results"] if r["id"] == rule_id]
+    return found
+
+
+def named_sleeper(tmp_path: Path, name: str) -> str:
+    """A copy of sleep(1) whose process name (comm) is `name`."""
+    path = tmp_path / name
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", path)
+    return str(path)
+
+
+def test_capability_and_sysctl_rules_on_this_host(tmp_path: Path) -> None:
+    path = policy(
+        tmp_path,
+        rule("TIME", '{ kind = "capability", type = "time", status = "available" }'),
+        rule(
+            "USER-OFF", '{ kind = "capability", type = "user", status = ["disabled", "missing"] }'
+        ),
+        rule("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }'),
+        rule("MAXOK", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 1 }'),
+        rule("NETMAX", '{ kind = "sysctl", name = "user.max_net_namespaces", at_least = 1 }'),
+    )
+    code, report = check("--policy", path, "--db", tmp_path / "ns.db")
+    assert code == 1
+    assert outcome(report, "TIME")["outcome"] == "pass"
+    assert outcome(report, "USER-OFF")["outcome"] == "fail"
+    assert "user namespaces: available" in outcome(report, "USER-OFF")["evidence"][0]["text"]
+    limit = Path("/proc/sys/user/max_user_namespaces").read_text().strip()
+    max0 = outcome(report, "MAX0")
+    assert max0["outcome"] == "fail"
+    assert max0["evidence"] == [
+        {
+            "sysctl": "user.max_user_namespaces",
+            "value": limit,
+            "text": f"user.max_user_namespaces = {limit} (want 0)",
+        }
+    ]
+    assert outcome(report, "MAXOK")["outcome"] == "pass"
+    assert outcome(report, "NETMAX")["outcome"] == "pass"
+    assert report["summary"] == {"pass": 3, "fail": 2, "waived": 0, "error": 0, "skip": 0}
+
+
+def test_capability_and_sysctl_rules_on_fixture_kernels(tmp_path: Path) -> None:
+    """Capabilities this host lacks: a kernel without time namespaces, a switched-off
+    unprivileged_userns_clone, and user namespaces disabled by max_user_namespaces = 0."""
+    path = policy(
+        tmp_path,
+        rule("TIME", '{ kind = "capability", type = "time", status = "available" }'),
+        rule(
+            "CLONE0",
+            '{ kind = "sysctl", name = "kernel.unprivileged_userns_clone", equals = 0 }',
+        ),
+        rule("NETS", '{ kind = "count", type = "net", at_most = 0 }'),
+    )
+    code, report = check("--policy", path, "--root", ROOTS / "debian10-no-timens")
+    assert code == 1
+    assert outcome(report, "TIME")["outcome"] == "fail"
+    assert "time namespaces: missing" in outcome(report, "TIME")["evidence"][0]["text"]
+    assert outcome(report, "CLONE0")["outcome"] == "pass"
+    # A fixture tree runs nothing: rules about live namespaces do not apply there.
+    assert outcome(report, "NETS")["outcome"] == "skip"
+    assert report["snapshot"]["id"] is None
+
+    code, report = check("--policy", path, "--root", ROOTS / "centos7-userns-disabled")
+    clone = outcome(report, "CLONE0")
+    assert clone["outcome"] == "fail"  # CentOS 7 has no such switch; if_absent defaults to fail
+    assert "not on this kernel" in clone["summary"]
+    absent_ok = policy(
+        tmp_path,
+        rule(
+            "CLONE0",
+            '{ kind = "sysctl", name = "kernel.unprivileged_userns_clone", equals = 0, '
+            'if_absent = "pass" }',
+        ),
+        name="absent",
+    )
+    code, report = check("--policy", absent_ok, "--root", ROOTS / "centos7-userns-disabled")
+    assert code == 0 and outcome(report, "CLONE0")["outcome"] == "pass"
+
+
+def test_shipped_stig_policy_fails_here_and_passes_on_the_disabled_sample(tmp_path: Path) -> None:
+    code, report = check("--policy", STIG, "--db", tmp_path / "ns.db")
+    assert code == 1
+    assert outcome(report, "RHEL-08-040284")["outcome"] == "fail"
+    assert outcome(report, "NSAUDIT-USERNS-STATUS")["outcome"] == "fail"
+    code, report = check("--policy", STIG, "--root", ROOTS / "centos7-userns-disabled")
+    assert code == 0, report
+    for item in ("RHEL-08-040284", "RHEL-09-213105", "ALMA-09-023010", "NSAUDIT-USERNS-STATUS"):
+        assert outcome(report, item)["outcome"] == "pass", item
+    assert outcome(report, "RHEL-08-040284")["evidence"][0]["value"] == "0"
+
+
+def _stig_with_waiver(tmp_path: Path, expires: date, name: str) -> Path:
+    text = STIG.read_text()
+    waiver = (
+        "[[rule.waiver]]\n"
+        'hosts = ["waiver-test-*"]\n'
+        'reason = "rootless builds required and documented"\n'
+        f"expires = {expires.isoformat()}\n"
+        'approved_by = "ISSO"\n'
+    )
+    marker = 'check = { kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }\n'
+    assert marker in text
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text.replace(marker, marker + waiver, 1))
+    return path
+
+
+def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_path: Path) -> None:
+    config = tmp_path / "nsaudit.toml"
+    config.write_text('hostname = "waiver-test-7"\n')
+    db = tmp_path / "ns.db"
+    future = _stig_with_waiver(tmp_path, date.today() + timedelta(days=30), "future")
+    code, report = check("--policy", future, "--db", db, "--config", config)
+    result = outcome(report, "RHEL-08-040284")
+    assert result["outcome"] == "waived"
+    assert result["waiver"]["expired"] is False and result["waiver"]["approved_by"] == "ISSO"
+    assert outcome(report, "RHEL-09-213105")["outcome"] == "fail"  # only one rule was waived
+
+    past = _stig_with_waiver(tmp_path, date.today() - timedelta(days=1), "past")
+    code, report = check("--policy", past, "--db", db, "--config", config, "--no-snapshot")
+    result = outcome(report, "RHEL-08-040284")
+    assert code == 1 and result["outcome"] == "fail"
+    assert result["waiver"]["expired"] is True
+    text = run("check", "--policy", past, "--db", db, "--config", config, "--no-snapshot").stdout
+    assert "expired on" in text and "no longer applies" in text
+
+    # A waiver for other hosts does not apply here.
+    other = tmp_path / "other.toml"
+    other.write_text('hostname = "db-1"\n')
+    code, report = check("--policy", future, "--db", db, "--config", other)
+    assert outcome(report, "RHEL-08-040284")["outcome"] == "fail"
+    assert outcome(report, "RHEL-08-040284")["waiver"] is None
+
+
+def test_waived_rules_alone_exit_0(tmp_path: Path) -> None:
+    expires = (date.today() + timedelta(days=1)).isoformat()
+    path = policy(
+        tmp_path,
+        rule(
+            "MAX0",
+            '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }',
+            f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n',
+        ),
+    )
+    code, report = check("--policy", path, "--db", tmp_path / "ns.db")
+    assert code == 0 and report["summary"]["waived"] == 1
+    proc = run("check", "--policy", path, "--db", tmp_path / "ns.db", "--quiet")
+    assert proc.returncode == 0 and proc.stdout == ""
+
+
+@needs_root
+def test_count_rule_on_real_namespaces(tmp_path: Path) -> None:
+    sleeper = named_sleeper(tmp_path, "nsaudit-count")
+    path = policy(
+        tmp_path,
+        rule("FEW", '{ kind = "count", type = "net", at_most = 1 }'),
+        rule("MANY", '{ kind = "count", type = "net", at_most = 100000 }'),
+    )
+    with in_new_namespaces("--net", argv=[sleeper, "300"]) as pid:
+        code, report = check("--policy", path, "--db", tmp_path / "ns.db")
+    assert code == 1
+    few = outcome(report, "FEW")
+    assert few["outcome"] == "fail"
+    (mine,) = [e for e in few["evidence"] if e.get("pid") == pid]
+    assert mine["command"] == "nsaudit-count" and mine["namespace"].startswith("net:[")
+    assert outcome(report, "MANY")["outcome"] == "pass"
+
+
+@needs_root
+def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> None:
+    sleeper = named_sleeper(tmp_path, "nsaudit-holder")
+    strict = policy(
+        tmp_path,
+        rule("NET", '{ kind = "holders", types = ["net"], commands = ["systemd*"] }'),
+        name="strict",
+    )
+    allowed = policy(
+        tmp_path,
+        rule(
+            "NET",
+            '{ kind = "holders", types = ["net"], commands = ["nsaudit-holder"], '
+            'paths = ["/run/netns/*"] }',
+        ),
+        rule(
+            "USERS",
+            '{ kind = "holders", types = ["net"], users = ["root"], paths = ["/run/netns/*"] }',
+        ),
+        name="allowed",
+    )
+    wrong_path = policy(
+        tmp_path,
+        rule("NET", '{ kind = "holders", types = ["net"], paths = ["/var/run/other/*"] }'),
+        name="wrongpath",
+    )
+    db = tmp_path / "ns.db"
+    with netns() as name, in_new_namespaces("--net", argv=[sleeper, "300"]) as pid:
+        code, report = check("--policy", strict, "--db", db)
+        assert code == 1
+        texts = [e["text"] for e in outcome(report, "NET")["evidence"]]
+        assert any(f"nsaudit-holder (pid {pid}, user root)" in t for t in texts), texts
+        assert any(f"bind-mounted at /run/netns/{name}" in t or name in t for t in texts), texts
+
+        code, report = check("--policy", allowed, "--db", db, "--no-snapshot")
+        assert code == 0, report
+        assert outcome(report, "USERS")["outcome"] == "pass"
+
+        code, report = check("--policy", wrong_path, "--db", db, "--no-snapshot")
+        texts = [e["text"] for e in outcome(report, "NET")["evidence"]]
+        assert any(f"bind-mounted at /run/netns/{name}, not an allowed path" in t for t in texts)
+
+
+def _unprivileged_userns(sleeper: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "unshare",
+            "--user",
+            "--net",
+            sleeper,
+            "300",
+        ]  # fmt: skip
+    )
+
+
+@needs_root
+def test_unprivileged_owner_rule(tmp_path: Path) -> None:
+    from nsmakers import kill_tree, wait_for
+
+    public = Path(tempfile.mkdtemp(prefix="nsaudit-test-"))  # pytest's tmp is root's only
+    public.chmod(0o755)
+    sleeper = named_sleeper(public, "nsaudit-unpriv")
+    strict = policy(tmp_path, rule("UNPRIV", '{ kind = "unprivileged_owner" }'), name="strict")
+    excepted = policy(
+        tmp_path,
+        rule("UNPRIV", '{ kind = "unprivileged_owner", commands = ["nsaudit-unpriv"] }'),
+        name="excepted",
+    )
+    db = tmp_path / "ns.db"
+    with in_new_namespaces("--user", "--net", argv=[sleeper, "300"]):
+        code, report = check("--policy", strict, "--db", db)
+        assert code == 0, "a user namespace root made owns nothing unprivileged"
+    proc = _unprivileged_userns(sleeper)
+    try:
+        wait_for(lambda: Path(f"/proc/{proc.pid}/comm").read_text().strip() == "nsaudit-unpriv")
+        code, report = check("--policy", strict, "--db", db)
+        assert code == 1
+        texts = [e["text"] for e in outcome(report, "UNPRIV")["evidence"]]
+        assert any("is a user namespace created by uid 65534" in t for t in texts), texts
+        assert any("is owned by user namespace user:[" in t and "uid 65534" in t for t in texts)
+        code, report = check("--policy", excepted, "--db", db, "--no-snapshot")
+        assert code == 0, report
+    finally:
+        kill_tree(proc)
+        shutil.rmtree(public)
+
+
+@needs_root
+def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> None:
+    sleeper = named_sleeper(tmp_path, "nsaudit-new")
+    path = policy(
+        tmp_path,
+        rule("NEW", '{ kind = "created", commands = ["systemd*", "sleep"] }'),
+    )
+    db = tmp_path / "ns.db"
+    check("--policy", path, "--db", db)  # the first check: where the period starts
+    code, report = check("--policy", path, "--db", db)
+    assert outcome(report, "NEW")["outcome"] == "pass"
+    assert "since the last check" in outcome(report, "NEW")["summary"]
+
+    # A namespace made and gone between two checks is still caught: a snapshot saw it.
+    with in_new_namespaces("--uts", "--ipc", argv=[sleeper, "300"]) as pid:
+        assert run("snapshot", "--db", db).returncode == 0
+    time.sleep(0.2)
+    code, report = check("--policy", path, "--db", db)
+    assert code == 1
+    new = outcome(report, "NEW")
+    assert new["outcome"] == "fail"
+    assert {e["namespace"].split(":")[0] for e in new["evidence"] if e.get("pid") == pid} == {
+        "uts",
+        "ipc",
+    }
+    assert all("nsaudit-new" in e["text"] for e in new["evidence"] if e.get("pid") == pid)
+
+    # The next check starts where that one ended.
+    code, report = check("--policy", path, "--db", db)
+    assert code == 0 and outcome(report, "NEW")["outcome"] == "pass"
+
+
+@needs_root
+def test_audit_with_a_policy_records_the_check_and_exits_1_on_failure(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    path = policy(
+        tmp_path, rule("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }')
+    )
+    proc = run("audit", "--db", db, "--policy", path, "--quiet")
+    assert proc.returncode == 1
+    assert "MAX0" in proc.stdout and "fail" in proc.stdout
+    data = json.loads(run("audit", "--db", db, "--policy", path, "--format", "json").stdout)
+    assert data["check"]["schema"] == "nsaudit.check/1"
+    assert data["check"]["results"][0]["outcome"] == "fail"
+    passing = policy(
+        tmp_path,
+        rule("ANY", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 0 }'),
+        name="passing",
+    )
+    run("audit", "--db", db)
+    proc = run("audit", "--db", db, "--policy", passing, "--quiet")
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout
+
+
+def test_check_of_a_host_with_no_snapshots(tmp_path: Path) -> None:
+    from conftest import assert_clean_error
+
+    path = policy(tmp_path, rule("ANY", '{ kind = "count", type = "net", at_most = 5 }'))
+    run("check", "--policy", path, "--db", tmp_path / "ns.db", "--root", ROOTS / "no-kconfig")
+    proc = run("check", "--policy", path, "--db", tmp_path / "ns.db", "--host", "nowhere")
+    assert_clean_error(proc, 2, "nowhere")
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "junit"])
+def test_check_formats(tmp_path: Path, fmt: str) -> None:
+    proc = run("check", "--policy", STIG, "--db", tmp_path / "ns.db", "--format", fmt)
+    assert proc.returncode == 1, proc.stderr
+    assert "RHEL-08-040284" in proc.stdout
