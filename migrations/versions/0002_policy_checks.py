@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("failed", sa.Integer(), nullable=False),
         sa.Column("waived", sa.Integer(), nullable=False),
         sa.Column("results", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["host_id"], ["hosts.id"], name="fk_policy_checks_host_id_hosts"
-        ),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name="fk_policy_checks_host_id_hosts"),
         sa.PrimaryKeyConstraint("id", name="pk_policy_checks"),
     )
     op.create_index(

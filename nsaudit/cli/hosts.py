@@ -64,8 +64,8 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
         result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
     click.echo(
         f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span} "
-        f"and {result.states} namespace states only they used; {result.kept} snapshots "
-        "remain"
+        f"and {result.states} namespace states only they used, and {result.checks} older "
+        f"policy check records; {result.kept} snapshots remain"
     )
     return EXIT_OK
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
-from nsaudit.store.schema import capability_reports, ns_states, snapshots
+from nsaudit.store.schema import capability_reports, ns_states, policy_checks, snapshots
 
 _CHUNK = 500
 
@@ -17,6 +17,7 @@ class Pruned:
     snapshots: int
     states: int
     kept: int
+    checks: int
 
 
 def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
@@ -56,4 +57,16 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
             conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
     used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
     conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
-    return Pruned(len(doomed), len(stale_states), len(rows) - len(doomed))
+    # Old check records go too, but each host's last check of each policy stays: it is where
+    # the next check's period starts, and what `nsaudit metrics` publishes.
+    newest = (
+        select(func.max(policy_checks.c.id))
+        .group_by(policy_checks.c.host_id, policy_checks.c.policy_name)
+        .scalar_subquery()
+    )
+    checks = conn.execute(
+        delete(policy_checks).where(
+            policy_checks.c.checked_at < cutoff, policy_checks.c.id.not_in(newest)
+        )
+    ).rowcount
+    return Pruned(len(doomed), len(stale_states), len(rows) - len(doomed), checks)
