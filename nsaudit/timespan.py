@@ -7,6 +7,7 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_LONGEST = timedelta(days=36525)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -14,4 +15,7 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not a duration such as 30m, 24h, 7d or 2w")
-    return timedelta(**{_UNITS[m[2]]: int(m[1])})
+    one = timedelta(**{_UNITS[m[2]]: 1})
+    if int(m[1]) > _LONGEST // one:
+        raise ValueError(f"{text!r} is longer than 100 years")
+    return one * int(m[1])

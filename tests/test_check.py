@@ -173,6 +173,25 @@ def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_pa
     assert outcome(report, "RHEL-08-040284")["waiver"] is None
 
 
+def test_a_rule_that_does_not_apply_is_not_waived(tmp_path: Path) -> None:
+    expires = (date.today() + timedelta(days=1)).isoformat()
+    path = policy(
+        tmp_path,
+        rule(
+            "NETS",
+            '{ kind = "count", type = "net", at_most = 0 }',
+            f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n',
+        ),
+    )
+    code, report = check("--policy", path, "--root", ROOTS / "android-image")
+    assert code == 0
+    assert (
+        outcome(report, "NETS")["outcome"] == "skip" and outcome(report, "NETS")["waiver"] is None
+    )
+    junit = run("check", "--policy", path, "--root", ROOTS / "android-image", "--format", "junit")
+    assert 'skipped="1"' in junit.stdout and "<skipped" in junit.stdout
+
+
 def test_waived_rules_alone_exit_0(tmp_path: Path) -> None:
     expires = (date.today() + timedelta(days=1)).isoformat()
     path = policy(

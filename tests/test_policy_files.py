@@ -144,6 +144,13 @@ def test_no_policy_anywhere_says_how_to_give_one(tmp_path: Path) -> None:
         assert_clean_error(proc, 2, "no policy", "--policy FILE", "samples/policies")
 
 
+def test_policy_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[policy]\nname = "p"\n[[rule]]\nid = "R"\ntitle = "caf\xe9"\n')
+    proc = run("check", "--policy", path, "--db", tmp_path / "ns.db")
+    assert_clean_error(proc, 2, "line 5", "not UTF-8")
+
+
 def test_policy_that_cannot_be_read(tmp_path: Path) -> None:
     proc = run("check", "--policy", tmp_path / "missing.toml", "--db", tmp_path / "ns.db")
     assert_clean_error(proc, 2, "missing.toml", "cannot be read")

@@ -185,6 +185,31 @@ def test_report_of_one_named_host_and_errors(fleet: tuple[Path, Path, Path]) -> 
     assert_clean_error(run("report", "--db", db, "--since", "soon"), 2, "--since")
 
 
+def test_host_names_with_control_characters_stay_escaped(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    hostile = "red\x1b[31m\u202eevil"
+    for name in (hostile, "plain"):
+        assert run("snapshot", "--db", db, "--config", config(tmp_path, name)).returncode == 0
+    policy = tmp_path / "p.toml"
+    policy.write_text(POLICY)
+    for fmt in ("text", "markdown", "junit", "html"):
+        out = run("report", "--db", db, "--all-hosts", "--policy", policy, "--format", fmt).stdout
+        assert "red" in out and "\x1b" not in out and "\u202e" not in out, fmt
+    metrics = run("metrics", "--db", db, "--config", config(tmp_path, hostile))
+    assert metrics.returncode == 0 and "\x1b" not in metrics.stdout
+    assert 'host="red\\\\x1b[31m\\\\u202eevil"' in metrics.stdout
+    # An error that names the host escapes it too.
+    proc = run("report", "--db", tmp_path / "empty.db", "--config", config(tmp_path, hostile))
+    assert_clean_error(proc, 2, "red\\x1b[31m\\u202eevil")
+
+
+def test_period_that_cannot_be(tmp_path: Path) -> None:
+    for since in ("99999999d", "9999999999999999999d", "-1d"):
+        assert_clean_error(
+            run("report", "--db", tmp_path / "ns.db", "--since", since), 2, "--since"
+        )
+
+
 def test_output_file_is_written_atomically(fleet: tuple[Path, Path, Path]) -> None:
     db, policy, tmp = fleet
     out = tmp / "report.html"
@@ -248,7 +273,7 @@ def test_html_report_in_a_real_browser(fleet: tuple[Path, Path, Path], browser: 
     browser.get(out.as_uri())
     assert browser.title == "nsaudit report"
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-    assert headings[0] == "Fleet"
+    assert headings[:2] == ["Policy", "Fleet"]
     assert any(h.startswith(f"Host {HOSTILE_HOST} (") for h in headings), headings
     # The hostile process name and host name are text on the page, never elements.
     body = browser.find_element(By.TAG_NAME, "body").text
@@ -271,7 +296,7 @@ def test_html_report_in_a_real_browser(fleet: tuple[Path, Path, Path], browser: 
     )
     assert set(browser.execute_script(script)) == {"auto"}
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
-    assert browser.execute_script(script) == ["auto", "page", "page"]
+    assert browser.execute_script(script) == ["auto", "auto", "page", "page"]
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     import base64
 

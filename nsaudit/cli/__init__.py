@@ -105,4 +105,7 @@ def _usage_line(e: click.ClickException) -> str:
 
 
 def _error(message: str) -> None:
-    print(f"nsaudit: error: {message}", file=sys.stderr)
+    # Messages quote paths, host names and file contents: escaped like any untrusted text.
+    from nsaudit.render.escape import terminal
+
+    print(f"nsaudit: error: {terminal(message)}", file=sys.stderr)

@@ -38,6 +38,7 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
 
     from nsaudit.collect.snapshot import host_info
     from nsaudit.model import Outcome, Status
+    from nsaudit.render.escape import terminal
     from nsaudit.store import checks
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import load, resolve
@@ -47,7 +48,9 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
         snapshot_id = resolve(conn, "latest", local, hostname)
         snap = load(conn, snapshot_id)
         runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
-    host = snap.host.hostname
+    # Label values are quoted by the library, but a host name's control characters would
+    # still reach a terminal: escaped like any untrusted text.
+    host = terminal(snap.host.hostname)
     registry = CollectorRegistry()
 
     def gauge(name: str, doc: str, labels: list[str]) -> Gauge:

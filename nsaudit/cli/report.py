@@ -113,13 +113,9 @@ def report(
             )
             snap = checked.snapshot if checked is not None else load(conn, row.last_id)
             reports.append(HostReport(snap, checked, points, history.days(points, steps)))
-    about = (
-        {"name": rules.name, "title": rules.title, "source": rules.source, "sha256": rules.sha256}
-        if rules is not None
-        else None
-    )
-    common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), about), output)
+    common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), rules), output)
     if output != "-":
-        click.echo(f"wrote the report of {len(reports)} hosts to {output}", err=True)
+        hosts = f"{len(reports)} host{'s' if len(reports) > 1 else ''}"
+        click.echo(f"wrote the report of {hosts} to {output}", err=True)
     failed = any(r.check is not None and r.check.failed for r in reports)
     return EXIT_FINDINGS if failed else EXIT_OK

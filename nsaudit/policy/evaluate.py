@@ -24,9 +24,10 @@ def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
     matching = [w for w in rule.waivers if w.covers(host)]
     in_force = [w for w in matching if w.expires >= today]
     waiver = None
-    if outcome is not Outcome.PASS and in_force:
+    failed = outcome in (Outcome.FAIL, Outcome.ERROR)
+    if failed and in_force:
         outcome, waiver = Outcome.WAIVED, _note(in_force[0], today)
-    elif outcome is not Outcome.PASS and matching:
+    elif failed and matching:
         # Only expired waivers: the failure stands, and the report says why the waiver did not.
         waiver = _note(max(matching, key=lambda w: w.expires), today)
     return RuleResult(

@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from nsaudit.errors import UsageError
@@ -26,6 +26,7 @@ from nsaudit.policy.rules import SEVERITIES, Policy, Rule, Waiver
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+_WAIVER_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\.\s*waiver\s*\]\]")
 _TOML_WHERE = re.compile(r"\s*\(at line (\d+), column \d+\)")
 _TYPES = tuple(t.value for t in NsType)
 _STATUSES = tuple(s.value for s in Status)
@@ -51,12 +52,18 @@ class _Text:
                 found = n
         return found
 
-    def line_of(self, key: str, rule: int | None) -> int | None:
+    def line_of(self, key: str, rule: int | None, waiver: int | None = None) -> int | None:
         if rule is None:
             lo, hi = 0, self.rule_starts[0] if self.rule_starts else len(self.lines)
         else:
             lo = self.rule_starts[rule] if rule < len(self.rule_starts) else 0
             hi = self.rule_starts[rule + 1] if rule + 1 < len(self.rule_starts) else len(self.lines)
+        if waiver is not None:
+            # Only the lines of the rule's waiver-th [[rule.waiver]] table.
+            heads = [i for i in range(lo, hi) if _WAIVER_HEADER.match(self.lines[i])]
+            if waiver < len(heads):
+                lo = heads[waiver]
+                hi = heads[waiver + 1] if waiver + 1 < len(heads) else hi
         pattern = re.compile(rf"(^|[{{,\s])\[*\s*(rule\.)?{re.escape(key)}\s*(=|\]|\.)")
         for i in range(lo, hi):
             if pattern.search(self.lines[i]):
@@ -69,10 +76,11 @@ class _Text:
         key: str | None = None,
         rule: int | None = None,
         rule_id: str | None = None,
+        waiver: int | None = None,
         line: int | None = None,
     ) -> UsageError:
         if line is None and key is not None:
-            line = self.line_of(key, rule)
+            line = self.line_of(key, rule, waiver)
         if line is None and rule is not None and rule < len(self.rule_starts):
             line = self.rule_starts[rule] + 1
         where = f"policy {self.path}"
@@ -89,18 +97,25 @@ def load(path: str) -> Policy:
             raw = f.read()
     except OSError as e:
         raise UsageError(f"policy {path} cannot be read: {e.strerror}") from None
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad_line = raw[: e.start].count(b"\n") + 1
+        raise UsageError(
+            f"policy {path}, line {bad_line}: not UTF-8 text (byte {raw[e.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
     where = _Text(path, text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = _TOML_WHERE.search(str(e))
-        line = int(m[1]) if m else None
-        rule = where.rule_at(line) if line else None
+        at = int(m[1]) if m else None
+        rule = where.rule_at(at) if at else None
         rule_id = _rule_id_near(where, rule)
         message = _TOML_WHERE.sub("", str(e))
         raise where.error(
-            f"not valid TOML: {message}; fix that line", rule=rule, rule_id=rule_id, line=line
+            f"not valid TOML: {message}; fix that line", rule=rule, rule_id=rule_id, line=at
         ) from None
     return _policy(where, data, hashlib.sha256(raw).hexdigest())
 
@@ -204,11 +219,11 @@ def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
         tuple(references),
         description,
         _check(where, n, rule_id, check),
-        tuple(_waiver(where, n, rule_id, w) for w in waivers),
+        tuple(_waiver(where, n, rule_id, w, k) for k, w in enumerate(waivers)),
     )
 
 
-def _waiver(where: _Text, n: int, rule_id: str, w: Any) -> Waiver:
+def _waiver(where: _Text, n: int, rule_id: str, w: Any, waiver: int) -> Waiver:
     if not isinstance(w, dict):
         raise where.error("a waiver is a [[rule.waiver]] table", "waiver", n, rule_id)
     for key in w:
@@ -218,37 +233,56 @@ def _waiver(where: _Text, n: int, rule_id: str, w: Any) -> Waiver:
                 key,
                 n,
                 rule_id,
+                waiver,
             )
-    hosts = _globs(where, n, rule_id, w, "hosts")
+    hosts = _globs(where, n, rule_id, w, "hosts", waiver)
     if hosts is None:
-        raise where.error("a waiver needs hosts (a glob or a list of globs)", "waiver", n, rule_id)
+        raise where.error(
+            "a waiver needs hosts (a glob or a list of globs)", "waiver", n, rule_id, waiver
+        )
     reason = w.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise where.error("a waiver needs a reason", "waiver", n, rule_id)
+        raise where.error("a waiver needs a reason", "waiver", n, rule_id, waiver)
     expires = w.get("expires")
+    if isinstance(expires, datetime):
+        raise where.error(
+            "waiver expires must be a date such as 2027-03-31, not a date and time",
+            "expires",
+            n,
+            rule_id,
+            waiver,
+        )
     if not isinstance(expires, date):
         raise where.error(
             "a waiver needs expires, a TOML date such as 2027-03-31 (no quotes)",
             "expires" if "expires" in w else "waiver",
             n,
             rule_id,
+            waiver,
         )
     return Waiver(hosts, reason, expires, _opt_str(where, w, "approved_by", n, rule_id))
 
 
 def _globs(
-    where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str
+    where: _Text,
+    n: int,
+    rule_id: str,
+    d: Mapping[str, Any],
+    key: str,
+    waiver: int | None = None,
 ) -> tuple[str, ...] | None:
     value = d.get(key)
     if value is None:
         return None
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(p, str) for p in items) or not items:
-        raise where.error(f"{key} must be a glob or a list of globs", key, n, rule_id)
+        raise where.error(f"{key} must be a glob or a list of globs", key, n, rule_id, waiver)
     for p in items:
         problem = glob_problem(p)
         if problem:
-            raise where.error(f"pattern {p!r} in {key} cannot be used: {problem}", key, n, rule_id)
+            raise where.error(
+                f"pattern {p!r} in {key} cannot be used: {problem}", key, n, rule_id, waiver
+            )
     return tuple(items)
 
 
@@ -312,6 +346,14 @@ def _sysctl(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
         one_of = tuple(str(v) for v in raw)
     at_least = _int(where, n, rule_id, d, "at_least")
     at_most = _int(where, n, rule_id, d, "at_most")
+    if at_least is not None and at_most is not None and at_least > at_most:
+        raise where.error(
+            f"check.at_least ({at_least}) is above check.at_most ({at_most}): "
+            "the rule could never pass",
+            "at_least",
+            n,
+            rule_id,
+        )
     if one_of is None and at_least is None and at_most is None:
         raise where.error(
             "a sysctl check needs equals, one_of, at_least or at_most", "kind", n, rule_id
@@ -323,11 +365,15 @@ def _sysctl(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
 
 
 def _count(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
-    (ns_type,) = _choices(where, n, rule_id, {"type": [d.get("type")]}, "type", _TYPES)
+    ns_type = d.get("type")
+    if ns_type not in _TYPES:
+        raise where.error(
+            f"a count check's type is one of: {', '.join(_TYPES)}", "type", n, rule_id
+        )
     at_most = _int(where, n, rule_id, d, "at_most")
     if at_most is None:
         raise where.error("a count check needs at_most", "kind", n, rule_id)
-    return CountCheck(ns_type, at_most)
+    return CountCheck(str(ns_type), at_most)
 
 
 def _scoped(

@@ -64,7 +64,8 @@ class TableFormat:
                 [self._cell(table, col, v) for col, v in zip(table.columns, row, strict=True)]
                 for row in table.rows
             ]
-            block.append(tabulate(rows, headers=list(table.columns), tablefmt="simple"))
+            headers = [terminal(c) for c in table.columns]
+            block.append(tabulate(rows, headers=headers, tablefmt="simple"))
             parts.append("\n".join(block))
         if doc.warnings:
             parts.append(

@@ -108,7 +108,11 @@ def _sections(doc: Document) -> list[dict[str, Any]]:
     sections: list[dict[str, Any]] = []
     for table in doc.tables:
         if not sections or sections[-1]["name"] != table.section:
-            sections.append({"name": table.section, "tables": []})
+            # In print, each host starts a page; the policy and fleet summary share the first.
+            host = (table.section or "").startswith("Host ")
+            sections.append(
+                {"name": table.section, "kind": "host" if host else "summary", "tables": []}
+            )
         sections[-1]["tables"].append(_table(table))
     return sections
 

@@ -7,8 +7,9 @@ from xml.etree import ElementTree as ET
 from nsaudit.render.document import Case, Document
 from nsaudit.render.escape import terminal
 
-# How each outcome shows in JUnit: waived rules are skipped, missing evidence is an error.
-_ELEMENT = {"fail": "failure", "error": "error", "waived": "skipped"}
+# How each outcome shows in JUnit: waived and not applicable rules are skipped, missing
+# evidence is an error.
+_ELEMENT = {"fail": "failure", "error": "error", "waived": "skipped", "skip": "skipped"}
 
 
 def _text(value: str) -> str:
@@ -28,7 +29,7 @@ class JunitFormat:
                 "tests": len(cases),
                 "failures": sum(c.outcome == "fail" for c in cases),
                 "errors": sum(c.outcome == "error" for c in cases),
-                "skipped": sum(c.outcome == "waived" for c in cases),
+                "skipped": sum(c.outcome in ("waived", "skip") for c in cases),
             }
             attrs = {"name": _text(name), "hostname": _text(name), "time": "0"}
             attrs.update((k, str(v)) for k, v in counts.items())

@@ -15,9 +15,11 @@ from nsaudit import __version__
 from nsaudit.compliance import CheckResult
 from nsaudit.history import Day
 from nsaudit.model import HistoryPoint, NsType, Outcome, Snapshot
+from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
 from nsaudit.views.check import cases, evidence_table, result_payload, results_table, tally
+from nsaudit.views.snapshot import problem_summary
 
 SCHEMA = "nsaudit.report/1"
 CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly picked
@@ -64,11 +66,32 @@ def _sample(points: Sequence[HistoryPoint]) -> list[HistoryPoint]:
     return [points[round(i * step)] for i in range(CHART_POINTS)]
 
 
-def _host_tables(h: HostReport) -> list[Table]:
+def _about_table(h: HostReport, since: str, section: str) -> Table:
+    s = h.snapshot
+    taken = s.taken_at
+    if taken < since:
+        taken += " (before the period: no snapshot since)"
+    return Table(
+        "Host",
+        ("FIELD", "VALUE"),
+        (
+            ("host name", s.host.hostname),
+            ("machine id", s.host.machine_id or "-"),
+            ("kernel", s.host.kernel or "-"),
+            ("last snapshot", f"{s.id} (seq {s.seq}), {taken}"),
+            ("snapshots in the period", str(len(h.points))),
+            ("scan", problem_summary(s)),
+        ),
+        section=section,
+    )
+
+
+def _host_tables(h: HostReport, since: str) -> list[Table]:
     section = f"Host {_label(h)}"
     s = h.snapshot
     caps = _capability_rows(s.capabilities)
     tables = [
+        _about_table(h, since, section),
         Table(
             "Capabilities",
             ("TYPE", "STATUS", "UNPRIVILEGED", "LIMIT", "EVIDENCE"),
@@ -85,13 +108,15 @@ def _host_tables(h: HostReport) -> list[Table]:
             or (("-", "unknown", "-", "-", "the snapshot has no capability report"),),
             frozenset({"STATUS", "UNPRIVILEGED"}),
             section=section,
-        )
+        ),
     ]
     if h.check is not None:
         tables.append(results_table(h.check.results, section))
         evidence = evidence_table(h.check.results, section)
         if evidence is not None:
             tables.append(evidence)
+    if not h.points:
+        return tables
     sampled = _sample(h.points)
     tables.append(
         Table(
@@ -207,14 +232,30 @@ def _host_payload(h: HostReport) -> dict[str, Any]:
     }
 
 
+def _rules_table(policy: Policy) -> Table:
+    return Table(
+        f"Policy {policy.name}: {policy.title}",
+        ("RULE", "SEVERITY", "TITLE", "REFERENCES"),
+        tuple((r.id, r.severity, r.title, "; ".join(r.references) or "-") for r in policy.rules),
+        section="Policy",
+    )
+
+
 def document(
     hosts: Sequence[HostReport],
     since: str,
     until: str,
-    policy: Mapping[str, str] | None,
+    rules: Policy | None,
 ) -> Document:
     fleet = len(hosts) > 1
-    tables = (_fleet_tables(hosts) if fleet else []) + [t for h in hosts for t in _host_tables(h)]
+    tables = [_rules_table(rules)] if rules is not None else []
+    tables += _fleet_tables(hosts) if fleet else []
+    tables += [t for h in hosts for t in _host_tables(h, since)]
+    policy = (
+        {"name": rules.name, "title": rules.title, "source": rules.source, "sha256": rules.sha256}
+        if rules is not None
+        else None
+    )
     failing: dict[str, list[str]] = {}
     for h in hosts:
         for r in h.check.results if h.check else ():
@@ -228,10 +269,12 @@ def document(
         "fleet": {"hosts": len(hosts), "failing": failing},
         "hosts": [_host_payload(h) for h in hosts],
     }
-    what = f"policy {policy['name']}" if policy else "no policy"
-    lines = (
+    what = f"policy {rules.name} ({rules.source})" if rules else "no policy"
+    lines: tuple[str, ...] = (
         f"{len(hosts)} host{'s' if fleet else ''}, {what}, from {since[:19]}Z to {until[:19]}Z",
     )
+    if rules is not None and rules.description:
+        lines += (" ".join(rules.description.split()),)
     records = Table(
         None,
         ("host", "rule", "severity", "result", "title", "summary", "evidence"),
