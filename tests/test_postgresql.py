@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IS_ROOT, run
+from conftest import IS_ROOT, SAMPLES, run
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 PORT = 54329
@@ -64,3 +64,17 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
     assert shown["label"] == "first"
     assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
     assert "already at revision 0002" in run("db", "upgrade", "--db", postgres_url).stdout
+
+
+def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:
+    stig = SAMPLES / "policies" / "stig-user-namespaces.toml"
+    for _ in range(2):
+        proc = run("check", "--db", postgres_url, "--policy", stig, "--format", "json")
+        assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["outcome"] == "fail"
+    proc = run("report", "--db", postgres_url, "--policy", stig, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    (host,) = json.loads(proc.stdout)["hosts"]
+    assert len(host["history"]["points"]) >= 2
+    metrics = run("metrics", "--db", postgres_url).stdout
+    assert 'rule="RHEL-08-040284"' in metrics and "nsaudit_policy_failures" in metrics
