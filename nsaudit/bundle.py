@@ -145,6 +145,7 @@ def _namespace(d: dict[str, Any]) -> Namespace:
         owner=_ref(d, "owner"),
         owner_uid=_int(d, "owner_uid"),
         holders=tuple(parsed),
+        parent_command=_str(d, "parent_command") if "parent_command" in d else None,
     )
 
 

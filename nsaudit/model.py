@@ -182,6 +182,8 @@ class Namespace:
     command is its comm, cmdline its bounded command line, uid and user its owner.
     parent (pid and user types) and owner (the owning user namespace) come from the nsfs
     ioctls NS_GET_PARENT and NS_GET_USERNS when the kernel answers; ns_id from NS_GET_ID.
+    parent_command is the comm of the pid's parent process (a container's first process has
+    its runtime's shim there), which policies can allow.
     """
 
     id: NamespaceId
@@ -198,6 +200,7 @@ class Namespace:
     owner: NamespaceId | None
     owner_uid: int | None
     holders: tuple[Holder, ...]
+    parent_command: str | None = None
 
     @property
     def identity(self) -> tuple[str, int, int, int | None]:

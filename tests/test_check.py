@@ -257,7 +257,7 @@ def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> Non
         code, report = check("--policy", strict, "--db", db)
         assert code == 1
         texts = [e["text"] for e in outcome(report, "NET")["evidence"]]
-        assert any(f"nsaudit-holder (pid {pid}, user root)" in t for t in texts), texts
+        assert any(f"nsaudit-holder (pid {pid}, user root, parent " in t for t in texts), texts
         assert any(f"bind-mounted at /run/netns/{name}" in t or name in t for t in texts), texts
 
         code, report = check("--policy", allowed, "--db", db, "--no-snapshot")
@@ -385,3 +385,41 @@ def test_check_formats(tmp_path: Path, fmt: str) -> None:
     proc = run("check", "--policy", STIG, "--db", tmp_path / "ns.db", "--format", fmt)
     assert proc.returncode == 1, proc.stderr
     assert "RHEL-08-040284" in proc.stdout
+
+
+@needs_root
+def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Path) -> None:
+    from nsmakers import children, kill_tree, wait_for
+
+    # Like containerd's shim: it starts the container's first process in new namespaces.
+    shim = tmp_path / "containerd-shim-runc-v2"
+    shim.write_text("#!/bin/sh\nunshare --net --uts sleep 300 &\nwait\n")
+    shim.chmod(0o755)
+    by_parent = policy(
+        tmp_path,
+        rule("CT", '{ kind = "holders", types = ["net", "uts"], parents = ["containerd-shim*"] }'),
+        name="parents",
+    )
+    by_command = policy(
+        tmp_path,
+        rule("CT", '{ kind = "holders", types = ["net", "uts"], commands = ["containerd-shim*"] }'),
+        name="commands",
+    )
+    proc = subprocess.Popen([str(shim)])
+    try:
+        wait_for(
+            lambda: any(
+                Path(f"/proc/{c}/comm").read_text().strip() == "sleep" for c in children(proc.pid)
+            )
+        )
+        db = tmp_path / "ns.db"
+        code, report = check("--policy", by_parent, "--db", db)
+        assert code == 0, report
+        code, report = check("--policy", by_command, "--db", db, "--no-snapshot")
+        assert code == 1
+        texts = [e["text"] for e in outcome(report, "CT")["evidence"]]
+        assert any("sleep (pid" in t and "parent containerd-shim)" in t for t in texts), texts
+        shown = json.loads(run("show", "--db", db, "--type", "uts", "--format", "json").stdout)
+        assert "containerd-shim" in {n["parent_command"] for n in shown["namespaces"]}
+    finally:
+        kill_tree(proc)

@@ -31,13 +31,17 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     db = tmp_path / "old.db"
     engine = engines.open_engine(str(db))
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "0001")
+        command.upgrade(_config(conn), "head")
         save(conn, snap(ns(NsType.NET, 1), ns(NsType.NET, 2)))
+        # Back to the first schema through the real downgrades, data and all.
+        command.downgrade(_config(conn), "0001")
     engine.dispose()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "policy_checks" not in tables
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(ns_states)")}
+        assert "parent_command" not in columns and "holders" in columns
     before = run("show", "1", "--db", db, "--format", "json").stdout  # reading upgrades it
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY)
@@ -46,7 +50,7 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["summary"].startswith("2 net namespaces")
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         assert conn.execute("SELECT count(*) FROM policy_checks").fetchone()[0] == 1
     assert run("show", "1", "--db", db, "--format", "json").stdout == before
 

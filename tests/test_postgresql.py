@@ -63,7 +63,7 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
     shown = json.loads(run("show", "latest~1", "--db", postgres_url, "--format", "json").stdout)
     assert shown["label"] == "first"
     assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
-    assert "already at revision 0002" in run("db", "upgrade", "--db", postgres_url).stdout
+    assert "already at revision 0003" in run("db", "upgrade", "--db", postgres_url).stdout
 
 
 def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:

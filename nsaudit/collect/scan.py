@@ -216,6 +216,7 @@ class Scanner:
             rel = self._relations(ns, found)
             info = self._process_info(found.pid) if found.pid is not None else None
             uid = info[4] if info else None
+            parent_info = self._process_info(info[1]) if info and info[1] > 0 else None
             out.append(
                 Namespace(
                     id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,
@@ -232,6 +233,7 @@ class Scanner:
                     owner=NamespaceId(NsType.USER, *rel.owner) if rel.owner else None,
                     owner_uid=rel.owner_uid,
                     holders=tuple(sorted(found.holders, key=_holder_key)),
+                    parent_command=parent_info[2] if parent_info else None,
                 )
             )
         return tuple(out)

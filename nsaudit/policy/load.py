@@ -33,7 +33,7 @@ _STATUSES = tuple(s.value for s in Status)
 _POLICY_KEYS = {"name", "title", "description"}
 _RULE_KEYS = {"id", "title", "severity", "references", "description", "check", "waiver"}
 _WAIVER_KEYS = {"hosts", "reason", "expires", "approved_by"}
-_ALLOW_KEYS = {"commands", "users", "paths"}
+_ALLOW_KEYS = {"commands", "users", "paths", "parents"}
 
 
 class _Text:
@@ -311,7 +311,7 @@ def _allowlist(where: _Text, n: int, rule_id: str, d: Mapping[str, Any]) -> Allo
     fields = {k: _globs(where, n, rule_id, d, k) for k in sorted(_ALLOW_KEYS)}
     if all(v is None for v in fields.values()):
         return None
-    return Allowlist(fields["commands"], fields["users"], fields["paths"])
+    return Allowlist(fields["commands"], fields["users"], fields["paths"], fields["parents"])
 
 
 def _capability(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
@@ -383,7 +383,10 @@ def _scoped(
     allow = _allowlist(where, n, rule_id, d)
     if allow is None:
         raise where.error(
-            f"a {d['kind']} check needs commands, users or paths (glob lists)", "kind", n, rule_id
+            f"a {d['kind']} check needs commands, parents, users or paths (glob lists)",
+            "kind",
+            n,
+            rule_id,
         )
     return types, allow
 

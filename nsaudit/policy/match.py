@@ -48,21 +48,32 @@ def matches(text: str | None, patterns: tuple[str, ...]) -> bool:
 class Allowlist:
     """Who may hold a namespace; anything not listed may not (deny by default).
 
-    A member process is an allowed holder when commands or users are given and it matches
-    those given; a bind mount is when its path matches `paths`. A namespace passes when it has
-    an allowed holder and, if paths are given, no bind mount anywhere else. A namespace held
-    only by an fd or as a *_for_children target has no recorded command: it does not pass.
+    A member process is an allowed holder when its user matches `users` (if given) and its
+    command matches `commands` or its parent's command matches `parents` (if either is given);
+    at least one of the three must be given. A bind mount is an allowed holder when its path
+    matches `paths`. A namespace passes when it has an allowed holder and, if paths are given,
+    no bind mount anywhere else. A namespace held only by an fd or as a *_for_children target
+    has no recorded command: it does not pass.
     """
 
     commands: tuple[str, ...] | None = None
     users: tuple[str, ...] | None = None
     paths: tuple[str, ...] | None = None
+    parents: tuple[str, ...] | None = None
+
+    @property
+    def _about_processes(self) -> bool:
+        return self.commands is not None or self.users is not None or self.parents is not None
 
     def _process_ok(self, ns: Namespace) -> bool:
-        if self.commands is None and self.users is None:
+        if not self._about_processes:
             return False
-        return (self.commands is None or matches(ns.command, self.commands)) and (
-            self.users is None or matches(ns.user, self.users)
+        if self.users is not None and not matches(ns.user, self.users):
+            return False
+        if self.commands is None and self.parents is None:
+            return True
+        return (self.commands is not None and matches(ns.command, self.commands)) or (
+            self.parents is not None and matches(ns.parent_command, self.parents)
         )
 
     def violation(self, ns: Namespace) -> str | None:
@@ -77,9 +88,9 @@ class Allowlist:
         if ns.pid is not None:
             if self._process_ok(ns):
                 return None
-            if self.commands is None and self.users is None:
+            if not self._about_processes:
                 return f"held by {who(ns)}, and not bind-mounted at an allowed path"
-            return f"held by {who(ns)}, not an allowed command and user"
+            return f"held by {who(ns)}, not an allowed command, parent and user"
         if mounts:
             return f"held only by {_holders(mounts)}, and no bind-mount path is allowed"
         others = [h for h in ns.holders if h.kind != "mount"]
@@ -100,7 +111,8 @@ def who(ns: Namespace) -> str:
     if ns.pid is not None:
         line = ns.cmdline or ""
         line = line if len(line) <= CMDLINE_SHOWN else line[: CMDLINE_SHOWN - 3] + "..."
-        return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid})" + (
+        parent = f", parent {ns.parent_command}" if ns.parent_command else ""
+        return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid}{parent})" + (
             f": {line}" if line else ""
         )
     return ", ".join(h.text for h in ns.holders) or "nothing recorded"

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 # The newest Alembic revision in migrations/versions; a test checks that Alembic agrees.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 metadata = MetaData(
     naming_convention={
@@ -97,6 +97,7 @@ ns_states = Table(
     Column("owner_inode", BigInteger),
     Column("owner_uid", BigInteger),
     Column("holders", Text, nullable=False),
+    Column("parent_command", Text),
     Index("ix_ns_states_host_open", "host_id", "end_seq"),
     Index("ix_ns_states_host_first", "host_id", "first_seq"),
 )

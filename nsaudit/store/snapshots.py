@@ -57,6 +57,7 @@ def _state(ns: Namespace) -> dict[str, Any]:
         "owner_inode": ns.owner.inode if ns.owner else None,
         "owner_uid": ns.owner_uid,
         "holders": json.dumps(holders, sort_keys=True, separators=(",", ":")),
+        "parent_command": ns.parent_command,
     }
 
 
@@ -290,6 +291,7 @@ def namespace_of(s: Any) -> Namespace:
         ),
         owner_uid=s.owner_uid,
         holders=() if s.holders == "[]" else tuple(Holder(**h) for h in json.loads(s.holders)),
+        parent_command=s.parent_command,
     )
 
 

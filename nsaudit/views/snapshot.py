@@ -43,6 +43,7 @@ def namespace_payload(ns: Namespace) -> dict[str, Any]:
         "pid": ns.pid,
         "pid_start": ns.pid_start,
         "ppid": ns.ppid,
+        "parent_command": ns.parent_command,
         "command": ns.command,
         "cmdline": ns.cmdline,
         "uid": ns.uid,
