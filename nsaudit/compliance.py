@@ -1,9 +1,10 @@
 """A policy checked against stored snapshots: the period a check covers, its results, its
-record. Shared by `check`, `audit --policy`, `report` and `metrics`."""
+record. Shared by `check`, `audit --policy` and `report`."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection
 
 from nsaudit import history
 from nsaudit.errors import UsageError
-from nsaudit.model import Outcome, RuleResult, Snapshot, Step
+from nsaudit.model import HistoryPoint, Outcome, RuleResult, Snapshot, Step
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
@@ -86,8 +87,7 @@ def check_period(
     every snapshot taken since `since` (ISO, UTC). Nothing is recorded."""
     snap = load(conn, snapshot_id)
     host_id, seq = checks.host_and_seq(conn, snapshot_id)
-    points = stored_history.points(conn, host_id, None)
-    after = max((p.seq for p in points if p.taken_at < since), default=0)
+    after = stored_history.seq_before(conn, host_id, since)
     steps = stored_history.steps(conn, host_id, after, seq)
     return _evaluate(policy, snap, steps, f"since {since[:19]}Z", now)
 
@@ -97,6 +97,31 @@ def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) ->
     rules about namespaces do not apply there (outcome skip). Nothing is stored."""
     results = evaluate(policy, Subject(snap, (), "nothing", reason), now.date())
     return CheckResult(policy, snap, "nothing", now.isoformat(timespec="seconds"), results)
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """What the report says of one host: its latest snapshot, the policy results over the
+    period, and the period's history."""
+
+    snapshot: Snapshot
+    check: CheckResult | None
+    points: Sequence[HistoryPoint]
+    days: Sequence[history.Day]
+
+
+def host_report(
+    conn: Connection, snapshot_id: int, policy: Policy | None, since: str, now: datetime
+) -> HostReport:
+    """A host's part of the report, from its latest snapshot back to `since` (ISO, UTC)."""
+    host_id, seq = checks.host_and_seq(conn, snapshot_id)
+    points = stored_history.points(conn, host_id, since)
+    steps = stored_history.steps(
+        conn, host_id, stored_history.seq_before(conn, host_id, since), seq
+    )
+    checked = check_period(conn, snapshot_id, policy, since, now) if policy is not None else None
+    snap = checked.snapshot if checked is not None else load(conn, snapshot_id)
+    return HostReport(snap, checked, points, history.days(points, steps))
 
 
 def load_seq(conn: Connection, snapshot_id: int) -> int:

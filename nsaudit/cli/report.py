@@ -56,13 +56,11 @@ def report(
     results with evidence and waivers, and the period's history (namespaces per type, created
     and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
     Exit 1 when a rule fails on any host."""
-    from nsaudit import compliance, history
+    from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
-    from nsaudit.store import history as stored_history
-    from nsaudit.store.checks import host_and_seq
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import host_rows, load
-    from nsaudit.views.report import HostReport, document
+    from nsaudit.store.snapshots import host_rows
+    from nsaudit.views.report import document
 
     if all_hosts and hostnames:
         raise UsageError("give either --host NAME ... or --all-hosts")
@@ -73,7 +71,6 @@ def report(
         raise UsageError(f"--since: {e}") from None
     rules = compliance.locate(policy, settings.policy, required=False)
     local = host_info(HostFS(common.root), settings.hostname)
-    reports = []
     with Database(db).transaction() as conn:
         rows = host_rows(conn)
         if all_hosts:
@@ -98,21 +95,7 @@ def report(
                 )
         if not chosen:
             raise UsageError("the database has no snapshots; run `nsaudit audit` first")
-        for row in chosen:
-            host_id, seq = host_and_seq(conn, row.last_id)
-            points = stored_history.points(conn, host_id, cutoff)
-            after = max(
-                (p.seq for p in stored_history.points(conn, host_id, None) if p.taken_at < cutoff),
-                default=0,
-            )
-            steps = stored_history.steps(conn, host_id, after, seq)
-            checked = (
-                compliance.check_period(conn, row.last_id, rules, cutoff, now)
-                if rules is not None
-                else None
-            )
-            snap = checked.snapshot if checked is not None else load(conn, row.last_id)
-            reports.append(HostReport(snap, checked, points, history.days(points, steps)))
+        reports = [compliance.host_report(conn, r.last_id, rules, cutoff, now) for r in chosen]
     common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), rules), output)
     if output != "-":
         hosts = f"{len(reports)} host{'s' if len(reports) > 1 else ''}"

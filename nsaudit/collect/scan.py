@@ -64,6 +64,7 @@ class Scanner:
         self.with_id = host.live and nsfs.has_ns_get_id()
         self.nsfs_dev = self._nsfs_dev()
         self.info: dict[int, tuple[int, int, str, str, int] | None] = {}
+        self.comms: dict[int, str | None] = {}  # parents' commands only
         self.targets: dict[str, NamespaceId | None] = {}
 
     def _nsfs_dev(self) -> int:
@@ -216,7 +217,7 @@ class Scanner:
             rel = self._relations(ns, found)
             info = self._process_info(found.pid) if found.pid is not None else None
             uid = info[4] if info else None
-            parent_info = self._process_info(info[1]) if info and info[1] > 0 else None
+            parent_command = self._command(info[1]) if info and info[1] > 0 else None
             out.append(
                 Namespace(
                     id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,
@@ -233,7 +234,7 @@ class Scanner:
                     owner=NamespaceId(NsType.USER, *rel.owner) if rel.owner else None,
                     owner_uid=rel.owner_uid,
                     holders=tuple(sorted(found.holders, key=_holder_key)),
-                    parent_command=parent_info[2] if parent_info else None,
+                    parent_command=parent_command,
                 )
             )
         return tuple(out)
@@ -242,6 +243,19 @@ class Scanner:
         if pid not in self.info:
             self.info[pid] = _read_process(self.proc, pid)
         return self.info[pid]
+
+    def _command(self, pid: int) -> str | None:
+        """A process's comm: from what was read already, else its stat alone."""
+        if pid in self.info:
+            known = self.info[pid]
+            return known[2] if known else None
+        if pid not in self.comms:
+            try:
+                with open(f"{self.proc}/{pid}/stat", "rb") as fh:
+                    self.comms[pid] = procfs.parse_stat(fh.read()).comm
+            except (OSError, ValueError, IndexError):
+                self.comms[pid] = None
+        return self.comms[pid]
 
     def _relations(self, ns: NamespaceId, found: _Found) -> nsfs.Relations:
         try:

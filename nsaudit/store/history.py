@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import json
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from nsaudit.model import HistoryPoint, Namespace, Step
 from nsaudit.store.schema import ns_states, snapshots
@@ -28,6 +28,16 @@ def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoi
         HistoryPoint(r.seq, r.taken_at, r.boot_id, json.loads(r.counts), r.problems != "[]")
         for r in conn.execute(query.order_by(snapshots.c.seq))
     ]
+
+
+def seq_before(conn: Connection, host_id: int, cutoff: str) -> int:
+    """The seq of the host's newest snapshot taken before `cutoff` (ISO, UTC); 0 if none."""
+    found = conn.execute(
+        select(func.max(snapshots.c.seq)).where(
+            snapshots.c.host_id == host_id, snapshots.c.taken_at < cutoff
+        )
+    ).scalar()
+    return int(found or 0)
 
 
 def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list[Step]:

@@ -8,13 +8,11 @@ period (namespaces per type over time, created and vanished per day).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from nsaudit import __version__
-from nsaudit.compliance import CheckResult
-from nsaudit.history import Day
-from nsaudit.model import HistoryPoint, NsType, Outcome, Snapshot
+from nsaudit.compliance import HostReport
+from nsaudit.model import HistoryPoint, NsType, Outcome
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
@@ -24,14 +22,6 @@ from nsaudit.views.snapshot import problem_summary
 SCHEMA = "nsaudit.report/1"
 CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly picked
 _TYPES = tuple(t.value for t in NsType)
-
-
-@dataclass(frozen=True)
-class HostReport:
-    snapshot: Snapshot
-    check: CheckResult | None
-    points: Sequence[HistoryPoint]
-    days: Sequence[Day]
 
 
 def _capability_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
