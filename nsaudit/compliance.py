@@ -62,14 +62,17 @@ def check_stored(
     last = checks.last(conn, host_id, policy.name)
     if last is not None:
         after = min(last.snapshot_seq, seq)
-        period = f"since the last check ({last.checked_at}, snapshot seq {last.snapshot_seq})"
+        period = (
+            f"the snapshots since the last check ({last.checked_at}, "
+            f"snapshot seq {last.snapshot_seq})"
+        )
     else:
         before = previous(conn, snapshot_id)
         after = load_seq(conn, before) if before is not None else seq
         period = (
-            f"since the previous snapshot (seq {after}; the first check of this policy)"
+            f"the snapshots since seq {after} (the first check of this policy)"
             if before is not None
-            else "nothing yet (this host has no earlier snapshot)"
+            else "nothing yet (this host has a single snapshot)"
         )
     steps = stored_history.steps(conn, host_id, after, seq)
     result = _evaluate(policy, snap, steps, period, now)
@@ -89,7 +92,7 @@ def check_period(
     host_id, seq = checks.host_and_seq(conn, snapshot_id)
     after = stored_history.seq_before(conn, host_id, since)
     steps = stored_history.steps(conn, host_id, after, seq)
-    return _evaluate(policy, snap, steps, f"since {since[:19]}Z", now)
+    return _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now)
 
 
 def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:

@@ -10,12 +10,13 @@ from nsaudit.model import Namespace, Snapshot
 
 # A representative process that is replaced, or a process count that moves, is routine on a
 # live host; these fields alone never make a diff exit 1.
-NOISE_FIELDS = frozenset({"nprocs", "pid", "ppid", "pid_start"})
+NOISE_FIELDS = frozenset({"nprocs", "pid", "ppid", "pid_start", "parent_command"})
 COMPARED_FIELDS = (
     "nprocs",
     "pid",
     "ppid",
     "pid_start",
+    "parent_command",
     "command",
     "cmdline",
     "uid",

@@ -347,6 +347,7 @@ class Evidence:
     namespace: str | None = None
     pid: int | None = None
     command: str | None = None
+    parent_command: str | None = None
     cmdline: str | None = None
     user: str | None = None
     path: str | None = None

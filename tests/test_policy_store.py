@@ -69,3 +69,50 @@ def test_prune_keeps_the_last_check_of_each_policy(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         (last,) = conn.execute("SELECT id FROM policy_checks").fetchall()
     assert last == (3,)
+
+
+def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path: Path) -> None:
+    """A database upgraded to 0003 holds rows whose fingerprint predates parent_command: the
+    next snapshot that finds the same namespaces fills it in, and nothing counts as changed."""
+    from dataclasses import replace
+
+    from sqlalchemy import update
+
+    from nsaudit.diff import diff
+    from nsaudit.store.database import Database
+    from nsaudit.store.schema import ns_states
+    from nsaudit.store.snapshots import _legacy_fingerprint, _state, load
+
+    database = Database(str(tmp_path / "ns.db"))
+    old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
+    with database.transaction() as conn:
+        first = save(conn, old)
+        for n in old.namespaces:  # as nsaudit before schema 0003 wrote them
+            state = {**_state(n), "boot_id": old.host.boot_id}
+            conn.execute(
+                update(ns_states)
+                .where(ns_states.c.inode == n.id.inode)
+                .values(fingerprint=_legacy_fingerprint(state))
+            )
+    new = replace(
+        old,
+        taken_at="2026-01-01T01:00:00+00:00",
+        namespaces=tuple(replace(n, parent_command="containerd-shim") for n in old.namespaces),
+    )
+    with database.transaction() as conn:
+        second = save(conn, new)
+        assert (second.created, second.vanished, second.changed) == (0, 0, 0)
+        rows = conn.execute(ns_states.select()).all()
+        assert len(rows) == 2 and {r.parent_command for r in rows} == {"containerd-shim"}
+        before, after = load(conn, first.id), load(conn, second.id)
+    assert not diff(before, after).differs
+    # A real change of the parent later is noise, as a new ppid is.
+    moved = replace(
+        new,
+        taken_at="2026-01-01T02:00:00+00:00",
+        namespaces=tuple(replace(n, parent_command="systemd") for n in new.namespaces),
+    )
+    with database.transaction() as conn:
+        third = save(conn, moved)
+        result = diff(after, load(conn, third.id))
+    assert third.changed == 2 and not result.differs and len(result.noise) == 2

@@ -90,7 +90,16 @@ class Allowlist:
                 return None
             if not self._about_processes:
                 return f"held by {who(ns)}, and not bind-mounted at an allowed path"
-            return f"held by {who(ns)}, not an allowed command, parent and user"
+            lists = [
+                name
+                for name, given in (
+                    ("commands", self.commands),
+                    ("parents", self.parents),
+                    ("users", self.users),
+                )
+                if given is not None
+            ]
+            return f"held by {who(ns)}, which the allowed {' and '.join(lists)} do not cover"
         if mounts:
             return f"held only by {_holders(mounts)}, and no bind-mount path is allowed"
         others = [h for h in ns.holders if h.kind != "mount"]
@@ -111,7 +120,7 @@ def who(ns: Namespace) -> str:
     if ns.pid is not None:
         line = ns.cmdline or ""
         line = line if len(line) <= CMDLINE_SHOWN else line[: CMDLINE_SHOWN - 3] + "..."
-        parent = f", parent {ns.parent_command}" if ns.parent_command else ""
+        parent = f", parent {ns.parent_command or 'not recorded'}"
         return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid}{parent})" + (
             f": {line}" if line else ""
         )

@@ -8,7 +8,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Select, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from nsaudit.errors import UsageError
 from nsaudit.model import (
@@ -64,6 +74,11 @@ def _state(ns: Namespace) -> dict[str, Any]:
 def _fingerprint(state: Mapping[str, Any]) -> str:
     text = json.dumps(state, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _legacy_fingerprint(state: Mapping[str, Any]) -> str:
+    """The fingerprint the same state had before schema 0003 added parent_command."""
+    return _fingerprint({k: v for k, v in state.items() if k != "parent_command"})
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -150,6 +165,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
     open_by_key = {(r.ns_type, r.dev, r.inode, r.ns_id): r for r in open_rows}
     new_rows = []
     kept: set[int] = set()
+    filled: list[dict[str, Any]] = []
     created = changed = 0
     for ns in snap.namespaces:
         state = _state(ns)
@@ -159,6 +175,14 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
         if old is not None and old.boot_id == snap.host.boot_id:
             if old.fingerprint == fingerprint:
                 kept.add(old.id)
+                continue
+            if old.fingerprint == _legacy_fingerprint(state):
+                # Stored before parent commands were recorded (schema 0003), and otherwise the
+                # same: not a change; the row learns the parent's command.
+                kept.add(old.id)
+                filled.append(
+                    {"row": old.id, "parent_command": ns.parent_command, "fp": fingerprint}
+                )
                 continue
             changed += 1
         else:
@@ -171,6 +195,13 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 "end_seq": None,
                 "fingerprint": fingerprint,
             }
+        )
+    if filled:
+        conn.execute(
+            update(ns_states)
+            .where(ns_states.c.id == bindparam("row"))
+            .values(parent_command=bindparam("parent_command"), fingerprint=bindparam("fp")),
+            filled,
         )
     ended = [r for r in open_rows if r.id not in kept]
     new_keys = {ns.identity for ns in snap.namespaces}

@@ -89,7 +89,7 @@ def headline(c: CheckResult) -> str:
 def period_lines(c: CheckResult) -> tuple[str, ...]:
     if not any(r.check.kind == "created" for r in c.policy.rules):
         return ()
-    return (f"rules about created namespaces look at the snapshots taken {c.period}",)
+    return (f"rules about created namespaces cover {c.period}",)
 
 
 def results_table(results: tuple[RuleResult, ...], section: str | None = None) -> Table:

@@ -1,0 +1,40 @@
+"""Policy evaluation, pure: what the host's own namespaces are, and how allowlists read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from test_diff import ns, snap
+
+from nsaudit.model import NsType, Outcome
+from nsaudit.policy.checks import HoldersCheck, Subject, host_own
+from nsaudit.policy.match import Allowlist
+
+
+def test_kernel_threads_namespaces_are_the_hosts_own() -> None:
+    init = replace(ns(NsType.MNT, 1, command="systemd"), pid=1, ppid=0)
+    devtmpfs = replace(
+        ns(NsType.MNT, 2, command="kdevtmpfs"), pid=25, ppid=2, parent_command="kthreadd"
+    )
+    # Named like a kernel thread, but not a child of kthreadd: it is checked.
+    impostor = replace(
+        ns(NsType.MNT, 3, command="kdevtmpfs"), pid=900, ppid=77, parent_command="bash"
+    )
+    s = snap(init, devtmpfs, impostor)
+    assert host_own(s) == {init.id, devtmpfs.id}
+    verdict = HoldersCheck(None, Allowlist(commands=("systemd*",))).evaluate(Subject(s, (), "now"))
+    assert verdict.outcome is Outcome.FAIL
+    assert [e.namespace for e in verdict.evidence] == ["mnt:[3]"]
+    assert "which the allowed commands do not cover" in verdict.evidence[0].text
+    assert "parent bash" in verdict.evidence[0].text
+
+
+def test_users_and_commands_or_parents() -> None:
+    shimmed = replace(ns(NsType.NET, 5, command="nginx"), parent_command="containerd-shim")
+    orphan = replace(ns(NsType.NET, 6, command="nginx"), parent_command=None)
+    allow = Allowlist(commands=("sshd",), parents=("containerd-shim*",), users=("root",))
+    assert allow.violation(shimmed) is None
+    why = allow.violation(orphan)
+    assert why is not None and "parent not recorded" in why
+    assert "commands and parents and users" in why
+    assert Allowlist(parents=("containerd-shim*",), users=("www-data",)).violation(shimmed)
