@@ -11,7 +11,7 @@ from alembic import command
 from conftest import run
 from test_diff import ns, snap
 
-from nsaudit.model import NsType
+from nsaudit.model import NsType, Snapshot
 from nsaudit.store import engine as engines
 from nsaudit.store.migrate import _config
 from nsaudit.store.snapshots import save
@@ -74,7 +74,6 @@ def test_prune_keeps_the_last_check_of_each_policy(tmp_path: Path) -> None:
 def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path: Path) -> None:
     """A database upgraded to 0003 holds rows whose fingerprint predates parent_command: the
     next snapshot that finds the same namespaces fills it in, and nothing counts as changed."""
-    from dataclasses import replace
 
     from sqlalchemy import update
 
@@ -94,11 +93,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
                 .where(ns_states.c.inode == n.id.inode)
                 .values(fingerprint=_legacy_fingerprint(state))
             )
-    new = replace(
-        old,
-        taken_at="2026-01-01T01:00:00+00:00",
-        namespaces=tuple(replace(n, parent_command="containerd-shim") for n in old.namespaces),
-    )
+    new = _parented(old, "2026-01-01T01:00:00+00:00", "containerd-shim")
     with database.transaction() as conn:
         second = save(conn, new)
         assert (second.created, second.vanished, second.changed) == (0, 0, 0)
@@ -107,12 +102,19 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
         before, after = load(conn, first.id), load(conn, second.id)
     assert not diff(before, after).differs
     # A real change of the parent later is noise, as a new ppid is.
-    moved = replace(
-        new,
-        taken_at="2026-01-01T02:00:00+00:00",
-        namespaces=tuple(replace(n, parent_command="systemd") for n in new.namespaces),
-    )
+    moved = _parented(new, "2026-01-01T02:00:00+00:00", "systemd")
     with database.transaction() as conn:
         third = save(conn, moved)
         result = diff(after, load(conn, third.id))
     assert third.changed == 2 and not result.differs and len(result.noise) == 2
+
+
+def _parented(s: Snapshot, taken_at: str, parent: str) -> Snapshot:
+    """The same namespaces, later, each with this parent command."""
+    from dataclasses import replace
+
+    return replace(
+        s,
+        taken_at=taken_at,
+        namespaces=tuple(replace(n, parent_command=parent) for n in s.namespaces),
+    )
