@@ -273,7 +273,7 @@ def test_html_report_in_a_real_browser(fleet: tuple[Path, Path, Path], browser: 
     browser.get(out.as_uri())
     assert browser.title == "nsaudit report"
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-    assert headings[:2] == ["Policy", "Fleet"]
+    assert headings[:2] == ["Fleet", "Policy"]
     assert any(h.startswith(f"Host {HOSTILE_HOST} (") for h in headings), headings
     # The hostile process name and host name are text on the page, never elements.
     body = browser.find_element(By.TAG_NAME, "body").text

@@ -1,8 +1,8 @@
 """The compliance report as a Document: schema nsaudit.report/1.
 
-A fleet summary first (when there are several hosts), then per host: the capability matrix
-with its evidence, the policy results with evidence and waivers, and the history of the
-period (namespaces per type over time, created and vanished per day).
+A fleet summary first (when there are several hosts), the policy's rules, then per host: the
+capability matrix with its evidence, the policy results with evidence and waivers, and the
+history of the period (namespaces per type over time, created and vanished per day).
 """
 
 from __future__ import annotations
@@ -238,8 +238,8 @@ def document(
     rules: Policy | None,
 ) -> Document:
     fleet = len(hosts) > 1
-    tables = [_rules_table(rules)] if rules is not None else []
-    tables += _fleet_tables(hosts) if fleet else []
+    tables = _fleet_tables(hosts) if fleet else []
+    tables += [_rules_table(rules)] if rules is not None else []
     tables += [t for h in hosts for t in _host_tables(h, since)]
     policy = (
         {"name": rules.name, "title": rules.title, "source": rules.source, "sha256": rules.sha256}
