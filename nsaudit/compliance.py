@@ -68,7 +68,7 @@ def check_stored(
         )
     else:
         before = previous(conn, snapshot_id)
-        after = load_seq(conn, before) if before is not None else seq
+        after = checks.host_and_seq(conn, before)[1] if before is not None else seq
         period = (
             f"the snapshots since seq {after} (the first check of this policy)"
             if before is not None
@@ -81,18 +81,6 @@ def check_stored(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
         )
     return result
-
-
-def check_period(
-    conn: Connection, snapshot_id: int, policy: Policy, since: str, now: datetime
-) -> CheckResult:
-    """Evaluate the policy against a stored snapshot, with rules about a period covering
-    every snapshot taken since `since` (ISO, UTC). Nothing is recorded."""
-    snap = load(conn, snapshot_id)
-    host_id, seq = checks.host_and_seq(conn, snapshot_id)
-    after = stored_history.seq_before(conn, host_id, since)
-    steps = stored_history.steps(conn, host_id, after, seq)
-    return _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now)
 
 
 def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
@@ -116,19 +104,20 @@ class HostReport:
 def host_report(
     conn: Connection, snapshot_id: int, policy: Policy | None, since: str, now: datetime
 ) -> HostReport:
-    """A host's part of the report, from its latest snapshot back to `since` (ISO, UTC)."""
+    """A host's part of the report, from its latest snapshot back to `since` (ISO, UTC).
+    Rules about a period cover every snapshot since then; nothing is recorded."""
+    snap = load(conn, snapshot_id)
     host_id, seq = checks.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)
     steps = stored_history.steps(
         conn, host_id, stored_history.seq_before(conn, host_id, since), seq
     )
-    checked = check_period(conn, snapshot_id, policy, since, now) if policy is not None else None
-    snap = checked.snapshot if checked is not None else load(conn, snapshot_id)
+    checked = (
+        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now)
+        if policy is not None
+        else None
+    )
     return HostReport(snap, checked, points, history.days(points, steps))
-
-
-def load_seq(conn: Connection, snapshot_id: int) -> int:
-    return checks.host_and_seq(conn, snapshot_id)[1]
 
 
 def _evaluate(

@@ -6,6 +6,7 @@ the diff engine's words: within a boot a namespace is its identity, across a reb
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,30 +59,26 @@ def created(steps: Iterable[Step]) -> tuple[Namespace, ...]:
 
 def days(points: Sequence[HistoryPoint], steps: Sequence[Step]) -> list[Day]:
     """Per UTC day: snapshots, the last counts per type, created, vanished, reboots."""
-    out: dict[str, Day] = {}
-    for p in points:
-        d = p.taken_at[:10]
-        before = out.get(d)
-        out[d] = Day(
-            d,
-            (before.snapshots if before else 0) + 1,
-            {t.value: int(p.counts.get(t.value, 0)) for t in NsType},
-            before.created if before else 0,
-            before.vanished if before else 0,
-            before.reboots if before else 0,
-        )
+    snapshots = Counter(p.taken_at[:10] for p in points)
+    last = {p.taken_at[:10]: p.counts for p in points}  # points come oldest first
+    created: Counter[str] = Counter()
+    vanished: Counter[str] = Counter()
+    reboots: Counter[str] = Counter()
     for step in steps:
         d = step.taken_at[:10]
-        if d not in out:
-            continue
-        c = churn(step)
-        day = out[d]
-        out[d] = Day(
+        if d in last:
+            c = churn(step)
+            created[d] += len(c.created)
+            vanished[d] += len(c.vanished)
+            reboots[d] += c.rebooted
+    return [
+        Day(
             d,
-            day.snapshots,
-            day.counts,
-            day.created + len(c.created),
-            day.vanished + len(c.vanished),
-            day.reboots + int(c.rebooted),
+            snapshots[d],
+            {t.value: int(last[d].get(t.value, 0)) for t in NsType},
+            created[d],
+            vanished[d],
+            reboots[d],
         )
-    return [out[d] for d in sorted(out)]
+        for d in sorted(last)
+    ]

@@ -31,6 +31,12 @@ def rule(rule_id: str, check: str, extra: str = "") -> str:
     )
 
 
+def waiver_for_all_hosts() -> str:
+    """A [[rule.waiver]] table for every host, in force until tomorrow."""
+    expires = (date.today() + timedelta(days=1)).isoformat()
+    return f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n'
+
+
 def check(*args: str | Path) -> tuple[int, dict[str, Any]]:
     proc = run("check", *args, "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
@@ -174,13 +180,12 @@ def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_pa
 
 
 def test_a_rule_that_does_not_apply_is_not_waived(tmp_path: Path) -> None:
-    expires = (date.today() + timedelta(days=1)).isoformat()
     path = policy(
         tmp_path,
         rule(
             "NETS",
             '{ kind = "count", type = "net", at_most = 0 }',
-            f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n',
+            waiver_for_all_hosts(),
         ),
     )
     code, report = check("--policy", path, "--root", ROOTS / "android-image")
@@ -193,13 +198,12 @@ def test_a_rule_that_does_not_apply_is_not_waived(tmp_path: Path) -> None:
 
 
 def test_waived_rules_alone_exit_0(tmp_path: Path) -> None:
-    expires = (date.today() + timedelta(days=1)).isoformat()
     path = policy(
         tmp_path,
         rule(
             "MAX0",
             '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }',
-            f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n',
+            waiver_for_all_hosts(),
         ),
     )
     code, report = check("--policy", path, "--db", tmp_path / "ns.db")

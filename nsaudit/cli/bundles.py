@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from nsaudit.cli.options import db_option, write_atomically
+from nsaudit.cli.options import db_option, output_option, write_atomically
 from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
@@ -14,14 +14,7 @@ from nsaudit.settings import Settings
 
 @click.command("export")
 @click.argument("refs", nargs=-1, metavar="[REF...]")
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    metavar="FILE",
-    help="Write the bundle here (atomically); - is standard output.",
-)
+@output_option("the bundle")
 @click.option(
     "--host",
     "hostname",

@@ -6,21 +6,15 @@ from datetime import datetime
 
 import click
 
-from nsaudit.cli.options import db_option
+from nsaudit.cli.options import db_option, output_option
 from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
 
 
 @click.command()
-@click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    metavar="FILE",
-    help="Write to FILE atomically (for the textfile collector: a .prom file in its "
-    "directory); - is standard output.",
+@output_option(
+    "the metrics (for node_exporter's textfile collector: a .prom file in its directory)"
 )
 @click.option(
     "--host",

@@ -166,14 +166,18 @@ def db_option(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-output_option = click.option(
-    "-o",
-    "--output",
-    default="-",
-    show_default=True,
-    metavar="FILE",
-    help="Write to FILE (atomically: a temporary file, then a rename); - is standard output.",
-)
+def output_option(what: str) -> Callable[[F], F]:
+    """-o/--output FILE, default - (standard output), for commands that write `what`."""
+    return click.option(
+        "-o",
+        "--output",
+        default="-",
+        show_default=True,
+        metavar="FILE",
+        help=f"Write {what} to FILE atomically (a temporary file, then a rename); - is "
+        "standard output.",
+    )
+
 
 policy_option = click.option(
     "--policy",

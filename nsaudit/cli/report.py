@@ -31,7 +31,7 @@ from nsaudit.timespan import parse_duration
     metavar="DURATION",
     help="The period: history and rules about created namespaces cover this much (7d, 4w).",
 )
-@output_option
+@output_option("the report")
 @db_option
 @common_options(
     [

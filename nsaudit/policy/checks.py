@@ -222,6 +222,27 @@ class CountCheck:
         return Verdict(Outcome.FAIL, summary, listed + _partial_note(snap))
 
 
+def _screen(
+    namespaces: tuple[Namespace, ...],
+    snap: Snapshot,
+    types: tuple[str, ...] | None,
+    allow: Allowlist,
+    prefix: str,
+) -> tuple[list[Namespace], list[Evidence]]:
+    """The namespaces beyond the host's own (of those types), and evidence for each one the
+    allowlist does not accept."""
+    own = host_own(snap)
+    checked = [
+        ns for ns in namespaces if ns.id not in own and (types is None or ns.id.type.value in types)
+    ]
+    bad = []
+    for ns in checked:
+        why = allow.violation(ns)
+        if why is not None:
+            bad.append(_with_text(_about(ns), f"{prefix}{ns_name(ns.id)} {why}"))
+    return checked, bad
+
+
 @dataclass(frozen=True)
 class HoldersCheck:
     """Every non-initial namespace (of the listed types) is held by an allowed holder."""
@@ -234,17 +255,7 @@ class HoldersCheck:
         if (skip := _skip(subject)) is not None:
             return skip
         snap = subject.snapshot
-        own = host_own(snap)
-        checked = [
-            ns
-            for ns in snap.namespaces
-            if ns.id not in own and (self.types is None or ns.id.type.value in self.types)
-        ]
-        bad = []
-        for ns in checked:
-            why = self.allow.violation(ns)
-            if why is not None:
-                bad.append(_with_text(_about(ns), f"{ns_name(ns.id)} {why}"))
+        checked, bad = _screen(snap.namespaces, snap, self.types, self.allow, "")
         scope = "/".join(self.types) if self.types else "non-initial"
         if bad:
             return Verdict(
@@ -340,17 +351,9 @@ class CreatedCheck:
     def evaluate(self, subject: Subject) -> Verdict:
         if (skip := _skip(subject)) is not None:
             return skip
-        own = host_own(subject.snapshot)
-        checked = [
-            ns
-            for ns in subject.created
-            if ns.id not in own and (self.types is None or ns.id.type.value in self.types)
-        ]
-        bad = []
-        for ns in checked:
-            why = self.allow.violation(ns)
-            if why is not None:
-                bad.append(_with_text(_about(ns), f"created {ns_name(ns.id)} {why}"))
+        checked, bad = _screen(
+            subject.created, subject.snapshot, self.types, self.allow, "created "
+        )
         if bad:
             return Verdict(
                 Outcome.FAIL,

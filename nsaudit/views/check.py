@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -123,6 +124,29 @@ def evidence_table(results: tuple[RuleResult, ...], section: str | None = None) 
     return Table("Evidence", ("RULE", "EVIDENCE"), tuple(rows), section=section)
 
 
+def records(checked: Sequence[CheckResult]) -> Table:
+    """A row per host and rule: what the CSV format writes."""
+    return Table(
+        None,
+        ("host", "policy", "rule", "severity", "result", "title", "summary", "evidence", "waiver"),
+        tuple(
+            (
+                c.snapshot.host.hostname,
+                c.policy.name,
+                r.rule_id,
+                r.severity,
+                r.outcome.value,
+                r.title,
+                r.summary,
+                " | ".join(e.text for e in r.evidence if e.text),
+                waiver_text(r.waiver) if r.waiver else "",
+            )
+            for c in checked
+            for r in c.results
+        ),
+    )
+
+
 def cases(c: CheckResult) -> tuple[Case, ...]:
     host = c.snapshot.host.hostname
     out = []
@@ -148,30 +172,12 @@ def document(c: CheckResult) -> Document:
     evidence = evidence_table(c.results)
     if evidence is not None:
         tables.append(evidence)
-    records = Table(
-        None,
-        ("host", "policy", "rule", "severity", "result", "title", "summary", "evidence", "waiver"),
-        tuple(
-            (
-                c.snapshot.host.hostname,
-                c.policy.name,
-                r.rule_id,
-                r.severity,
-                r.outcome.value,
-                r.title,
-                r.summary,
-                " | ".join(e.text for e in r.evidence if e.text),
-                waiver_text(r.waiver) if r.waiver else "",
-            )
-            for r in c.results
-        ),
-    )
     return Document(
         f"nsaudit check: {c.policy.title}",
         payload(c),
         (headline(c), *period_lines(c)),
         tuple(tables),
-        records,
+        records([c]),
         cases=cases(c),
     )
 

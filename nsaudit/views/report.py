@@ -16,7 +16,14 @@ from nsaudit.model import HistoryPoint, NsType, Outcome
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
-from nsaudit.views.check import cases, evidence_table, result_payload, results_table, tally
+from nsaudit.views.check import (
+    cases,
+    evidence_table,
+    records,
+    result_payload,
+    results_table,
+    tally,
+)
 from nsaudit.views.snapshot import problem_summary
 
 SCHEMA = "nsaudit.report/1"
@@ -265,28 +272,11 @@ def document(
     )
     if rules is not None and rules.description:
         lines += (" ".join(rules.description.split()),)
-    records = Table(
-        None,
-        ("host", "rule", "severity", "result", "title", "summary", "evidence"),
-        tuple(
-            (
-                h.snapshot.host.hostname,
-                r.rule_id,
-                r.severity,
-                r.outcome.value,
-                r.title,
-                r.summary,
-                " | ".join(e.text for e in r.evidence if e.text),
-            )
-            for h in hosts
-            for r in (h.check.results if h.check else ())
-        ),
-    )
     return Document(
         "nsaudit report",
         payload,
         lines,
         tuple(tables),
-        records,
+        records([h.check for h in hosts if h.check is not None]),
         cases=tuple(c for h in hosts if h.check for c in cases(h.check)),
     )
