@@ -1,0 +1,133 @@
+"""Make this host busy, as a developer's workstation or a container host is: unrelated
+namespaces held by processes and bind mounts, and a real container where podman can run one.
+
+    python tests/busyhost.py start [--namespaces N]   # prints what it made; leaves it running
+    python tests/busyhost.py stop                     # removes all of it
+
+The suite must pass with this load alive (issue 9, item 20): tests assert about what they
+made, never that the host holds nothing else. `.ci/run` runs the suite under it. Needs root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+STATE = Path(os.environ.get("NSAUDIT_BUSYHOST_STATE", "/run/nsaudit-busyhost.json"))
+NETNS_PREFIX = "busyhost-"
+CONTAINER = "nsaudit-busyhost"
+IMAGE = "localhost/nsaudit-busybox:latest"
+# The flags of a container-like process: four namespaces of its own, as runtimes make them.
+FLAGS = ("--net", "--uts", "--ipc", "--mount")
+
+
+def start(namespaces: int) -> dict[str, object]:
+    groups = max(1, namespaces // (len(FLAGS) + 1))
+    pids = []
+    for _ in range(groups):
+        # setsid: the load outlives this script and is not killed with the test run's group.
+        proc = subprocess.Popen(
+            ["setsid", "unshare", *FLAGS, "sleep", "infinity"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        pids.append(proc.pid)
+    mounts = []
+    for i in range(groups):
+        name = f"{NETNS_PREFIX}{i}"
+        if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0:
+            mounts.append(name)
+    state: dict[str, object] = {"pids": pids, "netns": mounts, "container": _container()}
+    STATE.write_text(json.dumps(state))
+    return state
+
+
+def _container() -> str | None:
+    """A podman container from busybox-static, made offline; None when podman cannot run."""
+    podman, busybox = shutil.which("podman"), shutil.which("busybox")
+    if podman is None or busybox is None:
+        return None
+    if subprocess.run([podman, "image", "exists", IMAGE]).returncode != 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            rootfs = Path(tmp) / "rootfs.tar"
+            with tarfile.open(rootfs, "w") as tar:
+                tar.add(busybox, arcname="bin/busybox")
+                for tool in ("sh", "sleep"):
+                    link = tarfile.TarInfo(f"bin/{tool}")
+                    link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                    tar.addfile(link)
+            subprocess.run([podman, "import", "-q", str(rootfs), IMAGE], check=True)
+    subprocess.run([podman, "rm", "-f", CONTAINER], capture_output=True)
+    run = subprocess.run(
+        [
+            podman,
+            "run",
+            "-d",
+            "--name",
+            CONTAINER,
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            IMAGE,
+            "/bin/sleep",
+            "100000",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        print(f"busyhost: no container: {run.stderr.strip()}", file=sys.stderr)
+        return None
+    return CONTAINER
+
+
+def stop() -> None:
+    try:
+        state = json.loads(STATE.read_text())
+    except FileNotFoundError:
+        return
+    for pid in state.get("pids", []):
+        # unshare execs sleep in the same process: killing the pid ends the namespaces.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for name in state.get("netns", []):
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    if state.get("container") and shutil.which("podman"):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", state["container"]], capture_output=True)
+    STATE.unlink()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("start", "stop"))
+    parser.add_argument("--namespaces", type=int, default=300)
+    args = parser.parse_args()
+    if args.action == "stop":
+        stop()
+        return 0
+    stop()
+    state = start(args.namespaces)
+    pids, netns = state["pids"], state["netns"]
+    assert isinstance(pids, list) and isinstance(netns, list)
+    print(
+        f"busyhost: {len(pids)} processes with {len(FLAGS)} namespaces each, "
+        f"{len(netns)} bind-mounted net namespaces, container: {state['container'] or 'none'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
