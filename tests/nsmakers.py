@@ -83,10 +83,17 @@ def netns() -> Iterator[str]:
 FD_HOLDER = r"""
 import os, subprocess, sys, time
 child = subprocess.Popen(["unshare", "--net", "sleep", "300"])
-while open(f"/proc/{child.pid}/comm").read().strip() == "unshare":
+own = os.stat("/proc/self/ns/net")
+# Until sleep runs, the child may still be this interpreter (before its exec) or unshare
+# (before its unshare(2)): wait for the new namespace itself, checked by identity.
+while True:
+    fd = os.open(f"/proc/{child.pid}/ns/net", os.O_RDONLY)
+    st = os.fstat(fd)
+    comm = open(f"/proc/{child.pid}/comm").read().strip()
+    if comm == "sleep" and (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino):
+        break
+    os.close(fd)
     time.sleep(0.01)
-fd = os.open(f"/proc/{child.pid}/ns/net", os.O_RDONLY)
-st = os.fstat(fd)
 child.kill(); child.wait()
 print(fd, st.st_dev, st.st_ino, flush=True)
 time.sleep(300)
