@@ -11,15 +11,16 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from nsaudit import history
+from nsaudit.diff import diff, key
 from nsaudit.errors import UsageError
-from nsaudit.model import HistoryPoint, Outcome, RuleResult, Snapshot, Step
+from nsaudit.model import HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
 from nsaudit.policy.rules import Policy
 from nsaudit.store import checks
 from nsaudit.store import history as stored_history
-from nsaudit.store.snapshots import load, previous
+from nsaudit.store.snapshots import load, previous, resolve
 
 SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
 
@@ -83,6 +84,33 @@ def check_stored(
     return result
 
 
+def check_unstored(
+    conn: Connection | None, snap: Snapshot, policy: Policy, now: datetime
+) -> CheckResult:
+    """Evaluate the policy against a fresh snapshot that is not stored, writing nothing.
+    Rules about a period see the stored history since the last recorded check (or, for the
+    first check, nothing stored) and what the fresh snapshot adds over the last stored one."""
+    latest = None
+    if conn is not None:
+        try:
+            latest = resolve(conn, "latest", snap.host)
+        except UsageError:
+            latest = None  # this host has no stored snapshot
+    if conn is None or latest is None:
+        return _evaluate(policy, snap, [], "this scan alone (nothing stored for this host)", now)
+    host_id, seq = checks.host_and_seq(conn, latest)
+    last = checks.last(conn, host_id, policy.name)
+    after = min(last.snapshot_seq, seq) if last is not None else seq
+    steps = stored_history.steps(conn, host_id, after, seq)
+    since = (
+        f"the last check ({last.checked_at}, snapshot seq {last.snapshot_seq})"
+        if last is not None
+        else f"the last stored snapshot (seq {seq})"
+    )
+    added = diff(load(conn, latest), snap).created
+    return _evaluate(policy, snap, steps, f"the snapshots since {since} and this scan", now, added)
+
+
 def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
     """Evaluate the kernel rules against a capability report of a root that runs nothing:
     rules about namespaces do not apply there (outcome skip). Nothing is stored."""
@@ -126,7 +154,10 @@ def _evaluate(
     steps: list[Step],
     period: str,
     now: datetime,
+    added: tuple[Namespace, ...] = (),
 ) -> CheckResult:
     created = history.created(steps)
+    known = {key(ns) for ns in created}
+    created += tuple(ns for ns in added if key(ns) not in known)
     results = evaluate(policy, Subject(snap, created, period), now.date())
     return CheckResult(policy, snap, period, now.isoformat(timespec="seconds"), results)
