@@ -95,7 +95,7 @@ def check(
         fresh = common.fresh_snapshot(settings, threads, label=None)
         if no_store:
             return _finish(common, _unstored(db, fresh, rules, now), quiet)
-    with Database(db).transaction() as conn:
+    with Database(db).transaction(upgrade=not no_store) as conn:
         if fresh is not None:
             snapshot_id = save(conn, fresh).id
         else:
