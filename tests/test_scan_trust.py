@@ -514,3 +514,33 @@ def test_an_unprivileged_audit_does_not_report_itself() -> None:
         and set(c["fields"]) & {"command", "cmdline"}
     ]
     assert changed == [], changed
+
+
+@needs_root
+def test_a_bind_mount_path_with_a_space_and_the_byte_0xff_is_found(tmp_path: Path) -> None:
+    target = os.fsencode(tmp_path) + b"/net a\xff"
+    script = b'touch "$1" && mount --bind /proc/self/ns/net "$1" && echo ready && exec sleep 300'
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "--mount",
+            "--net",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            target,
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        db = tmp_path / "ns.db"
+        assert run("snapshot", "--db", db).returncode == 0
+        shown = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
+    finally:
+        kill_tree(proc)
+    paths = [h["path"] for n in shown["namespaces"] for h in n["holders"] if h["kind"] == "mount"]
+    assert os.fsdecode(target) in paths, paths
