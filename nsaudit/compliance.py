@@ -76,7 +76,8 @@ def check_stored(
             else "nothing yet (this host has a single snapshot)"
         )
     steps = stored_history.steps(conn, host_id, after, seq)
-    result = _evaluate(policy, snap, steps, period, now)
+    partial = stored_history.partial_seqs(conn, host_id, after, seq)
+    result = _evaluate(policy, snap, steps, period, now, partial=partial)
     if record:
         checks.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
@@ -108,7 +109,9 @@ def check_unstored(
         else f"the last stored snapshot (seq {seq})"
     )
     added = diff(load(conn, latest), snap).created
-    return _evaluate(policy, snap, steps, f"the snapshots since {since} and this scan", now, added)
+    partial = stored_history.partial_seqs(conn, host_id, after, seq)
+    period = f"the snapshots since {since} and this scan"
+    return _evaluate(policy, snap, steps, period, now, added, partial)
 
 
 def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
@@ -140,8 +143,9 @@ def host_report(
     steps = stored_history.steps(
         conn, host_id, stored_history.seq_before(conn, host_id, since), seq
     )
+    partial = [p.seq for p in points if p.partial and p.seq <= seq]
     checked = (
-        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now)
+        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now, partial=partial)
         if policy is not None
         else None
     )
@@ -155,9 +159,11 @@ def _evaluate(
     period: str,
     now: datetime,
     added: tuple[Namespace, ...] = (),
+    partial: list[int] | None = None,
 ) -> CheckResult:
     created = history.created(steps)
     known = {key(ns) for ns in created}
     created += tuple(ns for ns in added if key(ns) not in known)
-    results = evaluate(policy, Subject(snap, created, period), now.date())
+    subject = Subject(snap, created, period, partial_in_period=tuple(partial or ()))
+    results = evaluate(policy, subject, now.date())
     return CheckResult(policy, snap, period, now.isoformat(timespec="seconds"), results)

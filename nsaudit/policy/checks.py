@@ -20,6 +20,7 @@ class Subject:
     created: tuple[Namespace, ...]
     period: str  # in words: "the snapshots since the last check (2026-11-28T10:00:00Z, ...)"
     no_inventory: str | None = None  # why there are no namespaces to check, if so
+    partial_in_period: tuple[int, ...] = ()  # seqs of the period's partial snapshots
 
 
 @dataclass(frozen=True)

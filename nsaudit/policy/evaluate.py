@@ -22,6 +22,13 @@ def _on_partial(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
     may be the ones the rule is about. A failure stands (what was seen is real), and a rule may
     say partial = "accept"."""
     why = unseen(subject.snapshot)
+    earlier = [s for s in subject.partial_in_period if s != subject.snapshot.seq]
+    if rule.check.kind == "created" and earlier:
+        # A namespace that lived only while an earlier snapshot of the period was partial
+        # was never seen.
+        seqs = ", ".join(str(s) for s in earlier)
+        earlier_why = f"the period's snapshot seq {seqs} could not see every process"
+        why = "; ".join(w for w in (why, earlier_why) if w)
     if (
         why is None
         or verdict.outcome is not Outcome.PASS
