@@ -187,8 +187,10 @@ class Scanner:
     def _tasks(self, pid: int) -> int:
         try:
             return max(os.stat(f"{self.proc}/{pid}/task").st_nlink - 2, 1)
-        except OSError:
-            return 1  # listed but unreadable (hidepid=noaccess): one task at least
+        except OSError as e:
+            # Gone since it was listed: nothing to count. Listed but unreadable
+            # (hidepid=noaccess): one task at least.
+            return 0 if e.errno in _GONE else 1
 
     def _mount_options(self) -> dict[str, str] | None:
         try:
