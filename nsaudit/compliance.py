@@ -11,15 +11,16 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from nsaudit import history
+from nsaudit.diff import diff, key
 from nsaudit.errors import UsageError
-from nsaudit.model import HistoryPoint, Outcome, RuleResult, Snapshot, Step
+from nsaudit.model import HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
 from nsaudit.policy.rules import Policy
 from nsaudit.store import checks
 from nsaudit.store import history as stored_history
-from nsaudit.store.snapshots import load, previous
+from nsaudit.store.snapshots import load, previous, resolve
 
 SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
 
@@ -75,12 +76,42 @@ def check_stored(
             else "nothing yet (this host has a single snapshot)"
         )
     steps = stored_history.steps(conn, host_id, after, seq)
-    result = _evaluate(policy, snap, steps, period, now)
+    partial = stored_history.partial_seqs(conn, host_id, after, seq)
+    result = _evaluate(policy, snap, steps, period, now, partial=partial)
     if record:
         checks.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
         )
     return result
+
+
+def check_unstored(
+    conn: Connection | None, snap: Snapshot, policy: Policy, now: datetime
+) -> CheckResult:
+    """Evaluate the policy against a fresh snapshot that is not stored, writing nothing.
+    Rules about a period see the stored history since the last recorded check (or, for the
+    first check, nothing stored) and what the fresh snapshot adds over the last stored one."""
+    latest = None
+    if conn is not None:
+        try:
+            latest = resolve(conn, "latest", snap.host)
+        except UsageError:
+            latest = None  # this host has no stored snapshot
+    if conn is None or latest is None:
+        return _evaluate(policy, snap, [], "this scan alone (nothing stored for this host)", now)
+    host_id, seq = checks.host_and_seq(conn, latest)
+    last = checks.last(conn, host_id, policy.name)
+    after = min(last.snapshot_seq, seq) if last is not None else seq
+    steps = stored_history.steps(conn, host_id, after, seq)
+    since = (
+        f"the last check ({last.checked_at}, snapshot seq {last.snapshot_seq})"
+        if last is not None
+        else f"the last stored snapshot (seq {seq})"
+    )
+    added = diff(load(conn, latest), snap).created
+    partial = stored_history.partial_seqs(conn, host_id, after, seq)
+    period = f"the snapshots since {since} and this scan"
+    return _evaluate(policy, snap, steps, period, now, added, partial)
 
 
 def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
@@ -112,8 +143,9 @@ def host_report(
     steps = stored_history.steps(
         conn, host_id, stored_history.seq_before(conn, host_id, since), seq
     )
+    partial = [p.seq for p in points if p.partial and p.seq <= seq]
     checked = (
-        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now)
+        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now, partial=partial)
         if policy is not None
         else None
     )
@@ -126,7 +158,12 @@ def _evaluate(
     steps: list[Step],
     period: str,
     now: datetime,
+    added: tuple[Namespace, ...] = (),
+    partial: list[int] | None = None,
 ) -> CheckResult:
     created = history.created(steps)
-    results = evaluate(policy, Subject(snap, created, period), now.date())
+    known = {key(ns) for ns in created}
+    created += tuple(ns for ns in added if key(ns) not in known)
+    subject = Subject(snap, created, period, partial_in_period=tuple(partial or ()))
+    results = evaluate(policy, subject, now.date())
     return CheckResult(policy, snap, period, now.isoformat(timespec="seconds"), results)

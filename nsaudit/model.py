@@ -209,9 +209,16 @@ class Namespace:
         return (self.id.type.value, self.id.dev, self.id.inode, self.ns_id)
 
 
+UNSEEN = "UNSEEN"
+
+
 @dataclass(frozen=True, order=True)
 class ScanProblem:
-    """Something the scan could not read: which pid, which path, which errno."""
+    """Something the scan could not read: which pid, which path, which errno.
+
+    With pid None and errno UNSEEN, the scan as a whole could not see every task the kernel
+    has (a hidepid= /proc, a pid namespace's /proc); path then says why, in words.
+    """
 
     pid: int | None
     path: str

@@ -17,6 +17,9 @@ from conftest import ROOTS, SAMPLES, needs_root, run
 from nsmakers import in_new_namespaces, netns
 
 STIG = SAMPLES / "policies" / "stig-user-namespaces.toml"
+# Root cannot read every process on every host (a sandbox's supervisor in another security
+# domain): a rule a test expects to pass judges what the scan could see.
+ACCEPT_PARTIAL = 'partial = "accept"\n'
 
 
 def policy(tmp_path: Path, *rules: str, name: str = "test") -> Path:
@@ -229,7 +232,7 @@ def test_count_rule_on_real_namespaces(tmp_path: Path) -> None:
     path = policy(
         tmp_path,
         rule("FEW", '{ kind = "count", type = "net", at_most = 1 }'),
-        rule("MANY", '{ kind = "count", type = "net", at_most = 100000 }'),
+        rule("MANY", '{ kind = "count", type = "net", at_most = 100000 }', ACCEPT_PARTIAL),
     )
     with in_new_namespaces("--net", argv=[sleeper, "300"]) as pid:
         code, report = check("--policy", path, "--db", tmp_path / "ns.db")
@@ -255,10 +258,12 @@ def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> Non
             "NET",
             '{ kind = "holders", types = ["net"], commands = ["nsaudit-holder"], '
             'paths = ["/run/netns/*"] }',
+            ACCEPT_PARTIAL,
         ),
         rule(
             "USERS",
             '{ kind = "holders", types = ["net"], users = ["root"], paths = ["/run/netns/*"] }',
+            ACCEPT_PARTIAL,
         ),
         name="allowed",
     )
@@ -312,10 +317,16 @@ def test_unprivileged_owner_rule(tmp_path: Path) -> None:
     public = Path(tempfile.mkdtemp(prefix="nsaudit-test-"))  # pytest's tmp is root's only
     public.chmod(0o755)
     sleeper = named_sleeper(public, "nsaudit-unpriv")
-    strict = policy(tmp_path, rule("UNPRIV", '{ kind = "unprivileged_owner" }'), name="strict")
+    strict = policy(
+        tmp_path, rule("UNPRIV", '{ kind = "unprivileged_owner" }', ACCEPT_PARTIAL), name="strict"
+    )
     excepted = policy(
         tmp_path,
-        rule("UNPRIV", '{ kind = "unprivileged_owner", commands = ["nsaudit-unpriv"] }'),
+        rule(
+            "UNPRIV",
+            '{ kind = "unprivileged_owner", commands = ["nsaudit-unpriv"] }',
+            ACCEPT_PARTIAL,
+        ),
         name="excepted",
     )
     db = tmp_path / "ns.db"
@@ -342,11 +353,11 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
     sleeper = named_sleeper(tmp_path, "nsaudit-new")
     path = policy(
         tmp_path,
-        rule("NEW", '{ kind = "created", commands = ["systemd*", "sleep"] }'),
+        rule("NEW", '{ kind = "created", commands = ["systemd*", "sleep"] }', ACCEPT_PARTIAL),
     )
     db = tmp_path / "ns.db"
-    check("--policy", path, "--db", db)  # the first check: where the period starts
-    code, report = check("--policy", path, "--db", db)
+    check("--policy", path, "--db", db, "--record")  # the first check: where the period starts
+    code, report = check("--policy", path, "--db", db, "--record")
     assert outcome(report, "NEW")["outcome"] == "pass"
     assert "the snapshots since the last check" in report["period"]
 
@@ -354,7 +365,7 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
     with in_new_namespaces("--uts", "--ipc", argv=[sleeper, "300"]) as pid:
         assert run("snapshot", "--db", db).returncode == 0
     time.sleep(0.2)
-    code, report = check("--policy", path, "--db", db)
+    code, report = check("--policy", path, "--db", db, "--record")
     assert code == 1
     new = outcome(report, "NEW")
     assert new["outcome"] == "fail"
@@ -365,7 +376,7 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
     assert all("nsaudit-new" in e["text"] for e in new["evidence"] if e.get("pid") == pid)
 
     # The next check starts where that one ended.
-    code, report = check("--policy", path, "--db", db)
+    code, report = check("--policy", path, "--db", db, "--record")
     assert code == 0 and outcome(report, "NEW")["outcome"] == "pass"
 
 
@@ -417,7 +428,11 @@ def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Pat
     shim.chmod(0o755)
     by_parent = policy(
         tmp_path,
-        rule("CT", '{ kind = "holders", types = ["net", "uts"], parents = ["containerd-shim*"] }'),
+        rule(
+            "CT",
+            '{ kind = "holders", types = ["net", "uts"], parents = ["containerd-shim*"] }',
+            ACCEPT_PARTIAL,
+        ),
         name="parents",
     )
     by_command = policy(

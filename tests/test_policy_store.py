@@ -46,7 +46,9 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY)
     host = json.loads(before)["host"]["hostname"]
-    proc = run("check", "--db", db, "--policy", policy, "--host", host, "--format", "json")
+    proc = run(
+        "check", "--db", db, "--policy", policy, "--host", host, "--record", "--format", "json"
+    )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["summary"].startswith("2 net namespaces")
     with sqlite3.connect(db) as conn:
@@ -60,7 +62,7 @@ def test_prune_keeps_the_last_check_of_each_policy(tmp_path: Path) -> None:
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY)
     for _ in range(3):
-        run("check", "--db", db, "--policy", policy)
+        run("check", "--db", db, "--policy", policy, "--record")
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE policy_checks SET checked_at = '2020-01-01T00:00:00+00:00'")
     proc = run("prune", "--db", db, "--older-than", "30d")

@@ -69,7 +69,7 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
 def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:
     stig = SAMPLES / "policies" / "stig-user-namespaces.toml"
     for _ in range(2):
-        proc = run("check", "--db", postgres_url, "--policy", stig, "--format", "json")
+        proc = run("check", "--db", postgres_url, "--policy", stig, "--record", "--format", "json")
         assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["outcome"] == "fail"
     proc = run("report", "--db", postgres_url, "--policy", stig, "--format", "json")

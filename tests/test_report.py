@@ -388,7 +388,9 @@ def test_metrics_parse_with_prometheus_own_parser(
     cfg = config(tmp, "web-1")
     # A check records its results: metrics publish the last one per rule.
     assert (
-        run("check", "--db", db, "--policy", policy, "--config", cfg, "--no-snapshot").returncode
+        run(
+            "check", "--db", db, "--policy", policy, "--config", cfg, "--no-snapshot", "--record"
+        ).returncode
         == 1
     )
     out = tmp_path / "nsaudit.prom"

@@ -355,9 +355,11 @@ def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> 
             data = json.loads(out)
             (ns,) = [n for n in data["namespaces"] if n["pid"] and "HYPERLINK" in n["cmdline"]]
             assert ns["command"] == "\x1b[31m<b>=x\n"
-            assert "bad\\xff\\xfe" in ns["cmdline"]
+            # The bytes themselves (surrogate-escaped), not the text "\\xff\\xfe".
+            assert "bad\udcff\udcfe" in ns["cmdline"]
     table = run("show", "--db", db, "--type", "uts").stdout
     assert "\\x1b]0;title\\x07<script>" in table
+    assert "bad\\xff\\xfe" in table
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -9,13 +10,15 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option, policy_option
 from nsaudit.collect.scan import has_processes
-from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 
 if TYPE_CHECKING:
     from nsaudit.compliance import CheckResult
+    from nsaudit.model import Snapshot
+    from nsaudit.policy.rules import Policy
 
 
 @click.command()
@@ -30,6 +33,17 @@ if TYPE_CHECKING:
     "--no-snapshot",
     is_flag=True,
     help="Check this host's latest stored snapshot instead of taking a new one.",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record this check as the policy's last one: rules about created namespaces then "
+    "start their next period here (as `audit --policy` does).",
+)
+@click.option(
+    "--no-store",
+    is_flag=True,
+    help="Write nothing: the fresh snapshot is neither stored nor recorded.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when every rule passes.")
 @click.option("--threads", is_flag=True, help="Read every thread's namespaces too.")
@@ -47,6 +61,8 @@ def check(
     policy: str | None,
     hostname: str | None,
     no_snapshot: bool,
+    record: bool,
+    no_store: bool,
     quiet: bool,
     threads: bool,
     db: str,
@@ -55,13 +71,17 @@ def check(
 ) -> int:
     """Evaluate a policy against the latest snapshot and capability report of a host (this
     host by default, after taking and storing a fresh snapshot): pass, fail or waived per
-    rule, with evidence. The check is recorded: rules about a period cover the time since the
-    last check. Exit 0 when every rule passes or is waived, 1 when any fails."""
+    rule, with evidence. Rules about created namespaces cover the time since the last recorded
+    check (`audit --policy` records one; `check` only with --record), so a check by hand never
+    moves what the scheduled audit reports. Exit 0 when every rule passes or is waived, 1 when
+    any fails or cannot be judged."""
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import resolve, save
 
+    if record and no_store:
+        raise UsageError("--record stores the check and --no-store writes nothing: give one")
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = datetime.now(UTC)
@@ -73,14 +93,30 @@ def check(
             reason = f"{common.root} runs no processes, so it holds no namespaces"
             return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
         fresh = common.fresh_snapshot(settings, threads, label=None)
-    with Database(db).transaction() as conn:
+        if no_store:
+            return _finish(common, _unstored(db, fresh, rules, now), quiet)
+    with Database(db).transaction(upgrade=not no_store) as conn:
         if fresh is not None:
             snapshot_id = save(conn, fresh).id
         else:
             local = host_info(HostFS(common.root), settings.hostname)
             snapshot_id = resolve(conn, "latest", local, hostname)
-        result = compliance.check_stored(conn, snapshot_id, rules, now, True)
+        result = compliance.check_stored(conn, snapshot_id, rules, now, record)
     return _finish(common, result, quiet)
+
+
+def _unstored(db: str, fresh: Snapshot, rules: Policy, now: datetime) -> CheckResult:
+    """The check of a fresh snapshot against what is stored, read without a write: no
+    database is created where none is, and none is upgraded."""
+    from nsaudit import compliance
+    from nsaudit.store.database import Database
+    from nsaudit.store.location import is_url
+
+    database = Database(db)
+    if not is_url(database.location) and not os.path.exists(database.location):
+        return compliance.check_unstored(None, fresh, rules, now)
+    with database.transaction(upgrade=False) as conn:
+        return compliance.check_unstored(conn, fresh, rules, now)
 
 
 def _finish(common: Common, result: CheckResult, quiet: bool) -> int:

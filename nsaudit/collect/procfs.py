@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 CMDLINE_MAX = 4096
-_OCTAL = re.compile(r"\\([0-7]{3})")
+_OCTAL = re.compile(rb"\\([0-7]{3})")
 _NSFS_LINK = re.compile(r"^(cgroup|ipc|mnt|net|pid|time|user|uts):\[(\d+)\]$")
 
 
@@ -18,8 +18,15 @@ class ProcStat:
 
 
 def decode(raw: bytes) -> str:
-    """Bytes a process chose, as text; bytes that are not UTF-8 become visible \\xNN."""
-    return raw.decode("utf-8", errors="backslashreplace")
+    """Bytes a process chose, as text that keeps them all: a byte that is not UTF-8 becomes a
+    lone surrogate (surrogateescape), which os functions accept and render/escape.py shows as
+    \\xNN, so it is never confused with the four characters a process could choose."""
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def unescape_mount_path(raw: bytes) -> bytes:
+    """A mountinfo path field: the kernel writes space, tab, newline and backslash as \\ooo."""
+    return _OCTAL.sub(lambda m: bytes([int(m[1], 8) & 0xFF]), raw)
 
 
 def parse_stat(raw: bytes) -> ProcStat:
@@ -58,6 +65,40 @@ def nsfs_mounts(mountinfo: bytes) -> list[tuple[str, str]]:
         link = nsfs_link(decode(fields[3]))
         if link is None:
             continue
-        point = _OCTAL.sub(lambda m: chr(int(m[1], 8)), decode(fields[4]))
-        out.append((link[0], point))
+        out.append((link[0], decode(unescape_mount_path(fields[4]))))
     return out
+
+
+@dataclass(frozen=True)
+class LoadAvg:
+    """The kernel's own task count (every thread, kernel threads included) and the last pid
+    it handed out, from /proc/loadavg."""
+
+    tasks: int
+    last_pid: int
+
+
+def parse_loadavg(raw: bytes) -> LoadAvg:
+    """'0.00 0.01 0.05 2/161 7387': the 4th field is running/total, the 5th the last pid."""
+    fields = raw.split()
+    return LoadAvg(int(fields[3].partition(b"/")[2]), int(fields[4]))
+
+
+def proc_mount_options(mountinfo: bytes, point: bytes) -> dict[str, str] | None:
+    """The superblock options (hidepid=, gid=, subset=) of the proc mount on top at `point`,
+    or None when no proc file system is mounted there."""
+    found: dict[str, str] | None = None
+    for line in mountinfo.split(b"\n"):
+        left, sep, right = line.partition(b" - ")
+        fields = left.split(b" ")
+        if not sep or len(fields) < 5 or unescape_mount_path(fields[4]) != point:
+            continue
+        kind = right.split(b" ")
+        # A later line is mounted over an earlier one at the same point.
+        found = None
+        if kind[0] == b"proc" and len(kind) >= 3:
+            found = {}
+            for option in decode(kind[2]).split(","):
+                name, _, value = option.partition("=")
+                found[name] = value
+    return found

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from nsaudit.collect import nsfs, procfs
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
-from nsaudit.model import Holder, Namespace, NamespaceId, NsType, ScanProblem
+from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanProblem
 
 # A process that exits during the scan: skipped, never an error.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
@@ -25,9 +25,15 @@ class _Found:
     pid: int | None = None
     open_path: str = ""
     holders: set[Holder] = field(default_factory=set)
+    own_path: str = ""  # set when nsaudit's own process is a member
 
-    def member(self, pid: int, path: str) -> None:
+    def member(self, pid: int, path: str, own: bool = False) -> None:
         self.nprocs += 1
+        if own:
+            # nsaudit itself stands for a namespace only when nothing else does: its pid and
+            # arguments change every run, and would read as a change of the namespace.
+            self.own_path = path
+            return
         if self.pid is None or pid < self.pid:
             self.pid = pid
             self.open_path = path
@@ -66,6 +72,7 @@ class Scanner:
         self.info: dict[int, tuple[int, int, str, str, int] | None] = {}
         self.comms: dict[int, str | None] = {}  # parents' commands only
         self.targets: dict[str, NamespaceId | None] = {}
+        self.own = os.getpid() if host.live else None
 
     def _nsfs_dev(self) -> int:
         """The nsfs device, from stat (which follows a link to nsfs), learned once.
@@ -101,6 +108,7 @@ class Scanner:
         return self.targets[target]
 
     def run(self) -> ScanResult:
+        before = self._loadavg() if self.host.live else None
         try:
             entries = os.listdir(self.proc)
         except OSError as e:
@@ -113,9 +121,92 @@ class Scanner:
             )
         for pid in pids:
             self._process(pid)
+        if self.host.live:
+            self._visibility(pids, before)
+        for found in self.found.values():
+            if found.pid is None and found.own_path and self.own is not None:
+                found.pid, found.open_path = self.own, found.own_path
         self._bind_mounts()
         namespaces = self._namespaces()
-        return ScanResult(namespaces, tuple(sorted(set(self.problems))))
+        return ScanResult(namespaces, tuple(sorted(set(self.problems), key=_problem_key)))
+
+    def _loadavg(self) -> procfs.LoadAvg | None:
+        try:
+            with open(f"{self.proc}/loadavg", "rb") as fh:
+                return procfs.parse_loadavg(fh.read())
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _visibility(self, pids: list[int], before: procfs.LoadAvg | None) -> None:
+        """A ScanProblem when this /proc does not show every task the kernel has: it is mounted
+        hidepid= (other users' processes hidden), or it is a pid namespace's (a container's).
+
+        Two witnesses. The mount options say whether processes may be hidden from this user;
+        the kernel's task count in loadavg says whether any were. Tasks born during the walk
+        (told by the last pid handed out) may be missed; any other task alive at both reads
+        of loadavg was listed, and is counted by the link count of its task directory
+        (2 + threads), one stat per process, skipped when the processes alone cover the count.
+        """
+        options = self._mount_options()
+        hidepid = (options or {}).get("hidepid", "0")
+        hiding = hidepid not in ("0", "off")
+        after = self._loadavg()
+        if before is None or after is None:
+            # No count to compare: the mount options alone say whether processes are hidden.
+            if hiding and not self._exempt(options):
+                why = f"{self.proc} is mounted hidepid={hidepid}: other users' processes are hidden"
+                self.problems.append(ScanProblem(None, why, UNSEEN))
+            return
+        seen, expected = len(pids), self._expected(before, after)
+        if seen < expected:
+            seen = sum(self._tasks(pid) for pid in pids)
+            after = self._loadavg() or after
+            expected = self._expected(before, after)
+        if seen >= expected:
+            return
+        counted = f"{seen} of {after.tasks} tasks visible"
+        if hiding:
+            why = f"{self.proc} is mounted hidepid={hidepid}: {counted}"
+        else:
+            why = f"{self.proc} shows {counted} (a pid namespace's /proc, as in a container)"
+        self.problems.append(ScanProblem(None, why, UNSEEN))
+
+    def _expected(self, before: procfs.LoadAvg, after: procfs.LoadAvg) -> int:
+        """How many tasks a scan that sees everything must have found: those alive at the end
+        less those born during the walk."""
+        born = (after.last_pid - before.last_pid) % self._pid_max()
+        return after.tasks - born
+
+    def _pid_max(self) -> int:
+        try:
+            with open(f"{self.proc}/sys/kernel/pid_max", "rb") as fh:
+                return int(fh.read())
+        except (OSError, ValueError):
+            return 4194304
+
+    def _tasks(self, pid: int) -> int:
+        try:
+            return max(os.stat(f"{self.proc}/{pid}/task").st_nlink - 2, 1)
+        except OSError as e:
+            # Gone since it was listed: nothing to count. Listed but unreadable
+            # (hidepid=noaccess): one task at least.
+            return 0 if e.errno in _GONE else 1
+
+    def _mount_options(self) -> dict[str, str] | None:
+        try:
+            with open(f"{self.proc}/self/mountinfo", "rb") as fh:
+                mountinfo = fh.read()
+        except OSError:
+            return None
+        return procfs.proc_mount_options(mountinfo, os.fsencode(self.proc))
+
+    @staticmethod
+    def _exempt(options: dict[str, str] | None) -> bool:
+        """Whether hidepid hides nothing from this process: root, or the mount's gid= group."""
+        if os.geteuid() == 0:
+            return True
+        gid = (options or {}).get("gid")
+        return gid is not None and gid.isdigit() and int(gid) in {os.getegid(), *os.getgroups()}
 
     def _problem(self, pid: int | None, path: str, e: OSError) -> None:
         self.problems.append(ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO")))
@@ -124,6 +215,7 @@ class Scanner:
         base = f"{self.proc}/{pid}"
         seen: list[tuple[NamespaceId, Holder | None, str]] = []
         member: dict[NsType, NamespaceId] = {}
+        own = pid == self.own
         for t, name in self.type_names:
             path = f"{base}/ns/{name}"
             ok, ns = self._read(pid, path)
@@ -139,13 +231,14 @@ class Scanner:
             ok, ns = self._read(pid, path)
             if ns is not None and ns != member.get(ns.type):
                 seen.append((ns, Holder("for_children", pid=pid), path))
-        seen += self._fds(pid, base)
-        if self.threads:
+        if not own:  # nsaudit's own fds are the scan's, not the host's
+            seen += self._fds(pid, base)
+        if self.threads and not own:
             seen += self._threads(pid, base, member)
         for ns, holder, where in seen:
             found = self.found.setdefault(ns, _Found())
             if holder is None:
-                found.member(pid, where)
+                found.member(pid, where, own)
             else:
                 found.held(holder, where)
 
@@ -266,6 +359,10 @@ class Scanner:
             return nsfs.Relations(None, None, None, None, None)
 
 
+def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
+    return (p.pid is not None, p.pid or 0, p.path, p.errno)
+
+
 def _holder_key(h: Holder) -> tuple[str, int, int, str]:
     return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
 
@@ -292,7 +389,7 @@ class _Users:
         self.cache: dict[int, str | None] = {}
         if not self.live:
             try:
-                text = host.path("/etc/passwd").read_text(errors="replace")
+                text = host.path("/etc/passwd").read_text(errors="surrogateescape")
             except OSError:
                 text = ""
             for line in text.splitlines():

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from nsaudit.compare import initial
-from nsaudit.model import Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
+from nsaudit.model import UNSEEN, Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
 from nsaudit.policy.match import Allowlist, who
 
 
@@ -20,6 +20,7 @@ class Subject:
     created: tuple[Namespace, ...]
     period: str  # in words: "the snapshots since the last check (2026-11-28T10:00:00Z, ...)"
     no_inventory: str | None = None  # why there are no namespaces to check, if so
+    partial_in_period: tuple[int, ...] = ()  # seqs of the period's partial snapshots
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,28 @@ def host_own(snap: Snapshot) -> set[NamespaceId]:
     }
 
 
-def _partial_note(snap: Snapshot) -> tuple[Evidence, ...]:
+# The kinds whose evidence is the scan's inventory of processes and namespaces; capability
+# and sysctl checks read the kernel's own report, which a partial scan does not touch.
+INVENTORY_KINDS = frozenset({"count", "holders", "unprivileged_owner", "created"})
+
+
+def unseen(snap: Snapshot) -> str | None:
+    """Why the scan did not see every process, in words; None for a complete scan."""
     if not snap.problems:
+        return None
+    parts = [p.path for p in snap.problems if p.errno == UNSEEN]
+    pids = len({p.pid for p in snap.problems if p.errno != UNSEEN})
+    if pids:
+        parts.append(f"{pids} process(es) could not be read")
+    return "; ".join(parts)
+
+
+def _partial_note(snap: Snapshot) -> tuple[Evidence, ...]:
+    why = unseen(snap)
+    if why is None:
         return ()
-    pids = len({p.pid for p in snap.problems})
-    return (
-        Evidence(
-            f"the snapshot is partial: {pids} process(es) could not be read, so their "
-            "namespaces are not checked"
-        ),
-    )
+    text = f"the snapshot is partial ({why}): namespaces it could not see are not checked"
+    return (Evidence(text),)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from nsaudit.model import Outcome, RuleResult, WaiverNote
-from nsaudit.policy.checks import Subject
+from nsaudit.policy.checks import INVENTORY_KINDS, Subject, Verdict, unseen
 from nsaudit.policy.rules import Policy, Rule, Waiver
 
 
@@ -17,8 +17,35 @@ def _note(w: Waiver, today: date) -> WaiverNote:
     return WaiverNote(w.hosts, w.reason, w.expires.isoformat(), w.expires < today, w.approved_by)
 
 
+def _on_partial(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
+    """A pass on a scan that could not see every process is no pass: the namespaces it missed
+    may be the ones the rule is about. A failure stands (what was seen is real), and a rule may
+    say partial = "accept"."""
+    why = unseen(subject.snapshot)
+    earlier = [s for s in subject.partial_in_period if s != subject.snapshot.seq]
+    if rule.check.kind == "created" and earlier:
+        # A namespace that lived only while an earlier snapshot of the period was partial
+        # was never seen.
+        seqs = ", ".join(str(s) for s in earlier)
+        earlier_why = f"the period's snapshot seq {seqs} could not see every process"
+        why = "; ".join(w for w in (why, earlier_why) if w)
+    if (
+        why is None
+        or verdict.outcome is not Outcome.PASS
+        or rule.accept_partial
+        or rule.check.kind not in INVENTORY_KINDS
+    ):
+        return verdict
+    return Verdict(
+        Outcome.ERROR,
+        f"cannot tell: the scan was partial ({why}), and what it saw ({verdict.summary}) may "
+        'miss namespaces; snapshot as root, or set partial = "accept" on this rule',
+        verdict.evidence,
+    )
+
+
 def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
-    verdict = rule.check.evaluate(subject)
+    verdict = _on_partial(rule, subject, rule.check.evaluate(subject))
     outcome = verdict.outcome
     host = subject.snapshot.host.hostname
     matching = [w for w in rule.waivers if w.covers(host)]

@@ -12,6 +12,7 @@ from typing import Any
 from nsaudit.errors import UsageError
 from nsaudit.model import NsType, Outcome, Status
 from nsaudit.policy.checks import (
+    INVENTORY_KINDS,
     SYSCTLS,
     CapabilityCheck,
     Check,
@@ -31,7 +32,17 @@ _TOML_WHERE = re.compile(r"\s*\(at line (\d+), column \d+\)")
 _TYPES = tuple(t.value for t in NsType)
 _STATUSES = tuple(s.value for s in Status)
 _POLICY_KEYS = {"name", "title", "description"}
-_RULE_KEYS = {"id", "title", "severity", "references", "description", "check", "waiver"}
+_RULE_KEYS = {
+    "id",
+    "title",
+    "severity",
+    "references",
+    "description",
+    "check",
+    "waiver",
+    "partial",
+}
+_PARTIAL = ("error", "accept")
 _WAIVER_KEYS = {"hosts", "reason", "expires", "approved_by"}
 _ALLOW_KEYS = {"commands", "users", "paths", "parents"}
 
@@ -212,14 +223,33 @@ def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
     waivers = rule.get("waiver", [])
     if not isinstance(waivers, list):
         raise where.error("waivers are [[rule.waiver]] tables", "waiver", n, rule_id)
+    parsed = _check(where, n, rule_id, check)
+    partial = rule.get("partial", "error")
+    if partial not in _PARTIAL:
+        raise where.error(
+            'partial must be "error" (the default: a partial scan cannot pass the rule) or '
+            '"accept" (judge what the scan could see)',
+            "partial",
+            n,
+            rule_id,
+        )
+    if partial == "accept" and parsed.kind not in INVENTORY_KINDS:
+        raise where.error(
+            f"partial applies to {', '.join(sorted(INVENTORY_KINDS))} checks; a {parsed.kind} "
+            "check reads the kernel's report, which a partial scan does not affect",
+            "partial",
+            n,
+            rule_id,
+        )
     return Rule(
         rule_id,
         title,
         str(severity),
         tuple(references),
         description,
-        _check(where, n, rule_id, check),
+        parsed,
         tuple(_waiver(where, n, rule_id, w, k) for k, w in enumerate(waivers)),
+        partial == "accept",
     )
 
 

@@ -33,6 +33,7 @@ class Rule:
     description: str | None
     check: Check
     waivers: tuple[Waiver, ...]
+    accept_partial: bool = False  # partial = "accept": a partial scan may still pass it
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,23 @@ def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoi
     ]
 
 
+def partial_seqs(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list[int]:
+    """The seqs of the host's partial snapshots with after_seq < seq <= upto_seq."""
+    return [
+        int(seq)
+        for seq in conn.execute(
+            select(snapshots.c.seq)
+            .where(
+                snapshots.c.host_id == host_id,
+                snapshots.c.seq > after_seq,
+                snapshots.c.seq <= upto_seq,
+                snapshots.c.problems != "[]",
+            )
+            .order_by(snapshots.c.seq)
+        ).scalars()
+    ]
+
+
 def seq_before(conn: Connection, host_id: int, cutoff: str) -> int:
     """The seq of the host's newest snapshot taken before `cutoff` (ISO, UTC); 0 if none."""
     found = conn.execute(

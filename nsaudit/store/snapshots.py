@@ -34,6 +34,7 @@ from nsaudit.model import (
     SnapshotRow,
 )
 from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
+from nsaudit.store.text import from_db, to_db
 
 _CHUNK = 500
 _REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
@@ -57,17 +58,18 @@ def _state(ns: Namespace) -> dict[str, Any]:
         "pid": ns.pid,
         "pid_start": ns.pid_start,
         "ppid": ns.ppid,
-        "command": ns.command,
-        "cmdline": ns.cmdline,
+        "command": to_db(ns.command),
+        "cmdline": to_db(ns.cmdline),
         "uid": ns.uid,
-        "user_name": ns.user,
+        "user_name": to_db(ns.user),
         "parent_dev": ns.parent.dev if ns.parent else None,
         "parent_inode": ns.parent.inode if ns.parent else None,
         "owner_dev": ns.owner.dev if ns.owner else None,
         "owner_inode": ns.owner.inode if ns.owner else None,
         "owner_uid": ns.owner_uid,
+        # ensure_ascii writes a lone surrogate as \udcXX, which json.loads gives back.
         "holders": json.dumps(holders, sort_keys=True, separators=(",", ":")),
-        "parent_command": ns.parent_command,
+        "parent_command": to_db(ns.parent_command),
     }
 
 
@@ -309,10 +311,10 @@ def namespace_of(s: Any) -> Namespace:
         pid=s.pid,
         pid_start=s.pid_start,
         ppid=s.ppid,
-        command=s.command,
-        cmdline=s.cmdline,
+        command=from_db(s.command),
+        cmdline=from_db(s.cmdline),
         uid=s.uid,
-        user=s.user_name,
+        user=from_db(s.user_name),
         ns_id=s.ns_id,
         parent=NamespaceId(t, s.parent_dev, s.parent_inode) if s.parent_dev is not None else None,
         owner=(
@@ -322,7 +324,7 @@ def namespace_of(s: Any) -> Namespace:
         ),
         owner_uid=s.owner_uid,
         holders=() if s.holders == "[]" else tuple(Holder(**h) for h in json.loads(s.holders)),
-        parent_command=s.parent_command,
+        parent_command=from_db(s.parent_command),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from nsaudit.model import Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
+from nsaudit.model import UNSEEN, Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
 from nsaudit.render import Document, Table
 from nsaudit.views.tree import tree_order
 
@@ -20,17 +20,22 @@ def ns_ref(ns: NamespaceId | None) -> dict[str, Any] | None:
 
 
 def problem_summary(snap: Snapshot) -> str:
-    """'complete', or 'partial: 3 unreadable (EACCES 3: pids 1, 2, 3)'."""
+    """'complete', or 'partial: 3 unreadable (EACCES 3: pids 1, 2, 3)', led by why the scan
+    could not see every task ('/proc is mounted hidepid=invisible: 37 of 412 tasks visible')."""
     if not snap.problems:
         return "complete"
+    parts = [p.path for p in snap.problems if p.errno == UNSEEN]
+    unreadable = [p for p in snap.problems if p.errno != UNSEEN]
     by_errno: dict[str, set[int]] = {}
-    for p in snap.problems:
+    for p in unreadable:
         by_errno.setdefault(p.errno, set()).add(p.pid or 0)
-    parts = []
+    each = []
     for name, pids in sorted(by_errno.items()):
         shown = ", ".join(str(p) for p in sorted(pids)[:10]) + (", ..." if len(pids) > 10 else "")
-        parts.append(f"{name} {len(pids)}: pid{'s' if len(pids) > 1 else ''} {shown}")
-    return f"partial: {len(snap.problems)} unreadable ({'; '.join(parts)})"
+        each.append(f"{name} {len(pids)}: pid{'s' if len(pids) > 1 else ''} {shown}")
+    if unreadable:
+        parts.append(f"{len(unreadable)} unreadable ({'; '.join(each)})")
+    return f"partial: {'; '.join(parts)}"
 
 
 def namespace_payload(ns: Namespace) -> dict[str, Any]:
