@@ -8,10 +8,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from nsaudit import userfile
 from nsaudit.errors import UsageError
 from nsaudit.model import Namespace
 
 SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
+MAX_BYTES = 1024 * 1024
 _TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
@@ -67,8 +69,7 @@ def load(option: str | None) -> Settings:
     if path is None:
         return Settings()
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = userfile.read(path, MAX_BYTES, streams=True)
     except OSError as e:
         raise UsageError(f"settings file {path} cannot be read: {e.strerror}") from None
     text = raw.decode("utf-8", errors="replace")
