@@ -41,6 +41,7 @@ MAX_LINE = 256 * 1024 * 1024
 MAX_NAMESPACES = 2_000_000
 MAX_TEXT = 64 * 1024
 MAX_INT = 2**64 - 1
+_HEAD = 64 * 1024
 MAX_DEPTH = 64  # nesting of values nsaudit keeps without knowing them (capabilities' new keys)
 HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
 _TYPES = tuple(t.value for t in NsType)
@@ -123,10 +124,19 @@ def read(stream: IO[bytes]) -> list[Snapshot]:
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
     number = 0
     while True:
-        raw = stream.readline(MAX_LINE + 1)
+        raw = stream.readline(_HEAD)
         if not raw:
             return
         number += 1
+        if not raw.endswith(b"\n"):
+            # A long line: see that it starts like a record before reading up to MAX_LINE of
+            # it (a sparse or binary file is refused at once, not after 256 MiB).
+            if raw.lstrip(b" \t\r")[:1] != b"{":
+                raise BundleError(
+                    f"line {number}: not a JSON object (its first bytes are "
+                    f"{raw[:8].hex(' ')}): is this a bundle?"
+                )
+            raw += stream.readline(MAX_LINE + 1 - len(raw))
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             raise BundleError(f"line {number}: longer than {MAX_LINE} bytes")
         try:
