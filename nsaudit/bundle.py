@@ -128,7 +128,7 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
         if not raw:
             return
         number += 1
-        if not raw.endswith(b"\n"):
+        if len(raw) == _HEAD and not raw.endswith(b"\n"):
             # A long line: see that it starts like a record before reading up to MAX_LINE of
             # it (a sparse or binary file is refused at once, not after 256 MiB).
             if raw.lstrip(b" \t\r")[:1] != b"{":
