@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 
@@ -72,7 +72,7 @@ class _Invalid(Exception):
         return f"{self.path or 'the line'}: {problem}expected {self.expected}{got}"
 
 
-def write(snapshots: Iterator[Snapshot] | list[Snapshot], out: IO[str]) -> int:
+def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
     """Stream snapshots into `out`, one line each; the number written."""
     out.write(json.dumps({"schema": SCHEMA, "nsaudit_version": __version__}) + "\n")
     count = 0

@@ -48,10 +48,10 @@ def _check(st: os.stat_result, streams: bool) -> None:
     if streams and stat.S_ISFIFO(st.st_mode):
         return
     what = _kind(st.st_mode)
-    fix = "a regular file or a pipe" if streams else "a regular file"
     if stat.S_ISDIR(st.st_mode):
-        raise Unusable(f"it is {what}; name a file inside it")
-    raise Unusable(f"it is {what}, not a file that ends; give {fix}")
+        raise Unusable(f"it is {what}, not a file")
+    readable = "a regular file or a pipe" if streams else "a regular file"
+    raise Unusable(f"it is {what}, not {readable}")
 
 
 def open_binary(path: str | os.PathLike[str], streams: bool = False) -> BinaryIO:

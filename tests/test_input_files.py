@@ -517,6 +517,7 @@ def test_detect_under_a_root_of_traps(tmp_path: Path) -> None:
     assert "config-6.8.0 unpacks to more than" in tried
     assert "config-6.7.0: it is a directory" in tried
     assert report["kernel"]["release"] is None
+    assert any("osrelease cannot be read" in w for w in report["warnings"])
     assert any("max_net_namespaces" in w and "character device" in w for w in report["warnings"])
     clone = report["restrictions"][0]
     assert clone["name"] == "kernel.unprivileged_userns_clone" and clone["value"] is None
