@@ -308,7 +308,11 @@ def _each_once(items: list[dict[str, Any]], path: str, key: str, choices: tuple[
     found = [item[key] for item in items]
     for n, name in enumerate(found):
         if name in found[:n]:
-            raise _Invalid(_at(_at(path, n), key), f"each of {', '.join(choices)} once", "again")
+            raise _Invalid(
+                _at(_at(path, n), key),
+                f"each of {', '.join(choices)} once",
+                f"{_shown(name)} a second time",
+            )
     missing = [c for c in choices if c not in found]
     if missing:
         raise _Invalid(path, f"each of {', '.join(choices)} once", f"no {', '.join(missing)}")
