@@ -432,6 +432,22 @@ def test_import_from_standard_input_that_is_a_device(tmp_path: Path) -> None:
     assert_clean_error(proc, 2, "bundle -", "character device")
 
 
+@pytest.mark.parametrize(
+    ("redirect", "words"),
+    [("</dev/null", ("bundle -", "empty")), ("<&-", ("bundle -", "standard input is closed"))],
+)
+def test_import_from_empty_or_closed_standard_input(
+    redirect: str, words: tuple[str, ...], tmp_path: Path
+) -> None:
+    db = tmp_path / "ns.db"
+    command = f'exec "{sys.executable}" -m nsaudit import - --db "{db}" {redirect}'
+    proc = subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, cwd=REPO, timeout=TIMEOUT
+    )
+    assert_clean_error(proc, 2, *words)
+    assert not db.exists()
+
+
 @pytest.fixture
 def slow_writer(real_bundle: Path) -> Iterator[Callable[[int], None]]:
     """Writes the bundle into a file descriptor in pieces, from another thread."""

@@ -76,6 +76,8 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     for name in files:
         try:
             if name == "-":
+                if sys.stdin is None:  # started with standard input closed (`<&-`)
+                    raise UsageError("bundle -: standard input is closed; give a file")
                 userfile.check_stream(sys.stdin.buffer)
                 snaps += bundle.read(sys.stdin.buffer)
             else:
