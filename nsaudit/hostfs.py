@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from nsaudit import userfile
 from nsaudit.errors import HostReadError, UsageError
 
 
@@ -52,12 +53,10 @@ class HostFS:
         return self.path(name).is_dir()
 
     def read_bytes(self, name: str, limit: int) -> bytes:
-        """The file's bytes; OSError as raised, ValueError when it is larger than limit."""
-        with open(self.path(name), "rb") as f:
-            data = f.read(limit + 1)
-        if len(data) > limit:
-            raise ValueError(f"larger than {limit} bytes")
-        return data
+        """The file's bytes; OSError when it cannot be read, is larger than `limit` or is not a
+        regular file (a tree may hold a FIFO, or a link to /dev/zero, where a value should be:
+        userfile.Unusable, an OSError, says which)."""
+        return userfile.read(self.path(name), limit)
 
     def read_value(self, name: str) -> str | None:
         """A one-line /proc or /sys value, None when the file does not exist."""

@@ -8,13 +8,18 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from nsaudit import userfile
 from nsaudit.errors import UsageError
-from nsaudit.model import Namespace
+from nsaudit.model import Namespace, NsType
+from nsaudit.policy.match import glob_problem
+from nsaudit.store.location import is_url
 
 SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
+MAX_BYTES = 1024 * 1024
 _TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
+_TYPES = tuple(t.value for t in NsType)
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,7 @@ def load(option: str | None) -> Settings:
     if path is None:
         return Settings()
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = userfile.read(path, MAX_BYTES, streams=True)
     except OSError as e:
         raise UsageError(f"settings file {path} cannot be read: {e.strerror}") from None
     text = raw.decode("utf-8", errors="replace")
@@ -98,9 +102,10 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
             raise _bad(
                 path, text, key, f"unknown key {key!r}; known: {', '.join(sorted(_TOP_KEYS))}"
             )
-    database = _string(path, text, data, "database")
+    # Relative paths are the file's own: cron starts commands in /, not beside the file.
+    database = _beside(path, _string(path, text, data, "database"))
     hostname = _string(path, text, data, "hostname")
-    policy = _string(path, text, data, "policy")
+    policy = _beside(path, _string(path, text, data, "policy"))
     retention = data.get("retention", {})
     if not isinstance(retention, dict):
         raise _bad(path, text, "retention", "retention must be a table: [retention]")
@@ -116,8 +121,17 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
         except ValueError as e:
             raise _bad(path, text, "older_than", str(e)) from None
     keep_last = retention.get("keep_last")
-    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 0):
-        raise _bad(path, text, "keep_last", "retention.keep_last must be a whole number >= 0")
+    if keep_last is not None and (
+        not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 1
+    ):
+        # As --keep-last: a host's newest snapshot is always kept, so 0 would not mean 0.
+        raise _bad(
+            path,
+            text,
+            "keep_last",
+            f"retention.keep_last must be a whole number >= 1, not {keep_last!r} (each "
+            "host's newest snapshot is always kept: it is what the next one is compared with)",
+        )
     rules = data.get("ignore", [])
     if not isinstance(rules, list):
         raise _bad(path, text, "ignore", "ignore rules are [[ignore]] tables")
@@ -136,6 +150,13 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
                 )
             if not isinstance(value, str):
                 raise _bad(path, text, key, f"ignore.{key} must be a string")
+            if key == "type":
+                if value not in _TYPES:
+                    raise _bad(path, text, key, f"ignore.type must be one of {', '.join(_TYPES)}")
+            elif (problem := glob_problem(value)) is not None:
+                raise _bad(
+                    path, text, key, f"pattern {value!r} in ignore.{key} cannot be used: {problem}"
+                )
         parsed.append(IgnoreRule(**rule))
     return Settings(
         path,
@@ -146,6 +167,12 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
         keep_last if isinstance(keep_last, int) else None,
         tuple(parsed),
     )
+
+
+def _beside(settings_file: str, value: str | None) -> str | None:
+    if value is None or is_url(value) or os.path.isabs(value):
+        return value
+    return os.path.join(os.path.dirname(os.path.abspath(settings_file)), value)
 
 
 def _string(path: str, text: str, data: dict[str, object], key: str) -> str | None:

@@ -95,9 +95,9 @@ def bad_bundles(bundle: Path) -> dict[str, tuple[bytes, str]]:
             lines[0].replace(b"bundle/1", b"bundle/9") + b"".join(lines[1:]),
             "nsaudit.bundle/9",
         ),
-        "wrong type": (with_record(wrong_type), "seq must be a whole number"),
-        "negative inode": (with_record(bad_ns), "inode must be a whole number"),
-        "absurd size": (with_record(huge), "label is longer than 65536"),
+        "wrong type": (with_record(wrong_type), "seq: expected a whole number"),
+        "negative inode": (with_record(bad_ns), "namespaces[0].inode: expected a whole number"),
+        "absurd size": (with_record(huge), "label: expected at most 65536 characters"),
         "duplicate": (
             lines[0]
             + lines[1]

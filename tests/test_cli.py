@@ -188,7 +188,10 @@ def test_interrupt_exits_130_without_traceback(tmp_path: Path) -> None:
     import time
 
     fifo = tmp_path / "config"
-    os.mkfifo(fifo)  # nothing writes: nsaudit waits in open() until interrupted
+    os.mkfifo(fifo)
+    # A writer that never writes: nsaudit waits in read() until interrupted (without a writer
+    # it would read EOF at once: it opens a FIFO without waiting for a partner).
+    writer = os.open(fifo, os.O_RDWR)
     proc = subprocess.Popen(
         [sys.executable, "-m", "nsaudit", "detect", "--kconfig", str(fifo)],
         stdout=subprocess.PIPE,
@@ -199,11 +202,12 @@ def test_interrupt_exits_130_without_traceback(tmp_path: Path) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{proc.pid}/wchan").read_text() not in ("wait_for_partner", "fifo_open"):
+    while not Path(f"/proc/{proc.pid}/wchan").read_text().endswith("pipe_read"):
         assert time.monotonic() < deadline, "nsaudit never reached the fifo"
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
+    os.close(writer)
     assert proc.returncode == 130
     # click starts a new line after the terminal's ^C; the message is the one line after it.
     assert stderr.strip() == "nsaudit: error: interrupted"

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from nsaudit import userfile
 from nsaudit.cli.options import db_option, output_option, write_atomically
 from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
 from nsaudit.hostfs import HostFS
@@ -75,15 +76,18 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     for name in files:
         try:
             if name == "-":
-                snaps += bundle.read(sys.stdin)
+                if sys.stdin is None:  # started with standard input closed (`<&-`)
+                    raise UsageError("bundle -: standard input is closed; give a file")
+                userfile.check_stream(sys.stdin.buffer)
+                snaps += bundle.read(sys.stdin.buffer)
             else:
-                with open(name, encoding="utf-8", errors="strict") as f:
+                # A pipe (`<(zcat b.jsonl.gz)`, /dev/fd/N) is read as it comes, line by line.
+                with userfile.open_binary(name, streams=True) as f:
                     snaps += bundle.read(f)
         except bundle.BundleError as e:
             raise UsageError(f"bundle {name}: {e}; nothing was imported") from None
-        except (OSError, UnicodeDecodeError) as e:
-            reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-            raise UsageError(f"bundle {name} cannot be read: {reason}") from None
+        except OSError as e:
+            raise UsageError(f"bundle {name} cannot be read: {e.strerror}") from None
     snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
     added = present = 0
     seen: set[tuple[str, str | None, int | None]] = set()

@@ -42,7 +42,8 @@ def has_ns_get_id() -> bool:
 
 def relations(path: str, ns_type: str, with_id: bool) -> Relations:
     """Open a namespace file (a /proc ns link, fd or bind mount) and ask the kernel about it."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    # O_NONBLOCK: under --root the "link" may lead to a FIFO, whose open would wait forever.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         dev = os.fstat(fd).st_dev
         ns_id = None

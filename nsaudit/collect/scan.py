@@ -7,6 +7,7 @@ import os
 import pwd
 from dataclasses import dataclass, field
 
+from nsaudit import userfile
 from nsaudit.collect import nsfs, procfs
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
@@ -14,6 +15,10 @@ from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanPr
 
 # A process that exits during the scan: skipped, never an error.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
+# Bounds for reads that a --root tree could make endless (a FIFO, a link to /dev/zero).
+_MAX_STAT = 64 * 1024
+_MAX_MOUNTINFO = 64 * 1024 * 1024
+_MAX_PASSWD = 64 * 1024 * 1024
 _FOR_CHILDREN = ("pid_for_children", "time_for_children")
 
 
@@ -285,8 +290,7 @@ class Scanner:
         for pid in mount_namespaces:
             base = f"{self.proc}/{pid}"
             try:
-                with open(f"{base}/mountinfo", "rb") as fh:
-                    mounts = procfs.nsfs_mounts(fh.read())
+                mounts = procfs.nsfs_mounts(userfile.read(f"{base}/mountinfo", _MAX_MOUNTINFO))
             except OSError as e:
                 if e.errno not in _GONE:
                     self._problem(pid, f"{base}/mountinfo", e)
@@ -344,8 +348,8 @@ class Scanner:
             return known[2] if known else None
         if pid not in self.comms:
             try:
-                with open(f"{self.proc}/{pid}/stat", "rb") as fh:
-                    self.comms[pid] = procfs.parse_stat(fh.read()).comm
+                stat = userfile.read(f"{self.proc}/{pid}/stat", _MAX_STAT)
+                self.comms[pid] = procfs.parse_stat(stat).comm
             except (OSError, ValueError, IndexError):
                 self.comms[pid] = None
         return self.comms[pid]
@@ -371,10 +375,9 @@ def _read_process(proc: str, pid: int) -> tuple[int, int, str, str, int] | None:
     """(start time, ppid, comm, cmdline, uid) of a process; None if it is gone."""
     base = f"{proc}/{pid}"
     try:
-        with open(f"{base}/stat", "rb") as fh:
-            stat = procfs.parse_stat(fh.read())
-        with open(f"{base}/cmdline", "rb") as fh:
-            cmdline = procfs.parse_cmdline(fh.read(procfs.CMDLINE_MAX + 1))
+        stat = procfs.parse_stat(userfile.read(f"{base}/stat", _MAX_STAT))
+        raw = userfile.read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
+        cmdline = procfs.parse_cmdline(raw)
         uid = os.stat(base).st_uid
     except (OSError, ValueError, IndexError):
         return None
@@ -389,7 +392,7 @@ class _Users:
         self.cache: dict[int, str | None] = {}
         if not self.live:
             try:
-                text = host.path("/etc/passwd").read_text(errors="surrogateescape")
+                text = host.read_bytes("/etc/passwd", _MAX_PASSWD).decode(errors="surrogateescape")
             except OSError:
                 text = ""
             for line in text.splitlines():

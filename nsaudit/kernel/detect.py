@@ -30,7 +30,7 @@ _PENDING = Verdict("unknown", "not assessed")
 def detect(host: HostFS, kconfig_file: str | None = None) -> Capabilities:
     """What the kernel under `host` can do, with the evidence for each type."""
     warnings: list[str] = []
-    release, release_source = _running_release(host)
+    release, release_source = _running_release(host, warnings)
     config, tried = _find_config(host, release, kconfig_file, warnings)
     matches = None
     if config is not None and release is not None:
@@ -74,10 +74,11 @@ def _with_unprivileged(t: TypeCapability, access: Verdict) -> TypeCapability:
     )
 
 
-def _running_release(host: HostFS) -> tuple[str | None, str | None]:
+def _running_release(host: HostFS, warnings: list[str]) -> tuple[str | None, str | None]:
     try:
         release = host.read_value(RELEASE_PATH)
-    except OSError:
+    except OSError as e:
+        warnings.append(f"{host.show(RELEASE_PATH)} cannot be read ({e.strerror})")
         release = None
     if release:
         return release, host.show(RELEASE_PATH)

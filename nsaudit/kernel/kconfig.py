@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nsaudit import userfile
 from nsaudit.hostfs import HostFS
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -92,14 +93,9 @@ def _unquote(value: str) -> str:
 def read_file(path: str) -> Kconfig:
     """Read a config file the user named; KconfigError says what is wrong with it."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except IsADirectoryError:
-        raise KconfigError(f"{path} is a directory; name the config file inside it") from None
+        data = userfile.read(path, MAX_BYTES, streams=True)
     except OSError as e:
         raise KconfigError(f"{path} cannot be read: {e.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise KconfigError(f"{path} is larger than {MAX_BYTES} bytes: not a kernel config")
     return parse(data, path)
 
 
@@ -143,10 +139,6 @@ def locate(host: HostFS, release: str | None) -> Located:
                 continue
             tried.append(f"{shown}: {e.strerror}")
             problems.append(f"kernel config {shown} cannot be read ({e.strerror}); skipped")
-            continue
-        except ValueError as e:
-            tried.append(f"{shown}: {e}")
-            problems.append(f"kernel config {shown} is {e}; skipped")
             continue
         try:
             config = parse(data, shown)

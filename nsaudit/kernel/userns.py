@@ -39,10 +39,13 @@ def read_restrictions(
 
 
 def _apparmor_active(host: HostFS) -> bool | None:
-    lsm = host.read_value("/sys/kernel/security/lsm")
-    if lsm is not None:
-        return "apparmor" in lsm.split(",")
-    enabled = host.read_value("/sys/module/apparmor/parameters/enabled")
+    try:
+        lsm = host.read_value("/sys/kernel/security/lsm")
+        if lsm is not None:
+            return "apparmor" in lsm.split(",")
+        enabled = host.read_value("/sys/module/apparmor/parameters/enabled")
+    except OSError:  # unreadable, or not a file (a --root tree may hold anything): cannot tell
+        return None
     if enabled is not None:
         return enabled.upper().startswith("Y")
     return None

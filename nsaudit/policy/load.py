@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from nsaudit import userfile
 from nsaudit.errors import UsageError
 from nsaudit.model import NsType, Outcome, Status
 from nsaudit.policy.checks import (
@@ -25,6 +26,7 @@ from nsaudit.policy.checks import (
 from nsaudit.policy.match import Allowlist, glob_problem
 from nsaudit.policy.rules import SEVERITIES, Policy, Rule, Waiver
 
+MAX_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\.\s*waiver\s*\]\]")
@@ -104,8 +106,7 @@ class _Text:
 
 def load(path: str) -> Policy:
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = userfile.read(path, MAX_BYTES, streams=True)
     except OSError as e:
         raise UsageError(f"policy {path} cannot be read: {e.strerror}") from None
     try:
