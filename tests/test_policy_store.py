@@ -84,7 +84,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
 
     database = Database(str(tmp_path / "ns.db"))
     old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
-    with database.transaction() as conn:
+    with database.writing() as conn:
         first = save(conn, old)
         for n in old.namespaces:  # as nsaudit before schema 0003 wrote them
             state = {**_state(n), "boot_id": old.host.boot_id}
@@ -94,7 +94,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
                 .values(fingerprint=_legacy_fingerprint(state))
             )
     new = _parented(old, "2026-01-01T01:00:00+00:00", "containerd-shim")
-    with database.transaction() as conn:
+    with database.writing() as conn:
         second = save(conn, new)
         assert (second.created, second.vanished, second.changed) == (0, 0, 0)
         rows = conn.execute(ns_states.select()).all()
@@ -103,7 +103,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
     assert not diff(before, after).differs
     # A real change of the parent later is noise, as a new ppid is.
     moved = _parented(new, "2026-01-01T02:00:00+00:00", "systemd")
-    with database.transaction() as conn:
+    with database.writing() as conn:
         third = save(conn, moved)
         result = diff(after, load(conn, third.id))
     assert third.changed == 2 and not result.differs and len(result.noise) == 2

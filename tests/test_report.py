@@ -74,7 +74,7 @@ def _history(db: Path, hosts: list[str]) -> None:
     base = take(host, capabilities=payload(detect(host)))
     template = next(n for n in base.namespaces if n.id.type is NsType.NET)
     now = datetime.now(UTC)
-    with Database(str(db)).transaction() as conn:
+    with Database(str(db)).writing() as conn:
         for h, name in enumerate(hosts):
             for day in range(30, 0, -1):
                 # The second host rebooted 15 days ago; the last, real snapshot is of this boot.

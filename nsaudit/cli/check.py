@@ -59,27 +59,33 @@ def check(
     last check. Exit 0 when every rule passes or is waived, 1 when any fails."""
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
+    from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import resolve, save
 
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = datetime.now(UTC)
-    fresh = None
-    if hostname is None and not no_snapshot:
-        if not has_processes(HostFS(common.root)):
-            # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
-            snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
-            reason = f"{common.root} runs no processes, so it holds no namespaces"
-            return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
-        fresh = common.fresh_snapshot(settings, threads, label=None)
-    with Database(db).transaction() as conn:
-        if fresh is not None:
-            snapshot_id = save(conn, fresh).id
-        else:
-            local = host_info(HostFS(common.root), settings.hostname)
+    local = host_info(HostFS(common.root), settings.hostname)
+    database = Database(db)
+    record = True
+    if hostname is not None or no_snapshot:
+        # A stored snapshot: a check that records nothing only reads the database.
+        opened = database.writing() if record else database.reading()
+        with opened as conn:
             snapshot_id = resolve(conn, "latest", local, hostname)
-        result = compliance.check_stored(conn, snapshot_id, rules, now, True)
+            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
+        return _finish(common, result, quiet)
+    if not has_processes(HostFS(common.root)):
+        # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
+        snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
+        reason = f"{common.root} runs no processes, so it holds no namespaces"
+        return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
+    with hostlock.scanning(database, local):
+        fresh = common.fresh_snapshot(settings, threads, label=None)
+        with database.writing() as conn:
+            snapshot_id = save(conn, fresh).id
+            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
     return _finish(common, result, quiet)
 
 

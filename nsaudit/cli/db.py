@@ -23,7 +23,7 @@ def upgrade(db: str, settings: Settings) -> int:
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.transaction(upgrade=False) as conn:
+    with database.writing(upgrade=False) as conn:
         before, after = migrate.upgrade(conn)
     state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     click.echo(f"database {shown(database.location)}: {state} revision {after}")
@@ -39,7 +39,7 @@ def current(db: str, settings: Settings) -> int:
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.transaction(upgrade=False) as conn:
+    with database.reading(at_head=False) as conn:
         revision = migrate.check_known(conn)
     head = migrate.head()
     note = "up to date" if revision == head else "an upgrade is due: nsaudit db upgrade"

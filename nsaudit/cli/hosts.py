@@ -22,7 +22,7 @@ def hosts(db: str, settings: Settings, common: Common) -> int:
     from nsaudit.store.snapshots import host_rows
     from nsaudit.views.hosts import document
 
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         rows = host_rows(conn)
     common.emit(document(rows))
     return EXIT_OK
@@ -60,7 +60,7 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
     except ValueError as e:
         raise UsageError(f"--older-than: {e}") from None
     keep = keep_last or settings.keep_last or 1
-    with Database(db).transaction() as conn:
+    with Database(db).writing() as conn:
         result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
     click.echo(
         f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span} "
@@ -87,7 +87,7 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
     if len(names) < 2:
         raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
     local = host_info(HostFS("/"), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         snaps = [load(conn, resolve(conn, "latest", local, name)) for name in names]
     common.emit(document(compare_hosts(snaps)))
     return EXIT_OK

@@ -71,7 +71,7 @@ def report(
         raise UsageError(f"--since: {e}") from None
     rules = compliance.locate(policy, settings.policy, required=False)
     local = host_info(HostFS(common.root), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         rows = host_rows(conn)
         if all_hosts:
             chosen = rows
