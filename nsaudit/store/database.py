@@ -42,13 +42,13 @@ class Database:
         """A read-only transaction. Nothing is created or migrated: a missing database, or one
         at an older schema (unless `at_head` is False), is an error that says what to run."""
         with errors(self), self.engine(False).begin() as conn:
-            revision = _revision(conn)
-            if revision != SCHEMA_HEAD:
+            found = revision(conn)
+            if found != SCHEMA_HEAD:
                 from nsaudit.store import migrate
 
                 migrate.check_known(conn)
                 if at_head:
-                    raise DatabaseError(self._not_at_head(conn, revision))
+                    raise DatabaseError(self._not_at_head(conn, found))
             yield conn
 
     @contextmanager
@@ -59,7 +59,7 @@ class Database:
         with errors(self), self.engine(True).begin() as conn:
             engines.refuse_foreign(self.location, inspect(conn).get_table_names())
             # The common case, a database at head, costs one query and no Alembic import.
-            if _revision(conn) != SCHEMA_HEAD:
+            if revision(conn) != SCHEMA_HEAD:
                 from nsaudit.store import migrate
 
                 if upgrade:
@@ -87,7 +87,7 @@ class Database:
         )
 
 
-def _revision(conn: Connection) -> str | None:
+def revision(conn: Connection) -> str | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
