@@ -71,7 +71,7 @@ def check(
     record = True
     if hostname is not None or no_snapshot:
         # A stored snapshot: a check that records nothing only reads the database.
-        opened = database.writing() if record else database.reading()
+        opened = database.writing(create=False) if record else database.reading()
         with opened as conn:
             snapshot_id = resolve(conn, "latest", local, hostname)
             result = compliance.check_stored(conn, snapshot_id, rules, now, record)

@@ -71,7 +71,7 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
             raise UsageError(f"forgetting {what} needs --yes (there is no terminal to ask)")
         if not click.confirm(f"Forget {what}?", default=False):
             raise UsageError(f"not confirmed: {what} kept")
-    with database.writing() as conn:
+    with database.writing(create=False) as conn:
         host_id = pick_host(conn, name, None)
         assert host_id is not None
         removed = forget_host(conn, host_id)
@@ -114,7 +114,7 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
     except ValueError as e:
         raise UsageError(f"--older-than: {e}") from None
     keep = keep_last or settings.keep_last or 1
-    with Database(db).writing() as conn:
+    with Database(db).writing(create=False) as conn:
         result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
     click.echo(
         f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span} "

@@ -29,13 +29,14 @@ class Database:
     def __init__(self, location: str | None) -> None:
         self.location = resolve(location)
         self.sqlite = engines.sqlite_file(self.location)
-        self._engines: dict[bool, Engine] = {}
+        self._engines: dict[tuple[bool, bool], Engine] = {}
 
-    def engine(self, write: bool) -> Engine:
-        if write not in self._engines:
+    def engine(self, write: bool, create: bool = True) -> Engine:
+        key = (write, create)
+        if key not in self._engines:
             with errors(self):
-                self._engines[write] = engines.open_engine(self.location, write)
-        return self._engines[write]
+                self._engines[key] = engines.open_engine(self.location, write, create)
+        return self._engines[key]
 
     @contextmanager
     def reading(self, at_head: bool = True) -> Iterator[Connection]:
@@ -52,11 +53,12 @@ class Database:
             yield conn
 
     @contextmanager
-    def writing(self, upgrade: bool = True) -> Iterator[Connection]:
+    def writing(self, upgrade: bool = True, create: bool = True) -> Iterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE on SQLite); a missing SQLite database is
-        created, and the schema is upgraded inside the transaction first (unless `upgrade` is
-        False). Any failure rolls it all back: a snapshot is stored whole or not at all."""
-        with errors(self), self.engine(True).begin() as conn:
+        created (an error without `create`: for writes that need stored snapshots), and the
+        schema is upgraded inside the transaction first (unless `upgrade` is False). Any
+        failure rolls it all back: a snapshot is stored whole or not at all."""
+        with errors(self), self.engine(True, create).begin() as conn:
             engines.refuse_foreign(self.location, inspect(conn).get_table_names())
             # The common case, a database at head, costs one query and no Alembic import.
             if revision(conn) != SCHEMA_HEAD:

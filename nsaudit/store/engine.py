@@ -25,6 +25,7 @@ BUSY_TIMEOUT_MS = 60_000
 # The tables nsaudit's migrations create; SQLite's own (sqlite_*) are allowed too.
 OWN_TABLES = frozenset(metadata.tables) | {"alembic_version"}
 _SQLITE_CANTOPEN = 14
+_SQLITE_READONLY = 8
 
 
 def shown(location: str) -> str:
@@ -83,12 +84,13 @@ def sqlite_file(location: str) -> SqliteFile | None:
     return SqliteFile(unquote(text), tuple(sorted(query.items())))
 
 
-def open_engine(location: str, write: bool) -> Engine:
+def open_engine(location: str, write: bool, create: bool = True) -> Engine:
     """An engine for a URL or an SQLite path. Writing creates a missing SQLite file (0600, in
-    folders created 0700); reading never creates anything and never takes the write lock."""
+    folders created 0700) when `create`; reading never creates anything and never takes the
+    write lock."""
     target = sqlite_file(location)
     if target is not None:
-        return _sqlite_engine(target, write)
+        return _sqlite_engine(target, write, create)
     try:
         url: URL | str = make_url(location) if is_url(location) else location
         engine = create_engine(url, poolclass=NullPool)
@@ -121,8 +123,8 @@ def refuse_foreign(location: str, names: list[str]) -> None:
         )
 
 
-def _sqlite_engine(target: SqliteFile, write: bool) -> Engine:
-    if write:
+def _sqlite_engine(target: SqliteFile, write: bool, create: bool) -> Engine:
+    if write and create:
         check_or_create(target.path)
     else:
         _check_existing(target.path)
@@ -146,12 +148,12 @@ def _connect(target: SqliteFile, write: bool) -> sqlite3.Connection:
     try:
         names = _table_names(conn)
     except sqlite3.OperationalError as e:
-        if write or e.sqlite_errorcode & 0xFF != _SQLITE_CANTOPEN:
+        if write or e.sqlite_errorcode & 0xFF not in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
             conn.close()
             raise
-        # Read-only media, or a folder the reader cannot write: SQLite cannot make the WAL
-        # index (-shm) beside the file. With no write-ahead log to read, the file alone is the
-        # whole database and can be opened immutable.
+        # Read-only media (CANTOPEN), or a folder the reader cannot write (READONLY_CANTINIT):
+        # SQLite cannot make the WAL index (-shm) beside the file. With no write-ahead log to
+        # read, the file alone is the whole database and can be opened immutable.
         conn.close()
         wal = f"{target.path}-wal"
         if os.path.exists(wal) and os.path.getsize(wal) > 0:
