@@ -19,6 +19,7 @@ from nsaudit.store.schema import SCHEMA_HEAD
 _SQLITE_IOERR = 10
 _SQLITE_READONLY = 8
 _SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
 # An I/O error with less than this free where the database lives is the disk being full.
 _NEARLY_FULL = 1 << 20
 
@@ -113,7 +114,7 @@ def errors(database: Database) -> Iterator[None]:
                 f"database {location}: no space left on device; nothing was written: free "
                 "some space there and run again"
             ) from None
-        if base == _SQLITE_READONLY:
+        if base == _SQLITE_READONLY or (base == _SQLITE_CANTOPEN and _read_only_folder(database)):
             raise DatabaseError(
                 f"database {location} cannot be written ({detail}): it is read-only or on "
                 "read-only media; commands that only read it still work"
@@ -124,6 +125,17 @@ def errors(database: Database) -> Iterator[None]:
                 "from a backup or give another --db"
             ) from None
         raise DatabaseError(f"database {location}: {detail}") from None
+
+
+def _read_only_folder(database: Database) -> bool:
+    """SQLite could not open the file's write-ahead log beside it: the folder is read-only."""
+    if database.sqlite is None:
+        return False
+    folder = os.path.dirname(os.path.abspath(database.sqlite.path))
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
 
 
 def _nearly_full(database: Database) -> bool:
