@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SAMPLES, assert_clean_error, needs_root, run
 from test_diff import ns, snap
+from test_postgresql import postgres_url  # noqa: F401 (a fixture)
 
 from nsaudit.model import HostInfo, NsType
 from nsaudit.store.database import Database
@@ -470,3 +471,28 @@ def test_hosts_forget_asks_on_a_terminal(tmp_path: Path) -> None:
     code, text = answer(b"y\n")
     assert code == 0 and "forgot host 'db'" in text, text
     assert run("show", "--host", "db", "--db", db).returncode == 2
+
+
+def test_postgresql_scans_in_turn_and_reads_read_only(postgres_url: str) -> None:  # noqa: F811
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nsaudit", "snapshot", "--db", postgres_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=600)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    listed = json.loads(run("snapshots", "--db", postgres_url, "--format", "json").stdout)
+    rows = sorted((s["seq"], s["taken_at"]) for s in listed["snapshots"])
+    assert [t for _, t in rows] == sorted(t for _, t in rows)
+    assert listed["snapshots"][0]["seq"] == rows[-1][0]
+    proc = run("db", "check", "--db", postgres_url)
+    assert proc.returncode == 0 and "sound" in proc.stdout, proc.stdout + proc.stderr
+    host = json.loads(run("hosts", "--db", postgres_url, "--format", "json").stdout)["hosts"][0]
+    proc = run("hosts", "forget", host["hostname"], "--yes", "--db", postgres_url)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(run("hosts", "--db", postgres_url, "--format", "json").stdout)["hosts"] == []

@@ -26,10 +26,12 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
     """
     if database.sqlite is not None:
         with _file_lock(database):
+            _ready(database)
             yield
         return
     engine = database.engine(True)
     if engine.dialect.name != "postgresql":
+        _ready(database)
         yield
         return
     digest = hashlib.sha256(f"nsaudit\0{host.hostname}\0{host.machine_id or ''}".encode())
@@ -37,8 +39,16 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
     with errors(database), engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         conn.commit()
+        _ready(database)
         # Closing the session releases the lock, whatever happens in between.
         yield
+
+
+def _ready(database: Database) -> None:
+    """Open the database for writing once before the scan: a database that will be refused
+    (another program's, a newer schema, read-only) is refused before a scan of many seconds."""
+    with database.writing():
+        pass
 
 
 @contextmanager
