@@ -197,7 +197,7 @@ def _check_existing(path: str) -> None:
         ) from None
     except OSError as e:
         raise DatabaseError(f"database {path} cannot be read: {e.strerror}") from None
-    _check_folder(path)
+    check_folder(path)
     if stat.S_ISLNK(st.st_mode):
         raise DatabaseError(
             f"database {path} is a symbolic link; nsaudit does not follow it: give the real path"
@@ -226,7 +226,7 @@ def _check_existing(path: str) -> None:
             )
 
 
-def _check_folder(path: str) -> None:
+def check_folder(path: str) -> None:
     """The database's folder is not a symbolic link, and no folder above the file can be
     written by every user unless it is sticky (/tmp): otherwise anyone could swap the file."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -258,8 +258,8 @@ def check_or_create(path: str) -> None:
         _check_existing(path)
         return
     try:
-        _make_folders(os.path.dirname(os.path.abspath(path)))
-        _check_folder(path)
+        make_folders(os.path.dirname(os.path.abspath(path)))
+        check_folder(path)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
         os.close(fd)
     except FileExistsError:
@@ -268,7 +268,7 @@ def check_or_create(path: str) -> None:
         raise DatabaseError(f"cannot create database {path}: {e.strerror}") from None
 
 
-def _make_folders(folder: str) -> None:
+def make_folders(folder: str) -> None:
     """Create every missing folder 0700 (os.makedirs gives the mode to the last one only)."""
     missing = []
     while not os.path.lexists(folder):

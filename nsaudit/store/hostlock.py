@@ -13,7 +13,7 @@ from sqlalchemy import text
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo
 from nsaudit.store.database import Database, errors
-from nsaudit.store.engine import check_or_create
+from nsaudit.store.engine import check_folder, make_folders
 
 
 @contextmanager
@@ -21,11 +21,13 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
     """Hold the host's scan lock from before its scan until its snapshot is committed.
 
     Two overlapping runs would otherwise scan in one order and commit in the other. SQLite:
-    flock on the database file itself (SQLite locks with POSIX fcntl locks, which flock does
-    not touch on Linux); PostgreSQL: an advisory lock keyed on the host, in its own session.
+    flock on the database's folder, which exists before the file does (a scan that fails
+    leaves no database behind) and whose descriptor, unlike one of the file, cannot drop
+    SQLite's own POSIX locks when closed. PostgreSQL: an advisory lock keyed on the host, in
+    a session of its own.
     """
     if database.sqlite is not None:
-        with _file_lock(database):
+        with _folder_lock(database.sqlite.path):
             _ready(database)
             yield
         return
@@ -45,27 +47,24 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
 
 
 def _ready(database: Database) -> None:
-    """Open the database for writing once before the scan: a database that will be refused
-    (another program's, a newer schema, read-only) is refused before a scan of many seconds."""
-    with database.writing():
-        pass
+    """Open an existing database for writing once before the scan: a database that will be
+    refused (another program's, a newer schema, read-only) is refused before a long scan."""
+    if database.sqlite is None or os.path.lexists(database.sqlite.path):
+        with database.writing(create=False):
+            pass
 
 
 @contextmanager
-def _file_lock(database: Database) -> Iterator[None]:
-    assert database.sqlite is not None
-    path = database.sqlite.path
-    # The file must exist to be locked: the first snapshot creates it (0600, checked).
-    check_or_create(path)
+def _folder_lock(path: str) -> Iterator[None]:
+    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        make_folders(folder)
+        check_folder(path)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
-        raise DatabaseError(f"database {path} cannot be opened: {e.strerror}") from None
+        raise DatabaseError(f"folder {folder} of database {path}: {e.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        # Closing any descriptor of the file drops this process's POSIX locks on it, SQLite's
-        # included: every SQLite connection is closed first.
-        database.dispose()
         os.close(fd)
