@@ -199,6 +199,7 @@ def test_host_names_with_control_characters_stay_escaped(tmp_path: Path) -> None
     assert metrics.returncode == 0 and "\x1b" not in metrics.stdout
     assert 'host="red\\\\x1b[31m\\\\u202eevil"' in metrics.stdout
     # An error that names the host escapes it too.
+    run("db", "upgrade", "--db", tmp_path / "empty.db")
     proc = run("report", "--db", tmp_path / "empty.db", "--config", config(tmp_path, hostile))
     assert_clean_error(proc, 2, "red\\x1b[31m\\u202eevil")
 
@@ -433,6 +434,8 @@ def test_metrics_parse_with_prometheus_own_parser(
 
 
 def test_metrics_without_a_snapshot_is_a_clear_error(tmp_path: Path) -> None:
+    # Commands that only read never create the database: this one exists, empty.
+    run("db", "upgrade", "--db", tmp_path / "ns.db")
     proc = run("metrics", "--db", tmp_path / "ns.db", "--host", "nowhere")
     assert_clean_error(proc, 2, "nowhere")
     run("snapshot", "--db", tmp_path / "ns.db")
