@@ -34,7 +34,7 @@ def test_two_hosts_from_bundles(tmp_path: Path) -> None:
         capabilities=payload(detect(HostFS(str(ROOTS / "centos7-userns-disabled")))),
     )
     database = Database(str(beta_db))
-    with database.transaction() as conn:
+    with database.writing() as conn:
         save(conn, beta)
     database.dispose()
     for db, bundle in ((alpha_db, "alpha.jsonl"), (beta_db, "beta.jsonl")):

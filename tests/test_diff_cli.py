@@ -93,7 +93,7 @@ def test_reboot_is_reported_and_compared_by_shape(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     live = take(HostFS("/"))
     database = Database(str(db))
-    with database.transaction() as conn:
+    with database.writing() as conn:
         save(conn, replace(live, host=replace(live.host, boot_id="before-reboot")))
         save(conn, live)
     database.dispose()

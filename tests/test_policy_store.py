@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from alembic import command
-from conftest import run
+from conftest import assert_clean_error, run
 from test_diff import ns, snap
 
 from nsaudit.model import NsType, Snapshot
@@ -29,7 +29,7 @@ check = { kind = "count", type = "net", at_most = 1 }
 
 def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    engine = engines.open_engine(str(db))
+    engine = engines.open_engine(str(db), write=True)
     with engine.begin() as conn:
         command.upgrade(_config(conn), "head")
         save(conn, snap(ns(NsType.NET, 1), ns(NsType.NET, 2)))
@@ -42,10 +42,12 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
         assert "policy_checks" not in tables
         columns = {r[1] for r in conn.execute("PRAGMA table_info(ns_states)")}
         assert "parent_command" not in columns and "holders" in columns
-    before = run("show", "1", "--db", db, "--format", "json").stdout  # reading upgrades it
+    # Reading never upgrades: it says what to run, and the file stays as it was.
+    assert_clean_error(run("show", "1", "--db", db), 4, "revision 0001", "nsaudit db upgrade")
     policy = tmp_path / "p.toml"
     policy.write_text(POLICY)
-    host = json.loads(before)["host"]["hostname"]
+    host = snap().host.hostname
+    # A check that records upgrades it, as every command that writes does.
     proc = run(
         "check", "--db", db, "--policy", policy, "--host", host, "--record", "--format", "json"
     )
@@ -54,7 +56,8 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         assert conn.execute("SELECT count(*) FROM policy_checks").fetchone()[0] == 1
-    assert run("show", "1", "--db", db, "--format", "json").stdout == before
+    shown = json.loads(run("show", "1", "--db", db, "--format", "json").stdout)
+    assert [n["inode"] for n in shown["namespaces"]] == [1, 2]
 
 
 def test_prune_keeps_the_last_check_of_each_policy(tmp_path: Path) -> None:
@@ -86,7 +89,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
 
     database = Database(str(tmp_path / "ns.db"))
     old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
-    with database.transaction() as conn:
+    with database.writing() as conn:
         first = save(conn, old)
         for n in old.namespaces:  # as nsaudit before schema 0003 wrote them
             state = {**_state(n), "boot_id": old.host.boot_id}
@@ -96,7 +99,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
                 .values(fingerprint=_legacy_fingerprint(state))
             )
     new = _parented(old, "2026-01-01T01:00:00+00:00", "containerd-shim")
-    with database.transaction() as conn:
+    with database.writing() as conn:
         second = save(conn, new)
         assert (second.created, second.vanished, second.changed) == (0, 0, 0)
         rows = conn.execute(ns_states.select()).all()
@@ -105,7 +108,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
     assert not diff(before, after).differs
     # A real change of the parent later is noise, as a new ppid is.
     moved = _parented(new, "2026-01-01T02:00:00+00:00", "systemd")
-    with database.transaction() as conn:
+    with database.writing() as conn:
         third = save(conn, moved)
         result = diff(after, load(conn, third.id))
     assert third.changed == 2 and not result.differs and len(result.noise) == 2

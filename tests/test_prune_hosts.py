@@ -34,7 +34,7 @@ def history(db: Path) -> None:
                 f"2025-{month:02d}-01T00:00:00+00:00" if month < 12 else "2099-01-01T00:00:00+00:00"
             )
             s = replace(s, taken_at=when, host=HostInfo(hostname, hostname, "boot-1", "6.1"))
-            with database.transaction() as conn:
+            with database.writing() as conn:
                 save(conn, s)
     database.dispose()
 

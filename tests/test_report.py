@@ -74,7 +74,7 @@ def _history(db: Path, hosts: list[str]) -> None:
     base = take(host, capabilities=payload(detect(host)))
     template = next(n for n in base.namespaces if n.id.type is NsType.NET)
     now = datetime.now(UTC)
-    with Database(str(db)).transaction() as conn:
+    with Database(str(db)).writing() as conn:
         for h, name in enumerate(hosts):
             for day in range(30, 0, -1):
                 # The second host rebooted 15 days ago; the last, real snapshot is of this boot.
@@ -199,6 +199,7 @@ def test_host_names_with_control_characters_stay_escaped(tmp_path: Path) -> None
     assert metrics.returncode == 0 and "\x1b" not in metrics.stdout
     assert 'host="red\\\\x1b[31m\\\\u202eevil"' in metrics.stdout
     # An error that names the host escapes it too.
+    run("db", "upgrade", "--db", tmp_path / "empty.db")
     proc = run("report", "--db", tmp_path / "empty.db", "--config", config(tmp_path, hostile))
     assert_clean_error(proc, 2, "red\\x1b[31m\\u202eevil")
 
@@ -435,6 +436,8 @@ def test_metrics_parse_with_prometheus_own_parser(
 
 
 def test_metrics_without_a_snapshot_is_a_clear_error(tmp_path: Path) -> None:
+    # Commands that only read never create the database: this one exists, empty.
+    run("db", "upgrade", "--db", tmp_path / "ns.db")
     proc = run("metrics", "--db", tmp_path / "ns.db", "--host", "nowhere")
     assert_clean_error(proc, 2, "nowhere")
     run("snapshot", "--db", tmp_path / "ns.db")

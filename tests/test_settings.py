@@ -19,12 +19,13 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_database_precedence_option_environment_file(tmp_path: Path) -> None:
     from_file, from_env, from_option = (tmp_path / f"{n}.db" for n in ("file", "env", "option"))
     config = write(tmp_path, f'database = "{from_file}"\n')
-    assert str(from_file) in run("db", "current", "--config", config).stdout
+    # None of them exists: `db current` names the one it looked for (it never creates one).
+    assert str(from_file) in run("db", "current", "--config", config).stderr
     env = {"NSAUDIT_CONFIG": str(config)}
-    assert str(from_file) in run("db", "current", env=env).stdout
+    assert str(from_file) in run("db", "current", env=env).stderr
     env["NSAUDIT_DB"] = str(from_env)
-    assert str(from_env) in run("db", "current", env=env).stdout
-    assert str(from_option) in run("db", "current", "--db", from_option, env=env).stdout
+    assert str(from_env) in run("db", "current", env=env).stderr
+    assert str(from_option) in run("db", "current", "--db", from_option, env=env).stderr
 
 
 @needs_root

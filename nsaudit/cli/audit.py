@@ -34,7 +34,10 @@ def audit(
     previous one, and check the policy (when one is given or configured). Exit 0 when nothing
     changed and no rule fails, 1 otherwise."""
     from nsaudit import compliance
+    from nsaudit.collect.snapshot import host_info
     from nsaudit.diff import diff, without
+    from nsaudit.hostfs import HostFS
+    from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import load, previous, save
     from nsaudit.views import diff as diff_view
@@ -42,15 +45,17 @@ def audit(
     from nsaudit.views.snapshot import stored_document
 
     rules = compliance.locate(policy, settings.policy, required=False)
-    snap = common.fresh_snapshot(settings, threads, label)
     checked = None
-    with Database(db).transaction() as conn:
-        saved = save(conn, snap)
-        before_id = previous(conn, saved.id)
-        before = load(conn, before_id) if before_id is not None else None
-        after = load(conn, saved.id)
-        if rules is not None:
-            checked = compliance.check_stored(conn, saved.id, rules, datetime.now(UTC), True)
+    database = Database(db)
+    with hostlock.scanning(database, host_info(HostFS(common.root), settings.hostname)):
+        snap = common.fresh_snapshot(settings, threads, label)
+        with database.writing() as conn:
+            saved = save(conn, snap)
+            before_id = previous(conn, saved.id)
+            before = load(conn, before_id) if before_id is not None else None
+            after = load(conn, saved.id)
+            if rules is not None:
+                checked = compliance.check_stored(conn, saved.id, rules, datetime.now(UTC), True)
     stored = stored_document(snap, saved)
     differs = False
     doc = stored

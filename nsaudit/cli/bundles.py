@@ -42,7 +42,7 @@ def export(
     if everything and refs:
         raise UsageError("give either REFS or --all")
     local = host_info(HostFS("/"), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         if everything:
             rows = list_rows(conn, hostname, None)
             ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
@@ -91,7 +91,7 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
     added = present = 0
     seen: set[tuple[str, str | None, int | None]] = set()
-    with Database(db).transaction() as conn:
+    with Database(db).writing() as conn:
         for snap in snaps:
             ident = (snap.host.hostname, snap.host.machine_id, snap.seq)
             if ident in seen:

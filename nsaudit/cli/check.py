@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from nsaudit.compliance import CheckResult
     from nsaudit.model import Snapshot
     from nsaudit.policy.rules import Policy
+    from nsaudit.store.database import Database
 
 
 @click.command()
@@ -77,6 +78,7 @@ def check(
     any fails or cannot be judged."""
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
+    from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import resolve, save
 
@@ -85,37 +87,39 @@ def check(
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = datetime.now(UTC)
-    fresh = None
-    if hostname is None and not no_snapshot:
-        if not has_processes(HostFS(common.root)):
-            # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
-            snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
-            reason = f"{common.root} runs no processes, so it holds no namespaces"
-            return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
-        fresh = common.fresh_snapshot(settings, threads, label=None)
-        if no_store:
-            return _finish(common, _unstored(db, fresh, rules, now), quiet)
-    with Database(db).transaction(upgrade=not no_store) as conn:
-        if fresh is not None:
-            snapshot_id = save(conn, fresh).id
-        else:
-            local = host_info(HostFS(common.root), settings.hostname)
+    local = host_info(HostFS(common.root), settings.hostname)
+    database = Database(db)
+    if hostname is not None or no_snapshot:
+        # A stored snapshot: a check that records nothing only reads the database.
+        opened = database.writing(create=False) if record else database.reading()
+        with opened as conn:
             snapshot_id = resolve(conn, "latest", local, hostname)
-        result = compliance.check_stored(conn, snapshot_id, rules, now, record)
+            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
+        return _finish(common, result, quiet)
+    if not has_processes(HostFS(common.root)):
+        # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
+        snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
+        reason = f"{common.root} runs no processes, so it holds no namespaces"
+        return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
+    if no_store:
+        fresh = common.fresh_snapshot(settings, threads, label=None)
+        return _finish(common, _unstored(database, fresh, rules, now), quiet)
+    with hostlock.scanning(database, local):
+        fresh = common.fresh_snapshot(settings, threads, label=None)
+        with database.writing() as conn:
+            snapshot_id = save(conn, fresh).id
+            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
     return _finish(common, result, quiet)
 
 
-def _unstored(db: str, fresh: Snapshot, rules: Policy, now: datetime) -> CheckResult:
+def _unstored(database: Database, fresh: Snapshot, rules: Policy, now: datetime) -> CheckResult:
     """The check of a fresh snapshot against what is stored, read without a write: no
     database is created where none is, and none is upgraded."""
     from nsaudit import compliance
-    from nsaudit.store.database import Database
-    from nsaudit.store.location import is_url
 
-    database = Database(db)
-    if not is_url(database.location) and not os.path.exists(database.location):
+    if database.sqlite is not None and not os.path.exists(database.sqlite.path):
         return compliance.check_unstored(None, fresh, rules, now)
-    with database.transaction(upgrade=False) as conn:
+    with database.reading() as conn:
         return compliance.check_unstored(conn, fresh, rules, now)
 
 

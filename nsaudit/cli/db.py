@@ -1,4 +1,4 @@
-"""`nsaudit db upgrade` and `nsaudit db current`: the schema, explicitly."""
+"""`nsaudit db upgrade`, `db current` and `db check`: the schema and soundness, explicitly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from nsaudit.settings import Settings
 
 @click.group()
 def db() -> None:
-    """Manage the database schema (commands apply it on their own, too)."""
+    """Manage the database schema (commands that write apply it on their own, too), and
+    check the database."""
 
 
 @db.command()
@@ -23,7 +24,7 @@ def upgrade(db: str, settings: Settings) -> int:
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.transaction(upgrade=False) as conn:
+    with database.writing(upgrade=False) as conn:
         before, after = migrate.upgrade(conn)
     state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     click.echo(f"database {shown(database.location)}: {state} revision {after}")
@@ -39,11 +40,43 @@ def current(db: str, settings: Settings) -> int:
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.transaction(upgrade=False) as conn:
+    with database.reading(at_head=False) as conn:
         revision = migrate.check_known(conn)
     head = migrate.head()
     note = "up to date" if revision == head else "an upgrade is due: nsaudit db upgrade"
     click.echo(
         f"database {shown(database.location)}: revision {revision or 'empty'} (head {head}; {note})"
+    )
+    return EXIT_OK
+
+
+@db.command("check")
+@db_option
+def check_command(db: str, settings: Settings) -> int:
+    """Check the database without writing to it: SQLite's integrity check, the schema at
+    head, each host's seqs increasing in time order (gaps that prune leaves are notes), every
+    snapshot, capability report and check record readable. Exit 0 when sound, 4 otherwise."""
+    from nsaudit.errors import DatabaseError
+    from nsaudit.render.escape import terminal
+    from nsaudit.store import integrity
+    from nsaudit.store.database import Database, revision
+    from nsaudit.store.engine import shown
+    from nsaudit.store.schema import SCHEMA_HEAD
+
+    database = Database(db)
+    with database.reading(at_head=False) as conn:
+        checked = integrity.check(conn, revision(conn))
+    for finding in checked.findings:
+        click.echo(f"{'problem' if finding.problem else 'note'}: {terminal(finding.text)}")
+    where = shown(database.location)
+    if checked.problems:
+        s = "s" if checked.problems > 1 else ""
+        raise DatabaseError(
+            f"database {where}: {checked.problems} problem{s} (listed on standard output); "
+            "restore it from a backup, or export what still loads into a new database"
+        )
+    click.echo(
+        f"database {where}: sound ({checked.hosts} hosts, {checked.snapshots} snapshots, "
+        f"schema {SCHEMA_HEAD})"
     )
     return EXIT_OK

@@ -59,7 +59,7 @@ def diff_command(
     if since is not None and old is not None:
         raise UsageError("--since picks OLD itself; give either --since or OLD")
     local = host_info(HostFS(common.root), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         new_id = resolve(conn, new or "latest", local, hostname)
         if since is not None:
             try:

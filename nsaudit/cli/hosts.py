@@ -1,4 +1,4 @@
-"""`nsaudit hosts` and `nsaudit prune`: the fleet in the database, and its retention."""
+"""`nsaudit hosts` (and `hosts forget`), `prune` and `compare`: the fleet in the database."""
 
 from __future__ import annotations
 
@@ -13,18 +13,72 @@ from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
-def hosts(db: str, settings: Settings, common: Common) -> int:
-    """Every host in the database, with its last snapshot, kernel and boot."""
+@click.pass_context
+def hosts(ctx: click.Context, db: str, settings: Settings, common: Common) -> int:
+    """Every host in the database, with its last snapshot, kernel and boot; `nsaudit hosts
+    forget NAME` removes one."""
+    if ctx.invoked_subcommand is not None:
+        return EXIT_OK
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import host_rows
     from nsaudit.views.hosts import document
 
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         rows = host_rows(conn)
     common.emit(document(rows))
+    return EXIT_OK
+
+
+@hosts.command()
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask (needed when there is no terminal).")
+@db_option
+@click.pass_context
+def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings) -> int:
+    """Remove host NAME (NAME@MACHINE_ID_PREFIX when two hosts share the name) from the
+    database: its snapshots, namespace states and check records, in one transaction. Asks
+    first on a terminal; --yes otherwise."""
+    import sys
+
+    from nsaudit.render.escape import terminal
+    from nsaudit.store.database import Database
+    from nsaudit.store.location import resolve
+    from nsaudit.store.retention import forget as forget_host
+    from nsaudit.store.retention import host_counts
+    from nsaudit.store.snapshots import pick_host
+
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    own = ctx.params.get("db") or ctx.params.get("config")
+    if not own and (parent.get("db") or parent.get("config")):
+        # `nsaudit hosts --db X forget NAME`: the database given to the group, not the default.
+        from nsaudit import settings as settings_file
+
+        db = resolve(parent.get("db"), settings_file.load(parent.get("config")).database)
+    database = Database(db)
+    with database.reading() as conn:
+        host_id = pick_host(conn, name, None)
+        assert host_id is not None
+        counts = host_counts(conn, host_id)
+    what = (
+        f"host {terminal(name)!r}: {counts.snapshots} snapshots, {counts.states} namespace "
+        f"states, {counts.checks} check records"
+    )
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError(f"forgetting {what} needs --yes (there is no terminal to ask)")
+        if not click.confirm(f"Forget {what}?", default=False):
+            raise UsageError(f"not confirmed: {what} kept")
+    with database.writing(create=False) as conn:
+        host_id = pick_host(conn, name, None)
+        assert host_id is not None
+        removed = forget_host(conn, host_id)
+    click.echo(
+        f"forgot host {terminal(name)!r}: {removed.snapshots} snapshots, {removed.states} "
+        f"namespace states, {removed.checks} check records"
+    )
     return EXIT_OK
 
 
@@ -60,7 +114,7 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
     except ValueError as e:
         raise UsageError(f"--older-than: {e}") from None
     keep = keep_last or settings.keep_last or 1
-    with Database(db).transaction() as conn:
+    with Database(db).writing(create=False) as conn:
         result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
     click.echo(
         f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span} "
@@ -87,7 +141,7 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
     if len(names) < 2:
         raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
     local = host_info(HostFS("/"), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         snaps = [load(conn, resolve(conn, "latest", local, name)) for name in names]
     common.emit(document(compare_hosts(snaps)))
     return EXIT_OK

@@ -38,7 +38,7 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     from nsaudit.store.snapshots import load, resolve
 
     local = host_info(HostFS("/"), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         snapshot_id = resolve(conn, "latest", local, hostname)
         snap = load(conn, snapshot_id)
         runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])

@@ -59,7 +59,7 @@ def report(
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import host_rows
+    from nsaudit.store.snapshots import host_rows, matching
     from nsaudit.views.report import document
 
     if all_hosts and hostnames:
@@ -71,17 +71,20 @@ def report(
         raise UsageError(f"--since: {e}") from None
     rules = compliance.locate(policy, settings.policy, required=False)
     local = host_info(HostFS(common.root), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         rows = host_rows(conn)
         if all_hosts:
             chosen = rows
         elif hostnames:
-            chosen = [r for r in rows if r.hostname in hostnames]
-            missing = sorted(set(hostnames) - {r.hostname for r in chosen})
-            if missing:
-                raise UsageError(
-                    f"no snapshots of host {missing[0]!r}; `nsaudit hosts` lists the hosts"
-                )
+            known = [(r.hostname, r.machine_id) for r in rows]
+            chosen = []
+            for name in hostnames:
+                found = matching(known, name)
+                if not found:
+                    raise UsageError(
+                        f"no snapshots of host {name!r}; `nsaudit hosts` lists the hosts"
+                    )
+                chosen += [rows[i] for i in found if rows[i] not in chosen]
         else:
             chosen = [
                 r

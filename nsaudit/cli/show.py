@@ -14,7 +14,12 @@ from nsaudit.views.snapshot import TREES
 
 @click.command()
 @click.option("--host", "hostname", metavar="NAME", help="Only this host's snapshots.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=2**63 - 1),
+    metavar="N",
+    help="At most N, newest first.",
+)
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
 def snapshots(
@@ -25,7 +30,7 @@ def snapshots(
     from nsaudit.store.snapshots import list_rows
     from nsaudit.views.snapshot import list_document
 
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         rows = list_rows(conn, hostname, limit)
     common.emit(list_document(rows))
     return EXIT_OK
@@ -64,7 +69,7 @@ def show(
     from nsaudit.views.snapshot import snapshot_document
 
     local = host_info(HostFS(common.root), settings.hostname)
-    with Database(db).transaction() as conn:
+    with Database(db).reading() as conn:
         snap = load(conn, resolve(conn, ref, local, hostname))
     common.emit(snapshot_document(snap, ns_type, tree))
     return EXIT_OK

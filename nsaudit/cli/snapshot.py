@@ -23,17 +23,21 @@ def snapshot(
     mounts) and store it; print its id and what changed since the previous one."""
     from nsaudit.views import snapshot as views
 
-    # The scan happens before the database is opened: the write lock is held for the write only.
-    snap = common.fresh_snapshot(settings, threads, label)
     if no_store:
-        common.emit(views.snapshot_document(snap))
+        common.emit(views.snapshot_document(common.fresh_snapshot(settings, threads, label)))
         return EXIT_OK
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.hostfs import HostFS
+    from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
 
     database = Database(db)
-    with database.transaction() as conn:
-        saved = save(conn, snap)
-    database.dispose()
+    # The host's scan lock spans the scan and the save (seq order is scan order); the
+    # database's write lock is held for the write only.
+    with hostlock.scanning(database, host_info(HostFS(common.root), settings.hostname)):
+        snap = common.fresh_snapshot(settings, threads, label)
+        with database.writing() as conn:
+            saved = save(conn, snap)
     common.emit(views.stored_document(snap, saved))
     return EXIT_OK

@@ -1,9 +1,12 @@
-"""Opening the database for a command: the schema brought to head, errors made exit 4."""
+"""Opening the database for a command, to read or to write: only writers create the database
+or bring its schema to head; errors become one-line exit-4 errors."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from shlex import quote
 
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,29 +16,53 @@ from nsaudit.store import engine as engines
 from nsaudit.store.location import resolve
 from nsaudit.store.schema import SCHEMA_HEAD
 
+_SQLITE_IOERR = 10
+_SQLITE_READONLY = 8
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+# An I/O error with less than this free where the database lives is the disk being full.
+_NEARLY_FULL = 1 << 20
+
 
 class Database:
     """One database, named by --db, $NSAUDIT_DB or the default location."""
 
     def __init__(self, location: str | None) -> None:
         self.location = resolve(location)
-        self._engine: Engine | None = None
+        self.sqlite = engines.sqlite_file(self.location)
+        self._engines: dict[tuple[bool, bool], Engine] = {}
 
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = engines.open_engine(self.location)
-        return self._engine
+    def engine(self, write: bool, create: bool = True) -> Engine:
+        key = (write, create)
+        if key not in self._engines:
+            with errors(self):
+                self._engines[key] = engines.open_engine(self.location, write, create)
+        return self._engines[key]
 
     @contextmanager
-    def transaction(self, upgrade: bool = True) -> Iterator[Connection]:
-        """One transaction (BEGIN IMMEDIATE on SQLite); the schema is upgraded inside it first.
+    def reading(self, at_head: bool = True) -> Iterator[Connection]:
+        """A read-only transaction. Nothing is created or migrated: a missing database, or one
+        at an older schema (unless `at_head` is False), is an error that says what to run."""
+        with errors(self), self.engine(False).begin() as conn:
+            found = revision(conn)
+            if found != SCHEMA_HEAD:
+                from nsaudit.store import migrate
 
-        Any failure rolls the whole transaction back: a snapshot is stored whole or not at all.
-        """
-        with errors(engines.shown(self.location)), self.engine.begin() as conn:
+                migrate.check_known(conn)
+                if at_head:
+                    raise DatabaseError(self._not_at_head(conn, found))
+            yield conn
+
+    @contextmanager
+    def writing(self, upgrade: bool = True, create: bool = True) -> Iterator[Connection]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite); a missing SQLite database is
+        created (an error without `create`: for writes that need stored snapshots), and the
+        schema is upgraded inside the transaction first (unless `upgrade` is False). Any
+        failure rolls it all back: a snapshot is stored whole or not at all."""
+        with errors(self), self.engine(True, create).begin() as conn:
+            engines.refuse_foreign(self.location, inspect(conn).get_table_names())
             # The common case, a database at head, costs one query and no Alembic import.
-            if _revision(conn) != SCHEMA_HEAD:
+            if revision(conn) != SCHEMA_HEAD:
                 from nsaudit.store import migrate
 
                 if upgrade:
@@ -45,28 +72,77 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in self._engines.values():
+            engine.dispose()
+
+    def _not_at_head(self, conn: Connection, revision: str | None) -> str:
+        where = engines.shown(self.location)
+        upgrade = f"nsaudit db upgrade --db {quote(where)}"
+        if revision is None and not inspect(conn).get_table_names():
+            return (
+                f"database {where} is empty: take a snapshot with `nsaudit snapshot`, or run "
+                f"`{upgrade}`"
+            )
+        return (
+            f"database {where} has schema revision {revision or 'none'}, older than this "
+            f"nsaudit's {SCHEMA_HEAD}; commands that only read do not upgrade it: run "
+            f"`{upgrade}`"
+        )
 
 
-def _revision(conn: Connection) -> str | None:
+def revision(conn: Connection) -> str | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @contextmanager
-def errors(location: str) -> Iterator[None]:
+def errors(database: Database) -> Iterator[None]:
     """SQLAlchemy's exceptions as one-line DatabaseErrors naming the database."""
+    location = engines.shown(database.location)
     try:
         yield
     except DatabaseError:
         raise
     except SQLAlchemyError as e:
-        detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+        orig = getattr(e, "orig", None)
+        detail = str(orig or e).splitlines()[0]
+        code = getattr(orig, "sqlite_errorcode", None)
+        base = code & 0xFF if isinstance(code, int) else None
+        if base == _SQLITE_FULL or (base == _SQLITE_IOERR and _nearly_full(database)):
+            raise DatabaseError(
+                f"database {location}: no space left on device; nothing was written: free "
+                "some space there and run again"
+            ) from None
+        if base == _SQLITE_READONLY or (base == _SQLITE_CANTOPEN and _read_only_folder(database)):
+            raise DatabaseError(
+                f"database {location} cannot be written ({detail}): it is read-only or on "
+                "read-only media; commands that only read it still work"
+            ) from None
         if "malformed" in detail or "not a database" in detail:
             raise DatabaseError(
                 f"database {location} is corrupt ({detail}); it was not changed: restore it "
                 "from a backup or give another --db"
             ) from None
         raise DatabaseError(f"database {location}: {detail}") from None
+
+
+def _read_only_folder(database: Database) -> bool:
+    """SQLite could not open the file's write-ahead log beside it: the folder is read-only."""
+    if database.sqlite is None:
+        return False
+    folder = os.path.dirname(os.path.abspath(database.sqlite.path))
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _nearly_full(database: Database) -> bool:
+    if database.sqlite is None:
+        return False
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(database.sqlite.path)))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL

@@ -1,20 +1,31 @@
-"""Opening the database safely: no symlinks, no other user's file, WAL, BEGIN IMMEDIATE."""
+"""Opening the database safely, for reading or for writing: no symlinks, no other user's or
+program's file, nothing that other users can write; WAL and BEGIN IMMEDIATE for writers."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+from dataclasses import dataclass
+from shlex import quote
 from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from nsaudit.errors import DatabaseError
 from nsaudit.store.location import is_url
+from nsaudit.store.schema import metadata
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 60_000
+# The tables nsaudit's migrations create; SQLite's own (sqlite_*) are allowed too.
+OWN_TABLES = frozenset(metadata.tables) | {"alembic_version"}
+_SQLITE_CANTOPEN = 14
+_SQLITE_READONLY = 8
 
 
 def shown(location: str) -> str:
@@ -22,58 +33,171 @@ def shown(location: str) -> str:
     if not is_url(location):
         return location
     try:
-        return make_url(location).render_as_string(hide_password=True)
+        url = make_url(location)
+        return location if url.password is None else url.render_as_string(hide_password=True)
     except Exception:
         return "<unparsable URL>"
 
 
-def open_engine(location: str) -> Engine:
-    """An engine for a URL or an SQLite path, which is created 0600 in a 0700 folder."""
-    if is_url(location):
+@dataclass(frozen=True)
+class SqliteFile:
+    """An SQLite database file, and the URI parameters it was given (`?mode=ro&uri=true`)."""
+
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def uri(self, write: bool, immutable: bool = False) -> str:
+        params = dict(self.params)
+        # Reading never creates; writing opens the file that check_or_create made or checked.
+        if not write or params.get("mode") not in ("ro", "memory"):
+            params["mode"] = "rw" if write else "ro"
+        if immutable:
+            params["immutable"] = "1"
+        query = "&".join(f"{url_quote(k)}={url_quote(v)}" for k, v in params.items())
+        return f"file:{url_quote(os.path.abspath(self.path))}?{query}"
+
+
+def sqlite_file(location: str) -> SqliteFile | None:
+    """The SQLite file that a location names, or None for another database (or memory)."""
+    if not is_url(location):
+        return SqliteFile(location)
+    try:
         url = make_url(location)
-        if url.get_backend_name() == "sqlite" and url.database:
-            return _sqlite_engine(url.database)
-        try:
-            return create_engine(url, poolclass=NullPool)
-        except Exception as e:
-            raise DatabaseError(
-                f"cannot use database URL {shown(location)}: {e}; check the URL and install "
-                "its SQLAlchemy driver"
-            ) from None
-    return _sqlite_engine(location)
+    except Exception:
+        return None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
+    if query.pop("uri", "").lower() not in ("true", "1"):
+        return SqliteFile(url.database)
+    # An SQLite URI, opened as SQLite opens it: file:PATH or file://localhost/PATH, %-escapes.
+    text = url.database.removeprefix("file:")
+    text, _, inline = text.partition("?")
+    if text.startswith("//"):
+        authority, _, rest = text[2:].partition("/")
+        if authority not in ("", "localhost"):
+            raise DatabaseError(f"SQLite URI {location}: only local files can be opened")
+        text = "/" + rest
+    for pair in filter(None, inline.split("&")):
+        key, _, value = pair.partition("=")
+        query.setdefault(unquote(key), unquote(value))
+    return SqliteFile(unquote(text), tuple(sorted(query.items())))
 
 
-def _sqlite_engine(path: str) -> Engine:
-    _check_or_create(path)
-    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+def open_engine(location: str, write: bool, create: bool = True) -> Engine:
+    """An engine for a URL or an SQLite path. Writing creates a missing SQLite file (0600, in
+    folders created 0700) when `create`; reading never creates anything and never takes the
+    write lock."""
+    target = sqlite_file(location)
+    if target is not None:
+        return _sqlite_engine(target, write, create)
+    try:
+        url: URL | str = make_url(location) if is_url(location) else location
+        engine = create_engine(url, poolclass=NullPool)
+    except Exception as e:
+        raise DatabaseError(
+            f"cannot use database URL {shown(location)}: {e}; check the URL and install "
+            "its SQLAlchemy driver"
+        ) from None
+    if not write and engine.dialect.name == "postgresql":
 
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # pysqlite's own transaction handling would defer BEGIN; nsaudit issues it itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        # Take the write lock at the start: two overlapping cron runs queue, never deadlock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        @event.listens_for(engine, "begin")
+        def _read_only(conn: Any) -> None:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
 
 
-def _check_or_create(path: str) -> None:
+def foreign_tables(names: list[str]) -> list[str]:
+    """The tables among `names` that nsaudit did not create."""
+    return sorted(n for n in names if n not in OWN_TABLES and not n.startswith("sqlite_"))
+
+
+def refuse_foreign(location: str, names: list[str]) -> None:
+    foreign = foreign_tables(names)
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise DatabaseError(
+            f"database {shown(location)} holds tables nsaudit did not create ({listed}); "
+            "nsaudit leaves another program's database alone: give another --db"
+        )
+
+
+def _sqlite_engine(target: SqliteFile, write: bool, create: bool) -> Engine:
+    if write and create:
+        check_or_create(target.path)
+    else:
+        _check_existing(target.path)
+
+    def connect() -> sqlite3.Connection:
+        return _connect(target, write)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Writers take the write lock at the start: overlapping runs queue, never deadlock.
+        # Readers read one consistent moment and never lock anyone out.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _connect(target: SqliteFile, write: bool) -> sqlite3.Connection:
+    conn = _open(target.uri(write))
+    try:
+        names = _table_names(conn)
+    except sqlite3.OperationalError as e:
+        if write or e.sqlite_errorcode & 0xFF not in (_SQLITE_CANTOPEN, _SQLITE_READONLY):
+            conn.close()
+            raise
+        # Read-only media (CANTOPEN), or a folder the reader cannot write (READONLY_CANTINIT):
+        # SQLite cannot make the WAL index (-shm) beside the file. With no write-ahead log to
+        # read, the file alone is the whole database and can be opened immutable.
+        conn.close()
+        wal = f"{target.path}-wal"
+        if os.path.exists(wal) and os.path.getsize(wal) > 0:
+            raise DatabaseError(
+                f"database {target.path} cannot be read here: its write-ahead log {wal} holds "
+                "changes and the folder cannot be written; open it once where it can be "
+                "written (any nsaudit command that writes), then read it here"
+            ) from None
+        conn = _open(target.uri(write, immutable=True))
+        names = _table_names(conn)
+    # Before anything could write: another program's database stays byte for byte as it was.
+    refuse_foreign(target.path, names)
+    if write:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _open(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    # pysqlite's own transaction handling would defer BEGIN; nsaudit issues it itself.
+    conn.isolation_level = None
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _table_names(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    return [str(r[0]) for r in rows]
+
+
+def _check_existing(path: str) -> None:
+    """The checks every opening makes; a missing file is an error (reading never creates)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        _create(path)
-        return
+        raise DatabaseError(
+            f"no database at {path}: take a snapshot with `nsaudit snapshot --db {quote(path)}`, "
+            "or give the right --db (or $NSAUDIT_DB)"
+        ) from None
     except OSError as e:
         raise DatabaseError(f"database {path} cannot be read: {e.strerror}") from None
+    check_folder(path)
     if stat.S_ISLNK(st.st_mode):
         raise DatabaseError(
             f"database {path} is a symbolic link; nsaudit does not follow it: give the real path"
@@ -84,6 +208,11 @@ def _check_or_create(path: str) -> None:
         raise DatabaseError(
             f"database {path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}); "
             "nsaudit refuses another user's database: use your own --db"
+        )
+    if st.st_mode & stat.S_IWOTH:
+        raise DatabaseError(
+            f"database {path} can be written by every user (mode {stat.S_IMODE(st.st_mode):04o})"
+            f", so anyone could rewrite the audit trail: run `chmod o-w {quote(path)}`"
         )
     if st.st_size:
         try:
@@ -97,13 +226,58 @@ def _check_or_create(path: str) -> None:
             )
 
 
-def _create(path: str) -> None:
+def check_folder(path: str) -> None:
+    """The database's folder is not a symbolic link, and no folder above the file can be
+    written by every user unless it is sticky (/tmp): otherwise anyone could swap the file."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if stat.S_ISLNK(os.lstat(folder).st_mode):
+            raise DatabaseError(
+                f"the folder of database {path}, {folder}, is a symbolic link; nsaudit does "
+                "not follow it: give the real path"
+            )
+        current = folder
+        while True:
+            st = os.stat(current)
+            if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+                raise DatabaseError(
+                    f"folder {current} of database {path} can be written by every user (mode "
+                    f"{stat.S_IMODE(st.st_mode):04o}), so anyone could replace the database: "
+                    f"run `chmod o-w {quote(current)}`"
+                )
+            parent = os.path.dirname(current)
+            if parent == current:
+                return
+            current = parent
+    except OSError as e:
+        raise DatabaseError(f"database {path} cannot be reached: {e.strerror}") from None
+
+
+def check_or_create(path: str) -> None:
+    if os.path.lexists(path):
+        _check_existing(path)
+        return
+    try:
+        make_folders(os.path.dirname(os.path.abspath(path)))
+        check_folder(path)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
         os.close(fd)
     except FileExistsError:
-        _check_or_create(path)
+        _check_existing(path)
     except OSError as e:
         raise DatabaseError(f"cannot create database {path}: {e.strerror}") from None
+
+
+def make_folders(folder: str) -> None:
+    """Create every missing folder 0700 (os.makedirs gives the mode to the last one only)."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            continue
+        # The umask may have taken bits away; 0700 is what the README promises.
+        os.chmod(created, 0o700)

@@ -1,13 +1,14 @@
-"""Retention: delete old snapshots, and the namespace states only they used, in one go."""
+"""Retention: delete old snapshots, and the namespace states only they used, in one go; or
+a whole host."""
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Table, delete, func, select
 
-from nsaudit.store.schema import capability_reports, ns_states, policy_checks, snapshots
+from nsaudit.store.schema import capability_reports, hosts, ns_states, policy_checks, snapshots
 
 _CHUNK = 500
 
@@ -70,3 +71,33 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
         )
     ).rowcount
     return Pruned(len(doomed), len(stale_states), len(rows) - len(doomed), checks)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    snapshots: int
+    states: int
+    checks: int
+
+
+def host_counts(conn: Connection, host_id: int) -> Forgotten:
+    """What forgetting the host would remove."""
+
+    def count(table: Table) -> int:
+        return int(
+            conn.execute(select(func.count()).where(table.c.host_id == host_id)).scalar_one()
+        )
+
+    return Forgotten(count(snapshots), count(ns_states), count(policy_checks))
+
+
+def forget(conn: Connection, host_id: int) -> Forgotten:
+    """Remove a host whole, inside the caller's transaction: its check records, namespace
+    states, snapshots, its host row, and the capability reports only it used."""
+    removed = host_counts(conn, host_id)
+    for table in (policy_checks, ns_states, snapshots):
+        conn.execute(delete(table).where(table.c.host_id == host_id))
+    conn.execute(delete(hosts).where(hosts.c.id == host_id))
+    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
+    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
+    return removed

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     CursorResult,
-    Select,
     bindparam,
     func,
     insert,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from nsaudit.errors import UsageError
+from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.model import (
     Holder,
     HostInfo,
@@ -38,6 +38,9 @@ from nsaudit.store.text import from_db, to_db
 
 _CHUNK = 500
 _REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+# SQLite and PostgreSQL integers are 64-bit: a larger id or offset names no snapshot.
+_INT64_MAX = 2**63 - 1
 
 
 def _state(ns: Namespace) -> dict[str, Any]:
@@ -131,6 +134,21 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
             f"snapshot seq {seq} of host {snap.host.hostname!r} comes before its stored "
             f"snapshots (up to seq {previous}); only newer snapshots can be added"
         )
+    if previous is not None:
+        newest = conn.execute(
+            select(snapshots.c.taken_at).where(
+                snapshots.c.host_id == host_id, snapshots.c.seq == previous
+            )
+        ).scalar_one()
+        if _before(snap.taken_at, newest):
+            # Seq order is time order, or `latest` and `diff` would go back in time.
+            what = f"snapshot seq {seq}" if snap.seq is not None else "the new snapshot"
+            error = UsageError if snap.seq is not None else DatabaseError
+            raise error(
+                f"{what} of host {snap.host.hostname!r} was taken at {snap.taken_at}, before "
+                f"its newest stored snapshot (seq {previous}, {newest}); nothing was stored "
+                "(did the clock go back?)"
+            )
     snapshot_result = conn.execute(
         insert(snapshots).values(
             host_id=host_id,
@@ -221,15 +239,26 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
     return Saved(int(snapshot_id), seq, previous, created, vanished, changed)
 
 
+def _before(taken_at: str, other: str) -> bool:
+    try:
+        return datetime.fromisoformat(taken_at) < datetime.fromisoformat(other)
+    except (TypeError, ValueError):
+        return taken_at < other
+
+
 def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list[SnapshotRow]:
-    """Snapshots, newest first."""
-    query = (
-        select(snapshots, hosts.c.hostname)
-        .join(hosts, hosts.c.id == snapshots.c.host_id)
-        .order_by(snapshots.c.taken_at.desc(), snapshots.c.id.desc())
-    )
+    """Snapshots, newest first: one host's (--host NAME) by seq, every host's by time."""
+    query = select(snapshots, hosts.c.hostname).join(hosts, hosts.c.id == snapshots.c.host_id)
     if hostname is not None:
-        query = query.where(hosts.c.hostname == hostname)
+        host_id = pick_host(conn, hostname, None, required=False)
+        if host_id is None:
+            return []
+        query = query.where(snapshots.c.host_id == host_id).order_by(snapshots.c.seq.desc())
+    else:
+        # Within a host seq order is time order (save() keeps it so): ties go to the newer seq.
+        query = query.order_by(
+            snapshots.c.taken_at.desc(), snapshots.c.host_id, snapshots.c.seq.desc()
+        )
     if limit is not None:
         query = query.limit(limit)
     return [
@@ -249,19 +278,32 @@ def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list
 
 
 def resolve(conn: Connection, ref: str, host: HostInfo, hostname: str | None = None) -> int:
-    """A snapshot id from an id, 'latest' or 'latest~N' (of this host, or of --host)."""
+    """A snapshot id from an id, 'latest' or 'latest~N' (of this host, or of --host).
+
+    'latest' is the host's highest seq, for every command."""
     m = _REF.match(ref)
     if not m:
         raise UsageError(f"snapshot ref {ref!r} is not an id, 'latest' or 'latest~N'")
     if m[1] is not None:
-        found = conn.execute(select(snapshots.c.id).where(snapshots.c.id == int(m[1]))).scalar()
+        wanted = int(m[1])
+        found = None
+        if wanted <= _INT64_MAX:
+            found = conn.execute(select(snapshots.c.id).where(snapshots.c.id == wanted)).scalar()
         if found is None:
             raise UsageError(f"no snapshot {m[1]}; `nsaudit snapshots` lists them")
         return int(found)
     back = int(m[2] or 0)
-    query = _host_snapshots(host, hostname)
     who = f"host {hostname!r}" if hostname is not None else f"this host ({host.hostname})"
-    found = conn.execute(query.order_by(snapshots.c.seq.desc()).offset(back).limit(1)).scalar()
+    host_id = pick_host(conn, hostname, host, required=False)
+    found = None
+    if host_id is not None and back <= _INT64_MAX:
+        found = conn.execute(
+            select(snapshots.c.id)
+            .where(snapshots.c.host_id == host_id)
+            .order_by(snapshots.c.seq.desc())
+            .offset(back)
+            .limit(1)
+        ).scalar()
     if found is None:
         raise UsageError(f"no snapshot {ref} of {who}; take one with `nsaudit snapshot`")
     return int(found)
@@ -330,8 +372,13 @@ def namespace_of(s: Any) -> Namespace:
 
 def resolve_before(conn: Connection, host: HostInfo, hostname: str | None, cutoff: str) -> int:
     """The newest snapshot of this host (or of --host) taken before `cutoff` (ISO, UTC)."""
-    query = _host_snapshots(host, hostname).where(snapshots.c.taken_at < cutoff)
-    found = conn.execute(query.order_by(snapshots.c.seq.desc()).limit(1)).scalar()
+    host_id = pick_host(conn, hostname, host, required=False)
+    found = conn.execute(
+        select(snapshots.c.id)
+        .where(snapshots.c.host_id == host_id, snapshots.c.taken_at < cutoff)
+        .order_by(snapshots.c.seq.desc())
+        .limit(1)
+    ).scalar()
     if found is None:
         raise UsageError(f"no snapshot of this host older than {cutoff}")
     return int(found)
@@ -351,13 +398,55 @@ def previous(conn: Connection, snapshot_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-def _host_snapshots(host: HostInfo, hostname: str | None) -> Select[Any]:
-    query = select(snapshots.c.id).join(hosts, hosts.c.id == snapshots.c.host_id)
-    if hostname is not None:
-        return query.where(hosts.c.hostname == hostname)
-    return query.where(
-        hosts.c.hostname == host.hostname, hosts.c.machine_id == (host.machine_id or "")
-    )
+def pick_host(
+    conn: Connection, hostname: str | None, local: HostInfo | None, required: bool = True
+) -> int | None:
+    """The id of the host that --host names (NAME, or NAME@MACHINE_ID_PREFIX when two hosts
+    share a name), or of this host; None when it has no snapshots (UsageError if `required`).
+    A name that two hosts share is an error listing their machine ids, never a mix of both."""
+    if hostname is None:
+        assert local is not None
+        found = conn.execute(
+            select(hosts.c.id).where(
+                hosts.c.hostname == local.hostname, hosts.c.machine_id == (local.machine_id or "")
+            )
+        ).scalar()
+        if found is None and required:
+            raise UsageError(
+                f"no snapshot of this host ({local.hostname}); take one with `nsaudit snapshot`"
+            )
+        return None if found is None else int(found)
+    rows = conn.execute(select(hosts.c.id, hosts.c.hostname, hosts.c.machine_id)).all()
+    chosen = matching([(r.hostname, r.machine_id) for r in rows], hostname)
+    if not chosen:
+        if required:
+            raise UsageError(f"no snapshots of host {hostname!r}; `nsaudit hosts` lists the hosts")
+        return None
+    return int(rows[chosen[0]].id)
+
+
+def matching(hosts_known: Sequence[tuple[str, str | None]], wanted: str) -> list[int]:
+    """The indexes of the (hostname, machine id) pairs that --host `wanted` names: NAME, or
+    NAME@MACHINE_ID_PREFIX. UsageError when more than one does."""
+    name, prefix = wanted, ""
+    head, sep, tail = wanted.rpartition("@")
+    if sep and head and _HEX.match(tail):
+        name, prefix = head, tail.lower()
+    found = [
+        i
+        for i, (h, m) in enumerate(hosts_known)
+        if h == name and (m or "").lower().startswith(prefix)
+    ]
+    if not found and prefix:
+        # A host whose name itself ends in @hex.
+        found = [i for i, (h, _) in enumerate(hosts_known) if h == wanted]
+    if len(found) > 1:
+        ids = ", ".join(hosts_known[i][1] or "(none)" for i in found)
+        raise UsageError(
+            f"{len(found)} hosts are named {name!r} (machine ids {ids}); choose one with "
+            f"--host {name}@MACHINE_ID_PREFIX"
+        )
+    return found
 
 
 def host_rows(conn: Connection) -> list[HostRow]:

@@ -57,7 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "growth.db"
         database = Database(str(path))
-        with database.transaction() as conn:
+        with database.writing() as conn:
             save(conn, replace(base, taken_at="2026-01-01T00:00:00+00:00"))
 
         def size() -> int:
@@ -68,7 +68,7 @@ def main() -> int:
         start_size = size()
         started = time.perf_counter()
         for n in range(SNAPSHOTS):
-            with database.transaction() as conn:
+            with database.writing() as conn:
                 save(conn, replace(base, taken_at=f"2026-01-01T00:00:{n:06d}+00:00"))
         elapsed = time.perf_counter() - started
         grown = size() - start_size

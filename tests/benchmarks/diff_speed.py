@@ -53,12 +53,12 @@ def main() -> int:
     new = replace(old, taken_at="2026-01-01T01:00:00+00:00", namespaces=namespaces(CHURN))
     with tempfile.TemporaryDirectory() as tmp:
         database = Database(str(Path(tmp) / "diff.db"))
-        with database.transaction() as conn:
+        with database.writing() as conn:
             a = save(conn, old).id
-        with database.transaction() as conn:
+        with database.writing() as conn:
             b = save(conn, new).id
         started = time.perf_counter()
-        with database.transaction() as conn:
+        with database.writing() as conn:
             before, after = load(conn, a), load(conn, b)
         loaded = time.perf_counter() - started
         started = time.perf_counter()

@@ -56,7 +56,7 @@ def build(db: Path) -> int:
     for h in range(HOSTS):
         host = HostInfo(f"node-{h}", f"{h:032x}", "boot-1", "6.1")
         base = Snapshot(host, "", "bench", None, 1, False, (), (), None)
-        with database.transaction() as conn:
+        with database.writing() as conn:
             for n in range(DAYS * PER_DAY):
                 first = n * CHURN
                 snap = replace(
