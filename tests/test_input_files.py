@@ -391,7 +391,7 @@ def test_kconfig_from_a_pipe_with_a_writer(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_settings_file_of_any_kind(kind: str, tmp_path: Path, fifo: Path, sparse: Path) -> None:
     path = special(kind, tmp_path, fifo, sparse)
-    proc = nsaudit("db", "current", "--config", path, "--db", tmp_path / "ns.db")
+    proc = nsaudit("db", "upgrade", "--config", path, "--db", tmp_path / "ns.db")
     if kind == "fifo":  # no writer: an empty file, so no settings
         assert proc.returncode == 0, proc.stderr
         return
@@ -399,7 +399,7 @@ def test_settings_file_of_any_kind(kind: str, tmp_path: Path, fifo: Path, sparse
 
 
 def test_settings_file_dev_null_is_empty(tmp_path: Path) -> None:
-    proc = nsaudit("db", "current", "--config", "/dev/null", "--db", tmp_path / "ns.db")
+    proc = nsaudit("db", "upgrade", "--config", "/dev/null", "--db", tmp_path / "ns.db")
     assert proc.returncode == 0, proc.stderr
 
 
@@ -593,6 +593,7 @@ def test_keep_last_zero_is_refused_in_the_file_as_on_the_command_line(tmp_path: 
         proc = nsaudit("prune", "--config", config, "--db", db)
         assert_clean_error(proc, 2, "line 3", "keep_last must be a whole number >= 1")
     config.write_text("[retention]\nolder_than = '90d'\nkeep_last = 1\n")
+    assert nsaudit("db", "upgrade", "--db", db).returncode == 0
     assert nsaudit("prune", "--config", config, "--db", db).returncode == 0
 
 

@@ -549,31 +549,24 @@ def test_a_bind_mount_path_with_a_space_and_the_byte_0xff_is_found(tmp_path: Pat
 def test_a_created_rule_cannot_pass_over_a_period_with_a_partial_snapshot(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from alembic import command
     from test_diff import ns, snap
 
     from nsaudit.model import NsType, ScanProblem
-    from nsaudit.store import engine as engines
-    from nsaudit.store.migrate import _config
+    from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
 
     db = tmp_path / "ns.db"
     path = policy(tmp_path / "p.toml", rule("NEW", '{ kind = "created", commands = ["sleep"] }'))
-    engine = engines.open_engine(str(db))
-    with engine.begin() as conn:
-        command.upgrade(_config(conn), "head")
+    with Database(str(db)).writing() as conn:
         save(conn, snap(ns(NsType.UTS, 0), ns(NsType.NET, 1)))
-    engine.dispose()
     args = ("check", "--db", db, "--policy", path, "--host", "h", "--format", "json")
     assert run(*args, "--record").returncode == 0
     hidden = ScanProblem(
         None, "/proc is mounted hidepid=invisible: 3 of 99 tasks visible", "UNSEEN"
     )
-    engine = engines.open_engine(str(db))
-    with engine.begin() as conn:
+    with Database(str(db)).writing() as conn:
         save(conn, replace(snap(ns(NsType.UTS, 0), ns(NsType.NET, 1)), problems=(hidden,)))
         save(conn, snap(ns(NsType.UTS, 0), ns(NsType.NET, 1), ns(NsType.UTS, 2)))
-    engine.dispose()
     proc = run(*args)
     assert proc.returncode == 1, proc.stderr
     new = results(json.loads(proc.stdout))["NEW"]
