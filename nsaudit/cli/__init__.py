@@ -15,6 +15,7 @@ from nsaudit.cli.db import db
 from nsaudit.cli.detect import detect
 from nsaudit.cli.diff import diff_command
 from nsaudit.cli.hosts import compare, hosts, prune
+from nsaudit.cli.manpage import man
 from nsaudit.cli.metrics import metrics
 from nsaudit.cli.report import report
 from nsaudit.cli.show import show, snapshots
@@ -62,6 +63,7 @@ for command in (
     import_,
     prune,
     db,
+    man,
 ):
     cli.add_command(command)
 

@@ -125,14 +125,25 @@ def _types_table(caps: Capabilities) -> Table:
                 t.reason,
             )
         )
-    return Table(None, columns, tuple(rows), frozenset({"STATUS", "UNPRIVILEGED", *usable_columns}))
+    return Table(
+        None,
+        columns,
+        tuple(rows),
+        frozenset({"STATUS", "UNPRIVILEGED", *usable_columns}),
+        cut=frozenset({"REASON", *usable_columns}),
+    )
 
 
 def _restrictions_table(caps: Capabilities) -> Table:
     rows = tuple(
         (r.name, "-" if r.value is None else r.value, r.meaning) for r in caps.restrictions
     )
-    return Table("User namespace restrictions", ("SYSCTL", "VALUE", "MEANING"), rows)
+    return Table(
+        "User namespace restrictions",
+        ("SYSCTL", "VALUE", "MEANING"),
+        rows,
+        cut=frozenset({"MEANING"}),
+    )
 
 
 def _records(caps: Capabilities) -> Table:
