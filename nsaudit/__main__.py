@@ -2,7 +2,11 @@
 
 import sys
 
-from nsaudit import sigint
+try:
+    from nsaudit import sigint
+except KeyboardInterrupt:  # Ctrl-C while Python loads nsaudit, before its handler is set
+    sys.stderr.write("nsaudit: error: interrupted\n")
+    raise SystemExit(130) from None
 
 
 def run() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args
     output.guard_stdout()
     try:
-        result = cli.main(args=_hoist_shared(args), prog_name="nsaudit", standalone_mode=False)
+        result = _invoke(_hoist_shared(args))
         sys.stdout.flush()
     except click.exceptions.NoArgsIsHelpError as e:
         # `nsaudit` or `nsaudit db` alone: the help as --help prints it, and exit 2.
@@ -116,6 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"internal error: {type(e).__name__}: {e} (run again with --debug for details)")
         return EXIT_INTERNAL
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _invoke(args: list[str]) -> object:
+    """What cli.main() does, without its handling of Ctrl-C: it prints an empty line to stderr
+    before main() can report the interrupt in its one line."""
+    if os.environ.get("_NSAUDIT_COMPLETE"):
+        # Shell completion (click's own): prints the script or the candidates, then exits.
+        return cli.main(args=args, prog_name="nsaudit", standalone_mode=False)
+    try:
+        with cli.make_context("nsaudit", args) as ctx:
+            return cli.invoke(ctx)
+    except click.exceptions.Exit as e:  # --help, --version
+        return e.exit_code
 
 
 def _hoist_shared(args: list[str]) -> list[str]:
