@@ -78,13 +78,14 @@ def test_o_writes_into_a_fifo_with_a_reader(db: str, tmp_path: Path) -> None:
         with open(fifo, "rb") as f:
             got.append(f.read())
 
-    thread = threading.Thread(target=reader)
+    # A daemon: if the FIFO were replaced by a file, the reader would wait forever.
+    thread = threading.Thread(target=reader, daemon=True)
     thread.start()
-    wait_for(lambda: True)
     proc = run("metrics", "--db", db, "-o", fifo)
     thread.join(timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert b"nsaudit_namespaces{" in got[0]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and b"nsaudit_namespaces{" in got[0]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
