@@ -133,18 +133,23 @@ def test_o_existing_file_keeps_its_mode_and_a_new_one_follows_the_umask(
 
 
 def test_o_dev_stdout_writes_to_standard_output(db: str, tmp_path: Path) -> None:
-    proc = run("metrics", "--db", db, "-o", "/dev/stdout")
+    # A private copy of /dev/stdout (a symlink to /proc/self/fd/1): run against old code,
+    # this test must not turn the host's /dev/stdout into a regular file.
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")
+    proc = run("metrics", "--db", db, "-o", stdout)
     assert proc.returncode == 0, proc.stderr
     assert "nsaudit_namespaces{" in proc.stdout
     # stdout redirected to a file: that file receives it, as `> /dev/stdout` in a shell.
     out = tmp_path / "out.prom"
     with open(out, "w") as f:
         done = subprocess.run(
-            [*NSAUDIT, "metrics", "--db", db, "-o", "/dev/stdout"], cwd=REPO, stdout=f
+            [*NSAUDIT, "metrics", "--db", db, "-o", str(stdout)], cwd=REPO, stdout=f
         )
     assert done.returncode == 0
     assert "nsaudit_namespaces{" in out.read_text()
-    assert Path("/dev/stdout").is_symlink()
+    assert stdout.is_symlink() and os.readlink(stdout) == "/proc/self/fd/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.prom", "stdout"]
 
 
 def test_o_in_a_missing_directory_is_a_usage_error(db: str, tmp_path: Path) -> None:

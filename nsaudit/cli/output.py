@@ -182,5 +182,7 @@ def _replace(
 
 def _error(output: str, e: OSError) -> UsageError | OutputError:
     if e.errno in _WRONG_PATH:
-        return UsageError(f"-o {output}: {_reason(e)}; name a file in an existing directory")
-    return OutputError(f"-o {output}: could not be written: {_reason(e)}")
+        return UsageError(
+            f"-o {output}: cannot write there: {_reason(e)}; name a file in an existing directory"
+        )
+    return OutputError(f"-o {output}: cannot write there: {_reason(e)}")

@@ -34,7 +34,7 @@ class Table:
 
     section: the heading (a host, say) the table belongs under; chart: drawn by HTML.
     cut: the columns a terminal table may shorten to fit its width (free text such as a
-    command line); empty: any column may be.
+    command line, as lsns marks its truncatable columns); the others are always whole.
     """
 
     title: str | None

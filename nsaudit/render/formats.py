@@ -47,8 +47,9 @@ def tabulate(rows: list[list[str]], headers: list[str], tablefmt: str) -> str:
 class TableFormat:
     """Aligned plain-text tables for a terminal, with optional colour.
 
-    width: the terminal's columns; the widest columns are cut (ending in an ellipsis, as lsns
-    does) until a row fits. None keeps every cell whole. No line ends in padding.
+    width: the terminal's columns; the widest of a table's `cut` columns (free text such as a
+    command line) are shortened, ending in an ellipsis as lsns does, until a row fits. None
+    keeps every cell whole. No line ends in padding.
     """
 
     def __init__(self, color: bool, width: int | None = None, unicode: bool = True) -> None:
@@ -81,7 +82,7 @@ class TableFormat:
         rows = [[terminal(v) for v in row] for row in table.rows]
         natural = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
         floors = [
-            len(h) if not table.cut or c in table.cut else natural[i]
+            len(h) if c in table.cut else natural[i]
             for i, (c, h) in enumerate(zip(table.columns, headers, strict=True))
         ]
         widths = fit(natural, floors, self.width)
@@ -121,7 +122,7 @@ def _line(cells: list[str]) -> str:
 
 def fit(widths: list[int], floors: list[int], limit: int | None) -> list[int]:
     """Column widths that fit in `limit` characters: the widest column is cut first, none
-    below its header or _NARROWEST; when that is not enough the table is wider than asked."""
+    below its floor or _NARROWEST; when that is not enough the table is wider than asked."""
     widths = list(widths)
     if limit is None:
         return widths
