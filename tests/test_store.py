@@ -356,7 +356,7 @@ def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> 
             (ns,) = [n for n in data["namespaces"] if n["pid"] and "HYPERLINK" in n["cmdline"]]
             assert ns["command"] == "\x1b[31m<b>=x\n"
             assert "bad\\xff\\xfe" in ns["cmdline"]
-    table = run("show", "--db", db, "--type", "uts").stdout
+    table = run("show", "--db", db, "--type", "uts", "--wide").stdout
     assert "\\x1b]0;title\\x07<script>" in table
 
 
