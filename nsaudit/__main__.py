@@ -2,15 +2,31 @@
 
 import sys
 
+try:
+    from nsaudit import sigint
+except KeyboardInterrupt:  # Ctrl-C while Python loads nsaudit, before its handler is set
+    sys.stderr.write("nsaudit: error: interrupted\n")
+    raise SystemExit(130) from None
+
 
 def run() -> int:
-    """Import the CLI and run it; Ctrl-C during start-up exits 130 without a traceback too."""
+    """Run the CLI; Ctrl-C at any moment (start-up included) exits 130 with one line."""
+    sigint.install()
+    code = sigint.EXIT_INTERRUPTED
     try:
         from nsaudit.cli import main
+
+        code = main()
+    except SystemExit as e:  # shell completion ends in sys.exit()
+        code = e.code if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
-        print("nsaudit: error: interrupted", file=sys.stderr)
-        return 130
-    return main()
+        code = sigint.EXIT_INTERRUPTED
+    while True:
+        # A SIGINT can still land on the call below, before settle() disarms the handler.
+        try:
+            return sigint.settle(code)
+        except KeyboardInterrupt:
+            code = sigint.EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

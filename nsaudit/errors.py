@@ -5,6 +5,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_HOST = 3
 EXIT_DATABASE = 4
+EXIT_OUTPUT = 5
 EXIT_INTERNAL = 70
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
@@ -32,6 +33,12 @@ class DatabaseError(NsauditError):
     """The database could not be opened, read or written."""
 
     exit_code = EXIT_DATABASE
+
+
+class OutputError(NsauditError):
+    """Standard output or the -o file could not be written (a full disk, read-only media)."""
+
+    exit_code = EXIT_OUTPUT
 
 
 class OutputClosed(NsauditError):

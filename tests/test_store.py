@@ -359,7 +359,7 @@ def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> 
             assert ns["command"] == "\x1b[31m<b>=x\n"
             # The bytes themselves (surrogate-escaped), not the text "\\xff\\xfe".
             assert "bad\udcff\udcfe" in ns["cmdline"]
-    table = run("show", "--db", db, "--type", "uts").stdout
+    table = run("show", "--db", db, "--type", "uts", "--wide").stdout
     assert "\\x1b]0;title\\x07<script>" in table
     assert "bad\\xff\\xfe" in table
 

@@ -34,12 +34,12 @@ def audit(
     previous one, and check the policy (when one is given or configured). Exit 0 when nothing
     changed and no rule fails, 1 otherwise."""
     from nsaudit import compliance
+    from nsaudit.cli.snapshot import since_previous
     from nsaudit.collect.snapshot import host_info
-    from nsaudit.diff import diff, without
     from nsaudit.hostfs import HostFS
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import load, previous, save
+    from nsaudit.store.snapshots import save
     from nsaudit.views import diff as diff_view
     from nsaudit.views.check import with_check
     from nsaudit.views.snapshot import stored_document
@@ -51,17 +51,13 @@ def audit(
         snap = common.fresh_snapshot(settings, threads, label)
         with database.writing() as conn:
             saved = save(conn, snap)
-            before_id = previous(conn, saved.id)
-            before = load(conn, before_id) if before_id is not None else None
-            after = load(conn, saved.id)
+            before, after, result = since_previous(conn, saved.id, settings)
             if rules is not None:
                 checked = compliance.check_stored(conn, saved.id, rules, datetime.now(UTC), True)
-    stored = stored_document(snap, saved)
+    stored = stored_document(snap, saved, result)
     differs = False
     doc = stored
-    if before is not None:
-        result = diff(before, after)
-        result = without(result, lambda ns: any(r.matches(ns) for r in settings.ignore))
+    if before is not None and result is not None:
         differs = result.differs
         doc = diff_view.document(before, after, result, show_all, lead=stored.lines)
     failed = checked is not None and checked.failed

@@ -8,7 +8,7 @@ import click
 
 from nsaudit import userfile
 from nsaudit.cli.options import db_option, output_option, write_atomically
-from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
+from nsaudit.errors import EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
 
@@ -45,17 +45,20 @@ def export(
     with Database(db).reading() as conn:
         if everything:
             rows = list_rows(conn, hostname, None)
+            if not rows:
+                raise UsageError(
+                    f"no snapshots of host {hostname!r}; `nsaudit hosts` lists the hosts"
+                    if hostname is not None
+                    else "the database has no snapshots; nothing to export"
+                )
             ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
         else:
             ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or ("latest",)})
         # One snapshot in memory at a time: a bundle of years of history streams out.
         snaps = (load(conn, i) for i in ids)
         if output == "-":
-            try:
-                bundle.write(snaps, sys.stdout)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                raise OutputClosed() from None
+            bundle.write(snaps, sys.stdout)
+            sys.stdout.flush()
             return EXIT_OK
         count = write_atomically(output, lambda f: bundle.write(snaps, f))
     click.echo(f"exported {count} snapshots to {output}", err=True)

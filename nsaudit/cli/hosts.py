@@ -140,6 +140,9 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
 
     if len(names) < 2:
         raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"host {twice[0]!r} is named twice; compare different hosts")
     local = host_info(HostFS("/"), settings.hostname)
     with Database(db).reading() as conn:
         snaps = [load(conn, resolve(conn, "latest", local, name)) for name in names]

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import click
 
-from nsaudit.cli.options import db_option, output_option
-from nsaudit.errors import EXIT_OK, OutputClosed, UsageError
+from nsaudit.cli.options import db_option, output_option, write_atomically
+from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
 
@@ -28,7 +28,7 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     namespaces per type, capability status per type, failing rules, snapshot time, partial."""
     import sys
 
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     from nsaudit.collect.snapshot import host_info
     from nsaudit.model import Outcome, Status
@@ -92,15 +92,10 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
         checked.labels(host, run.policy_name).set(
             datetime.fromisoformat(run.checked_at).timestamp()
         )
+    text = generate_latest(registry).decode()
     if output == "-":
-        try:
-            sys.stdout.write(generate_latest(registry).decode())
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise OutputClosed() from None
-        return EXIT_OK
-    try:
-        write_to_textfile(output, registry)
-    except OSError as e:
-        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(output, lambda f: f.write(text))
     return EXIT_OK

@@ -5,14 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from nsaudit.errors import OutputClosed, UsageError
 from nsaudit.model import NsType
 from nsaudit.render import Document, OutputFormat, formatter
 
@@ -32,6 +30,7 @@ class Common:
     format: OutputFormat
     color: bool | None
     debug: bool
+    wide: bool = False
 
     def use_color(self) -> bool:
         """--color/--no-color, then NO_COLOR, then whether stdout is a terminal."""
@@ -42,17 +41,25 @@ class Common:
         return sys.stdout.isatty()
 
     def emit(self, doc: Document, output: str = "-") -> None:
-        """Print the document, or write it to the file `output` atomically."""
-        color = self.use_color() if output == "-" else False
-        text = formatter(self.format, color).render(doc)
+        """Print the document, or write it to the file `output` (see write_atomically).
+
+        On standard output a table fits the terminal unless --wide; in a file it is whole."""
+        from nsaudit.cli import output as out
+
         if output != "-":
+            text = formatter(self.format, False).render(doc)
             write_atomically(output, lambda f: f.write(text))
             return
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise OutputClosed() from None
+        width = None if self.wide else out.terminal_width()
+        text = formatter(self.format, self.use_color(), width, out.unicode_stdout()).render(doc)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def ascii_only(self) -> bool:
+        """Whether standard output cannot show box-drawing characters (trees in ASCII)."""
+        from nsaudit.cli import output as out
+
+        return not out.unicode_stdout()
 
     def fresh_snapshot(
         self, settings: Settings, threads: bool, label: str | None, scan: bool = True
@@ -77,28 +84,16 @@ class Common:
 
 
 def write_atomically(output: str, write: Callable[[IO[str]], T]) -> T:
-    """Write to a private temporary file beside `output`, then rename it into place: a
-    reader never sees half a file, and a failure leaves the old file as it was."""
-    folder = os.path.dirname(os.path.abspath(output))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".nsaudit-", dir=folder)
-    except OSError as e:
-        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            result = write(f)
-        os.replace(tmp, output)
-    except OSError as e:
-        os.unlink(tmp)
-        raise UsageError(f"-o {output}: cannot write there: {e.strerror}") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return result
+    """Write -o FILE as shell redirection would, and a regular file atomically: see
+    nsaudit.cli.output.write_file."""
+    from nsaudit.cli.output import write_file
+
+    return write_file(output, write)
 
 
 def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
-    """--root, --format (limited to `formats`), --color/--no-color and --debug as `common`."""
+    """--root, --format (limited to `formats`), --color/--no-color, --wide and --debug as
+    `common`. SHARED_OPTIONS lists them for main(), which accepts them before the command."""
 
     def decorate(fn: F) -> F:
         @click.option(
@@ -123,12 +118,24 @@ def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
             help="Colour the table output (default: when stdout is a terminal and "
             "NO_COLOR is unset).",
         )
+        @click.option(
+            "--wide",
+            is_flag=True,
+            help="Show every cell whole (default: tables fit the terminal's width, $COLUMNS "
+            "or 80, long cells cut with an ellipsis).",
+        )
         @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
         @functools.wraps(fn)
         def wrapper(
-            *args: Any, root: str, fmt: str, color: bool | None, debug: bool, **kwargs: Any
+            *args: Any,
+            root: str,
+            fmt: str,
+            color: bool | None,
+            wide: bool,
+            debug: bool,
+            **kwargs: Any,
         ) -> Any:
-            common = Common(root, OutputFormat(fmt), color, debug)
+            common = Common(root, OutputFormat(fmt), color, debug, wide)
             return fn(*args, common=common, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -174,8 +181,8 @@ def output_option(what: str) -> Callable[[F], F]:
         default="-",
         show_default=True,
         metavar="FILE",
-        help=f"Write {what} to FILE atomically (a temporary file, then a rename); - is "
-        "standard output.",
+        help=f"Write {what} to FILE as the shell's > would, but a regular file atomically "
+        "(a temporary file, then a rename; its mode kept); - is standard output.",
     )
 
 

@@ -69,7 +69,8 @@ def report(
         cutoff = (now - parse_duration(since)).isoformat(timespec="microseconds")
     except ValueError as e:
         raise UsageError(f"--since: {e}") from None
-    rules = compliance.locate(policy, settings.policy, required=False)
+    # JUnit XML is a test per rule: without a policy it would be an empty, passing suite.
+    rules = compliance.locate(policy, settings.policy, required=common.format is OutputFormat.JUNIT)
     local = host_info(HostFS(common.root), settings.hostname)
     with Database(db).reading() as conn:
         rows = host_rows(conn)

@@ -71,5 +71,5 @@ def show(
     local = host_info(HostFS(common.root), settings.hostname)
     with Database(db).reading() as conn:
         snap = load(conn, resolve(conn, ref, local, hostname))
-    common.emit(snapshot_document(snap, ns_type, tree))
+    common.emit(snapshot_document(snap, ns_type, tree, common.ascii_only()))
     return EXIT_OK

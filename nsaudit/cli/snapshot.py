@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from nsaudit.cli.options import Common, common_options, db_option
 from nsaudit.errors import EXIT_OK
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from nsaudit.diff import SnapshotDiff
+    from nsaudit.model import Snapshot
 
 
 @click.command()
@@ -39,5 +47,23 @@ def snapshot(
         snap = common.fresh_snapshot(settings, threads, label)
         with database.writing() as conn:
             saved = save(conn, snap)
-    common.emit(views.stored_document(snap, saved))
+            _, _, changes = since_previous(conn, saved.id, settings)
+    common.emit(views.stored_document(snap, saved, changes))
     return EXIT_OK
+
+
+def since_previous(
+    conn: Connection, snapshot_id: int, settings: Settings
+) -> tuple[Snapshot | None, Snapshot, SnapshotDiff | None]:
+    """(previous, this, their diff) as `nsaudit diff` computes it, ignore rules applied: the
+    one summary `snapshot` and `audit` print."""
+    from nsaudit.diff import diff, without
+    from nsaudit.store.snapshots import load, previous
+
+    before_id = previous(conn, snapshot_id)
+    after = load(conn, snapshot_id)
+    if before_id is None:
+        return None, after, None
+    before = load(conn, before_id)
+    result = without(diff(before, after), lambda ns: any(r.matches(ns) for r in settings.ignore))
+    return before, after, result

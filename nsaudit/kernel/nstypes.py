@@ -65,8 +65,8 @@ SPEC = {s.type: s for s in SPECS}
 def parse_types(text: str) -> tuple[NsType, ...]:
     """Types from 'net,pid' or 'all'; ValueError naming the first unknown one."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["all"]:
-        return tuple(NsType)
+    if "all" in names:
+        names = [n for n in names if n != "all"] + [t.value for t in NsType]
     out: list[NsType] = []
     for name in names:
         try:

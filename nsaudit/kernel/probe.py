@@ -14,6 +14,8 @@ from nsaudit.kernel.nstypes import CLONE_NEWUSER, SPEC
 from nsaudit.model import NsType, ProbeResult, ProbeRun
 
 TIMEOUT = 10.0
+# (uid_t)-1 means "no change" to setuid(2): the largest uid a process can have is one less.
+_MAX_UID = 2**32 - 2
 _DIRECT = 0
 _VIA_USERNS = 1
 _CHILD_FAILED = 255
@@ -21,11 +23,21 @@ _CHILD_FAILED = 255
 
 def resolve_user(spec: str) -> pwd.struct_passwd:
     """A user named by name or number; UsageError when there is no such user."""
+    if spec.isdigit():
+        uid = int(spec)
+        if uid > _MAX_UID:
+            raise UsageError(f"--probe-as: uid {spec} is out of range (0 to {_MAX_UID})")
+        try:
+            return pwd.getpwuid(uid)
+        except KeyError:
+            # A uid needs no passwd entry (containers, sssd users): probe it as itself, with
+            # its uid as its group, as `setpriv --reuid N --regid N` would.
+            return pwd.struct_passwd((spec, "x", uid, uid, "", "/", ""))
     try:
-        return pwd.getpwuid(int(spec)) if spec.isdigit() else pwd.getpwnam(spec)
-    except (KeyError, OverflowError):
+        return pwd.getpwnam(spec)
+    except KeyError:
         raise UsageError(
-            f"--probe-as: no user {spec!r} on this host; name an existing user"
+            f"--probe-as: no user {spec!r} on this host; name an existing user or a uid"
         ) from None
 
 

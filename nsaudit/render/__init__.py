@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from nsaudit.render.document import Document, Table
+from nsaudit.render.document import Document, Table, cell
 from nsaudit.render.formats import CsvFormat, Formatter, JsonFormat, MarkdownFormat, TableFormat
 
 
@@ -18,13 +18,16 @@ class OutputFormat(StrEnum):
     JUNIT = "junit"
 
 
-def formatter(fmt: OutputFormat, color: bool = False) -> Formatter:
-    """The formatter for a format; colour applies to the terminal table only.
+def formatter(
+    fmt: OutputFormat, color: bool = False, width: int | None = None, unicode: bool = True
+) -> Formatter:
+    """The formatter for a format; colour, width (None: cells whole) and unicode (else ASCII
+    ellipses) apply to the terminal table only.
 
     `text` is the terminal table under the name reports use."""
     match fmt:
         case OutputFormat.TABLE | OutputFormat.TEXT:
-            return TableFormat(color)
+            return TableFormat(color, width, unicode)
         case OutputFormat.JSON:
             return JsonFormat()
         case OutputFormat.CSV:
@@ -41,4 +44,4 @@ def formatter(fmt: OutputFormat, color: bool = False) -> Formatter:
             return JunitFormat()
 
 
-__all__ = ["Document", "Formatter", "OutputFormat", "Table", "formatter"]
+__all__ = ["Document", "Formatter", "OutputFormat", "Table", "cell", "formatter"]

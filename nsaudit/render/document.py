@@ -6,6 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+def cell(value: object) -> str:
+    """A value as a table cell or CSV field, the same everywhere: empty when unknown, yes/no
+    for a boolean (never Python's True), else its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Chart:
     """What the HTML format draws above a table (the others list the table).
@@ -23,6 +33,8 @@ class Table:
     """Rows of text cells; `status_columns` name the columns whose words get colour.
 
     section: the heading (a host, say) the table belongs under; chart: drawn by HTML.
+    cut: the columns a terminal table may shorten to fit its width (free text such as a
+    command line, as lsns marks its truncatable columns); the others are always whole.
     """
 
     title: str | None
@@ -31,6 +43,7 @@ class Table:
     status_columns: frozenset[str] = field(default=frozenset())
     section: str | None = None
     chart: Chart | None = None
+    cut: frozenset[str] = field(default=frozenset())
 
 
 @dataclass(frozen=True)

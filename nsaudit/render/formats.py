@@ -45,10 +45,17 @@ def tabulate(rows: list[list[str]], headers: list[str], tablefmt: str) -> str:
 
 
 class TableFormat:
-    """Aligned plain-text tables for a terminal, with optional colour."""
+    """Aligned plain-text tables for a terminal, with optional colour.
 
-    def __init__(self, color: bool) -> None:
+    width: the terminal's columns; the widest of a table's `cut` columns (free text such as a
+    command line) are shortened, ending in an ellipsis as lsns does, until a row fits. None
+    keeps every cell whole. No line ends in padding.
+    """
+
+    def __init__(self, color: bool, width: int | None = None, unicode: bool = True) -> None:
         self.color = color
+        self.width = width
+        self.ellipsis = "\u2026" if unicode else "..."
 
     def render(self, doc: Document) -> str:
         parts = ["\n".join(terminal(line) for line in doc.lines)] if doc.lines else []
@@ -60,12 +67,7 @@ class TableFormat:
             section = table.section
             if table.title:
                 block.append(self._bold(terminal(table.title)))
-            rows = [
-                [self._cell(table, col, v) for col, v in zip(table.columns, row, strict=True)]
-                for row in table.rows
-            ]
-            headers = [terminal(c) for c in table.columns]
-            block.append(tabulate(rows, headers=headers, tablefmt="simple"))
+            block.append(self._grid(table))
             parts.append("\n".join(block))
         if doc.warnings:
             parts.append(
@@ -73,19 +75,68 @@ class TableFormat:
             )
         return "\n\n".join(parts) + "\n"
 
-    def _cell(self, table: Table, column: str, value: str) -> str:
-        text = terminal(value)
+    def _grid(self, table: Table) -> str:
+        # Laid out here rather than by tabulate: tabulate strips a tree's leading spaces, and
+        # colour codes are added after the cells are cut and padded.
+        headers = [terminal(c) for c in table.columns]
+        rows = [[terminal(v) for v in row] for row in table.rows]
+        natural = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+        floors = [
+            len(h) if c in table.cut else natural[i]
+            for i, (c, h) in enumerate(zip(table.columns, headers, strict=True))
+        ]
+        widths = fit(natural, floors, self.width)
+        lines = [_line([h.ljust(w) for h, w in zip(headers, widths, strict=True)])]
+        lines.append(_line(["-" * w for w in widths]))
+        for row in rows:
+            cells = []
+            for column, text, w in zip(table.columns, row, widths, strict=True):
+                if len(text) > w:
+                    text = (text[: max(w - len(self.ellipsis), 0)] + self.ellipsis)[:w]
+                cells.append(self._cell(table, column, text, w))
+            lines.append(_line(cells))
+        return "\n".join(lines)
+
+    def _cell(self, table: Table, column: str, text: str, width: int) -> str:
+        padding = " " * (width - len(text))
         if column in table.status_columns:
-            word = value.split(" ", 1)[0]
+            word = text.split(" ", 1)[0]
             if word in _COLORS:
-                return self._paint(_COLORS[word], text)
-        return text
+                return self._paint(_COLORS[word], text) + padding
+        return text + padding
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.color else text
 
     def _bold(self, text: str) -> str:
         return self._paint(_BOLD, text)
+
+
+_GAP = "  "
+_NARROWEST = 12
+
+
+def _line(cells: list[str]) -> str:
+    return _GAP.join(cells).rstrip()
+
+
+def fit(widths: list[int], floors: list[int], limit: int | None) -> list[int]:
+    """Column widths that fit in `limit` characters: the widest column is cut first, none
+    below its floor or _NARROWEST; when that is not enough the table is wider than asked."""
+    widths = list(widths)
+    if limit is None:
+        return widths
+    floors = [max(f, min(w, _NARROWEST)) for f, w in zip(floors, widths, strict=True)]
+    while True:
+        excess = sum(widths) + len(_GAP) * (len(widths) - 1) - limit
+        cuttable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if excess <= 0 or not cuttable:
+            return widths
+        widest = max(cuttable, key=lambda i: widths[i])
+        others = [widths[i] for i in cuttable if i != widest]
+        # Cut the widest down to the next widest (or by the excess), so wide columns share.
+        target = max(widths[widest] - excess, floors[widest], max(others, default=0))
+        widths[widest] = target if target < widths[widest] else widths[widest] - 1
 
 
 class MarkdownFormat:
@@ -103,7 +154,7 @@ class MarkdownFormat:
             if table.title:
                 level = "###" if section is not None else "##"
                 block.append(f"{level} {markdown_cell(table.title)}\n")
-            rows = [[markdown_cell(v) or " " for v in row] for row in table.rows]
+            rows = [[_keep_indent(markdown_cell(v)) or " " for v in row] for row in table.rows]
             block.append(
                 tabulate(
                     rows,
@@ -117,6 +168,12 @@ class MarkdownFormat:
                 "## Warnings\n\n" + "\n".join(f"- {markdown_cell(w)}" for w in doc.warnings)
             )
         return "\n\n".join(parts) + "\n"
+
+
+def _keep_indent(cell: str) -> str:
+    # Markdown renderers (and tabulate) drop a cell's leading spaces: a tree's depth with them.
+    text = cell.lstrip(" ")
+    return "&nbsp;" * (len(cell) - len(text)) + text
 
 
 class CsvFormat:

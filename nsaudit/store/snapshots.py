@@ -305,7 +305,13 @@ def resolve(conn: Connection, ref: str, host: HostInfo, hostname: str | None = N
             .limit(1)
         ).scalar()
     if found is None:
-        raise UsageError(f"no snapshot {ref} of {who}; take one with `nsaudit snapshot`")
+        # Another host's snapshots arrive by import: `nsaudit snapshot` cannot take them here.
+        fix = (
+            "take one with `nsaudit snapshot`"
+            if hostname is None
+            else "`nsaudit hosts` lists the hosts; `nsaudit import` loads another host's bundle"
+        )
+        raise UsageError(f"no snapshot {ref} of {who}; {fix}")
     return int(found)
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from nsaudit import __version__
 from nsaudit.model import Capabilities, ProbeResult, ProbeRun, TypeCapability
-from nsaudit.render import Document, Table
+from nsaudit.render import Document, Table, cell
 
 SCHEMA = "nsaudit.detect/1"
 
@@ -73,7 +73,7 @@ def _yes_no(value: bool | None) -> str:
 
 def _flag(value: bool | None) -> str:
     """A CSV boolean: yes, no, or empty when unknown."""
-    return "" if value is None else _yes_no(value)
+    return cell(value)
 
 
 def _config_cell(t: TypeCapability) -> str:
@@ -125,14 +125,25 @@ def _types_table(caps: Capabilities) -> Table:
                 t.reason,
             )
         )
-    return Table(None, columns, tuple(rows), frozenset({"STATUS", "UNPRIVILEGED", *usable_columns}))
+    return Table(
+        None,
+        columns,
+        tuple(rows),
+        frozenset({"STATUS", "UNPRIVILEGED", *usable_columns}),
+        cut=frozenset({"REASON", *usable_columns}),
+    )
 
 
 def _restrictions_table(caps: Capabilities) -> Table:
     rows = tuple(
         (r.name, "-" if r.value is None else r.value, r.meaning) for r in caps.restrictions
     )
-    return Table("User namespace restrictions", ("SYSCTL", "VALUE", "MEANING"), rows)
+    return Table(
+        "User namespace restrictions",
+        ("SYSCTL", "VALUE", "MEANING"),
+        rows,
+        cut=frozenset({"MEANING"}),
+    )
 
 
 def _records(caps: Capabilities) -> Table:

@@ -83,7 +83,8 @@ def document(
         for c in changes
     ]
     columns = ("CHANGE", "TYPE", "NS", "NPROCS", "PID", "USER", "COMMAND", "DETAIL")
-    tables = [Table(None, columns, tuple(rows))] if rows else []
+    free_text = frozenset({"USER", "COMMAND", "DETAIL"})
+    tables = [Table(None, columns, tuple(rows), cut=free_text)] if rows else []
     cap_rows = tuple((c.key, _text(c.old), _text(c.new)) for c in d.capabilities)
     if cap_rows:
         tables.append(Table("Capability changes", ("FACT", "OLD", "NEW"), cap_rows))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsaudit.model import UNSEEN, Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
-from nsaudit.render import Document, Table
+from nsaudit.render import Document, Table, cell
 from nsaudit.views.tree import tree_order
+
+if TYPE_CHECKING:
+    from nsaudit.diff import SnapshotDiff
 
 SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
 STORED_SCHEMA = "nsaudit.stored/1"
@@ -83,7 +86,9 @@ def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[
     }
 
 
-def _ordered(namespaces: tuple[Namespace, ...], tree: str | None) -> list[tuple[str, Namespace]]:
+def _ordered(
+    namespaces: tuple[Namespace, ...], tree: str | None, ascii_only: bool
+) -> list[tuple[str, Namespace]]:
     if tree is None:
         return [("", ns) for ns in namespaces]
 
@@ -105,8 +110,8 @@ def _ordered(namespaces: tuple[Namespace, ...], tree: str | None) -> list[tuple[
             above = by_pid.get((ns.id.type, ns.ppid)) if ns.ppid is not None else None
             return above.id if above is not None else None
 
-        return tree_order(namespaces, key, process_parent)
-    return tree_order(namespaces, key, parent)
+        return tree_order(namespaces, key, process_parent, ascii_only)
+    return tree_order(namespaces, key, parent, ascii_only)
 
 
 def _inode_ref(ns: NamespaceId | None) -> str:
@@ -114,9 +119,10 @@ def _inode_ref(ns: NamespaceId | None) -> str:
 
 
 def snapshot_document(
-    snap: Snapshot, ns_type: str | None = None, tree: str | None = None
+    snap: Snapshot, ns_type: str | None = None, tree: str | None = None, ascii_only: bool = False
 ) -> Document:
-    """A snapshot's namespaces, lsns-like columns plus holders, parent and owner."""
+    """A snapshot's namespaces, lsns-like columns plus holders, parent and owner (a tree's
+    branches drawn in ASCII when `ascii_only`, for a terminal that cannot show box lines)."""
     namespaces = tuple(ns for ns in snap.namespaces if ns_type in (None, ns.id.type.value))
     where = f"snapshot {snap.id} (seq {snap.seq})" if snap.id is not None else "live scan"
     lines = (
@@ -137,7 +143,7 @@ def snapshot_document(
         "HOLDERS",
     )
     rows = []
-    for branch, ns in _ordered(namespaces, tree):
+    for branch, ns in _ordered(namespaces, tree, ascii_only):
         rows.append(
             (
                 branch + str(ns.id.inode),
@@ -172,7 +178,7 @@ def snapshot_document(
     )
     records = tuple(
         tuple(
-            "" if v is None else str(v)
+            cell(v)
             for v in (
                 ns.id.type.value,
                 ns.id.dev,
@@ -198,18 +204,25 @@ def snapshot_document(
         title=f"nsaudit show: {where} of {snap.host.hostname}",
         payload=snapshot_payload(snap, namespaces),
         lines=lines,
-        tables=(Table(None, columns, tuple(rows)),),
+        tables=(Table(None, columns, tuple(rows), cut=frozenset({"USER", "COMMAND", "HOLDERS"})),),
         records=Table(None, record_columns, records),
     )
 
 
-def stored_document(snap: Snapshot, saved: Saved) -> Document:
-    """What `nsaudit snapshot` prints after storing: id, counts, partial, change since last."""
+def stored_document(snap: Snapshot, saved: Saved, changes: SnapshotDiff | None = None) -> Document:
+    """What `nsaudit snapshot` prints after storing: id, counts, partial, and what changed
+    since the previous snapshot, counted as `nsaudit diff` counts it (`changes`): routine
+    process-count changes apart, ignore rules applied."""
     counts = snap.counts()
     per_type = ", ".join(f"{t} {n}" for t, n in counts.items())
+    created, vanished, changed = saved.created, saved.vanished, saved.changed
+    routine = 0
+    if changes is not None:
+        created, vanished = len(changes.created), len(changes.vanished)
+        changed, routine = len(changes.signal), len(changes.noise)
     since = (
-        f"since seq {saved.previous_seq}: {saved.created} created, {saved.vanished} vanished, "
-        f"{saved.changed} changed"
+        f"since seq {saved.previous_seq}: {created} created, {vanished} vanished, "
+        f"{changed} changed" + (f"; {routine} process-count changes" if routine else "")
         if saved.previous_seq is not None
         else "the first snapshot of this host"
     )
@@ -228,14 +241,15 @@ def stored_document(snap: Snapshot, saved: Saved) -> Document:
         "counts": counts,
         "partial": snap.partial,
         "problems": len(snap.problems),
-        "created": saved.created,
-        "vanished": saved.vanished,
-        "changed": saved.changed,
+        "created": created,
+        "vanished": vanished,
+        "changed": changed,
+        "process_count_changes": routine,
     }
     record = Table(
         None,
         tuple(k for k in payload if k not in ("schema", "counts")),
-        (tuple(str(v) for k, v in payload.items() if k not in ("schema", "counts")),),
+        (tuple(cell(v) for k, v in payload.items() if k not in ("schema", "counts")),),
     )
     return Document("nsaudit snapshot", payload, (line,), (), record)
 

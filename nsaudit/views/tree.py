@@ -8,10 +8,21 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+_UNICODE = ("├─", "└─", "│ ", "  ")
+# What lsns draws when the terminal's encoding is not UTF-8.
+_ASCII = ("|-", "`-", "| ", "  ")
+
+
 def tree_order(
-    items: Sequence[T], key: Callable[[T], Hashable], parent: Callable[[T], Hashable | None]
+    items: Sequence[T],
+    key: Callable[[T], Hashable],
+    parent: Callable[[T], Hashable | None],
+    ascii_only: bool = False,
 ) -> list[tuple[str, T]]:
-    """(branch prefix, item) in depth-first order; items whose parent is absent are roots."""
+    """(branch prefix, item) in depth-first order; items whose parent is absent are roots.
+
+    A prefix starts with spaces below the first level: formatters must keep them."""
+    fork, last_fork, through, clear = _ASCII if ascii_only else _UNICODE
     known = {key(i) for i in items}
     children: dict[Hashable | None, list[T]] = {}
     for item in items:
@@ -30,9 +41,9 @@ def tree_order(
                 continue
             seen.add(k)
             last = n == len(kids) - 1
-            branch = "" if node is None else indent + ("└─" if last else "├─")
+            branch = "" if node is None else indent + (last_fork if last else fork)
             out.append((branch, item))
-            walk(k, "" if node is None else indent + ("  " if last else "│ "))
+            walk(k, "" if node is None else indent + (clear if last else through))
 
     walk(None, "")
     return out

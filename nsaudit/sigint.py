@@ -1,0 +1,44 @@
+"""Ctrl-C: whatever it interrupts, nsaudit exits 130 with one line, and never after deciding."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from types import FrameType
+
+EXIT_INTERRUPTED = 130
+
+# Lists, not plain globals: a subscript store runs no signal handler before it takes effect.
+_interrupted = [False]
+_settled = [False]
+
+
+def install() -> None:
+    """Record every SIGINT before raising KeyboardInterrupt, so that whatever exception the
+    interrupt causes (inside click, SQLAlchemy, a finally block) still ends in exit 130."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _interrupted[0] = True
+    if not _settled[0]:
+        raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    """Whether a SIGINT has arrived in this run."""
+    return _interrupted[0]
+
+
+def settle(code: int) -> int:
+    """The final exit code: 130 (and its one line) if Ctrl-C came before the decision. After
+    this, SIGINT is blocked through interpreter shutdown: a late one cannot print a traceback
+    or an 'Exception ignored' and change the exit code."""
+    _settled[0] = True
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    if _interrupted[0] or code == EXIT_INTERRUPTED:
+        with contextlib.suppress(OSError, ValueError):
+            print("nsaudit: error: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    return code

@@ -1,0 +1,569 @@
+"""Output, terminal and the CLI shell: -o FILE, trees, widths, exit codes of writes, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, ROOTS, assert_clean_error, needs_root, run
+from tests.nsmakers import children, in_new_namespaces, kill_tree, ns_of, wait_for
+
+NSAUDIT = (sys.executable, "-m", "nsaudit")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with two snapshots of this host."""
+    path = str(tmp_path_factory.mktemp("db") / "nsaudit.db")
+    for _ in range(2):
+        proc = run("snapshot", "--db", path)
+        assert proc.returncode == 0, proc.stderr
+    return path
+
+
+def popen(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*NSAUDIT, *args], cwd=REPO, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+# Item 1: -o FILE behaves like shell redirection.
+
+
+@needs_root
+def test_o_writes_into_a_character_device_and_leaves_it_one(db: str, tmp_path: Path) -> None:
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.chmod(null, 0o666)
+    before = os.stat(null)
+    for args in (("report",), ("metrics",), ("export",)):
+        proc = run(*args, "--db", db, "-o", null)
+        assert proc.returncode == 0, (args, proc.stderr)
+        after = os.stat(null)
+        assert stat.S_ISCHR(after.st_mode), args
+        assert (after.st_rdev, after.st_ino, stat.S_IMODE(after.st_mode)) == (
+            before.st_rdev,
+            before.st_ino,
+            0o666,
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]  # no temporary file left behind
+
+
+@needs_root
+def test_o_full_disk_says_no_space_left(db: str, tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))  # a copy of /dev/full
+    proc = run("export", "--db", db, "-o", full)
+    assert_clean_error(proc, 5, "no space left on device", str(full))
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
+def test_o_writes_into_a_fifo_with_a_reader(db: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    # A daemon: if the FIFO were replaced by a file, the reader would wait forever.
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    proc = run("metrics", "--db", db, "-o", fifo)
+    thread.join(timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and b"nsaudit_namespaces{" in got[0]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_o_fifo_without_a_reader_is_an_error_not_a_hang(db: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    proc = run("export", "--db", db, "-o", fifo)
+    assert time.monotonic() - start < 30
+    assert_clean_error(proc, 5, "no reader")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_o_symlink_stays_a_symlink_and_its_target_keeps_its_mode(db: str, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "nsaudit.prom"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.prom"
+    link.symlink_to(target)
+    proc = run("metrics", "--db", db, "-o", link)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert "nsaudit_namespaces{" in target.read_text()
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["nsaudit.prom"]
+
+
+def test_o_existing_file_keeps_its_mode_and_a_new_one_follows_the_umask(
+    db: str, tmp_path: Path
+) -> None:
+    existing = tmp_path / "report.txt"
+    existing.write_text("old\n")
+    os.chmod(existing, 0o640)
+    old = os.umask(0o022)
+    try:
+        assert run("report", "--db", db, "-o", existing).returncode == 0
+        assert run("report", "--db", db, "-o", tmp_path / "new.txt").returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o640
+    assert existing.read_text() != "old\n"
+    assert stat.S_IMODE(os.stat(tmp_path / "new.txt").st_mode) == 0o644
+
+
+def test_o_dev_stdout_writes_to_standard_output(db: str, tmp_path: Path) -> None:
+    # A private copy of /dev/stdout (a symlink to /proc/self/fd/1): run against old code,
+    # this test must not turn the host's /dev/stdout into a regular file.
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")
+    proc = run("metrics", "--db", db, "-o", stdout)
+    assert proc.returncode == 0, proc.stderr
+    assert "nsaudit_namespaces{" in proc.stdout
+    # stdout redirected to a file: that file receives it, as `> /dev/stdout` in a shell.
+    out = tmp_path / "out.prom"
+    with open(out, "w") as f:
+        done = subprocess.run(
+            [*NSAUDIT, "metrics", "--db", db, "-o", str(stdout)], cwd=REPO, stdout=f
+        )
+    assert done.returncode == 0
+    assert "nsaudit_namespaces{" in out.read_text()
+    assert stdout.is_symlink() and os.readlink(stdout) == "/proc/self/fd/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.prom", "stdout"]
+
+
+def test_o_in_a_missing_directory_is_a_usage_error(db: str, tmp_path: Path) -> None:
+    proc = run("report", "--db", db, "-o", tmp_path / "nowhere" / "r.txt")
+    assert_clean_error(proc, 2, "nowhere")
+
+
+# Item 7: trees keep their indentation, in every format.
+
+
+def _depth(line: str, inode: int) -> int:
+    return line.index(str(inode))
+
+
+@pytest.fixture(scope="module")
+def nested_pid() -> Iterator[tuple[int, int]]:
+    """(child, grandchild) pid namespace inodes: unshare in unshare."""
+    flags = ["--user", "--map-root-user", "--pid", "--fork"]
+    proc = subprocess.Popen(["unshare", *flags, "unshare", *flags, "sleep", "300"])
+    try:
+        wait_for(lambda: children(proc.pid) and children(children(proc.pid)[0]))
+        middle = children(proc.pid)[0]
+        inner = children(middle)[0]
+        wait_for(lambda: Path(f"/proc/{inner}/comm").read_text().strip() == "sleep")
+        yield ns_of(middle, "pid")[1], ns_of(inner, "pid")[1]
+    finally:
+        kill_tree(proc)
+
+
+def test_tree_draws_a_grandchild_deeper_than_its_parent_as_lsns_does(
+    nested_pid: tuple[int, int], tmp_path: Path
+) -> None:
+    child, grandchild = nested_pid
+    db = str(tmp_path / "t.db")
+    assert run("snapshot", "--db", db).returncode == 0
+    proc = run("show", "--db", db, "--tree", "parent", "--type", "pid")
+    assert proc.returncode == 0, proc.stderr
+    lines = {
+        i: line for line in proc.stdout.splitlines() for i in (child, grandchild) if f"─{i}" in line
+    }
+    assert _depth(lines[child], child) == 2
+    assert _depth(lines[grandchild], grandchild) == 4
+    assert lines[grandchild].startswith("  └─") or lines[grandchild].startswith("│ └─")
+    if shutil.which("lsns"):
+        lsns = subprocess.run(
+            ["lsns", "--tree=parent", "-t", "pid", "-o", "NS"], capture_output=True, text=True
+        ).stdout.splitlines()
+        for ino in (child, grandchild):
+            theirs = next(line for line in lsns if line.rstrip().endswith(str(ino)))
+            assert _depth(theirs, ino) == _depth(lines[ino], ino)
+    for tree in ("owner", "process"):
+        assert run("show", "--db", db, "--tree", tree).returncode == 0
+
+
+def test_markdown_tree_keeps_depth_as_nbsp(nested_pid: tuple[int, int], tmp_path: Path) -> None:
+    child, grandchild = nested_pid
+    db = str(tmp_path / "t.db")
+    assert run("snapshot", "--db", db).returncode == 0
+    md = run("show", "--db", db, "--tree", "parent", "--type", "pid", "--format", "markdown")
+    assert md.returncode == 0, md.stderr
+    row = next(line for line in md.stdout.splitlines() if str(grandchild) in line)
+    first_cell = row.split("|")[1].strip()
+    # Two levels below the root: two spaces of indent that a Markdown renderer would drop.
+    assert re.match(r"^(&nbsp;&nbsp;|│ )└─" + str(grandchild) + "$", first_cell), first_cell
+
+
+def test_ascii_stdout_draws_ascii_branches(nested_pid: tuple[int, int], tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    assert run("snapshot", "--db", db).returncode == 0
+    proc = subprocess.run(
+        [*NSAUDIT, "show", "--db", db, "--tree", "owner"],
+        cwd=REPO,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""
+    proc.stdout.decode("ascii")
+    assert b"`-" in proc.stdout
+
+
+# Item 9: tables fit the terminal; JSON and CSV keep everything.
+
+
+def test_a_long_command_line_is_cut_and_pads_no_row(tmp_path: Path) -> None:
+    long_arg = "x" * 4000
+    with in_new_namespaces("--uts", argv=["sh", "-c", "sleep 300", long_arg]):
+        db = str(tmp_path / "w.db")
+        assert run("snapshot", "--db", db).returncode == 0
+        table = run("show", "--db", db, env={"COLUMNS": "120"})
+        wide = run("show", "--db", db, "--wide")
+        data = json.loads(run("show", "--db", db, "--format", "json").stdout)
+        csv_out = run("show", "--db", db, "--format", "csv").stdout
+    rows = table.stdout.splitlines()[3:]
+    assert rows and all(len(r) <= 120 for r in rows), max(map(len, rows))
+    assert all(not r.endswith(" ") for r in table.stdout.splitlines())
+    assert any(re.search(r"sh -c sleep 300 x*…", r) for r in rows)
+    assert any(r.startswith("NS ") for r in table.stdout.splitlines())
+    wide_rows = wide.stdout.splitlines()
+    assert sum(long_arg in r for r in wide_rows) >= 1
+    assert any((ns["cmdline"] or "").endswith(long_arg) for ns in data["namespaces"])
+    assert long_arg in csv_out
+    # Not a terminal, no $COLUMNS: 80 columns, as lsns; a row is cut, not padded.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    plain = subprocess.run(
+        [*NSAUDIT, "show", "--db", db], cwd=REPO, capture_output=True, text=True, env=env
+    )
+    assert max(len(r) for r in plain.stdout.splitlines()[3:]) < 200
+
+
+# Item 10: one summary, as diff counts it; CSV says yes/no.
+
+
+def test_snapshot_summary_agrees_with_diff(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    assert run("snapshot", "--db", db).returncode == 0
+    sleeper = subprocess.Popen(["sleep", "300"])  # moves the host namespaces' process counts
+    try:
+        line = run("snapshot", "--db", db).stdout
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    said = re.search(r"(\d+) created, (\d+) vanished, (\d+) changed", line)
+    assert said, line
+    d = run("diff", "--db", db)
+    summary = re.search(r"(\d+) created, (\d+) vanished, (\d+) changed", d.stdout)
+    assert summary, d.stdout
+    assert said.groups() == summary.groups()
+    noise = re.search(r"(\d+) process-count changes", d.stdout)
+    assert noise, d.stdout
+    assert f"{noise[1]} process-count changes" in line
+
+
+def test_snapshot_csv_says_yes_or_no(tmp_path: Path) -> None:
+    proc = run("snapshot", "--db", str(tmp_path / "c.db"), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()
+    partial = dict(zip(header.split(","), row.split(","), strict=True))["partial"]
+    assert partial in ("yes", "no")
+    assert "True" not in proc.stdout and "False" not in proc.stdout
+
+
+# Item 13: write failures and Ctrl-C have their documented exit codes.
+
+
+def test_stdout_on_a_full_disk_exits_5(db: str) -> None:
+    for args in (("show",), ("export",), ("metrics",), ("snapshots",), ("db", "current")):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [*NSAUDIT, *args, "--db", db], cwd=REPO, stdout=full, stderr=subprocess.PIPE
+            )
+        lines = proc.stderr.decode().splitlines()
+        assert proc.returncode == 5, (args, proc.stderr)
+        assert lines == [
+            "nsaudit: error: standard output could not be written: no space left on device"
+        ], (args, lines)
+
+
+def test_ctrl_c_at_any_moment_exits_130_with_one_line(db: str) -> None:
+    commands = [
+        ("detect", "--root", str(ROOTS / "debian10-no-timens")),
+        ("show", "--db", db, "--format", "json"),
+        ("snapshots", "--db", db),
+    ]
+    deadline = time.monotonic() + 150
+    interrupted = finished = starting = 0
+    rng = random.Random(9)
+    for n in range(200):
+        if time.monotonic() > deadline:
+            break
+        args = commands[n % len(commands)]
+        proc = popen(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.0, 0.6))
+        if proc.poll() is not None:
+            proc.wait()
+            assert proc.stderr is not None
+            proc.stderr.close()
+            continue
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        text = err.decode()
+        if proc.returncode == 130:
+            assert text == "nsaudit: error: interrupted\n", (args, text)
+            interrupted += 1
+        elif proc.returncode == -signal.SIGINT or _python_starting(text):
+            # Before the interpreter ran a line of nsaudit: killed by the signal itself (a
+            # shell reports 130 too), or Python's own start-up (site) interrupted.
+            assert "/nsaudit/" not in text, (args, text)
+            starting += 1
+        else:
+            # The signal came after the command had decided its exit code: it is ignored.
+            assert (proc.returncode, text) == (0, ""), (args, proc.returncode, text)
+            finished += 1
+    assert interrupted >= 20 and starting < interrupted, (interrupted, finished, starting)
+
+
+def _python_starting(stderr: str) -> bool:
+    return stderr.startswith("Fatal Python error: init_import_site") or (
+        stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
+    )
+
+
+# Item 14: a closed pipe is 141 for every command and size.
+
+
+def _closed_pipe_run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first write
+    try:
+        return subprocess.run([*NSAUDIT, *args], cwd=REPO, stdout=w, stderr=subprocess.PIPE)
+    finally:
+        os.close(w)
+
+
+def test_closed_pipe_is_141_for_small_output(db: str) -> None:
+    for args in (
+        ("detect", "--root", str(ROOTS / "debian10-no-timens")),
+        ("show", "--db", db),
+        ("snapshots", "--db", db),
+        ("hosts", "--db", db),
+        ("export", "--db", db),
+        ("metrics", "--db", db),
+        ("db", "current", "--db", db),
+        ("--help",),
+    ):
+        proc = _closed_pipe_run(*args)
+        assert (proc.returncode, proc.stderr) == (141, b""), args
+
+
+UTS_HOLDER = r"""
+import ctypes, os, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+libc = ctypes.CDLL(None, use_errno=True)
+fds = []
+for _ in range(int(sys.argv[1])):
+    assert libc.unshare(0x04000000) == 0  # CLONE_NEWUTS
+    fds.append(os.open("/proc/self/ns/uts", os.O_RDONLY))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@needs_root
+def test_closed_pipe_is_141_for_large_output_into_head(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", UTS_HOLDER, "2500"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        db = str(tmp_path / "big.db")
+        assert run("snapshot", "--db", db).returncode == 0
+        for args in (
+            ("show", "--db", db, "--format", "json"),
+            ("export", "--db", db),
+            ("snapshot", "--no-store", "--format", "json"),
+        ):
+            size = subprocess.run([*NSAUDIT, *args], cwd=REPO, capture_output=True).stdout
+            assert len(size) > 1_000_000, (args, len(size))
+            producer = popen(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            head = subprocess.Popen(["head", "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+            assert producer.stdout is not None
+            producer.stdout.close()
+            first, _ = head.communicate(timeout=120)
+            _, err = producer.communicate(timeout=120)
+            assert first.endswith(b"\n")
+            assert (producer.returncode, err) == (141, b""), args
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# Item 17: help without arguments, shared options before the command.
+
+
+def test_no_arguments_print_the_help_not_an_error_line() -> None:
+    for args in ((), ("db",)):
+        proc = run(*args)
+        assert proc.returncode == 2, args
+        assert proc.stderr == ""
+        assert proc.stdout.startswith("Usage: nsaudit")
+        assert "Commands:" in proc.stdout and len(proc.stdout.splitlines()) > 5
+
+
+def test_shared_options_before_the_command(db: str, tmp_path: Path) -> None:
+    root = str(ROOTS / "debian10-no-timens")
+    proc = run("--root", root, "--format", "json", "detect")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["schema"].startswith("nsaudit.detect")
+    assert run("--debug", "detect", "--root", root).returncode == 0
+    assert run("--format=json", "--root", root, "detect").stdout.startswith("{")
+    assert "revision" in run("--db", db, "db", "current").stdout
+    new = str(tmp_path / "first.db")
+    assert run("--db", new, "snapshot").returncode == 0
+    assert "seq 1" in run("--db", new, "--wide", "show").stdout
+    assert_clean_error(run("--db", db, "detect"), 2, "--db", "nsaudit detect")
+    assert_clean_error(run("--format", "json", "db", "current"), 2, "--format")
+
+
+def test_top_level_help_lists_every_exit_code_and_shared_options_first() -> None:
+    text = " ".join(run("--help").stdout.split())
+    for code in (
+        "0 ok",
+        "1 findings",
+        "2 usage",
+        "3 host",
+        "4 database",
+        "5 output",
+        "70 internal",
+    ):
+        assert code in text, code
+    assert "130 interrupted" in text and "141" in text
+    assert "may also come before the command" in text
+
+
+# Item 19: refusals and suggestions.
+
+
+def test_compare_suggests_hosts_and_import_and_refuses_a_host_twice(db: str) -> None:
+    me = run("hosts", "--db", db, "--format", "json")
+    name = json.loads(me.stdout)["hosts"][0]["hostname"]
+    missing = run("compare", name, "nosuch-host", "--db", db)
+    assert_clean_error(missing, 2, "nosuch-host", "nsaudit hosts", "nsaudit import")
+    assert "nsaudit snapshot" not in missing.stderr
+    assert_clean_error(run("compare", name, name, "--db", db), 2, "twice")
+
+
+def test_export_all_of_an_unknown_host_writes_nothing(db: str, tmp_path: Path) -> None:
+    out = tmp_path / "b.jsonl"
+    assert_clean_error(
+        run("export", "--all", "--host", "nosuch", "-o", out, "--db", db), 2, "nosuch"
+    )
+    assert not out.exists()
+    out.write_text("keep\n")
+    run("export", "--all", "--host", "nosuch", "-o", out, "--db", db)
+    assert out.read_text() == "keep\n"
+
+
+def test_junit_report_needs_a_policy(db: str, tmp_path: Path) -> None:
+    out = tmp_path / "r.xml"
+    proc = run("report", "--format", "junit", "--db", db, "-o", out, env={"NSAUDIT_CONFIG": ""})
+    assert_clean_error(proc, 2, "--policy")
+    assert not out.exists()
+
+
+def test_require_all_is_accepted() -> None:
+    root = str(ROOTS / "debian10-no-timens")
+    for spec in ("all", "net,all"):
+        proc = run("detect", "--root", root, "--require", spec)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert "Invalid value" not in proc.stderr
+
+
+# Extras: completion, manual pages, --probe-as a uid without a passwd entry.
+
+
+def test_bash_completion_script_is_produced() -> None:
+    proc = run(env={"_NSAUDIT_COMPLETE": "bash_source"})
+    assert proc.returncode == 0, proc.stderr
+    assert "_nsaudit_completion()" in proc.stdout and "complete " in proc.stdout
+    words = run(
+        env={"_NSAUDIT_COMPLETE": "bash_complete", "COMP_WORDS": "nsaudit sh", "COMP_CWORD": "1"}
+    )
+    assert "show" in words.stdout
+
+
+def test_man_pages_are_generated_and_render(tmp_path: Path) -> None:
+    proc = run("man", "-o", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"nsaudit.1", "nsaudit-show.1", "nsaudit-db-current.1", "nsaudit-report.1"} <= names
+    page = (tmp_path / "nsaudit-show.1").read_text()
+    assert page.startswith('.TH "NSAUDIT\\-SHOW" 1')
+    for section in (".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS"):
+        assert section in page
+    assert all(
+        not line.startswith(".") or re.match(r"^\.[A-Z]{1,2}\b", line) for line in page.splitlines()
+    )
+    top = run("man").stdout
+    assert top == (tmp_path / "nsaudit.1").read_text()
+    renderer = (
+        ["man", "-l"]
+        if shutil.which("man")
+        else ["groff", "-man", "-Tutf8"]
+        if shutil.which("groff")
+        else None
+    )
+    if renderer is None:
+        pytest.skip("neither man nor groff is installed")
+    shown = subprocess.run(
+        [*renderer, str(tmp_path / "nsaudit-show.1")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    text = re.sub(".\b", "", shown.stdout)
+    assert "nsaudit-show - Show the namespaces of a stored snapshot." in text
+    assert "--tree [parent|owner|process]" in text
+    assert "warning" not in shown.stderr
+
+
+@needs_root
+def test_probe_as_a_uid_without_a_passwd_entry() -> None:
+    import pwd
+
+    uid = 4000123
+    with pytest.raises(KeyError):
+        pwd.getpwuid(uid)
+    proc = run("detect", "--probe-as", str(uid), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    probes = json.loads(proc.stdout)["probes"]
+    assert any(p["uid"] == uid for p in probes), probes
+    assert_clean_error(run("detect", "--probe-as", "no-such-user-x"), 2, "no-such-user-x")
