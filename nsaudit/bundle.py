@@ -40,7 +40,8 @@ SCHEMA = "nsaudit.bundle/1"
 MAX_LINE = 256 * 1024 * 1024
 MAX_NAMESPACES = 2_000_000
 MAX_TEXT = 64 * 1024
-MAX_INT = 2**64 - 1
+# The databases store signed 64-bit integers: a larger number could never be written.
+MAX_INT = 2**63 - 1
 _HEAD = 64 * 1024
 MAX_DEPTH = 64  # nesting of values nsaudit keeps without knowing them (capabilities' new keys)
 HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
@@ -242,7 +243,7 @@ def _whole(value: object, path: str, null: bool = False, low: int = 0) -> int | 
     if value is None and null:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_INT:
-        range_ = f"a whole number from {low} to 2^64-1" + (" or null" if null else "")
+        range_ = f"a whole number from {low} to 2^63-1" + (" or null" if null else "")
         raise _Invalid(path, range_, _shown(value))
     return value
 

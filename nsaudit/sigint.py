@@ -18,6 +18,21 @@ def install() -> None:
     """Record every SIGINT before raising KeyboardInterrupt, so that whatever exception the
     interrupt causes (inside click, SQLAlchemy, a finally block) still ends in exit 130."""
     signal.signal(signal.SIGINT, _on_sigint)
+    default_hook = sys.unraisablehook
+
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        # A KeyboardInterrupt raised inside a weakref callback or __del__ (importlib's module
+        # locks have one) cannot propagate: Python would print "Exception ignored ..." and
+        # carry on. Say nothing, and interrupt again a moment later, back in nsaudit's own
+        # code, where it propagates (a signal raised here would land in this hook again).
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            if not _settled[0]:
+                signal.signal(signal.SIGALRM, _on_sigint)
+                signal.setitimer(signal.ITIMER_REAL, 0.001)
+            return
+        default_hook(info)
+
+    sys.unraisablehook = unraisable
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -36,7 +51,7 @@ def settle(code: int) -> int:
     this, SIGINT is blocked through interpreter shutdown: a late one cannot print a traceback
     or an 'Exception ignored' and change the exit code."""
     _settled[0] = True
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
     if _interrupted[0] or code == EXIT_INTERRUPTED:
         with contextlib.suppress(OSError, ValueError):
             print("nsaudit: error: interrupted", file=sys.stderr, flush=True)

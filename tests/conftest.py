@@ -62,3 +62,14 @@ def assert_clean_error(proc: subprocess.CompletedProcess[str], code: int, *words
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert proc.stdout == ""
+
+
+def python_starting(returncode: int, stderr: str) -> bool:
+    """A SIGINT that came before the interpreter ran a line of nsaudit: the process died of the
+    signal itself (a shell reports 130 too), or Python's own start-up was interrupted. Nothing
+    nsaudit can catch; nothing of nsaudit's shows."""
+    starting = returncode == -2 or stderr.startswith("Fatal Python error: init_")
+    starting = starting or (
+        stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
+    )
+    return starting and "/nsaudit/" not in stderr

@@ -221,7 +221,8 @@ BAD_RECORDS: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]]
         ("host.hostname:", "non-empty string"),
     ),
     "seq 0": (set_key("seq", value=0), ("seq:", "from 1")),
-    "a huge number": (set_key("duration_ms", value=2**70), ("duration_ms:", "2^64-1")),
+    "a huge number": (set_key("duration_ms", value=2**70), ("duration_ms:", "2^63-1")),
+    "a seq the database cannot hold": (set_key("seq", value=2**63), ("seq:", "2^63-1")),
     "a fraction": (set_key("namespaces", 0, "nprocs", value=1.5), ("namespaces[0].nprocs:",)),
 }
 

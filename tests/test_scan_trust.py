@@ -385,7 +385,7 @@ def test_a_name_with_the_byte_0xff_and_one_spelled_backslash_xff_stay_apart(
     assert a["command"] == BYTE and a["cmdline"].endswith(" " + BYTE)
     assert b["command"] == TEXT and b["cmdline"].endswith(" " + TEXT)
 
-    table = run("show", "--db", db, "--type", "uts").stdout
+    table = run("show", "--db", db, "--type", "uts", "--wide").stdout
     (row_a,) = [ln for ln in table.splitlines() if f" {raw} " in ln]
     (row_b,) = [ln for ln in table.splitlines() if f" {spelled} " in ln]
     assert "\\xff" in row_a and "\\\\xff" not in row_a

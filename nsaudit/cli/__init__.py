@@ -35,11 +35,16 @@ from nsaudit.errors import (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nsaudit")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the traceback of an error; every command takes it, before or after its name.",
+)
+def cli(debug: bool) -> None:
     """Audit Linux namespaces: what this kernel can do, what namespaces exist, what changed.
 
-    The shared options (--root, --format, --color/--no-color, --wide, --debug, --db,
-    --config) may also come before the command: nsaudit --db X snapshot.
+    The shared options (--root, --format, --color/--no-color, --wide, --db, --config) may
+    also come before the command: nsaudit --db X snapshot.
 
     Exit codes: 0 ok, 1 findings, 2 usage error, 3 host could not be read,
     4 database error, 5 output could not be written, 70 internal error (a bug: please
@@ -70,7 +75,7 @@ for command in (
 
 
 # The shared options of common_options and db_option: flags, and options that take a value.
-_SHARED_FLAGS = frozenset({"--debug", "--color", "--no-color", "--wide"})
+_SHARED_FLAGS = frozenset({"--color", "--no-color", "--wide"})
 _SHARED_VALUED = frozenset({"--root", "--format", "--db", "--config"})
 
 
@@ -79,8 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nsaudit import sigint
     from nsaudit.cli import output
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    args, debug = _without_debug(list(sys.argv[1:] if argv is None else argv))
     output.guard_stdout()
     try:
         result = _invoke(_hoist_shared(args))
@@ -117,6 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"internal error: {type(e).__name__}: {e} (run again with --debug for details)")
         return EXIT_INTERNAL
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _without_debug(args: list[str]) -> tuple[list[str], bool]:
+    """--debug is main()'s own (it decides whether a traceback is shown), so every command
+    takes it, wherever it stands before a `--`."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a != "--debug"] + args[end:]
+    return kept, len(kept) != len(args)
 
 
 def _invoke(args: list[str]) -> object:

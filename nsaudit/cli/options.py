@@ -29,7 +29,6 @@ class Common:
     root: str
     format: OutputFormat
     color: bool | None
-    debug: bool
     wide: bool = False
 
     def use_color(self) -> bool:
@@ -92,8 +91,8 @@ def write_atomically(output: str, write: Callable[[IO[str]], T]) -> T:
 
 
 def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
-    """--root, --format (limited to `formats`), --color/--no-color, --wide and --debug as
-    `common`. SHARED_OPTIONS lists them for main(), which accepts them before the command."""
+    """--root, --format (limited to `formats`), --color/--no-color and --wide as `common`.
+    main() also accepts them before the command; --debug belongs to main() alone."""
 
     def decorate(fn: F) -> F:
         @click.option(
@@ -124,7 +123,6 @@ def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
             help="Show every cell whole (default: tables fit the terminal's width, $COLUMNS "
             "or 80, long cells cut with an ellipsis).",
         )
-        @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
         @functools.wraps(fn)
         def wrapper(
             *args: Any,
@@ -132,10 +130,9 @@ def common_options(formats: Sequence[OutputFormat]) -> Callable[[F], F]:
             fmt: str,
             color: bool | None,
             wide: bool,
-            debug: bool,
             **kwargs: Any,
         ) -> Any:
-            common = Common(root, OutputFormat(fmt), color, debug, wide)
+            common = Common(root, OutputFormat(fmt), color, wide)
             return fn(*args, common=common, **kwargs)
 
         return wrapper  # type: ignore[return-value]
