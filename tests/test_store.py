@@ -104,14 +104,23 @@ def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
 def test_summary_counts_created_and_vanished(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     snapshot(db)
-    with in_new_namespaces("--net", "--uts", "--ipc"), netns():
+    with in_new_namespaces("--net", "--uts", "--ipc") as pid, netns() as name:
+        ours = {os.readlink(f"/proc/{pid}/ns/{t}") for t in ("net", "uts", "ipc")}
+        ours.add(f"net:[{os.stat(f'/run/netns/{name}').st_ino}]")
         created = snapshot(db)
     vanished = snapshot(db)
-    assert created["created"] == 4 and created["vanished"] == 0
-    assert vanished["created"] == 0 and vanished["vanished"] == 4
+    # A busy host starts and ends other namespaces meanwhile: at least ours are counted.
+    assert created["created"] >= 4 and vanished["vanished"] >= 4
     assert vanished["seq"] == 3 and vanished["previous_seq"] == 2
+
+    def named(side: str, old: str, new: str) -> set[str]:
+        data = json.loads(run("diff", old, new, "--db", db, "--format", "json").stdout)
+        return {f"{n['type']}:[{n['inode']}]" for n in data[side]}
+
+    assert ours <= named("created", "1", "2")
+    assert ours <= named("vanished", "2", "3")
     table = run("snapshot", "--db", db).stdout
-    assert table.startswith("snapshot 4 (host ") and "since seq 3: 0 created, 0 vanished" in table
+    assert table.startswith("snapshot 4 (host ") and "since seq 3: " in table
 
 
 def test_show_refs_and_listing(tmp_path: Path) -> None:
