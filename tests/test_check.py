@@ -171,7 +171,7 @@ def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_pa
     config.write_text('hostname = "waiver-test-7"\n')
     db = tmp_path / "ns.db"
     future = _stig_with_waiver(tmp_path, date.today() + timedelta(days=30), "future")
-    code, report = check("--policy", future, "--db", db, "--config", config)
+    code, report = check("--policy", future, "--db", db, "--config", config, "--record")
     result = outcome(report, "RHEL-08-040284")
     assert result["outcome"] == "waived"
     assert result["waiver"]["expired"] is False and result["waiver"]["approved_by"] == "ISSO"
@@ -274,7 +274,7 @@ def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> Non
     )
     db = tmp_path / "ns.db"
     with netns() as name, in_new_namespaces("--net", argv=[sleeper, "300"]) as pid:
-        code, report = check("--policy", strict, "--db", db)
+        code, report = check("--policy", strict, "--db", db, "--record")
         assert code == 1
         texts = [e["text"] for e in outcome(report, "NET")["evidence"]]
         assert any(f"nsaudit-holder (pid {pid}, user root, parent " in t for t in texts), texts
@@ -336,7 +336,7 @@ def test_unprivileged_owner_rule(tmp_path: Path) -> None:
     proc = _unprivileged_userns(sleeper)
     try:
         wait_for(lambda: Path(f"/proc/{proc.pid}/comm").read_text().strip() == "nsaudit-unpriv")
-        code, report = check("--policy", strict, "--db", db)
+        code, report = check("--policy", strict, "--db", db, "--record")
         assert code == 1
         texts = [e["text"] for e in outcome(report, "UNPRIV")["evidence"]]
         assert any("is a user namespace created by uid 65534" in t for t in texts), texts
@@ -454,7 +454,7 @@ def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Pat
             c for c in descendants(proc.pid) if Path(f"/proc/{c}/comm").read_text() == "sleep\n"
         ]
         ours = {ns_name(sleeper, "net"), ns_name(sleeper, "uts")}
-        code, report = check("--policy", by_parent, "--db", db)
+        code, report = check("--policy", by_parent, "--db", db, "--record")
         # Other containers on a busy host may fail the rule; the shim's never do.
         assert not ours & flagged(report, "CT"), report
         code, report = check("--policy", by_command, "--db", db, "--no-snapshot")

@@ -70,6 +70,7 @@ def test_a_scan_that_could_not_read_most_processes_passes_no_inventory_rule(
             SAMPLES / "policies" / "container-host.toml",
             "--db",
             home / "ns.db",
+            "--record",
             "--format",
             "json",
         )
@@ -278,19 +279,26 @@ def test_a_check_by_hand_does_not_move_the_audits_window(tmp_path: Path) -> None
     )
     sleeper = _sleeper(tmp_path, "nsaudit-late")
 
+    audits: list[dict[str, Any]] = []
+
     def audit() -> dict[str, Any]:
         proc = run("audit", "--db", db, "--policy", path, "--format", "json")
         assert proc.returncode in (0, 1), proc.stderr
         data: dict[str, Any] = json.loads(proc.stdout)
+        audits.append(data)
         return data.get("check", data)  # type: ignore[no-any-return]
 
     audit()
     with in_new_namespaces("--uts", argv=[sleeper, "300"]) as pid:
+        ours = os.readlink(f"/proc/{pid}/ns/uts")
         for _ in range(2):
             proc = run("check", "--db", db, "--policy", path, "--format", "json")
             assert proc.returncode == 1
             assert _created_evidence(json.loads(proc.stdout), pid)
         assert _created_evidence(audit(), pid), "the audit must still report it"
+        # And its diff too: the checks by hand stored no snapshot in between.
+        created = {f"{n['type']}:[{n['inode']}]" for n in audits[-1]["created"]}
+        assert ours in created, created
         # The audit recorded its check: the next one starts there.
         assert not _created_evidence(audit(), pid)
 
@@ -309,7 +317,7 @@ def _rows(db: Path) -> tuple[int, int, int]:
 
 
 @needs_root
-def test_check_no_store_writes_nothing(tmp_path: Path) -> None:
+def test_a_check_by_hand_writes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     path = policy(
         tmp_path / "p.toml", rule("NEW", '{ kind = "created", commands = ["nsaudit-none"] }')
@@ -318,7 +326,7 @@ def test_check_no_store_writes_nothing(tmp_path: Path) -> None:
     assert run("audit", "--db", db, "--policy", path).returncode in (0, 1)
     before = _rows(db), db.read_bytes()
     with in_new_namespaces("--uts", argv=[sleeper, "300"]) as pid:
-        proc = run("check", "--db", db, "--policy", path, "--no-store", "--format", "json")
+        proc = run("check", "--db", db, "--policy", path, "--format", "json")
         assert proc.returncode == 1, proc.stderr
         report = json.loads(proc.stdout)
         evidence = _created_evidence(report, pid)
@@ -327,12 +335,9 @@ def test_check_no_store_writes_nothing(tmp_path: Path) -> None:
     assert (_rows(db), db.read_bytes()) == before
 
     missing = tmp_path / "none" / "ns.db"
-    proc = run("check", "--db", missing, "--policy", path, "--no-store")
+    proc = run("check", "--db", missing, "--policy", path)
     assert proc.returncode in (0, 1), proc.stderr
     assert not missing.parent.exists()
-    assert_clean_error(
-        run("check", "--db", db, "--policy", path, "--no-store", "--record"), 2, "--no-store"
-    )
 
 
 # -- item 8: process text is stored as the kernel gave it, and shown distinctly ------------

@@ -10,7 +10,7 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option, policy_option
 from nsaudit.collect.scan import has_processes
-from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
@@ -38,13 +38,9 @@ if TYPE_CHECKING:
 @click.option(
     "--record",
     is_flag=True,
-    help="Record this check as the policy's last one: rules about created namespaces then "
-    "start their next period here (as `audit --policy` does).",
-)
-@click.option(
-    "--no-store",
-    is_flag=True,
-    help="Write nothing: the fresh snapshot is neither stored nor recorded.",
+    help="Store the fresh snapshot and record this check as the policy's last one, as "
+    "`audit --policy` does: rules about created namespaces then start their next period here. "
+    "Without it, check writes nothing.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when every rule passes.")
 @click.option("--threads", is_flag=True, help="Read every thread's namespaces too.")
@@ -63,27 +59,24 @@ def check(
     hostname: str | None,
     no_snapshot: bool,
     record: bool,
-    no_store: bool,
     quiet: bool,
     threads: bool,
     db: str,
     settings: Settings,
     common: Common,
 ) -> int:
-    """Evaluate a policy against the latest snapshot and capability report of a host (this
-    host by default, after taking and storing a fresh snapshot): pass, fail or waived per
-    rule, with evidence. Rules about created namespaces cover the time since the last recorded
-    check (`audit --policy` records one; `check` only with --record), so a check by hand never
-    moves what the scheduled audit reports. Exit 0 when every rule passes or is waived, 1 when
-    any fails or cannot be judged."""
+    """Evaluate a policy against a fresh snapshot of this host (or, with --no-snapshot or
+    --host, the latest stored one): pass, fail, waived, error or skip per rule, with evidence.
+    Nothing is written unless --record, which stores the snapshot and records the check as
+    `audit --policy` does: so a check by hand never changes what the scheduled audit reports.
+    Rules about created namespaces cover the time since the last recorded check. Exit 0 when
+    every rule passes or is waived, 1 when any fails or cannot be judged."""
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import resolve, save
 
-    if record and no_store:
-        raise UsageError("--record stores the check and --no-store writes nothing: give one")
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = datetime.now(UTC)
@@ -101,7 +94,9 @@ def check(
         snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
         reason = f"{common.root} runs no processes, so it holds no namespaces"
         return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
-    if no_store:
+    if not record:
+        # A check by hand writes nothing: storing its snapshot would end the period the next
+        # scheduled audit diffs, and so hide what changed since the last audit.
         fresh = common.fresh_snapshot(settings, threads, label=None)
         return _finish(common, _unstored(database, fresh, rules, now), quiet)
     with hostlock.scanning(database, local):
