@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from nsaudit import userfile
 from nsaudit.errors import UsageError
@@ -20,6 +21,9 @@ _TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
 _TYPES = tuple(t.value for t in NsType)
+# An SQLite URL's database part: sqlite:///rel.db is relative, sqlite:////abs.db is not.
+_SQLITE_URL = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?", re.IGNORECASE | re.DOTALL)
+_URI_ON = re.compile(r"[?&]uri=(?:true|1)(?:&|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
                 path, text, key, f"unknown key {key!r}; known: {', '.join(sorted(_TOP_KEYS))}"
             )
     # Relative paths are the file's own: cron starts commands in /, not beside the file.
-    database = _beside(path, _string(path, text, data, "database"))
+    database = _database_beside(path, _string(path, text, data, "database"))
     hostname = _string(path, text, data, "hostname")
     policy = _beside(path, _string(path, text, data, "policy"))
     retention = data.get("retention", {})
@@ -173,6 +177,27 @@ def _beside(settings_file: str, value: str | None) -> str | None:
     if value is None or is_url(value) or os.path.isabs(value):
         return value
     return os.path.join(os.path.dirname(os.path.abspath(settings_file)), value)
+
+
+def _database_beside(settings_file: str, value: str | None) -> str | None:
+    """As _beside, for an SQLite URL's relative path too (sqlite:///rel.db and, with
+    uri=true, sqlite:///file:rel.db); other URLs are left as they are."""
+    if value is None or not is_url(value):
+        return _beside(settings_file, value)
+    match = _SQLITE_URL.fullmatch(value)
+    if match is None:
+        return value
+    head, database, query = match.group(1), match.group(2), match.group(3) or ""
+    folder = os.path.dirname(os.path.abspath(settings_file))
+    if _URI_ON.search(query) and database.startswith("file:"):
+        rest = database.removeprefix("file:")
+        if rest.startswith("/") or "mode=memory" in query.lower():
+            return value
+        # The URL's %-escapes are undone once when it is parsed, the URI's once more.
+        return f"{head}file:{quote(quote(folder))}/{rest}{query}"
+    if not database or database == ":memory:" or database.startswith("/"):
+        return value
+    return f"{head}{quote(folder)}/{database}{query}"
 
 
 def _string(path: str, text: str, data: dict[str, object], key: str) -> str | None:

@@ -116,6 +116,93 @@ def test_symlinked_folder_is_not_followed(tmp_path: Path) -> None:
     assert not (real / "new.db").exists()
 
 
+# Review findings 4 and 10: the folder checks follow the path as the kernel does, and nothing
+# is created before they pass.
+
+
+def test_a_world_writable_folder_behind_a_symlinked_parent_is_refused(tmp_path: Path) -> None:
+    public = tmp_path / "public"
+    (public / "inner").mkdir(parents=True, mode=0o700)
+    public.chmod(0o777)
+    safe = tmp_path / "safe"
+    safe.mkdir(mode=0o700)
+    (safe / "link").symlink_to(public / "inner")
+    # A folder still to be made under the link, and one that already exists there.
+    for args in (("snapshot",), ("db", "upgrade")):
+        proc = run(*args, "--db", safe / "link" / "sub" / "ns.db")
+        assert_clean_error(proc, 4, f"folder {public} ", f"chmod o-w {public}")
+    assert list((public / "inner").iterdir()) == []
+    (public / "inner" / "sub").mkdir(mode=0o700)
+    for args in (("snapshot",), ("db", "upgrade")):
+        proc = run(*args, "--db", safe / "link" / "sub" / "ns.db")
+        assert_clean_error(proc, 4, f"folder {public} ", f"chmod o-w {public}")
+    assert list((public / "inner" / "sub").iterdir()) == []
+    # The database's own folder may still not be a symbolic link, wherever it leads.
+    assert_clean_error(run("snapshot", "--db", safe / "link" / "ns.db"), 4, "symbolic link")
+    # A symlinked folder further up that leads to safe folders is followed.
+    (safe / "real").mkdir(mode=0o700)
+    (safe / "up").symlink_to(safe / "real")
+    snapshot(safe / "up" / "sub" / "ns.db")
+    assert (safe / "real" / "sub" / "ns.db").is_file()
+    assert (safe / "real" / "sub").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_world_writable_folder_holding_the_symlink_is_refused(tmp_path: Path) -> None:
+    # Whoever can write the folder that holds a link can point the link elsewhere.
+    public = tmp_path / "public"
+    public.mkdir(mode=0o700)
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (public / "link").symlink_to(real)
+    public.chmod(0o777)
+    proc = run("db", "upgrade", "--db", public / "link" / "sub" / "ns.db")
+    assert_clean_error(proc, 4, f"folder {public} ", f"chmod o-w {public}")
+    assert list(real.iterdir()) == []
+
+
+def test_refused_folders_leave_nothing_behind(tmp_path: Path) -> None:
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o777)
+    for args in (("snapshot",), ("db", "upgrade"), ("audit",)):
+        proc = run(*args, "--db", public / "new1" / "new2" / "ns.db")
+        assert_clean_error(proc, 4, f"folder {public} ", f"chmod o-w {public}")
+        assert list(public.iterdir()) == [], args
+
+
+def test_read_only_or_memory_sqlite_uris_create_no_file(tmp_path: Path) -> None:
+    missing = tmp_path / "sub" / "ro.db"
+    read_only = f"sqlite:///file:{missing}?mode=ro&uri=true"
+    for args in (("snapshot",), ("db", "upgrade"), ("audit",)):
+        assert_clean_error(run(*args, "--db", read_only), 4, f"no database at {missing}")
+    assert list(tmp_path.iterdir()) == []
+    # An in-memory database has a name, not a file: it lives and ends with the command.
+    memory = f"sqlite:///file:{tmp_path / 'sub' / 'mem.db'}?mode=memory&uri=true"
+    for args in (("db", "upgrade"), ("snapshot",)):
+        proc = run(*args, "--db", memory)
+        assert proc.returncode == 0, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert not list(REPO.glob("*mem.db*"))
+
+
+def test_relative_sqlite_url_in_a_settings_file_is_beside_the_file(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir(mode=0o700)
+    config = conf / "nsaudit.toml"
+    for url, made in (
+        ("sqlite:///rel.db", conf / "rel.db"),
+        ("sqlite:///sub/rel.db", conf / "sub" / "rel.db"),
+        ("sqlite:///file:uri.db?uri=true", conf / "uri.db"),
+    ):
+        config.write_text(f'database = "{url}"\n')
+        proc = run("db", "upgrade", "--config", config)
+        assert proc.returncode == 0, proc.stderr
+        assert made.is_file(), url
+    # The command runs in the repository (as cron would run it in /): nothing was made there.
+    assert not (REPO / "rel.db").exists() and not (REPO / "sub").exists()
+    assert not (REPO / "uri.db").exists()
+
+
 # Item 5: overlapping runs, seq order and time order, one `latest`.
 
 

@@ -3,9 +3,11 @@ program's file, nothing that other users can write; WAL and BEGIN IMMEDIATE for 
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from shlex import quote
 from typing import Any
@@ -26,6 +28,8 @@ BUSY_TIMEOUT_MS = 60_000
 OWN_TABLES = frozenset(metadata.tables) | {"alembic_version"}
 _SQLITE_CANTOPEN = 14
 _SQLITE_READONLY = 8
+# As the kernel's limit on symbolic links followed in one path lookup.
+_MAX_LINKS = 40
 
 
 def shown(location: str) -> str:
@@ -46,10 +50,16 @@ class SqliteFile:
     path: str
     params: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def creates(self) -> bool:
+        """False for `mode=ro`: SQLite opens such a file only if it exists, and so does
+        nsaudit, which then makes no file and no folder either."""
+        return dict(self.params).get("mode") != "ro"
+
     def uri(self, write: bool, immutable: bool = False) -> str:
         params = dict(self.params)
         # Reading never creates; writing opens the file that check_or_create made or checked.
-        if not write or params.get("mode") not in ("ro", "memory"):
+        if not write or params.get("mode") != "ro":
             params["mode"] = "rw" if write else "ro"
         if immutable:
             params["immutable"] = "1"
@@ -81,6 +91,9 @@ def sqlite_file(location: str) -> SqliteFile | None:
     for pair in filter(None, inline.split("&")):
         key, _, value = pair.partition("=")
         query.setdefault(unquote(key), unquote(value))
+    if query.get("mode") == "memory":
+        # The path only names a database in memory: there is no file to check or create.
+        return None
     return SqliteFile(unquote(text), tuple(sorted(query.items())))
 
 
@@ -124,10 +137,10 @@ def refuse_foreign(location: str, names: list[str]) -> None:
 
 
 def _sqlite_engine(target: SqliteFile, write: bool, create: bool) -> Engine:
-    if write and create:
+    if write and create and target.creates:
         check_or_create(target.path)
     else:
-        _check_existing(target.path)
+        check_existing(target.path)
 
     def connect() -> sqlite3.Connection:
         return _connect(target, write)
@@ -186,7 +199,7 @@ def _table_names(conn: sqlite3.Connection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _check_existing(path: str) -> None:
+def check_existing(path: str) -> None:
     """The checks every opening makes; a missing file is an error (reading never creates)."""
     try:
         st = os.lstat(path)
@@ -227,17 +240,21 @@ def _check_existing(path: str) -> None:
 
 
 def check_folder(path: str) -> None:
-    """The database's folder is not a symbolic link, and no folder above the file can be
-    written by every user unless it is sticky (/tmp): otherwise anyone could swap the file."""
+    """The database's own folder is not a symbolic link, and no folder the path leads through,
+    symbolic links followed as the kernel follows them, can be written by every user unless it
+    is sticky (/tmp): otherwise anyone could swap the file. A folder still to be made is judged
+    by the folders it would be made in, before anything is made."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        if stat.S_ISLNK(os.lstat(folder).st_mode):
+        existing = folder
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        if existing == folder and stat.S_ISLNK(os.lstat(folder).st_mode):
             raise DatabaseError(
                 f"the folder of database {path}, {folder}, is a symbolic link; nsaudit does "
                 "not follow it: give the real path"
             )
-        current = folder
-        while True:
+        for current in _lookups(existing):
             st = os.stat(current)
             if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
                 raise DatabaseError(
@@ -245,25 +262,68 @@ def check_folder(path: str) -> None:
                     f"{stat.S_IMODE(st.st_mode):04o}), so anyone could replace the database: "
                     f"run `chmod o-w {quote(current)}`"
                 )
-            parent = os.path.dirname(current)
-            if parent == current:
-                return
-            current = parent
     except OSError as e:
         raise DatabaseError(f"database {path} cannot be reached: {e.strerror}") from None
 
 
+def _lookups(folder: str) -> Iterator[str]:
+    """Every real folder in which a name is looked up on the way into `folder` (absolute, and
+    existing), and `folder`'s real self: whoever can write one of them can redirect the path.
+    A symbolic link's own folder counts as well as every folder its target leads through."""
+    todo = folder.split("/")
+    current = "/"
+    links = 0
+    yield current
+    while todo:
+        name = todo.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            # `current` holds no symbolic link, so its parent is the real one.
+            current = os.path.dirname(current)
+            continue
+        step = os.path.join(current, name)
+        st = os.lstat(step)
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > _MAX_LINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+            target = os.readlink(step)
+            if target.startswith("/"):
+                current = "/"
+            todo[:0] = target.split("/")
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        current = step
+        yield current
+
+
+def prepare_folder(target: SqliteFile) -> str:
+    """The database's folder, checked; a missing one is made (0700) once the folders it is made
+    in have passed, unless the target never creates (mode=ro). Checked again after making: a
+    folder that someone else made, or swapped for a link, in between is judged too."""
+    folder = os.path.dirname(os.path.abspath(target.path))
+    check_folder(target.path)
+    if target.creates and not os.path.lexists(folder):
+        make_folders(folder)
+        check_folder(target.path)
+    return folder
+
+
 def check_or_create(path: str) -> None:
     if os.path.lexists(path):
-        _check_existing(path)
+        check_existing(path)
         return
     try:
-        make_folders(os.path.dirname(os.path.abspath(path)))
-        check_folder(path)
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        prepare_folder(SqliteFile(path))
+        # The path SQLite will open (SqliteFile.uri): `..` is taken off as it is there.
+        fd = os.open(
+            os.path.abspath(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600
+        )
         os.close(fd)
     except FileExistsError:
-        _check_existing(path)
+        check_existing(path)
     except OSError as e:
         raise DatabaseError(f"cannot create database {path}: {e.strerror}") from None
 

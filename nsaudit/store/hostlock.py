@@ -13,7 +13,7 @@ from sqlalchemy import text
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo
 from nsaudit.store.database import Database, errors
-from nsaudit.store.engine import check_folder, make_folders
+from nsaudit.store.engine import SqliteFile, check_existing, prepare_folder
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
     a session of its own.
     """
     if database.sqlite is not None:
-        with _folder_lock(database.sqlite.path):
+        with _folder_lock(database.sqlite):
             _ready(database)
             yield
         return
@@ -55,14 +55,16 @@ def _ready(database: Database) -> None:
 
 
 @contextmanager
-def _folder_lock(path: str) -> Iterator[None]:
-    folder = os.path.dirname(os.path.abspath(path))
+def _folder_lock(target: SqliteFile) -> Iterator[None]:
+    if not target.creates:
+        # mode=ro: nothing is made for it, so the file must be there already.
+        check_existing(target.path)
+    folder = os.path.dirname(os.path.abspath(target.path))
     try:
-        make_folders(folder)
-        check_folder(path)
+        prepare_folder(target)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
-        raise DatabaseError(f"folder {folder} of database {path}: {e.strerror}") from None
+        raise DatabaseError(f"folder {folder} of database {target.path}: {e.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
