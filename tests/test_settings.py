@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import assert_clean_error, needs_root, run
@@ -41,15 +43,21 @@ def test_hostname_override(tmp_path: Path) -> None:
 def test_ignore_rules_hide_expected_churn_and_say_how_much(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     config = write(tmp_path, '[[ignore]]\ncommand = "sleep*"\ntype = "uts"\n')
-    assert run("audit", "--db", db, "--config", config).returncode == 0
-    with in_new_namespaces("--uts"):
+    assert run("audit", "--db", db, "--config", config).returncode in (0, 1)
+    with in_new_namespaces("--uts") as pid:
+        ours = os.readlink(f"/proc/{pid}/ns/uts")
         proc = run("audit", "--db", db, "--config", config, "--format", "json")
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode in (0, 1), proc.stderr
     data = json.loads(proc.stdout)
-    assert data["created"] == [] and data["summary"]["hidden"] == 1
+
+    def named(entries: list[dict[str, Any]]) -> set[str]:
+        return {f"{n['type']}:[{n['inode']}]" for n in entries}
+
+    # A busy host may change meanwhile: what matters is that ours is hidden and counted.
+    assert ours not in named(data["created"]) and data["summary"]["hidden"] >= 1
     # Without the rule the same change is a finding.
-    proc = run("diff", "--db", db, "latest~1", "latest")
-    assert proc.returncode == 1 and "1 created" in proc.stdout
+    proc = run("diff", "--db", db, "latest~1", "latest", "--format", "json")
+    assert proc.returncode == 1 and ours in named(json.loads(proc.stdout)["created"])
 
 
 @pytest.mark.parametrize(
