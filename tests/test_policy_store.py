@@ -54,7 +54,7 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["summary"].startswith("2 net namespaces")
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
         assert conn.execute("SELECT count(*) FROM policy_checks").fetchone()[0] == 1
     shown = json.loads(run("show", "1", "--db", db, "--format", "json").stdout)
     assert [n["inode"] for n in shown["namespaces"]] == [1, 2]

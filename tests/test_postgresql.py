@@ -63,7 +63,7 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
     shown = json.loads(run("show", "latest~1", "--db", postgres_url, "--format", "json").stdout)
     assert shown["label"] == "first"
     assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
-    assert "already at revision 0003" in run("db", "upgrade", "--db", postgres_url).stdout
+    assert "already at revision 0004" in run("db", "upgrade", "--db", postgres_url).stdout
 
 
 def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:
@@ -78,3 +78,16 @@ def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:
     assert len(host["history"]["points"]) >= 2
     metrics = run("metrics", "--db", postgres_url).stdout
     assert 'rule="RHEL-08-040284"' in metrics and "nsaudit_policy_failures" in metrics
+
+
+def test_migration_0004_recodes_stored_text_on_postgresql(postgres_url: str) -> None:
+    """Migration 0004 finds backslashes with LIKE, whose escape character is PostgreSQL's
+    backslash unless it says otherwise: the same rows change as on SQLite."""
+    from sqlalchemy import create_engine, text
+    from test_text_codec_migration import _recoded_through_the_real_downgrade
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE codec"))
+    admin.dispose()
+    _recoded_through_the_real_downgrade(postgres_url.rsplit("/", 1)[0] + "/codec")

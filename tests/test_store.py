@@ -60,7 +60,7 @@ def test_new_database_is_private(tmp_path: Path) -> None:
     assert db.parent.stat().st_mode & 0o777 == 0o700
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
 
 
 def test_location_from_environment_then_default(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def test_wheel_ships_the_migrations(wheel: Path) -> None:
         "nsaudit/_migrations/versions/0001_initial.py",
         "nsaudit/_migrations/versions/0002_policy_checks.py",
         "nsaudit/_migrations/versions/0003_parent_command.py",
+        "nsaudit/_migrations/versions/0004_text_codec.py",
         "nsaudit/render/templates/report.html.j2",
         "nsaudit/policy/load.py",
         "nsaudit/cli/detect.py",
@@ -60,7 +61,7 @@ def test_wheel_in_a_fresh_venv_finds_its_migrations(wheel: Path, tmp_path: Path)
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "upgraded from empty to revision 0003" in proc.stdout
+    assert "upgraded from empty to revision 0004" in proc.stdout
     proc = subprocess.run(
         [venv / "bin" / "nsaudit", "snapshot", "--db", str(db)],
         capture_output=True,

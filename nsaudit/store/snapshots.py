@@ -201,7 +201,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 # same: not a change; the row learns the parent's command.
                 kept.add(old.id)
                 filled.append(
-                    {"row": old.id, "parent_command": ns.parent_command, "fp": fingerprint}
+                    {"row": old.id, "parent_command": state["parent_command"], "fp": fingerprint}
                 )
                 continue
             changed += 1

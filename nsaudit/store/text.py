@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-_STORED = re.compile(r"\\(\\|x[0-9a-f]{2})")
+# Only the bytes 0x80-0xff are ever escaped: the collector keeps nothing else as a surrogate,
+# so `\\x2d` (a systemd unit name's `-`) is text, never a lone surrogate to_db cannot make.
+_STORED = re.compile(r"\\(\\|x[89a-f][0-9a-f])")
 
 
 def to_db(text: str | None) -> str | None:
@@ -38,5 +40,6 @@ def from_db(text: str | None) -> str | None:
 
 def _unescape(m: re.Match[str]) -> str:
     code = m[1]
-    # A backslash before anything else is kept as it is: rows stored before this encoding.
+    # A backslash before anything else is kept as it is; to_db never writes one (migration
+    # 0004 re-encoded the rows stored before this codec).
     return "\\" if code == "\\" else chr(0xDC00 + int(code[1:], 16))
