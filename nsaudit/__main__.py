@@ -1,11 +1,12 @@
 """Entry point for `nsaudit` and `python -m nsaudit`."""
 
-import contextlib
 import sys
 
 try:
     from nsaudit import sigint
 except KeyboardInterrupt:  # Ctrl-C while Python loads nsaudit, before its handler is set
+    import contextlib
+
     if sys.stderr is not None:  # None when standard error is closed (`2>&-`)
         # A message that cannot be shown does not change the exit code.
         with contextlib.suppress(OSError, ValueError):

@@ -274,14 +274,7 @@ def _replace(
         return _write_into(target, write, truncate=True, shown=output)
     try:
         if st is not None:
-            try:
-                os.fchown(fd, st.st_uid, st.st_gid)
-            except PermissionError:
-                # Only root can give a file away: rather than take the file from its owner,
-                # write it where it is.
-                os.close(fd)
-                os.unlink(tmp)
-                return _write_into(target, write, truncate=True, shown=output)
+            os.fchown(fd, st.st_uid, st.st_gid)
             os.fchmod(fd, stat.S_IMODE(st.st_mode))
         else:
             umask = os.umask(0)
@@ -290,7 +283,15 @@ def _replace(
     except OSError as e:
         os.close(fd)
         os.unlink(tmp)
+        if isinstance(e, PermissionError) and st is not None:
+            # Only root can give a file away: rather than take the file from its owner (or
+            # its group), write it where it is.
+            return _write_into(target, write, truncate=True, shown=output)
         raise _error(output, e) from None
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             result = write(f)
