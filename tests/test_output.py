@@ -388,7 +388,7 @@ sys.stdin.read()
 @needs_root
 def test_closed_pipe_is_141_for_large_output_into_head(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", UTS_HOLDER, "2500"],
+        [sys.executable, "-c", UTS_HOLDER, "4000"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
