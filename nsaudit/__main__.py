@@ -5,7 +5,12 @@ import sys
 try:
     from nsaudit import sigint
 except KeyboardInterrupt:  # Ctrl-C while Python loads nsaudit, before its handler is set
-    sys.stderr.write("nsaudit: error: interrupted\n")
+    import contextlib
+
+    if sys.stderr is not None:  # None when standard error is closed (`2>&-`)
+        # A message that cannot be shown does not change the exit code.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("nsaudit: error: interrupted\n")
     raise SystemExit(130) from None
 
 

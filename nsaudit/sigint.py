@@ -53,7 +53,9 @@ def settle(code: int) -> int:
     _settled[0] = True
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
     if _interrupted[0] or code == EXIT_INTERRUPTED:
-        with contextlib.suppress(OSError, ValueError):
-            print("nsaudit: error: interrupted", file=sys.stderr, flush=True)
+        # print(file=None), with standard error closed, would print to standard output.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            sys.stderr.write("nsaudit: error: interrupted\n")
+            sys.stderr.flush()
         return EXIT_INTERRUPTED
     return code

@@ -69,6 +69,8 @@ def python_starting(returncode: int, stderr: str) -> bool:
     signal itself (a shell reports 130 too), or Python's own start-up was interrupted. Nothing
     nsaudit can catch; nothing of nsaudit's shows."""
     starting = returncode == -2 or stderr.startswith("Fatal Python error: init_")
+    # `python -m`: interrupted while Python imports runpy, before it looks for nsaudit.
+    starting = starting or stderr.startswith("Could not import runpy module")
     starting = starting or (
         stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
     )

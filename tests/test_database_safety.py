@@ -583,3 +583,30 @@ def test_postgresql_scans_in_turn_and_reads_read_only(postgres_url: str) -> None
     proc = run("hosts", "forget", host["hostname"], "--yes", "--db", postgres_url)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(run("hosts", "--db", postgres_url, "--format", "json").stdout)["hosts"] == []
+
+
+# Review finding 6: standard input closed.
+
+
+def test_forget_with_standard_input_closed_needs_yes_and_keeps_the_host(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    snapshot(db)
+    name = json.loads(run("hosts", "--db", db, "--format", "json").stdout)["hosts"][0]["hostname"]
+    # `nsaudit hosts forget NAME <&-`: no terminal to ask, as with a pipe; not an internal error.
+    script = '"$@" <&-'
+    cmd = ["sh", "-c", script, "sh", sys.executable, "-m", "nsaudit"]
+    proc = subprocess.run(
+        [*cmd, "hosts", "forget", name, "--db", str(db)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_clean_error(proc, 2, "needs --yes", name)
+    hosts = json.loads(run("hosts", "--db", db, "--format", "json").stdout)["hosts"]
+    assert [h["hostname"] for h in hosts] == [name]
+    # import - says the same kind of thing: standard input is closed, give a file.
+    proc = subprocess.run(
+        [*cmd, "import", "-", "--db", str(db)], cwd=REPO, capture_output=True, text=True
+    )
+    assert_clean_error(proc, 2, "standard input is closed")

@@ -11,9 +11,10 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -333,7 +334,7 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(db: str) -> None:
         if proc.returncode == 130:
             assert text == "nsaudit: error: interrupted\n", (args, text)
             interrupted += 1
-        elif proc.returncode == -signal.SIGINT or text.startswith(("Traceback", "Fatal")):
+        elif proc.returncode == -signal.SIGINT or text.startswith(("Traceback", "Fatal", "Could")):
             assert python_starting(proc.returncode, text), (args, text)
             starting += 1
         else:
@@ -387,7 +388,7 @@ sys.stdin.read()
 @needs_root
 def test_closed_pipe_is_141_for_large_output_into_head(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", UTS_HOLDER, "2500"],
+        [sys.executable, "-c", UTS_HOLDER, "4000"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -558,3 +559,181 @@ def test_probe_as_a_uid_without_a_passwd_entry() -> None:
     probes = json.loads(proc.stdout)["probes"]
     assert any(p["uid"] == uid for p in probes), probes
     assert_clean_error(run("detect", "--probe-as", "no-such-user-x"), 2, "no-such-user-x")
+
+
+# Review findings on issue 9: -o and the standard streams, as the shell has them.
+
+
+def sh(script: str, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    """`sh -c script nsaudit ARGS`: the shell's own redirections (`>&-`, `<&-`) on nsaudit."""
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        ["sh", "-c", script, "sh", *NSAUDIT, *args], cwd=REPO, timeout=120, **kwargs
+    )
+
+
+def test_o_dev_stdout_appends_where_standard_output_stands(db: str, tmp_path: Path) -> None:
+    # Finding 3: `nsaudit metrics -o /dev/stdout >> log`, as the shell's `>> log` writes it.
+    log = tmp_path / "log.txt"
+    log.write_text("earlier\n")
+    with open(log, "a") as f:
+        proc = subprocess.run([*NSAUDIT, "metrics", "--db", db, "-o", "/dev/stdout"], stdout=f)
+    assert proc.returncode == 0
+    text = log.read_text()
+    assert text.startswith("earlier\n# HELP nsaudit_namespaces"), text[:200]
+    # Between the shell's own lines, in one file: nothing before or after is lost.
+    out = tmp_path / "out.txt"
+    script = 'out=$1; shift; { echo header; "$@"; echo trailer; } > "$out"'
+    done = subprocess.run(
+        ["sh", "-c", script, "sh", str(out), *NSAUDIT, "metrics", "--db", db, "-o", "/dev/stdout"],
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "header" and lines[-1] == "trailer", (lines[:2], lines[-2:])
+    assert "nsaudit_namespaces{" in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt", "out.txt"]
+
+
+def test_o_dev_fd_n_writes_through_that_descriptor(db: str, tmp_path: Path) -> None:
+    # Finding 3: /dev/fd/N and /proc/self/fd/N name a descriptor of nsaudit, not a file to replace.
+    kept = tmp_path / "kept.txt"
+    kept.write_text("first line\n")
+    for name in ("/dev/fd/{}", "/proc/self/fd/{}"):
+        fd = os.open(kept, os.O_WRONLY | os.O_APPEND)
+        try:
+            args = ["metrics", "--db", db, "-o", name.format(fd)]
+            proc = subprocess.run([*NSAUDIT, *args], cwd=REPO, pass_fds=(fd,), capture_output=True)
+        finally:
+            os.close(fd)
+        assert proc.returncode == 0, proc.stderr
+    text = kept.read_text()
+    assert text.startswith("first line\n# HELP") and text.count("# HELP nsaudit_namespaces") == 2
+    # A descriptor nsaudit does not have is an output error, in one line.
+    assert_clean_error(run("metrics", "--db", db, "-o", "/dev/fd/97"), 5, "/dev/fd/97", "not open")
+
+
+def test_closed_stdout_exits_5_with_one_line(db: str) -> None:
+    # Finding 5: `nsaudit show >&-` is an output that cannot be written, not an internal error.
+    for args in (("show",), ("metrics",), ("export",), ("metrics", "-o", "/dev/stdout")):
+        proc = sh('"$@" >&-', *args, "--db", db, capture_output=True)
+        lines = proc.stderr.decode().splitlines()
+        assert proc.returncode == 5, (args, lines)
+        assert len(lines) == 1 and lines[0].startswith("nsaudit: error: "), (args, lines)
+        assert "standard output is closed" in lines[0], (args, lines)
+        assert proc.stdout == b""
+
+
+def test_an_error_on_a_broken_stderr_keeps_its_exit_code(db: str, tmp_path: Path) -> None:
+    # Finding 8: the error line cannot be written (`2>/dev/full`, `2>&-`): the exit code stays
+    # the error's own, and nothing of it goes to standard output.
+    missing = str(tmp_path / "none" / "nonexist.db")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*NSAUDIT, "show", "1", "--db", missing], cwd=REPO, stdout=subprocess.PIPE, stderr=full
+        )
+    assert (proc.returncode, proc.stdout) == (4, b"")
+    closed = sh('"$@" 2>&-', "show", "1", "--db", missing, capture_output=True)
+    assert (closed.returncode, closed.stdout, closed.stderr) == (4, b"", b"")
+    # A note after the work is done (`exported N snapshots to FILE`) does not fail the work.
+    bundle = tmp_path / "b.jsonl"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*NSAUDIT, "export", "--db", db, "-o", str(bundle)], cwd=REPO, stderr=full
+        )
+    assert proc.returncode == 0
+    assert bundle.read_text().count("\n") >= 1
+    closed = sh('"$@" 2>&-', "export", "--db", db, "-o", str(bundle), capture_output=True)
+    assert (closed.returncode, closed.stdout) == (0, b"")
+
+
+def test_o_hard_linked_file_is_written_in_place(db: str, tmp_path: Path) -> None:
+    # Finding 7: a rename would leave the file's other name with the old text.
+    one = tmp_path / "one.prom"
+    one.write_text("old\n")
+    other = tmp_path / "other.prom"
+    os.link(one, other)
+    inode = os.stat(one).st_ino
+    proc = run("metrics", "--db", db, "-o", one)
+    assert proc.returncode == 0, proc.stderr
+    assert os.stat(one).st_ino == inode and os.stat(one).st_nlink == 2
+    assert "nsaudit_namespaces{" in other.read_text() and "old" not in other.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.prom", "other.prom"]
+
+
+@pytest.fixture(scope="module")
+def nobody() -> Iterator[tuple[Path, Callable[..., subprocess.CompletedProcess[str]]]]:
+    """A world-readable folder, and a way to run nsaudit in it as uid 65534 (`nobody`), with
+    a database of its own."""
+    public = Path(tempfile.mkdtemp(prefix="nsaudit-test-"))
+    public.chmod(0o755)
+    data = public / "data"
+    data.mkdir()
+    os.chown(data, 65534, 65534)
+    db = str(data / "ns.db")
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+    def as_nobody(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        cmd = [*user, *NSAUDIT, *map(str, args), "--db", db]
+        env = {**os.environ, "HOME": str(public)}
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+
+    try:
+        made = as_nobody("snapshot")
+        assert made.returncode == 0, made.stderr
+        yield public, as_nobody
+    finally:
+        subprocess.run(["rm", "-rf", str(public)])
+
+
+@needs_root
+def test_o_writable_file_in_a_read_only_folder_is_written_in_place(
+    nobody: tuple[Path, Callable[..., subprocess.CompletedProcess[str]]],
+) -> None:
+    # Finding 7: `> file` works there (the file is writable, the folder is not); so does -o.
+    public, as_nobody = nobody
+    folder = public / "readonly"
+    folder.mkdir()
+    target = folder / "metrics.prom"
+    target.write_text("old\n")
+    target.chmod(0o666)
+    folder.chmod(0o555)
+    inode = os.stat(target).st_ino
+    proc = as_nobody("metrics", "-o", target)
+    assert proc.returncode == 0, proc.stderr
+    after = os.stat(target)
+    assert (after.st_ino, after.st_uid, stat.S_IMODE(after.st_mode)) == (inode, 0, 0o666)
+    assert target.read_text().startswith("# HELP nsaudit_namespaces")
+    assert [p.name for p in folder.iterdir()] == ["metrics.prom"]
+
+
+@needs_root
+def test_o_another_users_file_in_a_sticky_folder_keeps_its_owner(
+    nobody: tuple[Path, Callable[..., subprocess.CompletedProcess[str]]],
+) -> None:
+    # Finding 7: nobody may write this file but not give a new one to its owner (daemon, uid 1)
+    # nor rename over it in a sticky folder: written in place, as `>` does, owner kept.
+    public, as_nobody = nobody
+    sticky = public / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    target = sticky / "report.txt"
+    target.write_text("old\n")
+    os.chown(target, 1, 1)
+    target.chmod(0o666)
+    inode = os.stat(target).st_ino
+    proc = as_nobody("metrics", "-o", target)
+    assert proc.returncode == 0, proc.stderr
+    after = os.stat(target)
+    assert (after.st_ino, after.st_uid, after.st_gid) == (inode, 1, 1)
+    assert stat.S_IMODE(after.st_mode) == 0o666
+    assert target.read_text().startswith("# HELP nsaudit_namespaces")
+    assert [p.name for p in sticky.iterdir()] == ["report.txt"]
+    # A file of nobody's own, in a group nobody is not in: the group is kept too.
+    own = sticky / "own.txt"
+    own.write_text("old\n")
+    os.chown(own, 65534, 1)
+    proc = as_nobody("metrics", "-o", own)
+    assert proc.returncode == 0, proc.stderr
+    assert (os.stat(own).st_uid, os.stat(own).st_gid) == (65534, 1)
+    assert own.read_text().startswith("# HELP nsaudit_namespaces")

@@ -191,6 +191,7 @@ def _usage_line(e: click.ClickException) -> str:
 
 def _error(message: str) -> None:
     # Messages quote paths, host names and file contents: escaped like any untrusted text.
+    from nsaudit.cli.output import to_stderr
     from nsaudit.render.escape import terminal
 
-    print(f"nsaudit: error: {terminal(message)}", file=sys.stderr)
+    to_stderr(f"nsaudit: error: {terminal(message)}")

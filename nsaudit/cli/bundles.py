@@ -8,6 +8,7 @@ import click
 
 from nsaudit import userfile
 from nsaudit.cli.options import db_option, output_option, write_atomically
+from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
@@ -61,7 +62,7 @@ def export(
             sys.stdout.flush()
             return EXIT_OK
         count = write_atomically(output, lambda f: bundle.write(snaps, f))
-    click.echo(f"exported {count} snapshots to {output}", err=True)
+    to_stderr(f"exported {count} snapshots to {output}")
     return EXIT_OK
 
 

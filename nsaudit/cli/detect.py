@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
 import click
 
 from nsaudit.cli.options import Common, common_options
+from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel import probe as probing
@@ -84,8 +84,6 @@ def detect(
         if caps.of(t).status is not Status.AVAILABLE
     ]
     if short:
-        print(
-            f"nsaudit: required namespace types not available: {', '.join(short)}", file=sys.stderr
-        )
+        to_stderr(f"nsaudit: required namespace types not available: {', '.join(short)}")
         return EXIT_FINDINGS
     return EXIT_OK

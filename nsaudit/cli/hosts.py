@@ -67,7 +67,8 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
         f"states, {counts.checks} check records"
     )
     if not yes:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # sys.stdin is None when standard input was closed (`<&-`): no terminal to ask either.
+        if not (sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError(f"forgetting {what} needs --yes (there is no terminal to ask)")
         if not click.confirm(f"Forget {what}?", default=False):
             raise UsageError(f"not confirmed: {what} kept")

@@ -10,6 +10,7 @@ from typing import IO
 import click
 
 from nsaudit import __version__
+from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
 
 
@@ -37,7 +38,7 @@ def man(ctx: click.Context, folder: str | None) -> int:
         raise UsageError(f"-o {folder}: not a directory; create it first")
     for name, text in pages:
         write_atomically(os.path.join(folder, name), functools.partial(_write, text))
-    click.echo(f"wrote {len(pages)} manual pages to {folder}", err=True)
+    to_stderr(f"wrote {len(pages)} manual pages to {folder}")
     return EXIT_OK
 
 

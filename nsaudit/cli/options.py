@@ -179,7 +179,8 @@ def output_option(what: str) -> Callable[[F], F]:
         show_default=True,
         metavar="FILE",
         help=f"Write {what} to FILE as the shell's > would, but a regular file atomically "
-        "(a temporary file, then a rename; its mode kept); - is standard output.",
+        "where it can be (a temporary file, then a rename; its mode and owner kept); "
+        "- or /dev/stdout is standard output.",
     )
 
 

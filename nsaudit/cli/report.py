@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from nsaudit.cli.options import Common, common_options, db_option, output_option, policy_option
+from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
@@ -103,6 +104,6 @@ def report(
     common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), rules), output)
     if output != "-":
         hosts = f"{len(reports)} host{'s' if len(reports) > 1 else ''}"
-        click.echo(f"wrote the report of {hosts} to {output}", err=True)
+        to_stderr(f"wrote the report of {hosts} to {output}")
     failed = any(r.check is not None and r.check.failed for r in reports)
     return EXIT_FINDINGS if failed else EXIT_OK
