@@ -37,7 +37,11 @@ from nsaudit.views.detect import SCHEMA as DETECT_SCHEMA
 from nsaudit.views.snapshot import SNAPSHOT_SCHEMA, snapshot_payload
 
 SCHEMA = "nsaudit.bundle/1"
-MAX_LINE = 256 * 1024 * 1024
+# A 100,000-namespace snapshot takes 33 MiB as this host's namespaces look, 70 MiB with a
+# 256-character command line and two holders each (see `nsaudit import` in the README).
+MAX_LINE = 128 * 1024 * 1024
+# A snapshot every 5 minutes for 95 years: a stream that never ends stops here.
+MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 MAX_TEXT = 64 * 1024
 # The databases store signed 64-bit integers: a larger number could never be written.
@@ -87,11 +91,15 @@ def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
     return count
 
 
-def read(stream: IO[bytes]) -> list[Snapshot]:
-    """Every snapshot of a bundle, or BundleError for the first thing wrong with it.
+def records(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
+    """A bundle's snapshots one at a time, with their line numbers; BundleError for the
+    first thing wrong with it, the last of them after the last snapshot (a missing or wrong
+    trailer: a truncated bundle).
 
-    Reads line by line, each line at most MAX_LINE bytes, so a stream (a pipe, standard
-    input) is read as it comes and no line can take unbounded memory."""
+    The header is read and checked at once, before the first record is asked for, so that a
+    file that is no bundle is refused before anything is opened for writing. Lines are read
+    one by one, each at most MAX_LINE bytes: a stream (a pipe, standard input) is read as it
+    comes, and nothing of a record is kept once the next is read."""
     it = _lines(stream)
     first = next(it, None)
     if first is None:
@@ -99,27 +107,64 @@ def read(stream: IO[bytes]) -> list[Snapshot]:
             "the bundle is empty (no header line): is the file truncated, or did its writer "
             "stop before writing?"
         )
-    header = _json(first)
-    _run(1, _header, header)
-    out: list[Snapshot] = []
-    seen: set[tuple[str, str | None, int]] = set()
-    for number, line in it:
+    _run(1, _header, _json(first))
+    return _snapshots(it)
+
+
+def _snapshots(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Snapshot]]:
+    for count, (number, line) in enumerate(it):
         record = _json((number, line))
         if "end" in record:
-            _run(number, _trailer, record, len(out))
+            _run(number, _trailer, record, count)
             if next(it, None) is not None:
                 raise BundleError(f"line {number + 1}: data after the trailer")
-            return out
-        snap = _run(number, _snapshot, record)
-        ident = (snap.host.hostname, snap.host.machine_id, snap.seq or 0)
-        if ident in seen:
+            return
+        if count == MAX_SNAPSHOTS:
             raise BundleError(
-                f"line {number}: duplicate snapshot seq {snap.seq} of host "
-                f"{_shown(snap.host.hostname)}"
+                f"line {number}: more than {MAX_SNAPSHOTS} snapshots in one bundle (a stream "
+                "that never ends?): split it into several bundles"
             )
-        seen.add(ident)
-        out.append(snap)
+        snap = _run(number, _snapshot, record)
+        del record, line
+        yield number, snap
     raise BundleError("the bundle is truncated: it has no trailer line")
+
+
+class SeqOrder:
+    """Each host's snapshots once each and in seq order, across every bundle of one import.
+
+    Import stores each snapshot as it is read, and a host's snapshots can only be stored in
+    seq order; remembering the last one of each host (not every one seen) also finds a
+    snapshot given twice, in one bundle or in two, with memory per host, not per snapshot."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str | None], tuple[int, str, int]] = {}
+
+    def check(self, snap: Snapshot, bundle: str, number: int, again: bool = False) -> None:
+        """BundleError naming line `number` unless `snap` comes after its host's last one;
+        `again`: the caller knows this snapshot was read (and stored) earlier in the import."""
+        host = (snap.host.hostname, snap.host.machine_id)
+        seq = snap.seq or 0
+        last = self._last.get(host)
+        self._last[host] = (seq, bundle, number)
+        if last is None or seq > last[0]:
+            return
+        before, where, line = last
+        there = f"line {line}" if where == bundle else f"bundle {where}, line {line}"
+        name = _shown(snap.host.hostname)
+        if seq == before:
+            what = "duplicate snapshot" if where == bundle else "the same snapshot in two bundles:"
+            raise BundleError(f"line {number}: {what} seq {seq} of host {name} ({there})")
+        if again:
+            raise BundleError(
+                f"line {number}: snapshot seq {seq} of host {name} is given a second time "
+                "(in this bundle or an earlier one): give each snapshot once"
+            )
+        raise BundleError(
+            f"line {number}: snapshot seq {seq} of host {name} comes after its seq {before} "
+            f"({there}): give each snapshot once, each host's in seq order (older bundles "
+            "first)"
+        )
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
