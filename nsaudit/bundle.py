@@ -100,23 +100,26 @@ def records(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
     file that is no bundle is refused before anything is opened for writing. Lines are read
     one by one, each at most MAX_LINE bytes: a stream (a pipe, standard input) is read as it
     comes, and nothing of a record is kept once the next is read."""
-    it = _lines(stream)
-    first = next(it, None)
+    first = _line(stream, 1)
     if first is None:
         raise BundleError(
             "the bundle is empty (no header line): is the file truncated, or did its writer "
             "stop before writing?"
         )
-    _run(1, _header, _json(first))
-    return _snapshots(it)
+    _run(1, _header, _json((1, first)))
+    return _snapshots(stream)
 
 
-def _snapshots(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Snapshot]]:
-    for count, (number, line) in enumerate(it):
+def _snapshots(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
+    # No iterator of lines: it would hold the last line while its record is stored.
+    count, number = 0, 1
+    while (line := _line(stream, number + 1)) is not None:
+        number += 1
         record = _json((number, line))
+        del line
         if "end" in record:
             _run(number, _trailer, record, count)
-            if next(it, None) is not None:
+            if _line(stream, number + 1) is not None:
                 raise BundleError(f"line {number + 1}: data after the trailer")
             return
         if count == MAX_SNAPSHOTS:
@@ -125,8 +128,10 @@ def _snapshots(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Snapshot]]:
                 "that never ends?): split it into several bundles"
             )
         snap = _run(number, _snapshot, record)
-        del record, line
+        del record  # the parsed JSON is dropped before the snapshot is stored
+        count += 1
         yield number, snap
+        del snap  # nor is a stored snapshot kept while the next line is read
     raise BundleError("the bundle is truncated: it has no trailer line")
 
 
@@ -167,30 +172,28 @@ class SeqOrder:
         )
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
-    number = 0
-    while True:
-        raw = stream.readline(_HEAD)
-        if not raw:
-            return
-        number += 1
-        if len(raw) == _HEAD and not raw.endswith(b"\n"):
-            # A long line: see that it starts like a record before reading up to MAX_LINE of
-            # it (a sparse or binary file is refused at once, not after 256 MiB).
-            if raw.lstrip(b" \t\r")[:1] != b"{":
-                raise BundleError(
-                    f"line {number}: not a JSON object (its first bytes are "
-                    f"{raw[:8].hex(' ')}): is this a bundle?"
-                )
-            raw += stream.readline(MAX_LINE + 1 - len(raw))
-        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            raise BundleError(f"line {number}: longer than {MAX_LINE} bytes")
-        try:
-            yield number, raw.decode("utf-8")
-        except UnicodeDecodeError as e:
+def _line(stream: IO[bytes], number: int) -> str | None:
+    """Line `number` (the next one), None at the end of the stream."""
+    raw = stream.readline(_HEAD)
+    if not raw:
+        return None
+    if len(raw) == _HEAD and not raw.endswith(b"\n"):
+        # A long line: see that it starts like a record before reading up to MAX_LINE of
+        # it (a sparse or binary file is refused at once, not after MAX_LINE bytes).
+        if raw.lstrip(b" \t\r")[:1] != b"{":
             raise BundleError(
-                f"line {number}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})"
-            ) from None
+                f"line {number}: not a JSON object (its first bytes are "
+                f"{raw[:8].hex(' ')}): is this a bundle?"
+            )
+        raw += stream.readline(MAX_LINE + 1 - len(raw))
+    if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+        raise BundleError(f"line {number}: longer than {MAX_LINE} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(
+            f"line {number}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})"
+        ) from None
 
 
 def _json(item: tuple[int, str]) -> dict[str, Any]:

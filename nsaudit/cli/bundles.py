@@ -114,6 +114,7 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
                                 f"{snap.host.hostname!r} is stored already with another time "
                                 f"({stored[1]})"
                             )
+                        del snap  # one snapshot in memory: not this one while the next is read
     click.echo(f"imported {added} snapshots ({present} already present)")
     return EXIT_OK
 
