@@ -37,7 +37,11 @@ from nsaudit.views.detect import SCHEMA as DETECT_SCHEMA
 from nsaudit.views.snapshot import SNAPSHOT_SCHEMA, snapshot_payload
 
 SCHEMA = "nsaudit.bundle/1"
-MAX_LINE = 256 * 1024 * 1024
+# A 100,000-namespace snapshot takes 33 MiB as this host's namespaces look, 70 MiB with a
+# 256-character command line and two holders each (see `nsaudit import` in the README).
+MAX_LINE = 128 * 1024 * 1024
+# A snapshot every 5 minutes for 95 years: a stream that never ends stops here.
+MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 MAX_TEXT = 64 * 1024
 # The databases store signed 64-bit integers: a larger number could never be written.
@@ -87,65 +91,109 @@ def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
     return count
 
 
-def read(stream: IO[bytes]) -> list[Snapshot]:
-    """Every snapshot of a bundle, or BundleError for the first thing wrong with it.
+def records(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
+    """A bundle's snapshots one at a time, with their line numbers; BundleError for the
+    first thing wrong with it, the last of them after the last snapshot (a missing or wrong
+    trailer: a truncated bundle).
 
-    Reads line by line, each line at most MAX_LINE bytes, so a stream (a pipe, standard
-    input) is read as it comes and no line can take unbounded memory."""
-    it = _lines(stream)
-    first = next(it, None)
+    The header is read and checked at once, before the first record is asked for, so that a
+    file that is no bundle is refused before anything is opened for writing. Lines are read
+    one by one, each at most MAX_LINE bytes: a stream (a pipe, standard input) is read as it
+    comes, and nothing of a record is kept once the next is read."""
+    first = _line(stream, 1)
     if first is None:
         raise BundleError(
             "the bundle is empty (no header line): is the file truncated, or did its writer "
             "stop before writing?"
         )
-    header = _json(first)
-    _run(1, _header, header)
-    out: list[Snapshot] = []
-    seen: set[tuple[str, str | None, int]] = set()
-    for number, line in it:
+    _run(1, _header, _json((1, first)))
+    return _snapshots(stream)
+
+
+def _snapshots(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
+    # No iterator of lines: it would hold the last line while its record is stored.
+    count, number = 0, 1
+    while (line := _line(stream, number + 1)) is not None:
+        number += 1
         record = _json((number, line))
+        del line
         if "end" in record:
-            _run(number, _trailer, record, len(out))
-            if next(it, None) is not None:
+            _run(number, _trailer, record, count)
+            if _line(stream, number + 1) is not None:
                 raise BundleError(f"line {number + 1}: data after the trailer")
-            return out
-        snap = _run(number, _snapshot, record)
-        ident = (snap.host.hostname, snap.host.machine_id, snap.seq or 0)
-        if ident in seen:
+            return
+        if count == MAX_SNAPSHOTS:
             raise BundleError(
-                f"line {number}: duplicate snapshot seq {snap.seq} of host "
-                f"{_shown(snap.host.hostname)}"
+                f"line {number}: more than {MAX_SNAPSHOTS} snapshots in one bundle (a stream "
+                "that never ends?): split it into several bundles"
             )
-        seen.add(ident)
-        out.append(snap)
+        snap = _run(number, _snapshot, record)
+        del record  # the parsed JSON is dropped before the snapshot is stored
+        count += 1
+        yield number, snap
+        del snap  # nor is a stored snapshot kept while the next line is read
     raise BundleError("the bundle is truncated: it has no trailer line")
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
-    number = 0
-    while True:
-        raw = stream.readline(_HEAD)
-        if not raw:
+class SeqOrder:
+    """Each host's snapshots once each and in seq order, across every bundle of one import.
+
+    Import stores each snapshot as it is read, and a host's snapshots can only be stored in
+    seq order; remembering the last one of each host (not every one seen) also finds a
+    snapshot given twice, in one bundle or in two, with memory per host, not per snapshot."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str | None], tuple[int, str, int]] = {}
+
+    def check(self, snap: Snapshot, bundle: str, number: int, again: bool = False) -> None:
+        """BundleError naming line `number` unless `snap` comes after its host's last one;
+        `again`: the caller knows this snapshot was read (and stored) earlier in the import."""
+        host = (snap.host.hostname, snap.host.machine_id)
+        seq = snap.seq or 0
+        last = self._last.get(host)
+        self._last[host] = (seq, bundle, number)
+        if last is None or seq > last[0]:
             return
-        number += 1
-        if len(raw) == _HEAD and not raw.endswith(b"\n"):
-            # A long line: see that it starts like a record before reading up to MAX_LINE of
-            # it (a sparse or binary file is refused at once, not after 256 MiB).
-            if raw.lstrip(b" \t\r")[:1] != b"{":
-                raise BundleError(
-                    f"line {number}: not a JSON object (its first bytes are "
-                    f"{raw[:8].hex(' ')}): is this a bundle?"
-                )
-            raw += stream.readline(MAX_LINE + 1 - len(raw))
-        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            raise BundleError(f"line {number}: longer than {MAX_LINE} bytes")
-        try:
-            yield number, raw.decode("utf-8")
-        except UnicodeDecodeError as e:
+        before, where, line = last
+        there = f"line {line}" if where == bundle else f"bundle {where}, line {line}"
+        name = _shown(snap.host.hostname)
+        if seq == before:
+            what = "duplicate snapshot" if where == bundle else "the same snapshot in two bundles:"
+            raise BundleError(f"line {number}: {what} seq {seq} of host {name} ({there})")
+        if again:
             raise BundleError(
-                f"line {number}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})"
-            ) from None
+                f"line {number}: snapshot seq {seq} of host {name} is given a second time "
+                "(in this bundle or an earlier one): give each snapshot once"
+            )
+        raise BundleError(
+            f"line {number}: snapshot seq {seq} of host {name} comes after its seq {before} "
+            f"({there}): give each snapshot once, each host's in seq order (older bundles "
+            "first)"
+        )
+
+
+def _line(stream: IO[bytes], number: int) -> str | None:
+    """Line `number` (the next one), None at the end of the stream."""
+    raw = stream.readline(_HEAD)
+    if not raw:
+        return None
+    if len(raw) == _HEAD and not raw.endswith(b"\n"):
+        # A long line: see that it starts like a record before reading up to MAX_LINE of
+        # it (a sparse or binary file is refused at once, not after MAX_LINE bytes).
+        if raw.lstrip(b" \t\r")[:1] != b"{":
+            raise BundleError(
+                f"line {number}: not a JSON object (its first bytes are "
+                f"{raw[:8].hex(' ')}): is this a bundle?"
+            )
+        raw += stream.readline(MAX_LINE + 1 - len(raw))
+    if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+        raise BundleError(f"line {number}: longer than {MAX_LINE} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(
+            f"line {number}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})"
+        ) from None
 
 
 def _json(item: tuple[int, str]) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +15,9 @@ from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from nsaudit.model import Snapshot
 
 
 @click.command("export")
@@ -70,50 +76,72 @@ def export(
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @db_option
 def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
-    """Load bundles (FILE..., - for standard input). Everything is validated before anything
-    is written; importing the same bundle twice adds nothing."""
+    """Load bundles (FILE..., - for standard input). Each snapshot is validated and stored as
+    it is read, in one transaction: the first error stores nothing of any file, and importing
+    the same bundle twice adds nothing."""
     from nsaudit import bundle
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import find, save
 
-    snaps = []
-    for name in files:
-        try:
-            if name == "-":
-                if sys.stdin is None:  # started with standard input closed (`<&-`)
-                    raise UsageError("bundle -: standard input is closed; give a file")
-                userfile.check_stream(sys.stdin.buffer)
-                snaps += bundle.read(sys.stdin.buffer)
-            else:
-                # A pipe (`<(zcat b.jsonl.gz)`, /dev/fd/N) is read as it comes, line by line.
-                with userfile.open_binary(name, streams=True) as f:
-                    snaps += bundle.read(f)
-        except bundle.BundleError as e:
-            raise UsageError(f"bundle {name}: {e}; nothing was imported") from None
-        except OSError as e:
-            raise UsageError(f"bundle {name} cannot be read: {e.strerror}") from None
-    snaps.sort(key=lambda s: (s.host.hostname, s.host.machine_id or "", s.seq or 0))
+    if files.count("-") > 1:
+        raise UsageError("- (standard input) is given more than once; give it once")
     added = present = 0
-    seen: set[tuple[str, str | None, int | None]] = set()
-    with Database(db).writing() as conn:
-        for snap in snaps:
-            ident = (snap.host.hostname, snap.host.machine_id, snap.seq)
-            if ident in seen:
-                raise UsageError(
-                    f"snapshot seq {snap.seq} of host {snap.host.hostname!r} is in "
-                    "two bundles; nothing was imported"
-                )
-            seen.add(ident)
-            stored = find(conn, snap.host, snap.seq or 0)
-            if stored is not None:
-                if stored[1] != snap.taken_at:
-                    raise UsageError(
-                        f"snapshot seq {snap.seq} of host {snap.host.hostname!r} is stored "
-                        f"already with another time ({stored[1]}); nothing was imported"
-                    )
-                present += 1
-                continue
-            save(conn, snap)
-            added += 1
+    first_added = bundle.MAX_INT
+    order = bundle.SeqOrder()
+    with ExitStack() as files_open:
+        # Every file is opened and its header checked before the database is: a missing file
+        # or one that is no bundle leaves the database (or its absence) as it was.
+        sources = [(name, _records(name, files_open)) for name in files]
+        with Database(db).writing_or_nothing() as conn:
+            for name, records in sources:
+                with _bundle_errors(name):
+                    for number, snap in records:
+                        stored = find(conn, snap.host, snap.seq or 0)
+                        # Ids grow: one at or above the first this import stored is its own.
+                        again = stored is not None and stored[0] >= first_added
+                        order.check(snap, name, number, again)
+                        if stored is None:
+                            try:
+                                saved = save(conn, snap)
+                            except UsageError as e:
+                                raise bundle.BundleError(f"line {number}: {e}") from None
+                            first_added = min(first_added, saved.id)
+                            added += 1
+                        elif stored[1] == snap.taken_at:
+                            present += 1
+                        else:
+                            raise bundle.BundleError(
+                                f"line {number}: snapshot seq {snap.seq} of host "
+                                f"{snap.host.hostname!r} is stored already with another time "
+                                f"({stored[1]})"
+                            )
+                        del snap  # one snapshot in memory: not this one while the next is read
     click.echo(f"imported {added} snapshots ({present} already present)")
     return EXIT_OK
+
+
+def _records(name: str, files_open: ExitStack) -> Iterator[tuple[int, Snapshot]]:
+    """The bundle's snapshots as they are read, its header checked already."""
+    from nsaudit import bundle
+
+    with _bundle_errors(name):
+        if name == "-":
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise UsageError("bundle -: standard input is closed; give a file")
+            userfile.check_stream(sys.stdin.buffer)
+            return bundle.records(sys.stdin.buffer)
+        # A pipe (`<(zcat b.jsonl.gz)`, /dev/fd/N) is read as it comes, line by line.
+        f = files_open.enter_context(userfile.open_binary(name, streams=True))
+        return bundle.records(f)
+
+
+@contextmanager
+def _bundle_errors(name: str) -> Iterator[None]:
+    from nsaudit import bundle
+
+    try:
+        yield
+    except bundle.BundleError as e:
+        raise UsageError(f"bundle {name}: {e}; nothing was imported") from None
+    except OSError as e:
+        raise UsageError(f"bundle {name} cannot be read: {e.strerror}") from None

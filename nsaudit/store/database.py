@@ -4,8 +4,9 @@ or bring its schema to head; errors become one-line exit-4 errors."""
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from shlex import quote
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -70,6 +71,38 @@ class Database:
                 else:
                     migrate.check_known(conn)
             yield conn
+
+    @contextmanager
+    def writing_or_nothing(self) -> Iterator[Connection]:
+        """writing(), for a long write that may fail late (an import): a failure leaves no
+        trace, not even a database file that did not exist before. The rollback cannot undo
+        the creation of the file, so a new SQLite database is built beside its place under
+        another name and linked there once the transaction has committed."""
+        target = self.sqlite
+        if target is None or target.params or os.path.lexists(target.path):
+            with self.writing() as conn:
+                yield conn
+            return
+        scratch = Database(f"{target.path}.new-{os.getpid()}-{secrets.token_hex(4)}")
+        assert scratch.sqlite is not None
+        try:
+            with scratch.writing() as conn:
+                yield conn
+            scratch.dispose()  # the last connection closed: the write-ahead log is folded in
+            try:
+                os.link(scratch.sqlite.path, target.path)
+            except FileExistsError:
+                raise DatabaseError(
+                    f"database {target.path} was created by another program meanwhile; "
+                    "nothing was written to it: run the command again"
+                ) from None
+            except OSError as e:
+                raise DatabaseError(f"cannot create database {target.path}: {e.strerror}") from None
+        finally:
+            scratch.dispose()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with suppress(FileNotFoundError):
+                    os.unlink(scratch.sqlite.path + suffix)
 
     def dispose(self) -> None:
         for engine in self._engines.values():
