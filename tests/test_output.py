@@ -263,15 +263,24 @@ def test_a_long_command_line_is_cut_and_pads_no_row(tmp_path: Path) -> None:
 # Item 10: one summary, as diff counts it; CSV says yes/no.
 
 
+def ns_name(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/uts")
+
+
+@needs_root
 def test_snapshot_summary_agrees_with_diff(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
-    assert run("snapshot", "--db", db).returncode == 0
-    sleeper = subprocess.Popen(["sleep", "300"])  # moves the host namespaces' process counts
-    try:
-        line = run("snapshot", "--db", db).stdout
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    with in_new_namespaces("--uts") as pid:
+        assert run("snapshot", "--db", db).returncode == 0
+        # A second member of our own namespace: a process-count change whatever else the host
+        # does meanwhile.
+        member = subprocess.Popen(["nsenter", "--uts", "-t", str(pid), "sleep", "300"])
+        try:
+            wait_for(lambda: os.readlink(f"/proc/{member.pid}/ns/uts") == ns_name(pid))
+            line = run("snapshot", "--db", db).stdout
+        finally:
+            member.kill()
+            member.wait()
     said = re.search(r"(\d+) created, (\d+) vanished, (\d+) changed", line)
     assert said, line
     d = run("diff", "--db", db)
