@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nsaudit.diff import apply, capability_changes, diff, key
+from nsaudit.diff import capability_changes, diff, key
 from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, Snapshot
 
 HOST = HostInfo("h", "m", "boot-1", "6.1")
@@ -74,14 +76,6 @@ def test_created_mirrors_vanished(a: Snapshot, b: Snapshot) -> None:
     assert [key(c.old) for c in ab.changed] == [key(c.new) for c in ba.changed]
 
 
-@settings(max_examples=200)
-@given(snapshots, snapshots)
-def test_the_changes_applied_to_a_give_b(a: Snapshot, b: Snapshot) -> None:
-    assert apply(a, diff(a, b)) == tuple(
-        sorted(b.namespaces, key=lambda n: (n.id.type.value, n.id.dev, n.id.inode, n.ns_id or 0))
-    )
-
-
 def test_process_count_alone_is_noise() -> None:
     d = diff(snap(ns(NsType.NET, 1, nprocs=3)), snap(ns(NsType.NET, 1, nprocs=5)))
     assert len(d.changed) == 1 and d.changed[0].noise and not d.differs
@@ -134,3 +128,207 @@ def test_capability_changes() -> None:
     }
     d = diff(snap(caps=old), snap(caps=new))
     assert d.differs and len(d.capabilities) == 3
+
+
+# --- An independent model of `nsaudit diff`, written from the README's words (section
+# "nsaudit diff"), not from nsaudit/diff.py: plain set arithmetic over identities.
+#   "Identity is (type, nsfs device, inode), and NS_GET_ID where both snapshots have it."
+#   "created (in NEW, not in OLD), vanished (in OLD, not in NEW), changed (in both, with another
+#   process count, representative process, command, user, holders, parent or owner)".
+#   Noise: "a change of process count or of the representative process alone (nprocs, pid,
+#   ppid, pid_start, parent_command)".
+#   Reboots: "matches namespaces by shape (type, command, user, bind-mount paths), never by
+#   inode".
+
+MODEL_NOISE = {"nprocs", "pid", "ppid", "pid_start", "parent_command"}
+# Every recorded attribute of a namespace except what makes up its identity.
+MODEL_ATTRIBUTES = (
+    "nprocs",
+    "pid",
+    "pid_start",
+    "ppid",
+    "parent_command",
+    "command",
+    "cmdline",
+    "uid",
+    "user",
+    "holders",
+    "parent",
+    "owner",
+    "owner_uid",
+)
+
+
+def model_identity(n: Namespace, with_ns_id: bool) -> tuple[object, ...]:
+    return (n.id.type, n.id.dev, n.id.inode, n.ns_id if with_ns_id else None)
+
+
+def model_fields(old: Namespace, new: Namespace) -> set[str]:
+    def value(n: Namespace, name: str) -> object:
+        v = getattr(n, name)
+        return frozenset(v) if name == "holders" else v  # holders are a set, not a sequence
+
+    return {f for f in MODEL_ATTRIBUTES if value(old, f) != value(new, f)}
+
+
+def model_shape(n: Namespace) -> tuple[object, ...]:
+    paths = sorted(h.path or "" for h in n.holders if h.kind == "mount")
+    return (n.id.type, n.command, n.user, tuple(paths))
+
+
+def model_diff(
+    a: Snapshot, b: Snapshot
+) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]], dict[tuple[object, ...], set[str]]]:
+    """(created, vanished, changed identity -> fields) for snapshots of one boot."""
+    with_ns_id = all(n.ns_id is not None for n in (*a.namespaces, *b.namespaces))
+    old = {model_identity(n, with_ns_id): n for n in a.namespaces}
+    new = {model_identity(n, with_ns_id): n for n in b.namespaces}
+    changed = {i: model_fields(old[i], new[i]) for i in old.keys() & new.keys()}
+    return new.keys() - old.keys(), old.keys() - new.keys(), {i: f for i, f in changed.items() if f}
+
+
+def ident(n: Namespace) -> tuple[object, ...]:
+    return (n.id.type, n.id.dev, n.id.inode, n.ns_id)
+
+
+holder_choices = [
+    Holder("mount", path="/run/netns/a"),
+    Holder("mount", path="/run/netns/b"),
+    Holder("fd", pid=7, fd=3),
+]
+
+
+@st.composite
+def namespace_in(draw: st.DrawFn, with_ns_id: bool) -> Namespace:
+    nprocs = draw(st.integers(0, 3))
+    base = ns(
+        draw(st.sampled_from([NsType.NET, NsType.USER])),
+        draw(st.integers(0, 5)),
+        nprocs=nprocs,
+        command=draw(st.sampled_from(["sleep", "bash"])),
+        # In the collector's order (as listed); the model compares them as a set anyway.
+        holders=tuple(
+            h for h in holder_choices if h in draw(st.sets(st.sampled_from(holder_choices)))
+        ),
+        # A small range of ids so that the same inode comes back with another ns_id (reuse).
+        ns_id=draw(st.integers(1, 3)) if with_ns_id else None,
+    )
+    return replace(
+        base,
+        pid=draw(st.sampled_from([None, 100, 101])) if nprocs else None,
+        ppid=draw(st.sampled_from([None, 1, 2])),
+        pid_start=draw(st.sampled_from([None, 5000])),
+        parent_command=draw(st.sampled_from([None, "systemd", "containerd-shim"])),
+        cmdline=draw(st.sampled_from([None, "sleep 1"])),
+        uid=draw(st.sampled_from([0, 1000])),
+        user=draw(st.sampled_from(["root", "alice"])),
+        owner_uid=draw(st.sampled_from([None, 0])),
+        parent=draw(st.sampled_from([None, NamespaceId(NsType.USER, 4, 1)])),
+        owner=draw(st.sampled_from([None, NamespaceId(NsType.USER, 4, 2)])),
+    )
+
+
+@st.composite
+def snapshot_pairs(
+    draw: st.DrawFn,
+    boots: tuple[str, str] = ("boot-1", "boot-1"),
+    ids: tuple[bool, bool] | None = None,
+) -> tuple[Snapshot, Snapshot]:
+    """Two snapshots; NEW partly made of OLD's namespaces, some with attributes changed.
+
+    ids: whether OLD and NEW have NS_GET_ID (a kernel answers it for all or none); drawn if None.
+    """
+    a_ids, b_ids = ids if ids is not None else (draw(st.booleans()), draw(st.booleans()))
+    unique = st.lists(namespace_in(a_ids), max_size=8, unique_by=lambda n: (n.id.type, n.id.inode))
+    old = draw(unique)
+    kept = [n for n in old if draw(st.booleans())]
+    edited = []
+    for n in kept:
+        fresh = draw(namespace_in(b_ids))
+        edits = draw(st.sets(st.sampled_from(MODEL_ATTRIBUTES)))
+        n = replace(n, ns_id=n.ns_id if not b_ids else (n.ns_id or fresh.ns_id))
+        edited.append(replace(n, **{f: getattr(fresh, f) for f in edits}))
+    taken = {(n.id.type, n.id.inode) for n in edited}
+    extra = draw(
+        st.lists(namespace_in(b_ids), max_size=5, unique_by=lambda n: (n.id.type, n.id.inode))
+    )
+    new = edited + [n for n in extra if (n.id.type, n.id.inode) not in taken]
+    if not b_ids:
+        new = [replace(n, ns_id=None) for n in new]
+    return snap(*old, boot=boots[0]), snap(*new, boot=boots[1])
+
+
+same_ns_id_support = st.booleans().flatmap(lambda has: snapshot_pairs(ids=(has, has)))
+
+
+@settings(max_examples=400)
+@given(same_ns_id_support)
+def test_diff_agrees_with_a_set_model_of_identities(pair: tuple[Snapshot, Snapshot]) -> None:
+    check_against_model(*pair)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="nsaudit/diff.py key() always includes ns_id, so when only one snapshot has "
+    "NS_GET_ID (kernel or nsaudit upgraded between them) every namespace is created and "
+    "vanished; the README says ns_id counts only where both snapshots have it",
+)
+@settings(max_examples=200)
+@given(snapshot_pairs(ids=(False, True)) | snapshot_pairs(ids=(True, False)))
+def test_diff_agrees_with_the_model_when_one_snapshot_lacks_ns_ids(
+    pair: tuple[Snapshot, Snapshot],
+) -> None:
+    check_against_model(*pair)
+
+
+def check_against_model(a: Snapshot, b: Snapshot) -> None:
+    created, vanished, changed = model_diff(a, b)
+    with_ns_id = all(n.ns_id is not None for n in (*a.namespaces, *b.namespaces))
+    d = diff(a, b)
+    assert not d.rebooted
+    assert {model_identity(n, with_ns_id) for n in d.created} == created
+    assert {model_identity(n, with_ns_id) for n in d.vanished} == vanished
+    got = {model_identity(c.new, with_ns_id): set(c.fields) for c in d.changed}
+    assert got == changed
+    for c in d.changed:
+        assert c.noise == (set(c.fields) <= MODEL_NOISE)
+    signal = any(not f <= MODEL_NOISE for f in changed.values())
+    assert d.differs == bool(created or vanished or signal)
+
+
+@settings(max_examples=200)
+@given(snapshot_pairs())
+def test_a_reused_inode_is_created_and_vanished_when_both_have_ns_ids(
+    pair: tuple[Snapshot, Snapshot],
+) -> None:
+    a, b = pair
+    reused = [
+        (o, n)
+        for o in a.namespaces
+        for n in b.namespaces
+        if (o.id.type, o.id.inode) == (n.id.type, n.id.inode)
+        and o.ns_id is not None
+        and n.ns_id is not None
+        and o.ns_id != n.ns_id
+    ]
+    d = diff(a, b)
+    for o, n in reused:
+        assert ident(n) in {ident(x) for x in d.created}
+        assert ident(o) in {ident(x) for x in d.vanished}
+        assert all(ident(c.new) != ident(n) for c in d.changed)
+
+
+@settings(max_examples=300)
+@given(snapshot_pairs(boots=("boot-1", "boot-2")))
+def test_after_a_reboot_diff_agrees_with_a_multiset_model_of_shapes(
+    pair: tuple[Snapshot, Snapshot],
+) -> None:
+    a, b = pair
+    old, new = Counter(map(model_shape, a.namespaces)), Counter(map(model_shape, b.namespaces))
+    d = diff(a, b)
+    assert d.rebooted
+    assert Counter(map(model_shape, d.created)) == new - old
+    assert Counter(map(model_shape, d.vanished)) == old - new
+    for c in d.changed:
+        assert model_shape(c.old) == model_shape(c.new)
+    assert Counter(model_shape(c.new) for c in d.changed) <= old & new
