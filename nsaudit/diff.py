@@ -82,6 +82,10 @@ def key(ns: Namespace) -> Key:
     return ns.identity
 
 
+def _without_ns_id(ns: Namespace) -> Key:
+    return (ns.id.type.value, ns.id.dev, ns.id.inode, None)
+
+
 def shape(ns: Namespace) -> tuple[object, ...]:
     """What a namespace looks like regardless of its inode: across reboots and hosts."""
     mounts = tuple(sorted(h.path or "" for h in ns.holders if h.kind == "mount"))
@@ -97,8 +101,11 @@ def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDi
     if rebooted:
         created, vanished = by_shape(old_ns, new_ns)
         return SnapshotDiff(True, created, vanished, (), caps)
-    before = {key(n): n for n in old_ns}
-    after = {key(n): n for n in new_ns}
+    # NS_GET_ID tells a reused inode apart only where both snapshots have it (a kernel or an
+    # nsaudit without it took one of them): else identity is (type, device, inode) alone.
+    ident = key if all(n.ns_id is not None for n in (*old_ns, *new_ns)) else _without_ns_id
+    before = {ident(n): n for n in old_ns}
+    after = {ident(n): n for n in new_ns}
     created = tuple(after[k] for k in sorted(after.keys() - before.keys(), key=_sort))
     vanished = tuple(before[k] for k in sorted(before.keys() - after.keys(), key=_sort))
     changed = []

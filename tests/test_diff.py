@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -267,12 +266,6 @@ def test_diff_agrees_with_a_set_model_of_identities(pair: tuple[Snapshot, Snapsh
     check_against_model(*pair)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nsaudit/diff.py key() always includes ns_id, so when only one snapshot has "
-    "NS_GET_ID (kernel or nsaudit upgraded between them) every namespace is created and "
-    "vanished; the README says ns_id counts only where both snapshots have it",
-)
 @settings(max_examples=200)
 @given(snapshot_pairs(ids=(False, True)) | snapshot_pairs(ids=(True, False)))
 def test_diff_agrees_with_the_model_when_one_snapshot_lacks_ns_ids(
