@@ -94,12 +94,14 @@ class TypeCapability:
 
 @dataclass(frozen=True)
 class Restriction:
-    """A sysctl that limits user namespaces, its value (None: not on this kernel) and meaning."""
+    """A sysctl that limits user namespaces, its value and meaning. value None: not on this
+    kernel, or, when `read` is False, not known (no /proc/sys, or the file could not be read)."""
 
     name: str
     path: str
     value: str | None
     meaning: str
+    read: bool = True
 
 
 @dataclass(frozen=True)

@@ -358,7 +358,8 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
     db = tmp_path / "ns.db"
     check("--policy", path, "--db", db, "--record")  # the first check: where the period starts
     code, report = check("--policy", path, "--db", db, "--record")
-    assert outcome(report, "NEW")["outcome"] == "pass"
+    # Others may start namespaces meanwhile on a busy host; none of ours exists yet.
+    assert not any("nsaudit-new" in e["text"] for e in outcome(report, "NEW")["evidence"])
     assert "the snapshots since the last check" in report["period"]
 
     # A namespace made and gone between two checks is still caught: a snapshot saw it.
@@ -377,7 +378,7 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
 
     # The next check starts where that one ended.
     code, report = check("--policy", path, "--db", db, "--record")
-    assert code == 0 and outcome(report, "NEW")["outcome"] == "pass"
+    assert not any(e.get("pid") == pid for e in outcome(report, "NEW")["evidence"])
 
 
 @needs_root

@@ -26,11 +26,12 @@ The expectations below are written from those sources, not from nsaudit's output
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KCONFIGS, ROOTS, by_type, run_json
+from conftest import KCONFIGS, ROOTS, by_type, run, run_json
 
 TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 
@@ -134,13 +135,6 @@ KCONFIG_CASES: dict[str, Case] = {
     "rhel-8.0.config": config_only(missing=("time",)),
 }
 
-# What the code says today where these sources disagree with it (see the note of issue 10).
-NO_PROC_SYS_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="nsaudit/kernel/userns.py unprivileged_access(): with no /proc/sys every switch "
-    "reads as absent and the verdict is `allowed`, 'no restriction in force ()'",
-)
-
 
 def check(report: dict[str, Any], case: Case) -> None:
     types, overall, overall_words = case
@@ -169,10 +163,7 @@ def test_unprivileged_verdicts_of_each_sample_root(root: str) -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [
-        c if c == "android_pixel-7.config" else pytest.param(c, marks=NO_PROC_SYS_BUG)
-        for c in sorted(KCONFIG_CASES)
-    ],
+    sorted(KCONFIG_CASES),
 )
 def test_unprivileged_verdicts_of_each_kconfig_without_proc(config: str, tmp_path: Path) -> None:
     # An empty --root: only the config is evidence (the host's own /proc is not consulted).
@@ -273,11 +264,6 @@ def test_max_net_namespaces_zero_denies_net_only(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nsaudit/kernel/userns.py read_restrictions(): a switch that exists but cannot be "
-    "read is taken as absent ('not on this kernel'), so the verdict is `allowed`",
-)
 def test_an_unreadable_clone_switch_makes_the_verdict_unknown(tmp_path: Path) -> None:
     # DEBIAN: the switch decides; a path that holds a directory instead cannot be read, so
     # nothing says whether unprivileged users are denied.
@@ -287,3 +273,21 @@ def test_an_unreadable_clone_switch_makes_the_verdict_unknown(tmp_path: Path) ->
         run_json("detect", "--root", root),
         (table(UNKNOWN_OTHER, ("unknown", ())), "unknown", ()),
     )
+
+
+def test_a_sysctl_rule_never_takes_an_unreadable_switch_for_an_absent_one(tmp_path: Path) -> None:
+    # The same mistake in policies: `if_absent = "pass"` must not pass a switch that exists but
+    # could not be read; the rule is `error`, with the reason.
+    root = make_root(tmp_path / "root", {}, lsm="lockdown,capability,yama")
+    (root / "proc/sys/kernel/unprivileged_userns_clone").mkdir()
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        '[policy]\nname = "p"\n\n[[rule]]\nid = "CLONE"\ntitle = "t"\nseverity = "low"\n'
+        'check = { kind = "sysctl", name = "kernel.unprivileged_userns_clone", equals = 0, '
+        'if_absent = "pass" }\n'
+    )
+    proc = run("check", "--policy", policy, "--root", root, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    (result,) = json.loads(proc.stdout)["results"]
+    assert result["outcome"] == "error", result
+    assert "unknown" in result["summary"] and "cannot be read" in result["summary"], result

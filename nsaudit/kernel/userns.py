@@ -23,7 +23,10 @@ def read_restrictions(
     apparmor_active = _apparmor_active(host)
     if not host.isdir("/proc/sys"):
         unread = f"unknown: no {host.show('/proc/sys')} to read"
-        return tuple(Restriction(n, host.show(sysctl_path(n)), None, unread) for n in SYSCTLS), None
+        return (
+            tuple(Restriction(n, host.show(sysctl_path(n)), None, unread, False) for n in SYSCTLS),
+            None,
+        )
     out = []
     for name in SYSCTLS:
         path = sysctl_path(name)
@@ -31,7 +34,9 @@ def read_restrictions(
             value = host.read_value(path)
         except OSError as e:
             warnings.append(f"{host.show(path)} cannot be read ({e.strerror}); {name} is unknown")
-            value = None
+            unread = f"unknown: {host.show(path)} cannot be read ({e.strerror})"
+            out.append(Restriction(name, host.show(path), None, unread, False))
+            continue
         out.append(
             Restriction(name, host.show(path), value, _meaning(name, value, apparmor_active))
         )
@@ -86,6 +91,10 @@ def unprivileged_access(
         return Verdict(Access.DENIED, f"user namespaces are {user_status}")
     if values.get(CLONE_SWITCH) == "0":
         return Verdict(Access.DENIED, f"{CLONE_SWITCH} = 0")
+    unread = [r.name for r in restrictions if not r.read]
+    if unread:
+        # A switch that may deny or restrict could not be read: never a guess of "allowed".
+        return Verdict(Access.UNKNOWN, f"{', '.join(unread)} could not be read")
     apparmor = values.get(APPARMOR_SWITCH)
     if apparmor not in (None, "0") and apparmor_active is not False:
         return Verdict(

@@ -184,10 +184,24 @@ class SysctlCheck:
             return None if entry.get("limit") is None else str(entry.get("limit"))
         return None
 
+    def unread(self, report: Mapping[str, Any]) -> str | None:
+        """Why the value is unknown (no /proc/sys, an unreadable file), or None. The limits
+        of other types live beside user.max_user_namespaces, so they share its fate."""
+        named = self.name if self.name in SYSCTLS[:3] else "user.max_user_namespaces"
+        for r in report.get("restrictions") or []:
+            if isinstance(r, Mapping) and r.get("name") == named and r.get("read") is False:
+                return str(r.get("meaning") or f"{named} could not be read")
+        return None
+
     def evaluate(self, subject: Subject) -> Verdict:
         if (missing := _no_report(subject)) is not None:
             return missing
-        value = self.value(subject.snapshot.capabilities or {})
+        report = subject.snapshot.capabilities or {}
+        value = self.value(report)
+        if value is None and (why := self.unread(report)) is not None:
+            # Unknown is not absent: if_absent never decides a value nobody could read.
+            e = Evidence(f"{self.name}: {why} (want {self.want()})", sysctl=self.name)
+            return Verdict(Outcome.ERROR, f"{self.name} is unknown: {why}", (e,))
         if value is None:
             e = Evidence(
                 f"{self.name} is not on this kernel (want {self.want()})", sysctl=self.name
