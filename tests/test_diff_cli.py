@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import assert_clean_error, needs_root, run
-from nsmakers import in_new_namespaces, netns, ns_of
+from nsmakers import in_new_namespaces, netns, ns_of, wait_for
 
 pytestmark = needs_root
 
@@ -78,10 +78,31 @@ def test_last_process_gone_while_a_bind_mount_holds_it_is_changed(tmp_path: Path
 
 def test_no_difference_exits_0_and_process_counts_are_noise(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
-    snap(db)
-    snap(db)
-    code, data = diff_json(db, "--type", "uts")
-    assert code == 0 and data["differs"] is False
+    with in_new_namespaces("--uts") as pid:
+        uts = ns_of(pid, "uts")
+        snap(db)
+        # A second member joins the namespace: its process count goes from 1 to 2.
+        joiner = subprocess.Popen(["nsenter", "-t", str(pid), "--uts", "sleep", "300"])
+        try:
+            wait_for(
+                lambda: (
+                    ns_of(joiner.pid, "uts") == uts
+                    and Path(f"/proc/{joiner.pid}/comm").read_text().strip() == "sleep"
+                )
+            )
+            snap(db)
+        finally:
+            joiner.kill()
+            joiner.wait()
+    code, data = diff_json(db, "--type", "uts", "--all")
+    (change,) = [c for c in data["changed"] if c["new"]["inode"] == uts[1]]
+    assert (change["old"]["nprocs"], change["new"]["nprocs"]) == (1, 2)
+    assert change["fields"] == ["nprocs"] and change["noise"] is True
+    # Only something else that a busy host did between the snapshots may make it exit 1.
+    others = [c for c in data["changed"] if not c["noise"]] + data["created"] + data["vanished"]
+    assert code == (1 if others else 0) and data["differs"] is bool(others)
+    plain = diff_json(db, "--type", "uts")[1]
+    assert all(c["new"]["inode"] != uts[1] for c in plain["changed"])
 
 
 def test_reboot_is_reported_and_compared_by_shape(tmp_path: Path) -> None:

@@ -200,8 +200,7 @@ def test_tree_draws_a_grandchild_deeper_than_its_parent_as_lsns_does(
         for ino in (child, grandchild):
             theirs = next(line for line in lsns if line.rstrip().endswith(str(ino)))
             assert _depth(theirs, ino) == _depth(lines[ino], ino)
-    for tree in ("owner", "process"):
-        assert run("show", "--db", db, "--tree", tree).returncode == 0
+    # --tree owner and --tree process, parent by parent: tests/test_lsns_oracle.py.
 
 
 def test_markdown_tree_keeps_depth_as_nbsp(nested_pid: tuple[int, int], tmp_path: Path) -> None:

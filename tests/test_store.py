@@ -373,13 +373,7 @@ def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> 
     assert "bad\\xff\\xfe" in table
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_no_store_prints_like_lsns_and_writes_nothing(tmp_path: Path, fmt: str) -> None:
-    db = tmp_path / "never.db"
-    proc = run("snapshot", "--no-store", "--db", db, "--format", fmt)
-    assert proc.returncode == 0, proc.stderr
-    assert not db.exists()
-    assert "uts" in proc.stdout
+# snapshot --no-store, row by row against lsns: tests/test_lsns_oracle.py.
 
 
 def test_schema_head_constant_is_alembics_head() -> None:
