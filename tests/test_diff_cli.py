@@ -43,16 +43,17 @@ def test_created_then_vanished(tmp_path: Path) -> None:
         }
         snap(db)
         code, data = diff_json(db)
+        # A busy host may start or end other namespaces meanwhile: assert about ours.
         assert code == 1
-        assert keys(data["created"]) == ours
-        assert data["vanished"] == [] and data["rebooted"] is False
+        assert ours <= keys(data["created"])
+        assert not ours & keys(data["vanished"]) and data["rebooted"] is False
     snap(db)
     code, data = diff_json(db)
     assert code == 1
-    assert keys(data["vanished"]) == ours and data["created"] == []
+    assert ours <= keys(data["vanished"]) and not ours & keys(data["created"])
     # latest~2 -> latest: what was there before is there again.
     code, data = diff_json(db, "latest~2", "latest")
-    assert data["created"] == [] and data["vanished"] == []
+    assert not ours & (keys(data["created"]) | keys(data["vanished"]))
 
 
 def test_last_process_gone_while_a_bind_mount_holds_it_is_changed(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_last_process_gone_while_a_bind_mount_holds_it_is_changed(tmp_path: Path
         snap(db)
         code, data = diff_json(db, "--type", "net")
         assert code == 1
-        assert data["vanished"] == [] and data["created"] == []
+        assert ("net", inode) not in keys(data["vanished"]) | keys(data["created"])
         (change,) = [c for c in data["changed"] if c["new"]["inode"] == inode]
         assert change["note"] == f"lost its last process; still held by mount /run/netns/{name}"
         assert change["noise"] is False and "nprocs" in change["fields"]
@@ -131,11 +132,13 @@ def test_audit_is_quiet_when_nothing_changed_and_exits_1_on_change(tmp_path: Pat
     first = run("audit", "--db", db)
     assert first.returncode == 0 and "the first snapshot of this host" in first.stdout
     quiet = run("audit", "--db", db, "--quiet")
-    assert quiet.returncode == 0 and quiet.stdout == ""
-    with in_new_namespaces("--uts"):
-        changed = run("audit", "--db", db, "--quiet")
+    # Silent exactly when nothing changed (on a busy host something else may have).
+    assert quiet.returncode in (0, 1) and (quiet.returncode == 0) == (quiet.stdout == "")
+    with in_new_namespaces("--uts") as pid:
+        inode = ns_of(pid, "uts")[1]
+        changed = run("audit", "--db", db, "--quiet", "--format", "json")
     assert changed.returncode == 1
-    assert "1 created, 0 vanished" in changed.stdout
+    assert ("uts", inode) in keys(json.loads(changed.stdout)["created"])
 
 
 def test_diff_errors(tmp_path: Path) -> None:
