@@ -113,3 +113,25 @@ def fd_held_netns() -> Iterator[tuple[int, int, int, int]]:
         yield proc.pid, fd, dev, ino
     finally:
         kill_tree(proc)
+
+
+@contextmanager
+def nested_user_and_pid() -> Iterator[dict[str, int]]:
+    """unshare in unshare: two user and two pid namespaces, one inside the other."""
+    flags = ["--user", "--map-root-user", "--pid", "--fork"]
+    proc = subprocess.Popen(["unshare", *flags, "unshare", *flags, "sleep", "300"])
+    try:
+        wait_for(lambda: children(proc.pid) and children(children(proc.pid)[0]))
+        middle = children(proc.pid)[0]
+        inner = children(middle)[0]
+        wait_for(lambda: Path(f"/proc/{inner}/comm").read_text().strip() == "sleep")
+        yield {
+            "user1": ns_of(proc.pid, "user")[1],
+            "pid1": ns_of(middle, "pid")[1],
+            "user2": ns_of(inner, "user")[1],
+            "pid2": ns_of(inner, "pid")[1],
+            "host_user": ns_of(os.getpid(), "user")[1],
+            "host_pid": ns_of(os.getpid(), "pid")[1],
+        }
+    finally:
+        kill_tree(proc)

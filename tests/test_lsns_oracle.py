@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import REPO, needs_root, run
-from nsmakers import children, fd_held_netns, kill_tree, netns, ns_of, wait_for
+from nsmakers import fd_held_netns, kill_tree, nested_user_and_pid, netns, ns_of, wait_for
 
 pytestmark = needs_root
 
@@ -319,28 +319,6 @@ def tree_parents(text: str) -> dict[int, tuple[int, int | None]]:
         out[ino] = (depth, stack[-1][1] if stack else None)
         stack.append((depth, ino))
     return out
-
-
-@contextmanager
-def nested_user_and_pid() -> Iterator[dict[str, int]]:
-    """unshare in unshare: two user and two pid namespaces, one inside the other."""
-    flags = ["--user", "--map-root-user", "--pid", "--fork"]
-    proc = subprocess.Popen(["unshare", *flags, "unshare", *flags, "sleep", "300"])
-    try:
-        wait_for(lambda: children(proc.pid) and children(children(proc.pid)[0]))
-        middle = children(proc.pid)[0]
-        inner = children(middle)[0]
-        wait_for(lambda: Path(f"/proc/{inner}/comm").read_text().strip() == "sleep")
-        yield {
-            "user1": ns_of(proc.pid, "user")[1],
-            "pid1": ns_of(middle, "pid")[1],
-            "user2": ns_of(inner, "user")[1],
-            "pid2": ns_of(inner, "pid")[1],
-            "host_user": ns_of(os.getpid(), "user")[1],
-            "host_pid": ns_of(os.getpid(), "pid")[1],
-        }
-    finally:
-        kill_tree(proc)
 
 
 def test_owner_and_process_trees_put_each_namespace_under_the_right_one(tmp_path: Path) -> None:

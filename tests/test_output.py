@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, ROOTS, assert_clean_error, needs_root, python_starting, run
-from nsmakers import children, in_new_namespaces, kill_tree, ns_of, wait_for
+from nsmakers import in_new_namespaces, nested_user_and_pid, wait_for
 
 NSAUDIT = (sys.executable, "-m", "nsaudit")
 
@@ -167,16 +167,8 @@ def _depth(line: str, inode: int) -> int:
 @pytest.fixture(scope="module")
 def nested_pid() -> Iterator[tuple[int, int]]:
     """(child, grandchild) pid namespace inodes: unshare in unshare."""
-    flags = ["--user", "--map-root-user", "--pid", "--fork"]
-    proc = subprocess.Popen(["unshare", *flags, "unshare", *flags, "sleep", "300"])
-    try:
-        wait_for(lambda: children(proc.pid) and children(children(proc.pid)[0]))
-        middle = children(proc.pid)[0]
-        inner = children(middle)[0]
-        wait_for(lambda: Path(f"/proc/{inner}/comm").read_text().strip() == "sleep")
-        yield ns_of(middle, "pid")[1], ns_of(inner, "pid")[1]
-    finally:
-        kill_tree(proc)
+    with nested_user_and_pid() as ns:
+        yield ns["pid1"], ns["pid2"]
 
 
 def test_tree_draws_a_grandchild_deeper_than_its_parent_as_lsns_does(

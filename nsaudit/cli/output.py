@@ -228,15 +228,7 @@ def _write_fd(output: str, fd: int, write: Callable[[IO[str]], T]) -> T:
         dup = os.dup(fd)
     except OSError:
         raise OutputError(f"-o {output}: file descriptor {fd} is not open") from None
-    try:
-        with os.fdopen(dup, "w", encoding="utf-8") as f:
-            return write(f)
-    except BrokenPipeError:
-        if fd == 1:
-            raise OutputClosed() from None
-        raise OutputError(f"-o {output}: the reader closed it before the end") from None
-    except OSError as e:
-        raise _error(output, e) from None
+    return _through(dup, output, write, stdout=fd == 1)
 
 
 def _write_into(
@@ -253,10 +245,18 @@ def _write_into(
         raise _error(shown, e) from None
     # O_NONBLOCK only kept open() from waiting for a reader; the writes may wait.
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return _through(fd, shown, write)
+
+
+def _through(fd: int, shown: str, write: Callable[[IO[str]], T], stdout: bool = False) -> T:
+    """Write through an open descriptor (closed after): a reader that goes away is 141 on
+    standard output, an error elsewhere."""
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             return write(f)
     except BrokenPipeError:
+        if stdout:
+            raise OutputClosed() from None
         raise OutputError(f"-o {shown}: the reader closed it before the end") from None
     except OSError as e:
         raise _error(shown, e) from None

@@ -61,7 +61,10 @@ class Database:
         schema is upgraded inside the transaction first (unless `upgrade` is False). Any
         failure rolls it all back: a snapshot is stored whole or not at all."""
         with errors(self), self.engine(True, create).begin() as conn:
-            engines.refuse_foreign(self.location, inspect(conn).get_table_names())
+            if self.sqlite is None:
+                # SQLite connections refuse another program's database as they open, before
+                # anything could write (engine._connect); other databases are checked here.
+                engines.refuse_foreign(self.location, inspect(conn).get_table_names())
             # The common case, a database at head, costs one query and no Alembic import.
             if revision(conn) != SCHEMA_HEAD:
                 from nsaudit.store import migrate
@@ -160,22 +163,28 @@ def errors(database: Database) -> Iterator[None]:
         raise DatabaseError(f"database {location}: {detail}") from None
 
 
+def _folder(database: Database) -> str | None:
+    """The folder of an SQLite database (None for another kind)."""
+    if database.sqlite is None:
+        return None
+    return os.path.dirname(os.path.abspath(database.sqlite.path))
+
+
 def _read_only_folder(database: Database) -> bool:
     """SQLite could not open the file's write-ahead log beside it: the folder is read-only."""
-    if database.sqlite is None:
-        return False
-    folder = os.path.dirname(os.path.abspath(database.sqlite.path))
+    folder = _folder(database)
     try:
-        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+        return folder is not None and (
+            bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+        )
     except OSError:
         return False
 
 
 def _nearly_full(database: Database) -> bool:
-    if database.sqlite is None:
-        return False
+    folder = _folder(database)
     try:
-        st = os.statvfs(os.path.dirname(os.path.abspath(database.sqlite.path)))
+        st = os.statvfs(folder) if folder is not None else None
     except OSError:
         return False
-    return st.f_bavail * st.f_frsize < _NEARLY_FULL
+    return st is not None and st.f_bavail * st.f_frsize < _NEARLY_FULL
