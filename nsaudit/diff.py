@@ -189,14 +189,6 @@ def capability_changes(
     ]
 
 
-def apply(old: Snapshot, d: SnapshotDiff) -> tuple[Namespace, ...]:
-    """OLD's namespaces with the diff applied: NEW's namespaces (the property tests check it)."""
-    gone = {key(n) for n in d.vanished} | {key(c.old) for c in d.changed}
-    kept = [n for n in old.namespaces if key(n) not in gone]
-    result = kept + list(d.created) + [c.new for c in d.changed]
-    return tuple(sorted(result, key=lambda n: _sort(key(n))))
-
-
 def without(d: SnapshotDiff, ignored: Callable[[Namespace], bool]) -> SnapshotDiff:
     """The diff less the namespaces an ignore rule matches; `hidden` counts what it left out."""
     created = tuple(n for n in d.created if not ignored(n))

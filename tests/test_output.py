@@ -225,6 +225,7 @@ def test_ascii_stdout_draws_ascii_branches(nested_pid: tuple[int, int], tmp_path
 # Item 9: tables fit the terminal; JSON and CSV keep everything.
 
 
+@needs_root
 def test_a_long_command_line_is_cut_and_pads_no_row(tmp_path: Path) -> None:
     long_arg = "x" * 4000
     with in_new_namespaces("--uts", argv=["sh", "-c", "sleep 300", long_arg]):

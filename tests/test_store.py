@@ -83,6 +83,7 @@ def test_default_location_for_a_user(tmp_path: Path) -> None:
         assert default_location() == expected
 
 
+@needs_root
 def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     with in_new_namespaces("--net", "--uts"), netns():
@@ -101,6 +102,7 @@ def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
     assert reports == 1
 
 
+@needs_root
 def test_summary_counts_created_and_vanished(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     snapshot(db)
