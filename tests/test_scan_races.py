@@ -1,0 +1,296 @@
+"""A process that exits while nsaudit scans: its namespace is never left with a representative
+that cannot be read (nulls presented as complete), and an exiting process is never taken for a
+kernel thread.
+
+The races are made deterministic: the scan runs in this process, and an audit hook (CPython's
+own, `sys.addaudithook`) kills the representative at the moment the scanner opens its
+/proc/PID/stat or /proc/PID/cmdline, after the walk counted it as a member. Killed and left
+unreaped it is a zombie (what an exiting process looks like: no namespace links but user and
+pid, an empty cmdline, the comm it had); killed and reaped it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import needs_root
+from nsmakers import kill_tree, ns_of, wait_for
+
+from nsaudit.collect.scan import Scanner
+from nsaudit.hostfs import HostFS
+from nsaudit.model import Namespace
+
+PF_KTHREAD = 0x00200000
+TYPES = ("ipc", "uts")
+
+# open() paths -> what to do when the scanner opens one; each fires once.
+_TRIGGERS: dict[str, Callable[[], None]] = {}
+
+
+def _on_open(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _TRIGGERS or not isinstance(args[0], str):
+        return
+    action = _TRIGGERS.get(args[0])
+    if action is not None:
+        _TRIGGERS.clear()  # before acting: the action opens /proc files itself
+        action()
+
+
+# An audit hook cannot be removed; it does nothing while no trigger is set.
+sys.addaudithook(_on_open)
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command: state is [0], ppid [1], flags [6]."""
+    return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].decode().split()
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+@contextmanager
+def sleeper(
+    prefix: list[str], arg: str, same_as: int | None = None, types: tuple[str, ...] = TYPES
+) -> Iterator[Any]:
+    """`sleep ARG` (a direct child of this process, so that it stays a zombie until reaped) in
+    the namespaces of `types` that `prefix` makes (or enters: those of `same_as`); returned once
+    it runs sleep in them."""
+    proc = subprocess.Popen([*prefix, "sleep", arg])
+    try:
+        host = {t: ns_of(os.getpid(), t) for t in types}
+
+        def ready() -> bool:
+            if cmdline(proc.pid) != f"sleep\0{arg}\0".encode():
+                return False
+            mine = {t: ns_of(proc.pid, t) for t in types}
+            if same_as is None:
+                return all(mine[t] != host[t] for t in types)
+            return all(mine[t] == ns_of(same_as, t) for t in types)
+
+        wait_for(ready)
+        yield proc
+    finally:
+        kill_tree(proc)
+
+
+def end(proc: subprocess.Popen[bytes], how: str) -> Callable[[], None]:
+    """Kill the process, and leave it a zombie or reap it."""
+
+    def act() -> None:
+        os.kill(proc.pid, signal.SIGKILL)
+        if how == "reaped":
+            proc.wait()
+            return
+        deadline = time.monotonic() + 20
+        while stat_fields(proc.pid)[0] != "Z":
+            assert time.monotonic() < deadline, "no zombie"
+            time.sleep(0.005)
+
+    return act
+
+
+def scan_killing(pid: int, when: str, action: Callable[[], None]) -> tuple[Namespace, ...]:
+    """Scan the live host in this process; `action` runs when the scanner first opens
+    /proc/PID/<when> (stat or cmdline), and must have run by the end."""
+    _TRIGGERS.clear()
+    _TRIGGERS[f"/proc/{pid}/{when}"] = action
+    try:
+        result = Scanner(HostFS("/")).run()
+        assert not _TRIGGERS, f"the scanner never opened /proc/{pid}/{when}"
+    finally:
+        _TRIGGERS.clear()
+    assert not [p for p in result.problems if p.pid == pid], result.problems
+    return result.namespaces
+
+
+def rows(namespaces: tuple[Namespace, ...], ids: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    return {
+        t: [ns for ns in namespaces if ns.id.type.value == t and ns.id.inode == ids[t][1]]
+        for t in TYPES
+    }
+
+
+WHEN = pytest.mark.parametrize("when", ["stat", "cmdline"])
+HOW = pytest.mark.parametrize("how", ["zombie", "reaped"])
+
+
+@needs_root
+@WHEN
+@HOW
+def test_a_representative_that_exits_mid_scan_hands_over_to_the_next_member(
+    when: str, how: str
+) -> None:
+    with ExitStack() as stack:
+        first = stack.enter_context(sleeper(["unshare", "--uts", "--ipc"], "3001"))
+        second = stack.enter_context(
+            sleeper(["nsenter", "-t", str(first.pid), "--uts", "--ipc"], "3002", first.pid)
+        )
+        ids = {t: ns_of(first.pid, t) for t in TYPES}
+        # Pids wrap on a busy host: the representative is the lower one, whichever came first.
+        rep, other = sorted((first, second), key=lambda p: p.pid)
+        other_start = int(stat_fields(other.pid)[19])
+        namespaces = scan_killing(rep.pid, when, end(rep, how))
+        found = rows(namespaces, ids)
+        for t in TYPES:
+            assert len(found[t]) == 1, (t, found[t])
+            ns = found[t][0]
+            # The exited member is no longer counted, and the other one stands for it.
+            assert ns.nprocs == 1, ns
+            assert ns.pid == other.pid, (ns, rep.pid, other.pid)
+            assert ns.pid_start == other_start, ns
+            assert ns.ppid == os.getpid(), ns
+            assert ns.command == "sleep", ns
+            assert ns.cmdline == f"sleep {other.args[-1]}", ns
+            assert (ns.uid, ns.user) == (0, "root"), ns
+            assert ns.owner is not None, ns
+
+
+@needs_root
+@WHEN
+@HOW
+def test_a_namespace_whose_only_process_exits_mid_scan_is_gone(when: str, how: str) -> None:
+    with sleeper(["unshare", "--uts", "--ipc"], "3003") as only:
+        ids = {t: ns_of(only.pid, t) for t in TYPES}
+        namespaces = scan_killing(only.pid, when, end(only, how))
+        found = rows(namespaces, ids)
+        assert found == {t: [] for t in TYPES}, found
+        assert not [ns for ns in namespaces if ns.pid == only.pid]
+
+
+@needs_root
+@WHEN
+@HOW
+def test_a_namespace_whose_only_process_exits_mid_scan_stays_while_an_fd_holds_it(
+    when: str, how: str
+) -> None:
+    with ExitStack() as stack:
+        only = stack.enter_context(sleeper(["unshare", "--uts", "--ipc"], "3004"))
+        ids = {t: ns_of(only.pid, t) for t in TYPES}
+        # fds 8 and 9 of a shell-turned-sleep hold the two namespaces.
+        script = f"exec 8</proc/{only.pid}/ns/ipc 9</proc/{only.pid}/ns/uts; exec sleep 3005"
+        holder = subprocess.Popen(["sh", "-c", script])
+        stack.callback(kill_tree, holder)
+
+        def holding() -> bool:
+            try:
+                held = [os.stat(f"/proc/{holder.pid}/fd/{fd}") for fd in (8, 9)]
+            except FileNotFoundError:
+                return False
+            return [(st.st_dev, st.st_ino) for st in held] == [ids["ipc"], ids["uts"]]
+
+        wait_for(holding)
+        namespaces = scan_killing(only.pid, when, end(only, how))
+        found = rows(namespaces, ids)
+        for t, fd in zip(TYPES, (8, 9), strict=True):
+            assert len(found[t]) == 1, (t, found[t])
+            ns = found[t][0]
+            assert (ns.nprocs, ns.pid, ns.pid_start, ns.ppid) == (0, None, None, None), ns
+            assert (ns.command, ns.cmdline, ns.uid, ns.user) == (None, None, None, None), ns
+            assert [(h.kind, h.pid, h.fd) for h in ns.holders] == [("fd", holder.pid, fd)], ns
+            # The kernel was still asked about it, through the fd.
+            assert ns.owner is not None, ns
+
+
+@needs_root
+@HOW
+def test_bind_mounts_are_read_through_the_next_member_when_the_first_exits(
+    tmp_path: Path, how: str
+) -> None:
+    """A mount namespace's nsfs bind mounts are read through one of its processes: when that
+    one exits first (a zombie's mountinfo answers EINVAL, a reaped one's ENOENT), through the
+    next, and the snapshot is neither partial nor missing the namespace the mount holds."""
+    target = tmp_path / "net"
+    target.touch()
+    # In a private mount namespace, a new network namespace held only by a bind mount there.
+    make = f"unshare --net mount --bind /proc/self/ns/net {target} && exec sleep 3006"
+    first = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", make])
+    with ExitStack() as stack:
+        stack.callback(kill_tree, first)
+        host_net = ns_of(os.getpid(), "net")
+
+        def mounted() -> bool:
+            try:
+                st = os.stat(f"/proc/{first.pid}/root{target}")
+            except FileNotFoundError:
+                return False
+            held = (st.st_dev, st.st_ino)
+            return (
+                held[0] == host_net[0]
+                and held != host_net
+                and cmdline(first.pid) == b"sleep\x003006\x00"
+            )
+
+        wait_for(mounted)
+        held = os.stat(f"/proc/{first.pid}/root{target}")
+        second = stack.enter_context(
+            sleeper(["nsenter", "-t", str(first.pid), "--mount"], "3007", first.pid, ("mnt",))
+        )
+        mnt = ns_of(first.pid, "mnt")
+        rep, other = sorted((first, second), key=lambda p: p.pid)
+        namespaces = scan_killing(rep.pid, "mountinfo", end(rep, how))
+        (net,) = [
+            ns for ns in namespaces if ns.id.type.value == "net" and ns.id.inode == held.st_ino
+        ]
+        assert net.nprocs == 0 and net.pid is None, net
+        assert [(h.kind, h.path) for h in net.holders] == [("mount", str(target))], net
+        (mount_ns,) = [
+            ns for ns in namespaces if ns.id.type.value == "mnt" and ns.id.inode == mnt[1]
+        ]
+        assert (mount_ns.nprocs, mount_ns.pid) == (1, other.pid), mount_ns
+
+
+# A loop that makes a uts+ipc namespace every few ms, each living 10-50 ms.
+CHURN = "while :; do unshare --uts --ipc sleep 0.0$((RANDOM % 5 + 1)) & sleep 0.005; done"
+
+
+@needs_root
+def test_repeated_scans_under_churn_never_show_a_half_read_namespace() -> None:
+    """The same, undirected: namespaces born and gone all through the scans."""
+    loop = subprocess.Popen(["bash", "-c", CHURN], start_new_session=True)
+    churned = 0
+    try:
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            result = Scanner(HostFS("/")).run()
+            unread = {p.pid for p in result.problems}
+            for ns in result.namespaces:
+                if ns.nprocs and ns.pid not in unread:
+                    fields = (ns.pid, ns.pid_start, ns.ppid, ns.command, ns.cmdline, ns.uid)
+                    assert None not in fields, ns
+                if ns.cmdline == "":
+                    # Only a kernel thread (kthreadd, or a child of it) has no command line.
+                    assert ns.ppid in (0, 2), ns
+                if ns.ppid == loop.pid:
+                    churned += 1
+                    assert (ns.command, (ns.cmdline or "")[:9]) == ("sleep", "sleep 0.0"), ns
+    finally:
+        os.killpg(loop.pid, signal.SIGKILL)
+        loop.wait()
+    assert churned, "no namespace of the loop was ever seen"
+
+
+@needs_root
+def test_kernel_threads_keep_their_empty_command_line() -> None:
+    """The other side of the rule: a kernel thread (PF_KTHREAD) that stands for a namespace
+    (kdevtmpfs keeps a mount namespace of its own) is recorded, with no command line."""
+    namespaces = Scanner(HostFS("/")).run().namespaces
+    kthreads = [ns for ns in namespaces if ns.command == "kdevtmpfs"]
+    if not kthreads:
+        pytest.skip("this kernel has no kdevtmpfs with a namespace of its own")
+    for ns in kthreads:
+        assert ns.pid is not None
+        assert int(stat_fields(ns.pid)[6]) & PF_KTHREAD
+        assert (ns.cmdline, ns.ppid, ns.parent_command) == ("", 2, "kthreadd"), ns
