@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import needs_root
-from nsmakers import kill_tree, ns_of, wait_for
+from nsmakers import in_new, kill_tree, ns_of, runs, wait_for
 
 from nsaudit.collect.scan import Scanner
 from nsaudit.hostfs import HostFS
@@ -54,13 +54,6 @@ def stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].decode().split()
 
 
-def cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
-
-
 @contextmanager
 def sleeper(
     prefix: list[str], arg: str, same_as: int | None = None, types: tuple[str, ...] = TYPES
@@ -70,15 +63,14 @@ def sleeper(
     it runs sleep in them."""
     proc = subprocess.Popen([*prefix, "sleep", arg])
     try:
-        host = {t: ns_of(os.getpid(), t) for t in types}
 
         def ready() -> bool:
-            if cmdline(proc.pid) != f"sleep\0{arg}\0".encode():
+            assert proc.poll() is None, f"{prefix} exited with {proc.returncode}"
+            if not runs(proc.pid, "sleep"):
                 return False
-            mine = {t: ns_of(proc.pid, t) for t in types}
             if same_as is None:
-                return all(mine[t] != host[t] for t in types)
-            return all(mine[t] == ns_of(same_as, t) for t in types)
+                return in_new(proc.pid, types)
+            return all(ns_of(proc.pid, t) == ns_of(same_as, t) for t in types)
 
         wait_for(ready)
         yield proc
@@ -227,11 +219,8 @@ def test_bind_mounts_are_read_through_the_next_member_when_the_first_exits(
             except FileNotFoundError:
                 return False
             held = (st.st_dev, st.st_ino)
-            return (
-                held[0] == host_net[0]
-                and held != host_net
-                and cmdline(first.pid) == b"sleep\x003006\x00"
-            )
+            # The mount is made, and sh has reaped the process that made it (exec'd sleep).
+            return held[0] == host_net[0] and held != host_net and runs(first.pid, "sleep")
 
         wait_for(mounted)
         held = os.stat(f"/proc/{first.pid}/root{target}")
