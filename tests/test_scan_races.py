@@ -11,7 +11,9 @@ pid, an empty cmdline, the comm it had); killed and reaped it is gone.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,7 +98,7 @@ def end(proc: subprocess.Popen[bytes], how: str) -> Callable[[], None]:
 
 def scan_killing(pid: int, when: str, action: Callable[[], None]) -> tuple[Namespace, ...]:
     """Scan the live host in this process; `action` runs when the scanner first opens
-    /proc/PID/<when> (stat or cmdline), and must have run by the end."""
+    /proc/PID/<when> (stat, cmdline, ns/TYPE, mountinfo), and must have run by the end."""
     _TRIGGERS.clear()
     _TRIGGERS[f"/proc/{pid}/{when}"] = action
     try:
@@ -125,14 +127,8 @@ HOW = pytest.mark.parametrize("how", ["zombie", "reaped"])
 def test_a_representative_that_exits_mid_scan_hands_over_to_the_next_member(
     when: str, how: str
 ) -> None:
-    with ExitStack() as stack:
-        first = stack.enter_context(sleeper(["unshare", "--uts", "--ipc"], "3001"))
-        second = stack.enter_context(
-            sleeper(["nsenter", "-t", str(first.pid), "--uts", "--ipc"], "3002", first.pid)
-        )
-        ids = {t: ns_of(first.pid, t) for t in TYPES}
-        # Pids wrap on a busy host: the representative is the lower one, whichever came first.
-        rep, other = sorted((first, second), key=lambda p: p.pid)
+    with two_members() as (rep, other):
+        ids = {t: ns_of(rep.pid, t) for t in TYPES}
         other_start = int(stat_fields(other.pid)[19])
         namespaces = scan_killing(rep.pid, when, end(rep, how))
         found = rows(namespaces, ids)
@@ -145,9 +141,80 @@ def test_a_representative_that_exits_mid_scan_hands_over_to_the_next_member(
             assert ns.pid_start == other_start, ns
             assert ns.ppid == os.getpid(), ns
             assert ns.command == "sleep", ns
-            assert ns.cmdline == f"sleep {other.args[-1]}", ns
+            assert ns.cmdline == "sleep 3002", ns
             assert (ns.uid, ns.user) == (0, "root"), ns
             assert ns.owner is not None, ns
+
+
+@contextmanager
+def two_members() -> Iterator[tuple[Any, Any]]:
+    """Two sleeps in one new uts and ipc namespace: (representative, the other), by pid."""
+    with ExitStack() as stack:
+        first = stack.enter_context(sleeper(["unshare", "--uts", "--ipc"], "3001"))
+        second = stack.enter_context(
+            sleeper(["nsenter", "-t", str(first.pid), "--uts", "--ipc"], "3002", first.pid)
+        )
+        # Pids wrap on a busy host: the representative is the lower one, whichever came first.
+        rep, other = sorted((first, second), key=lambda p: p.pid)
+        yield rep, other
+
+
+@needs_root
+@HOW
+def test_a_representative_that_exits_after_it_was_read_leaves_the_kernel_asked_through_another(
+    how: str,
+) -> None:
+    """Killed when the scanner opens its ipc link to ask the kernel about the namespace: the
+    ipc namespace keeps what was read of it while it lived, and the kernel is asked through
+    the other member; the uts namespace, read after, is the other member's."""
+    with two_members() as (rep, other):
+        ids = {t: ns_of(rep.pid, t) for t in TYPES}
+        namespaces = scan_killing(rep.pid, "ns/ipc", end(rep, how))
+        found = rows(namespaces, ids)
+        (ipc,), (uts,) = found["ipc"], found["uts"]
+        assert (ipc.nprocs, ipc.pid, ipc.cmdline) == (2, rep.pid, "sleep 3001"), ipc
+        assert (uts.nprocs, uts.pid, uts.cmdline) == (1, other.pid, "sleep 3002"), uts
+        assert ipc.owner is not None and uts.owner is not None
+
+
+def take_pid(pid: int, argv: list[str], stack: ExitStack) -> None:
+    """Start argv as process `pid` (free again): ns_last_pid names the pid the next fork
+    gets; on a busy host another fork may take it first, so try again."""
+    for _ in range(1000):
+        Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+        proc = subprocess.Popen(argv)
+        if proc.pid == pid:
+            stack.callback(kill_tree, proc)
+            wait_for(lambda: runs(pid, "sleep"))
+            return
+        kill_tree(proc)
+    raise AssertionError(f"pid {pid} was never handed out again")
+
+
+@needs_root
+@pytest.mark.parametrize("where", ["elsewhere", "joins"])
+def test_a_pid_handed_to_another_process_mid_scan_is_not_the_member_it_was(where: str) -> None:
+    """The representative is killed and reaped, and its pid given to a new process: in
+    namespaces of its own (after the walk, before its stat is read), or in the same ones
+    (between its stat and its command line). Either way the new process is not what the walk
+    counted: not the representative, and no mix of the two processes' fields."""
+    with two_members() as (rep, other), ExitStack() as stack:
+        ids = {t: ns_of(rep.pid, t) for t in TYPES}
+        if where == "elsewhere":
+            argv = ["unshare", "--uts", "--ipc", "sleep", "3008"]
+        else:
+            argv = ["nsenter", "-t", str(other.pid), "--uts", "--ipc", "sleep", "3008"]
+
+        def reuse() -> None:
+            end(rep, "reaped")()
+            take_pid(rep.pid, argv, stack)
+
+        when = "stat" if where == "elsewhere" else "cmdline"
+        namespaces = scan_killing(rep.pid, when, reuse)
+        found = rows(namespaces, ids)
+        for t in TYPES:
+            (ns,) = found[t]
+            assert (ns.nprocs, ns.pid, ns.cmdline) == (1, other.pid, "sleep 3002"), ns
 
 
 @needs_root
@@ -283,3 +350,97 @@ def test_kernel_threads_keep_their_empty_command_line() -> None:
         assert ns.pid is not None
         assert int(stat_fields(ns.pid)[6]) & PF_KTHREAD
         assert (ns.cmdline, ns.ppid, ns.parent_command) == ("", 2, "kthreadd"), ns
+
+
+def stat_line(pid: int, comm: str, state: str, flags: int, start: int) -> str:
+    """A /proc/PID/stat line as the kernel writes it (52 fields); ppid 1, or 2 for a kernel
+    thread."""
+    fields = ["0"] * 50  # those after the command: state is field 3 of the line, [0] here
+    fields[0], fields[2] = state, str(pid)
+    fields[1] = "2" if flags & PF_KTHREAD else "1"
+    fields[6], fields[19] = str(flags), str(start)  # fields 9 and 22 of the line
+    return f"{pid} ({comm}) " + " ".join(fields) + "\n"
+
+
+def test_a_tree_whose_processes_exit_or_cannot_be_read(tmp_path: Path) -> None:
+    """The same rules under --root, where the files say what each process is: a zombie
+    (state Z, PF_EXITING among its flags, an empty cmdline) stands for nothing and counts for
+    nothing; a kernel thread (PF_KTHREAD) keeps its empty command line; a process whose stat
+    cannot be read is a problem, and stands for its namespace unread only when no other can."""
+    root = tmp_path / "root"
+    processes = {
+        # pid: (uts inode, stat line or None for a FIFO, cmdline)
+        7: (4026532001, stat_line(7, "sleep", "Z", 0x40850C, 500), b""),
+        9: (4026532001, stat_line(9, "sleep", "S", 0x400100, 600), b"sleep\x00300\x00"),
+        8: (4026532002, stat_line(8, "sleep", "Z", 0x40850C, 700), b""),
+        11: (4026532003, stat_line(11, "kdevtmpfs", "S", 0x208040, 10), b""),
+        12: (4026532004, None, b"sleep\x00301\x00"),
+        13: (4026532005, None, b"sleep\x00302\x00"),
+        14: (4026532005, stat_line(14, "sleep", "S", 0x400100, 800), b"sleep\x00303\x00"),
+    }
+    for pid, (inode, stat, line) in processes.items():
+        base = root / "proc" / str(pid)
+        (base / "ns").mkdir(parents=True)
+        (base / "ns" / "uts").symlink_to(f"uts:[{inode}]")
+        if stat is None:
+            os.mkfifo(base / "stat")
+        else:
+            (base / "stat").write_text(stat)
+        (base / "cmdline").write_bytes(line)
+    (root / "proc" / "self").symlink_to("9")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nsaudit", "snapshot", "--root", str(root), "--no-store"]
+        + ["--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    snap = json.loads(proc.stdout)
+    rows = {ns["inode"]: ns for ns in snap["namespaces"]}
+    shown = {i: (n["nprocs"], n["pid"], n["command"], n["cmdline"]) for i, n in rows.items()}
+    assert shown == {
+        4026532001: (1, 9, "sleep", "sleep 300"),  # 7 is a zombie: 9 stands for it
+        # 4026532002: its only process, 8, is a zombie: gone
+        4026532003: (1, 11, "kdevtmpfs", ""),
+        4026532004: (1, 12, None, None),  # 12 cannot be read, and is all there is
+        4026532005: (2, 14, "sleep", "sleep 303"),  # 13 cannot be read: 14 stands for it
+    }
+    assert rows[4026532003]["ppid"] == 2
+    assert snap["partial"] is True
+    unread = [(p["pid"], p["path"], p["errno"]) for p in snap["problems"]]
+    assert unread == [(pid, f"{root}/proc/{pid}/stat", "EINVAL") for pid in (12, 13)]
+
+
+def test_a_tree_process_that_leaves_while_its_mounts_are_read(tmp_path: Path) -> None:
+    """Under --root too, a mount namespace's nsfs mounts are read through its next process
+    when the first is gone between reading its mountinfo and looking at its mount points."""
+    root = (tmp_path / "root").resolve()
+    line = "36 35 0:4 net:[4026532010] /run/netns/blue rw shared:1 - nsfs nsfs rw\n"
+    for pid, start in ((7, 500), (8, 600)):
+        base = root / "proc" / str(pid)
+        (base / "ns").mkdir(parents=True)
+        (base / "ns" / "mnt").symlink_to("mnt:[4026532100]")
+        (base / "stat").write_text(stat_line(pid, "sleep", "S", 0x400100, start))
+        (base / "cmdline").write_bytes(b"sleep\x00300\x00")
+        (base / "mountinfo").write_text(line)
+        (base / "root" / "run" / "netns").mkdir(parents=True)
+        (base / "root" / "run" / "netns" / "blue").touch()
+    (root / "proc" / "self").symlink_to("8")
+    held = os.stat(root / "proc" / "8" / "root" / "run" / "netns" / "blue")
+
+    def leave() -> None:
+        shutil.rmtree(root / "proc" / "7" / "root")
+
+    _TRIGGERS.clear()
+    _TRIGGERS[f"{root}/proc/7/mountinfo"] = leave
+    try:
+        result = Scanner(HostFS(root)).run()
+        assert not _TRIGGERS, "the scanner never read 7's mountinfo"
+    finally:
+        _TRIGGERS.clear()
+    assert result.problems == ()
+    (net,) = [ns for ns in result.namespaces if ns.id.type.value == "net"]
+    assert (net.id.dev, net.id.inode) == (held.st_dev, held.st_ino)
+    assert [(h.kind, h.path) for h in net.holders] == [("mount", "/run/netns/blue")]

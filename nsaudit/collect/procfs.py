@@ -15,7 +15,6 @@ PF_EXITING = 0x00000004
 @dataclass(frozen=True)
 class ProcStat:
     comm: str
-    state: str
     ppid: int
     flags: int
     start_time: int
@@ -24,8 +23,8 @@ class ProcStat:
     def exiting(self) -> bool:
         """Whether the process has begun to exit: PF_EXITING is set early in do_exit(),
         before its memory (and so its command line) and its namespaces are released, and is
-        never cleared; a zombie (Z) or a dead task (X) is past it."""
-        return bool(self.flags & PF_EXITING) or self.state in ("Z", "X", "x")
+        never cleared (a zombie has it)."""
+        return bool(self.flags & PF_EXITING)
 
 
 def decode(raw: bytes) -> str:
@@ -48,7 +47,7 @@ def parse_stat(raw: bytes) -> ProcStat:
     fields = raw[close_paren + 2 :].split()
     # After the command: state(0) ppid(1) ... flags(6) ... starttime is field 22 of the line,
     # 19 here.
-    return ProcStat(comm, fields[0].decode(), int(fields[1]), int(fields[6]), int(fields[19]))
+    return ProcStat(comm, int(fields[1]), int(fields[6]), int(fields[19]))
 
 
 def parse_cmdline(raw: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nsaudit import userfile
@@ -329,8 +330,7 @@ class Scanner:
             pid, info = self._representative(ns, found)
             if found.nprocs == 0 and not found.holders:
                 continue  # its every process exited during the scan, and nothing holds it
-            paths = [self._link_path(pid, ns)] if pid is not None else []
-            rel = self._relations(ns, pid, [*paths, *found.holders.values()])
+            rel = self._relations(ns, pid, self._paths(ns, found, pid))
             uid = info[4] if info else None
             parent_command = self._command(info[1]) if info and info[1] > 0 else None
             out.append(
@@ -413,9 +413,18 @@ class Scanner:
                 self.comms[pid] = None
         return self.comms[pid]
 
-    def _relations(self, ns: NamespaceId, pid: int | None, paths: list[str]) -> nsfs.Relations:
-        """What the kernel says about a namespace, asked through the first of its paths that
-        still opens (a process may exit in between: then through the next, or a holder)."""
+    def _paths(self, ns: NamespaceId, found: _Found, pid: int | None) -> Iterator[str]:
+        """The files that open a namespace: its representative's link first, then those of
+        the members after it (those before it are gone), then its holders'."""
+        members = found.candidates(self.own)
+        after = members.index(pid) if pid is not None else len(members)
+        for member in members[after:]:
+            yield self._link_path(member, ns)
+        yield from found.holders.values()
+
+    def _relations(self, ns: NamespaceId, pid: int | None, paths: Iterator[str]) -> nsfs.Relations:
+        """What the kernel says about a namespace, asked through the first of its files that
+        still opens: a process may exit after it was read."""
         for path in paths:
             try:
                 return nsfs.relations(path, ns.type.value, self.with_id)
@@ -440,8 +449,6 @@ def _read_process(proc: str, pid: int) -> _Info | None:
     kernel thread's does). OSError when it is gone or cannot be read."""
     base = f"{proc}/{pid}"
     before = _stat(base)
-    if before.exiting:
-        return None
     try:
         raw = userfile.read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
     except OSError as e:
