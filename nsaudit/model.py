@@ -180,8 +180,9 @@ class Holder:
 class Namespace:
     """One namespace in a snapshot, as lsns shows it and more.
 
-    pid is the lowest pid of a member process (None when only held by an fd or a mount);
-    command is its comm, cmdline its bounded command line, uid and user its owner.
+    pid is the lowest pid of a member process that was read whole, alive, at the end of the
+    scan (None when only held by an fd or a mount; nprocs does not count members that exited
+    meanwhile); command is its comm, cmdline its bounded command line, uid and user its owner.
     parent (pid and user types) and owner (the owning user namespace) come from the nsfs
     ioctls NS_GET_PARENT and NS_GET_USERNS when the kernel answers; ns_id from NS_GET_ID.
     parent_command is the comm of the pid's parent process (a container's first process has

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from conftest import needs_root, run
@@ -14,8 +13,10 @@ from nsmakers import (
     fd_held_netns,
     in_new_namespaces,
     kill_tree,
+    nested_user_and_pid,
     netns,
     ns_of,
+    runs,
     wait_for,
 )
 
@@ -70,16 +71,8 @@ def test_namespace_held_only_by_an_open_fd() -> None:
 
 
 def test_nested_user_and_pid_namespaces_have_the_right_parent_and_owner() -> None:
-    flags = ["--user", "--map-root-user", "--pid", "--fork"]
-    # outer: unshare in user ns 1; middle: its child, pid 1 of pid ns 1, which unshares again
-    # into user ns 2; inner: sleep, pid 1 of pid ns 2.
-    proc = subprocess.Popen(["unshare", *flags, "unshare", *flags, "sleep", "300"])
-    try:
-        outer = proc.pid
-        wait_for(lambda: children(outer) and children(children(outer)[0]))
-        middle = children(outer)[0]
-        inner = children(middle)[0]
-        wait_for(lambda: Path(f"/proc/{inner}/comm").read_text().strip() == "sleep")
+    with nested_user_and_pid() as made:
+        outer, middle, inner = made["outer"], made["middle"], made["inner"]
         scan = live_scan()
 
         def ref(ns: dict[str, Any], field: str) -> tuple[int, int]:
@@ -98,18 +91,18 @@ def test_nested_user_and_pid_namespaces_have_the_right_parent_and_owner() -> Non
         assert ref(pid2, "owner") == ns_of(inner, "user")
         assert pid2["nprocs"] == 1 and pid2["pid"] == inner
         assert user1["owner_uid"] == 0 and user2["owner_uid"] == 0
-    finally:
-        kill_tree(proc)
 
 
 def test_pid_for_children_that_differs_is_a_holder() -> None:
     # unshare --pid without --fork: sh stays in its pid namespace; its child sleep is pid 1 of
     # the new one, which sh holds through pid_for_children.
     with in_new_namespaces("--pid", argv=["sh", "-c", "sleep 300 & wait"]) as sh:
-        wait_for(lambda: children(sh))
+        wait_for(lambda: children(sh) and runs(children(sh)[0], "sleep"))
+        (sleeper,) = children(sh)
         st = os.stat(f"/proc/{sh}/ns/pid_for_children")
+        assert ns_of(sleeper, "pid") == (st.st_dev, st.st_ino) != ns_of(os.getpid(), "pid")
         ns = find(live_scan(), "pid", (st.st_dev, st.st_ino))
-        assert ns["nprocs"] == 1 and ns["pid"] == children(sh)[0]
+        assert ns["nprocs"] == 1 and ns["pid"] == sleeper
         assert ns["holders"] == [{"kind": "for_children", "pid": sh, "fd": None, "path": None}]
 
 
@@ -155,6 +148,8 @@ def test_threads_option_finds_a_thread_in_its_own_namespace() -> None:
         assert proc.stdout is not None
         tid = int(proc.stdout.readline())
         st = os.stat(f"/proc/{proc.pid}/task/{tid}/ns/uts")
+        # The thread printed its id after its unshare(2): its uts namespace is a new one.
+        assert (st.st_dev, st.st_ino) != ns_of(proc.pid, "uts") == ns_of(os.getpid(), "uts")
         without = live_scan()
         assert all((n["dev"], n["inode"]) != (st.st_dev, st.st_ino) for n in without["namespaces"])
         ns = find(live_scan("--threads"), "uts", (st.st_dev, st.st_ino))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import assert_clean_error, needs_root, run
-from nsmakers import in_new_namespaces, netns, ns_of, wait_for
+from nsmakers import in_new_namespaces, netns, ns_of, runs, wait_for
 
 pytestmark = needs_root
 
@@ -93,12 +93,7 @@ def test_no_difference_exits_0_and_process_counts_are_noise(tmp_path: Path) -> N
         # A second member joins the namespace: its process count goes from 1 to 2.
         joiner = subprocess.Popen(["nsenter", "-t", str(pid), "--uts", "sleep", "300"])
         try:
-            wait_for(
-                lambda: (
-                    ns_of(joiner.pid, "uts") == uts
-                    and Path(f"/proc/{joiner.pid}/comm").read_text().strip() == "sleep"
-                )
-            )
+            wait_for(lambda: ns_of(joiner.pid, "uts") == uts and runs(joiner.pid, "sleep"))
             snap(db)
         finally:
             joiner.kill()

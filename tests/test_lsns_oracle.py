@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from conftest import REPO, needs_root, run
-from nsmakers import fd_held_netns, kill_tree, nested_user_and_pid, netns, ns_of, wait_for
+from nsmakers import (
+    fd_held_netns,
+    in_new,
+    kill_tree,
+    nested_user_and_pid,
+    netns,
+    ns_of,
+    runs,
+    wait_for,
+)
 
 pytestmark = needs_root
 
@@ -157,16 +166,10 @@ def two_member_namespaces(*flags: str, argv: list[str | bytes]) -> Iterator[int]
 @contextmanager
 def unprivileged_user_namespace() -> Iterator[int]:
     """sleep as nobody in a user and uts namespace it made itself (USER is not root)."""
-    own = ns_of(os.getpid(), "user")
     cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     proc = subprocess.Popen([*cmd, "unshare", "--user", "--uts", "sleep", "300"])
     try:
-        wait_for(
-            lambda: (
-                Path(f"/proc/{proc.pid}/comm").read_text().strip() == "sleep"
-                and ns_of(proc.pid, "user") != own
-            )
-        )
+        wait_for(lambda: runs(proc.pid, "sleep") and in_new(proc.pid, ("user", "uts")))
         yield proc.pid
     finally:
         kill_tree(proc)

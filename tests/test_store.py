@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, assert_clean_error, needs_root, run
-from nsmakers import in_new_namespaces, netns
+from nsmakers import in_new_namespaces, netns, wait_for
 
 
 def snapshot(db: Path, *extra: str) -> dict[str, Any]:
@@ -350,8 +350,8 @@ def test_untrusted_process_names_are_escaped_in_every_format(tmp_path: Path) -> 
         "line\nbreak\u202e",
     ]
     with in_new_namespaces("--uts", argv=args) as pid:
-        time.sleep(0.3)
-        assert "<b>" in Path(f"/proc/{pid}/comm").read_text()
+        # The name under test is the one the process gives itself once it runs.
+        wait_for(lambda: "<b>" in Path(f"/proc/{pid}/comm").read_text())
         snapshot(db)
     for fmt in ("table", "markdown", "csv", "json"):
         out = run("show", "--db", db, "--type", "uts", "--format", fmt, "--no-color").stdout

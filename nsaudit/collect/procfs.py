@@ -8,13 +8,23 @@ from dataclasses import dataclass
 CMDLINE_MAX = 4096
 _OCTAL = re.compile(rb"\\([0-7]{3})")
 _NSFS_LINK = re.compile(r"^(cgroup|ipc|mnt|net|pid|time|user|uts):\[(\d+)\]$")
+# A bit of the task's flags word (include/linux/sched.h), field 9 of /proc/PID/stat.
+PF_EXITING = 0x00000004
 
 
 @dataclass(frozen=True)
 class ProcStat:
     comm: str
     ppid: int
+    flags: int
     start_time: int
+
+    @property
+    def exiting(self) -> bool:
+        """Whether the process has begun to exit: PF_EXITING is set early in do_exit(),
+        before its memory (and so its command line) and its namespaces are released, and is
+        never cleared (a zombie has it)."""
+        return bool(self.flags & PF_EXITING)
 
 
 def decode(raw: bytes) -> str:
@@ -35,8 +45,9 @@ def parse_stat(raw: bytes) -> ProcStat:
     close_paren = raw.rindex(b")")
     comm = decode(raw[open_paren + 1 : close_paren])
     fields = raw[close_paren + 2 :].split()
-    # After the command: state(0) ppid(1) ... starttime is field 22 of the line, 19 here.
-    return ProcStat(comm, int(fields[1]), int(fields[19]))
+    # After the command: state(0) ppid(1) ... flags(6) ... starttime is field 22 of the line,
+    # 19 here.
+    return ProcStat(comm, int(fields[1]), int(fields[6]), int(fields[19]))
 
 
 def parse_cmdline(raw: bytes) -> str:

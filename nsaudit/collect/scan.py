@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nsaudit import userfile
@@ -20,6 +21,8 @@ _MAX_STAT = 64 * 1024
 _MAX_MOUNTINFO = 64 * 1024 * 1024
 _MAX_PASSWD = 64 * 1024 * 1024
 _FOR_CHILDREN = ("pid_for_children", "time_for_children")
+# (start time, ppid, comm, cmdline, uid) of a process
+_Info = tuple[int, int, str, str, int]
 
 
 @dataclass
@@ -27,26 +30,25 @@ class _Found:
     """What the walk learns about one namespace before it becomes a Namespace."""
 
     nprocs: int = 0
-    pid: int | None = None
-    open_path: str = ""
-    holders: set[Holder] = field(default_factory=set)
-    own_path: str = ""  # set when nsaudit's own process is a member
+    members: list[int] = field(default_factory=list)  # but nsaudit's own process
+    own: bool = False  # nsaudit's own process is a member
+    holders: dict[Holder, str] = field(default_factory=dict)  # each with a path that opens it
 
-    def member(self, pid: int, path: str, own: bool = False) -> None:
+    def member(self, pid: int, own: bool = False) -> None:
         self.nprocs += 1
         if own:
-            # nsaudit itself stands for a namespace only when nothing else does: its pid and
-            # arguments change every run, and would read as a change of the namespace.
-            self.own_path = path
-            return
-        if self.pid is None or pid < self.pid:
-            self.pid = pid
-            self.open_path = path
+            self.own = True
+        else:
+            self.members.append(pid)
 
     def held(self, holder: Holder, path: str) -> None:
-        self.holders.add(holder)
-        if not self.open_path:
-            self.open_path = path
+        self.holders.setdefault(holder, path)
+
+    def candidates(self, own: int | None) -> list[int]:
+        """Members in the order they may stand for the namespace: lowest pid first, and
+        nsaudit itself last, only when nothing else does: its pid and arguments change every
+        run, and would read as a change of the namespace."""
+        return sorted(self.members) + ([own] if self.own and own is not None else [])
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Scanner:
         self.type_names = [(t, t.value) for t in self.types]
         self.with_id = host.live and nsfs.has_ns_get_id()
         self.nsfs_dev = self._nsfs_dev()
-        self.info: dict[int, tuple[int, int, str, str, int] | None] = {}
+        self.info: dict[int, tuple[bool, _Info | None]] = {}
         self.comms: dict[int, str | None] = {}  # parents' commands only
         self.targets: dict[str, NamespaceId | None] = {}
         self.own = os.getpid() if host.live else None
@@ -128,9 +130,6 @@ class Scanner:
             self._process(pid)
         if self.host.live:
             self._visibility(pids, before)
-        for found in self.found.values():
-            if found.pid is None and found.own_path and self.own is not None:
-                found.pid, found.open_path = self.own, found.own_path
         self._bind_mounts()
         namespaces = self._namespaces()
         return ScanResult(namespaces, tuple(sorted(set(self.problems), key=_problem_key)))
@@ -243,7 +242,7 @@ class Scanner:
         for ns, holder, where in seen:
             found = self.found.setdefault(ns, _Found())
             if holder is None:
-                found.member(pid, where, own)
+                found.member(pid, own)
             else:
                 found.held(holder, where)
 
@@ -283,43 +282,62 @@ class Scanner:
         return out
 
     def _bind_mounts(self) -> None:
-        """nsfs mounts, read once per distinct mount namespace through one of its processes."""
-        mount_namespaces = [
-            f.pid for ns, f in self.found.items() if ns.type is NsType.MNT and f.pid is not None
-        ]
-        for pid in mount_namespaces:
-            base = f"{self.proc}/{pid}"
+        """nsfs mounts, read once per distinct mount namespace through one of its processes:
+        the next one when a process exits before it could be read."""
+        mount_namespaces = [f for ns, f in self.found.items() if ns.type is NsType.MNT]
+        for found in mount_namespaces:
+            for pid in found.candidates(self.own):
+                mounts = self._nsfs_mounts(pid)
+                if mounts is None:
+                    continue
+                for ns, point, path in mounts:
+                    self.found.setdefault(ns, _Found()).held(Holder("mount", path=point), path)
+                break
+
+    def _nsfs_mounts(self, pid: int) -> list[tuple[NamespaceId, str, str]] | None:
+        """(namespace, mount point, path) of each nsfs mount a process sees; None when the
+        process is gone or exiting (its mount namespace can be read through another member)."""
+        base = f"{self.proc}/{pid}"
+        try:
+            mounts = procfs.nsfs_mounts(userfile.read(f"{base}/mountinfo", _MAX_MOUNTINFO))
+        except OSError as e:
+            # A process past exit_task_namespaces() has no mount namespace: the kernel answers
+            # EINVAL (userfile's own EINVAL, a file it will not read, is a problem).
+            exiting = e.errno == errno.EINVAL and not isinstance(e, userfile.Unusable)
+            if e.errno in _GONE or exiting:
+                return None
+            self._problem(pid, f"{base}/mountinfo", e)
+            return []
+        out = []
+        for ns_type, point in mounts:
+            path = f"{base}/root{point}"
             try:
-                mounts = procfs.nsfs_mounts(userfile.read(f"{base}/mountinfo", _MAX_MOUNTINFO))
+                st = os.stat(path)
             except OSError as e:
                 if e.errno not in _GONE:
-                    self._problem(pid, f"{base}/mountinfo", e)
+                    self._problem(pid, path, e)
+                elif not os.path.exists(f"{base}/root"):
+                    return None  # the process left with its root, not the mount
                 continue
-            for ns_type, point in mounts:
-                path = f"{base}/root{point}"
-                try:
-                    st = os.stat(path)
-                except OSError as e:
-                    if e.errno not in _GONE:
-                        self._problem(pid, path, e)
-                    continue
-                ns = NamespaceId(NsType(ns_type), st.st_dev, st.st_ino)
-                self.found.setdefault(ns, _Found()).held(Holder("mount", path=point), path)
+            out.append((NamespaceId(NsType(ns_type), st.st_dev, st.st_ino), point, path))
+        return out
 
     def _namespaces(self) -> tuple[Namespace, ...]:
         users = _Users(self.host)
         out = []
         for ns in sorted(self.found):
             found = self.found[ns]
-            rel = self._relations(ns, found)
-            info = self._process_info(found.pid) if found.pid is not None else None
+            pid, info = self._representative(ns, found)
+            if found.nprocs == 0 and not found.holders:
+                continue  # its every process exited during the scan, and nothing holds it
+            rel = self._relations(ns, pid, self._paths(ns, found, pid))
             uid = info[4] if info else None
             parent_command = self._command(info[1]) if info and info[1] > 0 else None
             out.append(
                 Namespace(
                     id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,
                     nprocs=found.nprocs,
-                    pid=found.pid,
+                    pid=pid,
                     pid_start=info[0] if info else None,
                     ppid=info[1] if info else None,
                     command=info[2] if info else None,
@@ -336,16 +354,57 @@ class Scanner:
             )
         return tuple(out)
 
-    def _process_info(self, pid: int) -> tuple[int, int, str, str, int] | None:
+    def _link_path(self, pid: int, ns: NamespaceId) -> str:
+        return f"{self.proc}/{pid}/ns/{ns.type.value}"
+
+    def _representative(self, ns: NamespaceId, found: _Found) -> tuple[int | None, _Info | None]:
+        """The member that stands for a namespace, and what it is: the lowest pid that can
+        still be read, whole, as a living process in this namespace.
+
+        A member that exited since the walk counted it (gone, a zombie, or exiting: its command
+        line already reads empty, as a kernel thread's does) is no longer counted, and the next
+        one is tried. One that cannot be read for another reason is a problem (the snapshot is
+        partial) and stays counted; it stands for the namespace, unread, only if no member can
+        be read.
+        """
+        unread = None
+        for pid in found.candidates(self.own):
+            there, info = self._process_info(pid)
+            if info is not None:
+                path = self._link_path(pid, ns)
+                try:
+                    if self._link(path) == ns:
+                        return pid, info
+                    there = False  # its pid now belongs to a process elsewhere
+                except OSError as e:
+                    there = e.errno not in _GONE
+                    if there:
+                        self._problem(pid, path, e)
+            if not there:
+                found.nprocs -= 1
+            elif unread is None:
+                unread = pid
+        return unread, None
+
+    def _process_info(self, pid: int) -> tuple[bool, _Info | None]:
+        """(still there, what it is): (False, None) when the process is gone or exiting,
+        (True, None) when it cannot be read (a problem)."""
         if pid not in self.info:
-            self.info[pid] = _read_process(self.proc, pid)
+            try:
+                info = _read_process(self.proc, pid)
+                self.info[pid] = (info is not None, info)
+            except OSError as e:
+                there = e.errno not in _GONE
+                if there:
+                    self._problem(pid, e.filename or f"{self.proc}/{pid}", e)
+                self.info[pid] = (there, None)
         return self.info[pid]
 
     def _command(self, pid: int) -> str | None:
         """A process's comm: from what was read already, else its stat alone."""
-        if pid in self.info:
-            known = self.info[pid]
-            return known[2] if known else None
+        known = self.info.get(pid, (False, None))[1]
+        if known is not None:
+            return known[2]
         if pid not in self.comms:
             try:
                 stat = userfile.read(f"{self.proc}/{pid}/stat", _MAX_STAT)
@@ -354,13 +413,26 @@ class Scanner:
                 self.comms[pid] = None
         return self.comms[pid]
 
-    def _relations(self, ns: NamespaceId, found: _Found) -> nsfs.Relations:
-        try:
-            return nsfs.relations(found.open_path, ns.type.value, self.with_id)
-        except OSError as e:
-            if e.errno not in _GONE:
-                self._problem(found.pid, found.open_path, e)
-            return nsfs.Relations(None, None, None, None, None)
+    def _paths(self, ns: NamespaceId, found: _Found, pid: int | None) -> Iterator[str]:
+        """The files that open a namespace: its representative's link first, then those of
+        the members after it (those before it are gone), then its holders'."""
+        members = found.candidates(self.own)
+        after = members.index(pid) if pid is not None else len(members)
+        for member in members[after:]:
+            yield self._link_path(member, ns)
+        yield from found.holders.values()
+
+    def _relations(self, ns: NamespaceId, pid: int | None, paths: Iterator[str]) -> nsfs.Relations:
+        """What the kernel says about a namespace, asked through the first of its files that
+        still opens: a process may exit after it was read."""
+        for path in paths:
+            try:
+                return nsfs.relations(path, ns.type.value, self.with_id)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    self._problem(pid, path, e)
+                    break
+        return nsfs.Relations(None, None, None, None, None)
 
 
 def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
@@ -371,17 +443,33 @@ def _holder_key(h: Holder) -> tuple[str, int, int, str]:
     return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
 
 
-def _read_process(proc: str, pid: int) -> tuple[int, int, str, str, int] | None:
-    """(start time, ppid, comm, cmdline, uid) of a process; None if it is gone."""
+def _read_process(proc: str, pid: int) -> _Info | None:
+    """(start time, ppid, comm, cmdline, uid) of a process, all read while it lived; None when
+    it has begun to exit (its command line reads empty once its memory is released, as a
+    kernel thread's does). OSError when it is gone or cannot be read."""
     base = f"{proc}/{pid}"
+    before = _stat(base)
     try:
-        stat = procfs.parse_stat(userfile.read(f"{base}/stat", _MAX_STAT))
         raw = userfile.read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
-        cmdline = procfs.parse_cmdline(raw)
-        uid = os.stat(base).st_uid
-    except (OSError, ValueError, IndexError):
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, f"{base}/cmdline") from None
+    uid = os.stat(base).st_uid
+    after = _stat(base)
+    # PF_EXITING is never cleared: the same process (start time) not yet exiting after the
+    # reads was alive during them, so an empty command line is its own, not its exit's.
+    if after.exiting or after.start_time != before.start_time:
         return None
-    return stat.start_time, stat.ppid, stat.comm, cmdline, uid
+    return before.start_time, before.ppid, before.comm, procfs.parse_cmdline(raw), uid
+
+
+def _stat(base: str) -> procfs.ProcStat:
+    path = f"{base}/stat"
+    try:
+        return procfs.parse_stat(userfile.read(path, _MAX_STAT))
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, path) from None
+    except (ValueError, IndexError):
+        raise OSError(errno.EINVAL, "not a process's stat file", path) from None
 
 
 class _Users:
