@@ -190,3 +190,29 @@ def test_fault_special_files_as_input(
     else:
         assert_clean_error(proc, EXIT_USAGE)
     assert_sound(db, before)
+
+
+# What SQLAlchemy's pool does when closing a connection fails (as under Ctrl-C): it logs the
+# error with its traceback and goes on. The fault: every connection's close fails.
+_CLOSE_FAILS = """
+import sys
+from sqlalchemy.engine import default
+from nsaudit.cli import main
+
+def failing_close(self, connection):
+    connection.close()
+    raise OSError("closing failed")
+
+default.DefaultDialect.do_close = failing_close
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_fault_a_library_logging_an_error_prints_nothing_of_it(db: Path, debug: bool) -> None:
+    args = ["snapshots", "--db", str(db), *(["--debug"] if debug else [])]
+    proc = subprocess.run(
+        [sys.executable, "-c", _CLOSE_FAILS, *args], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ("Exception closing connection" in proc.stderr) is debug, proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -86,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args, debug = _without_debug(list(sys.argv[1:] if argv is None else argv))
     output.guard_stdout()
+    if not debug:
+        # A library's log record (SQLAlchemy's pool failing to close a connection under Ctrl-C)
+        # would reach stderr through logging's last-resort handler: nsaudit's one line is all
+        # that shows, and --debug lets them through.
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         result = _invoke(_hoist_shared(args))
         sys.stdout.flush()
