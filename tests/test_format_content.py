@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -17,7 +19,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import ROOTS, run
+from conftest import ROOTS, needs_root, run
 
 DEBIAN10 = ROOTS / "debian10-no-timens"
 UBUNTU = ROOTS / "ubuntu2504-gzip-apparmor"
@@ -128,6 +130,9 @@ def unmarkdown(text: str) -> str:
     spaces = 0
     while stripped.startswith("&nbsp;"):
         stripped, spaces = stripped[len("&nbsp;") :], spaces + 1
+    # Escaping, not only content: no character that starts markup is left bare.
+    bare = re.sub(r"\\.", "", stripped)
+    assert not re.search(r"[<>*`\[\]~|&]", bare), text
     return unterminal(" " * spaces + re.sub(r"\\(.)", r"\1", stripped))
 
 
@@ -166,11 +171,16 @@ def parse_markdown(text: str) -> tuple[list[str], list[Grid]]:
     return lead, grids
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def parse_csv(text: str) -> list[dict[str, str]]:
     """CSV rows; a cell that the formula guard prefixed with ' is read back without it."""
 
     def value(cell: str) -> str:
-        if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        # Escaping, not only content: no cell starts a formula, but a number may be negative.
+        assert not (cell[:1] in FORMULA and not re.fullmatch(r"-\d+(\.\d+)?", cell)), cell
+        if cell.startswith("'") and cell[1:2] in FORMULA:
             cell = cell[1:]
         return unterminal(cell)
 
@@ -646,6 +656,16 @@ SHOW_WEB = {
 }
 
 
+def holder_text(h: dict[str, Any]) -> str:
+    """A JSON holder as the README spells it in tables: fd PID:FD, mount PATH, for-children
+    PID, thread TID."""
+    if h["kind"] == "fd":
+        return f"fd {h['pid']}:{h['fd']}"
+    if h["kind"] == "mount":
+        return f"mount {h['path']}"
+    return f"{h['kind'].replace('_', '-')} {h['pid']}"
+
+
 def _show_facts(fmt: str, text: str) -> dict[str, dict[str, Any]]:
     """Per inode: type, nprocs, pid, user, command line, owner inode, holders."""
     if fmt == "json":
@@ -656,11 +676,8 @@ def _show_facts(fmt: str, text: str) -> dict[str, dict[str, Any]]:
                 "pid": "" if n["pid"] is None else str(n["pid"]),
                 "user": n["user"] or "",
                 "command": n["cmdline"] or n["command"] or "",
-                "owner": str(n["owner"]["inode"]),
-                "holders": [
-                    f"fd {h['pid']}:{h['fd']}" if h["kind"] == "fd" else f"mount {h['path']}"
-                    for h in n["holders"]
-                ],
+                "owner": "" if n["owner"] is None else str(n["owner"]["inode"]),
+                "holders": [holder_text(h) for h in n["holders"]],
             }
             for n in json.loads(text)["namespaces"]
         }
@@ -734,10 +751,7 @@ def _diff_facts(fmt: str, text: str) -> tuple[dict[tuple[str, str], dict[str, st
                     "type": n["type"],
                     "pid": "" if n["pid"] is None else str(n["pid"]),
                     "command": n["cmdline"] or n["command"] or "",
-                    "detail": ", ".join(
-                        f"fd {h['pid']}:{h['fd']}" if h["kind"] == "fd" else f"mount {h['path']}"
-                        for h in n["holders"]
-                    )
+                    "detail": ", ".join(holder_text(h) for h in n["holders"])
                     if change == "created"
                     else "",
                 }
@@ -758,7 +772,8 @@ def _diff_facts(fmt: str, text: str) -> tuple[dict[tuple[str, str], dict[str, st
         }
         for r in grid(grids, "CHANGE", "TYPE", "NS").rows
     }
-    return rows, lead[-1]
+    (summary,) = [line for line in lead if re.match(r"\d+ created, ", line)]
+    return rows, summary
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
@@ -1122,3 +1137,228 @@ def test_metrics_say_counts_statuses_time_and_failing_rules(made: Made, tmp_path
         if host == WEB:
             assert abs(samples.pop(checked) - datetime.now(UTC).timestamp()) < 600
         assert samples == expected, host
+
+
+# -- real namespaces: show, diff, snapshot and audit on this host ------------------------------
+
+# argv[0] of a real process: a formula start, both tables' separators, markup and a newline.
+ARGV0 = "=fmt|a,<b>x</b>\nz"
+
+
+@contextmanager
+def hostile_sleeper(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A sleep(1) whose argv[0] is ARGV0, in new uts and net namespaces, and a net namespace
+    whose process is gone, held by another process's open fd: what show and diff must name.
+
+    (Not a bind mount under /run/netns: a mount namespace that another test on a busy host
+    makes meanwhile keeps a copy of the mount, and so the namespace, after `ip netns del`.)"""
+    from nsmakers import fd_held_netns, in_new_namespaces, ns_of, wait_for
+
+    argv: list[str | bytes] = ["bash", "-c", 'exec -a "$0" sleep 300', ARGV0]
+    with in_new_namespaces("--uts", "--net", argv=argv) as pid, fd_held_netns() as held:
+        wait_for(lambda: Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"=fmt"))
+        holder, fd, _, inode = held
+        yield {
+            "pid": pid,
+            "uts": ns_of(pid, "uts")[1],
+            "net": ns_of(pid, "net")[1],
+            "held": inode,
+            "holder": f"fd {holder}:{fd}",
+        }
+
+
+def _mine(made: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What show says of the namespaces hostile_sleeper made, by inode."""
+    process = {
+        "nprocs": "1",
+        "pid": str(made["pid"]),
+        "user": "root",
+        "command": ARGV0 + " 300",
+        "holders": [],
+    }
+    return {
+        str(made["uts"]): {"type": "uts", **process},
+        str(made["net"]): {"type": "net", **process},
+        str(made["held"]): {
+            "type": "net",
+            "nprocs": "0",
+            "pid": "",
+            "user": "",
+            "command": "",
+            "holders": [made["holder"]],
+        },
+    }
+
+
+@needs_root
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_show_names_the_namespaces_this_test_made(tmp_path: Path, fmt: str) -> None:
+    db = tmp_path / "ns.db"
+    with hostile_sleeper(tmp_path) as made:
+        output("snapshot", "--db", db)
+        shown = _show_facts(fmt, output("show", "--db", db, "--format", fmt))
+    mine = _mine(made)
+    for facts in shown.values():
+        del facts["owner"]  # the host's own user namespace: not something the test made
+    assert {k: shown.get(k) for k in mine} == mine
+
+
+@needs_root
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_diff_names_the_namespaces_this_test_made_and_ended(tmp_path: Path, fmt: str) -> None:
+    db = tmp_path / "ns.db"
+    output("snapshot", "--db", db)
+    with hostile_sleeper(tmp_path) as made:
+        output("snapshot", "--db", db)
+    output("snapshot", "--db", db)
+    mine = _mine(made)
+    for change, old, new in (("created", "1", "2"), ("vanished", "2", "3")):
+        rows, summary = _diff_facts(
+            fmt, output("diff", old, new, "--db", db, "--format", fmt, code=1)
+        )
+        said = {ino: rows.get((change, ino)) for ino in mine}
+        assert said == {
+            ino: {
+                "type": m["type"],
+                "pid": m["pid"],
+                "command": m["command"],
+                # A created namespace's detail names its holders.
+                "detail": ", ".join(m["holders"]) if change == "created" else "",
+            }
+            for ino, m in mine.items()
+        }, change
+        m = re.match(r"(\d+) created, (\d+) vanished", summary)
+        assert m is not None, summary
+        counted = int(m.group(1 if change == "created" else 2))
+        assert counted == sum(1 for c, _ in rows if c == change) >= 3
+
+
+_STORED = re.compile(
+    r"snapshot (?P<id>\d+) \(host (?P<hostname>.*), seq (?P<seq>\d+)\): (?P<namespaces>\d+) "
+    r"namespaces \((?P<counts>[^)]*)\); (?P<scan>complete|partial: .*); "
+    r"(?:the first snapshot of this host|since seq (?P<previous_seq>\d+): (?P<created>\d+) "
+    r"created, (?P<vanished>\d+) vanished, (?P<changed>\d+) changed"
+    r"(?:; \d+ process-count changes)?)",
+    re.S,
+)
+STORED_FIELDS = ("id", "seq", "previous_seq", "hostname", "namespaces", "partial")
+CHANGES = ("created", "vanished", "changed")
+
+
+def _stored_facts(fmt: str, text: str) -> dict[str, str]:
+    """What `snapshot` says of the snapshot it stored; counts per type as 'net 1, ...'."""
+    if fmt == "json":
+        data = json.loads(text)
+        facts = {k: "" if data[k] is None else cell_text(data[k]) for k in STORED_FIELDS}
+        facts["counts"] = ", ".join(f"{t} {n}" for t, n in data["counts"].items())
+        if data["previous_seq"] is not None:
+            facts |= {k: str(data[k]) for k in CHANGES}
+        return facts
+    if fmt == "csv":
+        (row,) = parse_csv(text)
+        changes = CHANGES if row["previous_seq"] else ()
+        return {k: row[k] for k in (*STORED_FIELDS, *changes)}
+    lead, grids = parse_grids(fmt, text)
+    assert grids == []
+    (line,) = lead
+    m = _STORED.fullmatch(line)
+    assert m is not None, line
+    facts = {k: m.group(k) or "" for k in ("id", "seq", "previous_seq", "hostname", "namespaces")}
+    facts |= {"partial": "no" if m.group("scan") == "complete" else "yes", "counts": m["counts"]}
+    if m.group("previous_seq"):
+        facts |= {k: m.group(k) for k in CHANGES}
+    return facts
+
+
+@needs_root
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_snapshot_says_what_it_stored_and_what_changed(tmp_path: Path, fmt: str) -> None:
+    db = tmp_path / "ns.db"
+    config = tmp_path / "nsaudit.toml"
+    config.write_text(f"hostname = {json.dumps(HOSTILE.replace(chr(10), ' '))}\n")
+    first = _stored_facts(fmt, output("snapshot", "--db", db, "--config", config, "--format", fmt))
+    with hostile_sleeper(tmp_path) as made:
+        text = output("snapshot", "--db", db, "--config", config, "--format", fmt)
+    second = _stored_facts(fmt, text)
+    # What show and diff, other commands, say of the same snapshots.
+    shown = [json.loads(output("show", i, "--db", db, "--format", "json")) for i in ("1", "2")]
+    diffed = json.loads(output("diff", "1", "2", "--db", db, "--format", "json", code=1))
+    for i, facts in enumerate((first, second)):
+        snap = shown[i]
+        expected = {
+            "id": str(i + 1),
+            "seq": str(i + 1),
+            "previous_seq": "" if i == 0 else "1",
+            "hostname": HOSTILE.replace("\n", " "),
+            "namespaces": str(len(snap["namespaces"])),
+            "partial": cell_text(snap["partial"]),
+        }
+        if fmt != "csv":
+            expected["counts"] = ", ".join(f"{t} {n}" for t, n in snap["counts"].items())
+        if i == 1:
+            expected |= {k: str(diffed["summary"][k]) for k in CHANGES}
+        assert facts == expected, i
+    assert {str(n["inode"]) for n in diffed["created"]} >= set(_mine(made))
+
+
+AUDIT_POLICY = """
+[policy]
+name = "live"
+
+[[rule]]
+id = "SOME"
+title = "user namespaces are allowed"
+severity = "low"
+check = { kind = "sysctl", name = "user.max_user_namespaces", at_least = 0 }
+
+[[rule]]
+id = "NONE"
+title = "user namespaces are off"
+severity = "high"
+check = { kind = "sysctl", name = "user.max_user_namespaces", equals = -1 }
+"""
+
+
+@needs_root
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_audit_says_what_it_stored_what_changed_and_each_rules_outcome(
+    tmp_path: Path, fmt: str
+) -> None:
+    db = tmp_path / "ns.db"
+    policy = tmp_path / "live.toml"
+    policy.write_text(AUDIT_POLICY)
+    output("audit", "--db", db)
+    with hostile_sleeper(tmp_path) as made:
+        text = output("audit", "--db", db, "--policy", policy, "--format", fmt, code=1)
+    rows, _ = _diff_facts(fmt, text)
+    mine = _mine(made)
+    assert {ino: rows.get(("created", ino)) for ino in mine} == {
+        ino: {
+            "type": m["type"],
+            "pid": m["pid"],
+            "command": m["command"],
+            "detail": ", ".join(m["holders"]),
+        }
+        for ino, m in mine.items()
+    }
+    limit = Path("/proc/sys/user/max_user_namespaces").read_text().strip()
+    some = f"user.max_user_namespaces = {limit} (want >= 0)"
+    none = f"user.max_user_namespaces = {limit} (want -1)"
+    check = json.dumps(json.loads(text)["check"]) if fmt == "json" else text
+    assert _check_facts(fmt, check) == {
+        "SOME": {
+            "result": "pass",
+            "summary": some,
+            "evidence": [some] if fmt == "json" else [],
+            "waiver": None,
+        },
+        "NONE": {"result": "fail", "summary": none, "evidence": [none], "waiver": None},
+    }
+    if fmt == "json":
+        data = json.loads(text)
+        assert (data["old"]["seq"], data["new"]["seq"]) == (1, 2)
+    else:
+        lead, _ = parse_grids(fmt, text)
+        m = _STORED.fullmatch(lead[0])
+        assert m is not None and (m["seq"], m["previous_seq"]) == ("2", "1"), lead[0]
+        assert int(m["created"]) == sum(1 for change, _ in rows if change == "created")
