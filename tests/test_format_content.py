@@ -981,7 +981,7 @@ NEW_NS = f"net:[{NET_NEW}]"
 # web-1's last snapshot: no time namespaces; three net namespaces, the two not pid 1's named in
 # the evidence; the new one is bind-mounted at /run/netns/red, which HOLD does not allow.
 # OTHER's: time namespaces, two net namespaces, the non-initial one at /run/netns/blue.
-REPORT_RULES = {
+REPORT_RULES: dict[str, dict[str, tuple[str, list[str]]]] = {
     WEB: {
         "TIMENS": ("fail", [TIME_EVIDENCE]),
         "NETS": (
@@ -1018,8 +1018,8 @@ def _report_facts(fmt: str, text: str) -> dict[str, dict[str, Any]]:
             }
             for host, rules in _junit_facts(ET.fromstring(text)).items()
         }
+    out: dict[str, dict[str, Any]] = {}
     if fmt == "json":
-        out = {}
         for h in json.loads(text)["hosts"]:
             out[h["hostname"]] = {
                 "caps": {
@@ -1362,3 +1362,76 @@ def test_audit_says_what_it_stored_what_changed_and_each_rules_outcome(
         m = _STORED.fullmatch(lead[0])
         assert m is not None and (m["seq"], m["previous_seq"]) == ("2", "1"), lead[0]
         assert int(m["created"]) == sum(1 for change, _ in rows if change == "created")
+
+
+# -- detect --probe, and export ----------------------------------------------------------------
+
+UNSHARE_FLAG = {
+    "cgroup": "--cgroup",
+    "ipc": "--ipc",
+    "mnt": "--mount",
+    "net": "--net",
+    "pid": "--pid",
+    "time": "--time",
+    "user": "--user",
+    "uts": "--uts",
+}
+
+
+@needs_root
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "csv"])
+def test_detect_probe_says_what_unshare_can_create(fmt: str) -> None:
+    import subprocess
+
+    # The oracle: unshare(1), as this user, for each type.
+    expected = {
+        t: "yes" if subprocess.run(["unshare", flag, "true"]).returncode == 0 else "no"
+        for t, flag in UNSHARE_FLAG.items()
+    }
+    text = output("detect", "--probe", "--format", fmt)
+    if fmt == "json":
+        (probe,) = json.loads(text)["probes"]
+        said = {r["type"]: "yes" if r["usable"] else "no" for r in probe["results"]}
+        user = probe["user"]
+    elif fmt == "csv":
+        rows = parse_csv(text)
+        (column,) = [c for c in rows[0] if c.startswith("usable_as_")]
+        said = {r["type"]: r[column] for r in rows}
+        user = column.removeprefix("usable_as_")
+    else:
+        _, grids = parse_grids(fmt, text)
+        g = grid(grids, "TYPE", "STATUS", "CONFIG")
+        (column,) = [c for c in g.columns if c.startswith("USABLE AS ")]
+        # "yes", "yes (in a user ns)" or "no (EPERM)": the verdict is the first word.
+        said = {r["TYPE"]: r[column].split(" ")[0] for r in g.rows}
+        user = column.removeprefix("USABLE AS ")
+    assert said == expected
+    assert user == "root"
+
+
+def test_export_writes_each_snapshot_with_its_host_label_and_namespaces(made: Made) -> None:
+    lines = output("export", "--all", "--db", made.db, wide=False).splitlines()
+    head, *records, trailer = (json.loads(line) for line in lines)
+    assert head["schema"] == "nsaudit.bundle/1"
+    assert trailer == {"end": "nsaudit.bundle/1", "snapshots": 3}
+    said = {
+        (r["host"]["hostname"], r["seq"]): (
+            r["label"],
+            r["taken_at"],
+            sorted((n["type"], n["inode"]) for n in r["namespaces"]),
+            {t["type"]: t["status"] for t in r["capabilities"]["types"]},
+        )
+        for r in records
+    }
+    first, second = made.web_ids
+    web = (("net", INIT_NET), ("net", NET_KEPT))
+    assert said == {
+        (WEB, 1): (HOSTILE, made.taken_at[first], sorted((*web, ("uts", UTS_GONE))), STATUSES_WEB),
+        (WEB, 2): ("second", made.taken_at[second], sorted((*web, ("net", NET_NEW))), STATUSES_WEB),
+        (OTHER, 1): (
+            None,
+            made.taken_at[made.other_id],
+            [("net", INIT_NET), ("net", NET_OTHER)],
+            STATUSES_OTHER,
+        ),
+    }
