@@ -420,9 +420,38 @@ def test_check_of_a_host_with_no_snapshots(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "junit"])
 def test_check_formats(tmp_path: Path, fmt: str) -> None:
-    proc = run("check", "--policy", STIG, "--db", tmp_path / "ns.db", "--format", fmt)
+    """Each format says that RHEL-08-040284 fails, and why: this host's own limit.
+    (tests/test_format_content.py parses every format of every command in full.)"""
+    import csv
+    import io
+    from xml.etree import ElementTree as ET
+
+    limit = Path("/proc/sys/user/max_user_namespaces").read_text().strip()
+    why = f"user.max_user_namespaces = {limit} (want 0)"
+    proc = run("check", "--policy", STIG, "--db", tmp_path / "ns.db", "--format", fmt, "--wide")
     assert proc.returncode == 1, proc.stderr
-    assert "RHEL-08-040284" in proc.stdout
+    out = proc.stdout
+    if fmt == "csv":
+        (row,) = [r for r in csv.DictReader(io.StringIO(out)) if r["rule"] == "RHEL-08-040284"]
+        said = (row["result"], row["summary"], row["evidence"])
+    elif fmt == "junit":
+        cases = ET.fromstring(out).iter("testcase")
+        (case,) = [c for c in cases if c.get("name", "").split(":")[0] == "RHEL-08-040284"]
+        failure = case.find("failure")
+        assert failure is not None, ET.tostring(case)
+        said = ("fail", failure.get("message"), failure.text)
+    else:
+        cut = (
+            (lambda line: line.split())
+            if fmt == "table"
+            else (lambda line: [c.strip() for c in line.strip("|").split(" | ")])
+        )
+        rows = [cut(line) for line in out.splitlines() if "RHEL-08-040284" in line]
+        result, evidence = rows  # its row in the results, and its evidence
+        assert result[:3] == ["RHEL-08-040284", "medium", "fail"], result
+        summary = " ".join(result[3:]) if fmt == "table" else result[3]
+        said = ("fail", summary, " ".join(evidence[1:]) if fmt == "table" else evidence[1])
+    assert said == ("fail", why, why)
 
 
 @needs_root
