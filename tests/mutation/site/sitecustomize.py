@@ -26,5 +26,22 @@ def _hand_over() -> None:
     os.rename(path + ".tmp", path)
 
 
+def _load_config(project: str) -> None:
+    """mutmut reads its settings from the current folder, and some tests run nsaudit in
+    another: load them from the project's before any mutant asks."""
+    try:
+        from mutmut.configuration import config
+    except ImportError:
+        return
+    here = os.getcwd()
+    os.chdir(project)
+    try:
+        config()
+    finally:
+        os.chdir(here)
+
+
+if os.environ.get("MUTANT_UNDER_TEST") and os.environ.get("NSAUDIT_MUTATION_PROJECT"):
+    _load_config(os.environ["NSAUDIT_MUTATION_PROJECT"])
 if os.environ.get("MUTANT_UNDER_TEST") == "stats" and os.environ.get("NSAUDIT_MUTATION_CALLS"):
     atexit.register(_hand_over)
