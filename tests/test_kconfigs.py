@@ -102,3 +102,61 @@ def test_vendor_bytes_that_are_not_utf8_are_read(tmp_path: Path) -> None:
     dirty.write_bytes(b'CONFIG_LOCALVERSION="\xff\xfe latin \xe9"\n' + source)
     report = run_json("detect", "--root", tmp_path, "--kconfig", dirty)
     assert by_type(report)["user"]["status"] == "available"
+
+
+def edited(tmp_path: Path, source: str, **values: str | None) -> Path:
+    """A copy of a real config with options set (`"y"`), unset (`None`) as a config says it."""
+    text = (KCONFIGS / source).read_text()
+    for option, value in values.items():
+        line = f"CONFIG_{option}={value}" if value else f"# CONFIG_{option} is not set"
+        text, found = re.subn(
+            rf"^(CONFIG_{option}=.*|# CONFIG_{option} is not set)$", line, text, flags=re.M
+        )
+        assert found == 1, option
+    path = tmp_path / "edited.config"
+    path.write_text(text)
+    return path
+
+
+def test_the_namespaces_umbrella_unset_leaves_only_mnt_and_cgroup(tmp_path: Path) -> None:
+    # init/Kconfig: UTS_NS, TIME_NS, IPC_NS, USER_NS, PID_NS and NET_NS sit inside
+    # `menuconfig NAMESPACES`; mount namespaces need no option, cgroup ones only CGROUPS.
+    config = edited(tmp_path, "Debian_13_Trixie_x86_64.config", NAMESPACES=None)
+    types = by_type(run_json("detect", "--root", tmp_path, "--kconfig", config))
+    for ns_type in ("ipc", "net", "pid", "time", "user", "uts"):
+        assert types[ns_type]["status"] == "missing", ns_type
+        assert types[ns_type]["reason"] == "CONFIG_NAMESPACES is not set", ns_type
+    assert types["mnt"]["status"] == types["cgroup"]["status"] == "available"
+
+
+@pytest.mark.parametrize(
+    ("sysvipc", "mqueue", "status"),
+    [("y", None, "available"), (None, "y", "available"), (None, None, "missing")],
+)
+def test_ipc_namespaces_need_sysv_ipc_or_posix_mqueue(
+    tmp_path: Path, sysvipc: str | None, mqueue: str | None, status: str
+) -> None:
+    # ipc/namespace.c isolates System V IPC and POSIX message queues: either makes it useful,
+    # and the kernel builds IPC_NS only with one of them (init/Kconfig: depends on
+    # (SYSVIPC || POSIX_MQUEUE)).
+    config = edited(
+        tmp_path, "Debian_13_Trixie_x86_64.config", SYSVIPC=sysvipc, POSIX_MQUEUE=mqueue
+    )
+    ipc = by_type(run_json("detect", "--root", tmp_path, "--kconfig", config))["ipc"]
+    assert ipc["status"] == status
+    if status == "missing":
+        assert ipc["reason"] == "CONFIG_SYSVIPC is not set and CONFIG_POSIX_MQUEUE is not set"
+
+
+def test_a_kernel_too_old_for_a_type_lacks_it_without_any_config(tmp_path: Path) -> None:
+    # Linux 4.4: before cgroup (4.6) and time (5.6) namespaces. No config, no /proc/self/ns:
+    # the release alone proves those two missing; of the others nothing can be told.
+    (tmp_path / "proc/sys/kernel").mkdir(parents=True)
+    (tmp_path / "proc/sys/kernel/osrelease").write_text("4.4.0-210-generic\n")
+    report = run_json("detect", "--root", tmp_path)
+    types = by_type(report)
+    assert types["cgroup"]["status"] == "missing"
+    assert types["cgroup"]["reason"] == "kernel 4.4.0-210-generic predates cgroup namespaces (4.6)"
+    assert types["time"]["status"] == "missing"
+    for ns_type in ("ipc", "mnt", "net", "pid", "user", "uts"):
+        assert types[ns_type]["status"] == "unknown", ns_type

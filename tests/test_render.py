@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from nsaudit.render import Document, OutputFormat, Table, formatter
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
@@ -60,3 +63,87 @@ def test_markdown_escapes() -> None:
     assert markdown_cell("a|b") == "a\\|b"
     assert markdown_cell("CONFIG_NET_NS") == "CONFIG_NET_NS"
     assert markdown_cell("# heading") == "\\# heading"
+
+
+_GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+class _Cells(HTMLParser):
+    """The text of each CELL element (td, p) of rendered HTML, and every other element."""
+
+    def __init__(self, cell: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cell = cell
+        self.cells: list[str] = []
+        self.inner: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == self.cell:
+            self._in_cell = True
+            self.cells.append("")
+        elif self._in_cell or self.cell == "p":
+            self.inner.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.cell:
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+# Text made mostly of what CommonMark gives a meaning to, so that links, entities, emphasis,
+# code spans, autolinks and line starts come up often.
+_MARKUP = st.text(alphabet=st.sampled_from(list("[]()!<>&#;*_`|~\\-+=.:/ 0123456789ax\n")))
+
+
+def _as_rendered(text: str) -> str:
+    """The text a reader must see: leading spaces kept (as no-break spaces, which Markdown
+    does not drop), trailing ones dropped as Markdown does."""
+    shown = terminal(text)
+    body = shown.lstrip(" ")
+    return "\xa0" * (len(shown) - len(body)) + body.rstrip(" ")
+
+
+@given(st.one_of(st.text(), _MARKUP))
+@example("[a link](http://example.com) ![an image](x.png) <http://auto.link>")
+@example("&amp; &#60; &copy; ~~strike~~ *em* __strong__ `code` <b>html</b> a|b")
+@example("# heading")
+@example("> quote")
+@example("1) item")
+def test_a_markdown_cell_renders_as_its_text_in_a_commonmark_renderer(text: str) -> None:
+    # The oracle is markdown-it-py (CommonMark with GFM tables), not our own escaping: the
+    # cell must come out as the same text, with no link, image, emphasis, code or HTML.
+    table = f"| head |\n| --- |\n| {markdown_cell(text)} |\n"
+    cells = _Cells("td")
+    cells.feed(_GFM.render(table))
+    assert cells.inner == []
+    assert cells.cells == [_as_rendered(text)]
+
+
+@given(st.one_of(st.text(), _MARKUP))
+@example("1) item")
+@example("- item")
+@example("+ item")
+@example("    indented")
+@example("---")
+@example("=")
+@example("> quote")
+@example("# heading")
+def test_a_markdown_line_renders_as_its_text_in_a_commonmark_renderer(text: str) -> None:
+    # nsaudit's Markdown lines (a report's header lines, its warnings) are paragraphs.
+    shown = _as_rendered(text)
+    paragraph = _Cells("p")
+    paragraph.feed(_GFM.render(markdown_cell(text)))
+    assert paragraph.inner == []
+    assert paragraph.cells == ([shown] if shown else [])
+
+
+def test_markdown_links_and_entities_stay_text() -> None:
+    assert markdown_cell("[x](http://evil)") == "\\[x\\](http://evil)"
+    assert markdown_cell("&amp; &#60;") == "\\&amp; \\&#60;"
+    assert markdown_cell("~~gone~~") == "\\~\\~gone\\~\\~"
+    assert markdown_cell("*a* _b_ snake_case") == "\\*a\\* \\_b\\_ snake_case"
+    assert markdown_cell("1. item") == "1\\. item" and markdown_cell("- item") == "\\- item"

@@ -44,6 +44,11 @@ def csv_cell(text: str) -> str:
 
 
 def markdown_cell(text: str) -> str:
-    """Terminal-safe, with Markdown and HTML punctuation escaped so it stays literal text."""
+    """Terminal-safe, with Markdown and HTML punctuation escaped so it stays literal text.
+
+    Leading spaces become no-break spaces: renderers drop them (a tree's depth with them),
+    and four of them would start a code block."""
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", terminal(text))
-    return _MARKDOWN_LEADING.sub(r"\1\\\2", text)
+    text = _MARKDOWN_LEADING.sub(r"\1\\\2", text)
+    body = text.lstrip(" ")
+    return "&nbsp;" * (len(text) - len(body)) + body

@@ -154,7 +154,7 @@ class MarkdownFormat:
             if table.title:
                 level = "###" if section is not None else "##"
                 block.append(f"{level} {markdown_cell(table.title)}\n")
-            rows = [[_keep_indent(markdown_cell(v)) or " " for v in row] for row in table.rows]
+            rows = [[markdown_cell(v) or " " for v in row] for row in table.rows]
             block.append(
                 tabulate(
                     rows,
@@ -168,12 +168,6 @@ class MarkdownFormat:
                 "## Warnings\n\n" + "\n".join(f"- {markdown_cell(w)}" for w in doc.warnings)
             )
         return "\n\n".join(parts) + "\n"
-
-
-def _keep_indent(cell: str) -> str:
-    # Markdown renderers (and tabulate) drop a cell's leading spaces: a tree's depth with them.
-    text = cell.lstrip(" ")
-    return "&nbsp;" * (len(cell) - len(text)) + text
 
 
 class CsvFormat:
