@@ -578,3 +578,34 @@ def test_a_created_rule_cannot_pass_over_a_period_with_a_partial_snapshot(tmp_pa
     assert new["outcome"] == "error", new
     assert "the period's snapshot seq 2 could not see every process" in new["summary"]
     assert "1 namespaces created, all by allowed holders" in new["summary"]
+
+
+@needs_root
+def test_a_bind_mount_that_cannot_be_read_makes_the_snapshot_partial(tmp_path: Path) -> None:
+    # A net namespace held only by a bind mount in a folder root may not search without its
+    # DAC capabilities: a scan that cannot stat the mount misses the namespace, so it is partial
+    # and says which mount it could not read.
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    target = locked / "netns"
+    target.touch()
+    with in_new_namespaces("--net") as pid:
+        inode = ns_of(pid, "net")[1]
+        subprocess.run(["mount", "--bind", f"/proc/{pid}/ns/net", target], check=True)
+    try:
+        locked.chmod(0)
+        no_dac = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+        proc = run("snapshot", "--no-store", "--format", "json", prefix=no_dac)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert data["partial"] is True
+        ours = [p for p in data["problems"] if p["path"].endswith(f"/root{target}")]
+        assert ours and {p["errno"] for p in ours} == {"EACCES"}, data["problems"]
+        assert not [n for n in data["namespaces"] if (n["type"], n["inode"]) == ("net", inode)]
+        # With its capabilities, the same scan finds the namespace and its mount.
+        data = json.loads(run("snapshot", "--no-store", "--format", "json").stdout)
+        (held,) = [n for n in data["namespaces"] if (n["type"], n["inode"]) == ("net", inode)]
+        assert held["holders"] == [{"kind": "mount", "pid": None, "fd": None, "path": str(target)}]
+    finally:
+        locked.chmod(0o700)
+        subprocess.run(["umount", target], check=False)
