@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from test_diff import ns, snap
 
-from nsaudit.model import NsType, Outcome
-from nsaudit.policy.checks import HoldersCheck, Subject, host_own
+from nsaudit.model import NsType, Outcome, Snapshot, WaiverNote
+from nsaudit.policy.checks import CountCheck, HoldersCheck, Subject, host_own
+from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.match import Allowlist
+from nsaudit.policy.rules import Policy, Rule, Waiver
 
 
 def test_kernel_threads_namespaces_are_the_hosts_own() -> None:
@@ -38,3 +41,37 @@ def test_users_and_commands_or_parents() -> None:
     assert why is not None and "parent not recorded" in why
     assert "commands and parents and users" in why
     assert Allowlist(parents=("containerd-shim*",), users=("www-data",)).violation(shimmed)
+
+
+def _waived(expires: date, today: date) -> tuple[Outcome, WaiverNote | None]:
+    # One net namespace too many, and a waiver for this host: README "Policies": a waiver
+    # applies up to and including its expiry day (UTC).
+    rule = Rule(
+        "NS-1",
+        "at most no net namespace",
+        "medium",
+        (),
+        None,
+        CountCheck("net", 0),
+        (Waiver(("host-*",), "a ticket", expires, "ops"),),
+    )
+    policy = Policy("p", "p", None, "p.toml", "0" * 64, (rule,))
+    subject = Subject(snap(ns(NsType.NET, 7)), (), "now")
+    (result,) = evaluate(policy, replace(subject, snapshot=_on("host-a", subject)), today)
+    return result.outcome, result.waiver
+
+
+def _on(hostname: str, subject: Subject) -> Snapshot:
+    s = subject.snapshot
+    return replace(s, host=replace(s.host, hostname=hostname))
+
+
+def test_a_waiver_applies_on_its_expiry_day_and_not_the_day_after() -> None:
+    expires = date(2026, 11, 29)
+    outcome, note = _waived(expires, date(2026, 11, 28))
+    assert outcome is Outcome.WAIVED and note is not None and note.expired is False
+    outcome, note = _waived(expires, expires)
+    assert outcome is Outcome.WAIVED and note is not None and note.expired is False
+    outcome, note = _waived(expires, date(2026, 11, 30))
+    assert outcome is Outcome.FAIL
+    assert note == WaiverNote(("host-*",), "a ticket", "2026-11-29", True, "ops")
