@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,58 @@ CI_MAY_SKIP: dict[str, str] = {
         "runs nsaudit as it was before the text codec, from git history a shallow clone lacks"
     ),
 }
+
+
+# What makes a real namespace in the tests: tests/nsmakers.py's makers, and unshare(1).
+_NAMESPACE_MAKERS = frozenset(
+    {"in_new_namespaces", "netns", "fd_held_netns", "nested_user_and_pid"}
+)
+_UNSHARE = re.compile(r"(^|[\s.])unshare[\s(]")
+
+
+def _strings(values: Any) -> Iterator[str]:
+    for value in values:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, tuple | list | frozenset):
+            yield from _strings(value)
+
+
+def _makes_namespaces(code: Any, module: Any, seen: set[Any]) -> bool:
+    """Whether a function's code, a function defined in it, or a function or constant of its
+    module that it names, calls a namespace maker or runs unshare(1)."""
+    if code in seen:
+        return False
+    seen.add(code)
+    named = [getattr(module, n, None) for n in code.co_names]
+    strings = [*_strings(code.co_consts), *_strings(v for v in named)]
+    if _NAMESPACE_MAKERS & set(code.co_names) or any(
+        s == "unshare" or _UNSHARE.search(s) for s in strings
+    ):
+        return True
+    inner = [c for c in code.co_consts if hasattr(c, "co_names")]
+    inner += [
+        getattr(inspect.unwrap(f), "__code__", None)
+        for f in named
+        if callable(f) and getattr(f, "__module__", None) == module.__name__
+    ]
+    return any(_makes_namespaces(c, module, seen) for c in inner if hasattr(c, "co_names"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that make real namespaces (`pytest -m namespaces`: the ones to run in a
+    loop for flakiness), by what their code and fixtures call."""
+    for item in items:
+        fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        functions = [getattr(item, "function", None)]
+        functions += [defs[-1].func for defs in fixtures.values()]
+        seen: set[Any] = set()
+        for f in functions:
+            code = getattr(inspect.unwrap(f), "__code__", None) if callable(f) else None
+            module = sys.modules.get(getattr(f, "__module__", ""), None)
+            if code is not None and module is not None and _makes_namespaces(code, module, seen):
+                item.add_marker("namespaces")
+                break
 
 
 @pytest.hookimpl(hookwrapper=True)
