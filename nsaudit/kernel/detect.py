@@ -126,9 +126,9 @@ def _type(
     if present is not None:
         built = present
         evidence.append(f"{link} {'exists' if present else 'is absent'}")
-        if built_by_config is not None and built_by_config != present:
+        if config is not None and built_by_config != present:
             warnings.append(
-                f"{config_why} in {config.path if config else '?'} but {link} "
+                f"{config_why} in {config.path} but {link} "
                 f"{'exists' if present else 'is absent'}: the config does not describe the "
                 "running kernel"
             )
@@ -180,7 +180,7 @@ def _options(spec: TypeSpec, config: Kconfig | None) -> tuple[KconfigOption, ...
     if spec.umbrella:
         names.append(UMBRELLA)
     names.extend(spec.any_of)
-    return tuple(KconfigOption(n, config.values.get(n)) for n in names if n)
+    return tuple(KconfigOption(n, config.values.get(n)) for n in names)
 
 
 def _config_verdict(
