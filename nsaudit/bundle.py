@@ -593,9 +593,10 @@ def _capabilities(value: object, path: str) -> dict[str, Any] | None:
     _choice(c["schema"], _at(path, "schema"), (DETECT_SCHEMA,))
     _str(c["nsaudit_version"], _at(path, "nsaudit_version"))
     _str(c["root"], _at(path, "root"))
-    k = _open(c["kernel"], _at(path, "kernel"), ("release", "source"))
-    _text(k["release"], _at(path, "kernel.release"), null=True)
-    _text(k["source"], _at(path, "kernel.source"), null=True)
+    where = _at(path, "kernel")
+    k = _open(c["kernel"], where, ("release", "source"))
+    _text(k["release"], _at(where, "release"), null=True)
+    _text(k["source"], _at(where, "source"), null=True)
     if c["kconfig"] is not None:
         where = _at(path, "kconfig")
         kc = _open(c["kconfig"], where, ("path", "compressed", "release", "matches_running"))
