@@ -885,6 +885,9 @@ def test_header_errors() -> None:
     assert error(lines([HEADER])) == "line 1: expected a JSON object, got a list"
     assert error(lines("3\n")) == "line 1: expected a JSON object, got 3"
     assert error(lines('"x"\n')) == 'line 1: expected a JSON object, got "x"'
+    # a last line without its newline is read as a line, not as the start of a long one
+    assert error(b"3") == "line 1: expected a JSON object, got 3"
+    assert error(lines(HEADER) + b"[]") == "line 2: expected a JSON object, got a list"
 
 
 def test_header_alone_is_truncated_and_empty_is_empty() -> None:
