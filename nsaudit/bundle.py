@@ -334,8 +334,8 @@ def _list(value: object, path: str, what: str, limit: int | None = None) -> list
 
 
 def _timestamp(value: object, path: str) -> str:
-    """ISO 8601 with a time zone; kept as written when in UTC, else converted to UTC so that
-    times compare as text in the database."""
+    """ISO 8601 with a time zone, written as nsaudit writes times (in UTC, `T` between date
+    and time) so that times compare as text in the database."""
     text = _str(value, path)
     try:
         when = datetime.fromisoformat(text)
@@ -345,8 +345,6 @@ def _timestamp(value: object, path: str) -> str:
         raise _Invalid(
             path, "an ISO 8601 time with a time zone (2026-11-29T04:28:16+00:00)", _shown(value)
         )
-    if text.endswith("+00:00"):
-        return text
     try:
         return when.astimezone(UTC).isoformat()
     except OverflowError:
@@ -593,9 +591,10 @@ def _capabilities(value: object, path: str) -> dict[str, Any] | None:
     _choice(c["schema"], _at(path, "schema"), (DETECT_SCHEMA,))
     _str(c["nsaudit_version"], _at(path, "nsaudit_version"))
     _str(c["root"], _at(path, "root"))
-    k = _open(c["kernel"], _at(path, "kernel"), ("release", "source"))
-    _text(k["release"], _at(path, "kernel.release"), null=True)
-    _text(k["source"], _at(path, "kernel.source"), null=True)
+    where = _at(path, "kernel")
+    k = _open(c["kernel"], where, ("release", "source"))
+    _text(k["release"], _at(where, "release"), null=True)
+    _text(k["source"], _at(where, "source"), null=True)
     if c["kconfig"] is not None:
         where = _at(path, "kconfig")
         kc = _open(c["kconfig"], where, ("path", "compressed", "release", "matches_running"))
