@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nsaudit.compare import initial
@@ -43,6 +43,8 @@ SYSCTLS = (
     "kernel.apparmor_restrict_unprivileged_userns",
     *(f"user.max_{t.value}_namespaces" for t in NsType if t is not NsType.USER),
 )
+# The per-type limits, which the capability report also gives as each type's `limit`.
+_LIMIT_OF = {f"user.max_{t.value}_namespaces": t.value for t in NsType}
 
 
 def ns_name(ns: NamespaceId) -> str:
@@ -50,9 +52,9 @@ def ns_name(ns: NamespaceId) -> str:
     return f"{ns.type.value}:[{ns.inode}]"
 
 
-def _about(ns: Namespace) -> Evidence:
+def _about(ns: Namespace, text: str) -> Evidence:
     return Evidence(
-        "",
+        text,
         namespace=ns_name(ns.id),
         pid=ns.pid,
         command=ns.command,
@@ -61,10 +63,6 @@ def _about(ns: Namespace) -> Evidence:
         user=ns.user if ns.user is not None else (str(ns.uid) if ns.uid is not None else None),
         path=next((h.path for h in ns.holders if h.kind == "mount"), None),
     )
-
-
-def _with_text(e: Evidence, text: str) -> Evidence:
-    return replace(e, text=text)
 
 
 def _no_report(subject: Subject) -> Verdict | None:
@@ -178,9 +176,8 @@ class SysctlCheck:
         for r in report.get("restrictions") or []:
             if isinstance(r, Mapping) and r.get("name") == self.name:
                 return None if r.get("value") is None else str(r.get("value"))
-        prefix, suffix = "user.max_", "_namespaces"
-        if self.name.startswith(prefix) and self.name.endswith(suffix):
-            entry = _types(report).get(self.name[len(prefix) : -len(suffix)], {})
+        if self.name in _LIMIT_OF:
+            entry = _types(report).get(_LIMIT_OF[self.name], {})
             return None if entry.get("limit") is None else str(entry.get("limit"))
         return None
 
@@ -242,9 +239,7 @@ class CountCheck:
             return Verdict(Outcome.PASS, summary, _partial_note(snap))
         own = host_own(snap)
         listed = tuple(
-            _with_text(_about(ns), f"{ns_name(ns.id)} held by {who(ns)}")
-            for ns in found
-            if ns.id not in own
+            _about(ns, f"{ns_name(ns.id)} held by {who(ns)}") for ns in found if ns.id not in own
         )
         return Verdict(Outcome.FAIL, summary, listed + _partial_note(snap))
 
@@ -266,7 +261,7 @@ def _screen(
     for ns in checked:
         why = allow.violation(ns)
         if why is not None:
-            bad.append(_with_text(_about(ns), f"{prefix}{ns_name(ns.id)} {why}"))
+            bad.append(_about(ns, f"{prefix}{ns_name(ns.id)} {why}"))
     return checked, bad
 
 
@@ -348,8 +343,8 @@ class UnprivilegedOwnerCheck:
                 else f"is owned by user namespace {ns_name(via)}"
             )
             bad.append(
-                _with_text(
-                    _about(ns),
+                _about(
+                    ns,
                     f"{ns_name(ns.id)} {how} created by uid {unprivileged[via]}; held by {who(ns)}",
                 )
             )

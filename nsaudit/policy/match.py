@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nsaudit.model import Holder, Namespace
@@ -33,10 +33,8 @@ def glob_problem(pattern: str) -> str | None:
         i += 1
     if depth_open is not None:
         return f"'[' at position {depth_open + 1} is never closed"
-    try:
-        re.compile(fnmatch.translate(pattern))
-    except re.error as e:
-        return str(e)
+    # Nothing else to refuse: fnmatch.translate escapes everything else (empty ranges, '\\',
+    # set operators), so the regex of any other pattern compiles.
     return None
 
 
@@ -102,13 +100,12 @@ class Allowlist:
             return f"held by {who(ns)}, which the allowed {' and '.join(lists)} do not cover"
         if mounts:
             return f"held only by {_holders(mounts)}, and no bind-mount path is allowed"
-        others = [h for h in ns.holders if h.kind != "mount"]
-        if others:
-            return f"held only by {_holders(others)}, whose command is not recorded"
+        if ns.holders:  # none of them a mount (handled above): fds, *_for_children
+            return f"held only by {_holders(ns.holders)}, whose command is not recorded"
         return "no holder recorded"
 
 
-def _holders(holders: list[Holder]) -> str:
+def _holders(holders: Iterable[Holder]) -> str:
     return ", ".join(h.text for h in holders)
 
 
