@@ -34,7 +34,7 @@ class _Found:
     own: bool = False  # nsaudit's own process is a member
     holders: dict[Holder, str] = field(default_factory=dict)  # each with a path that opens it
 
-    def member(self, pid: int, own: bool = False) -> None:
+    def member(self, pid: int, own: bool) -> None:
         self.nprocs += 1
         if own:
             self.own = True
@@ -152,8 +152,9 @@ class Scanner:
         (2 + threads), one stat per process, skipped when the processes alone cover the count.
         """
         options = self._mount_options()
-        hidepid = (options or {}).get("hidepid", "0")
-        hiding = hidepid not in ("0", "off")
+        # The kernel shows hidepid= only when it hides something (proc_show_options).
+        hidepid = (options or {}).get("hidepid")
+        hiding = hidepid is not None
         after = self._loadavg()
         if before is None or after is None:
             # No count to compare: the mount options alone say whether processes are hidden.
