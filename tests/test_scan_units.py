@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 from conftest import needs_root
+from nsmakers import ns_of
 
 from nsaudit.collect.scan import Scanner, has_processes
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
-from nsaudit.model import UNSEEN, Holder, Namespace, NsType, ScanProblem
+from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanProblem
 
 UTS, IPC, NET, NET2, MNT = 4026532001, 4026532002, 4026532003, 4026532004, 4026532100
 
@@ -81,6 +82,9 @@ def test_a_tree_records_members_holders_and_parents(tmp_path: Path) -> None:
     )
     every = {"uts": f"uts:[{UTS}]", "ipc": f"ipc:[{IPC + 1}]", "pid": "pid:[4026531836]"}
     process(root, 1, every, comm="init", ppid=0, cmdline=b"/sbin/init\x00")
+    # A "process 0" with a stat and no namespaces: init's ppid 0 is no parent, not this.
+    (root / "proc" / "0").mkdir()
+    (root / "proc" / "0" / "stat").write_text(stat_line(0, "swapper", 0, 0))
     member = process(
         root,
         20,
@@ -149,6 +153,8 @@ def test_a_tree_records_members_holders_and_parents(tmp_path: Path) -> None:
         ("ipc", IPC + 3),
     }
     assert rows[("pid", 4026531836)].nprocs == 5
+    # 21's pid_for_children is its own pid namespace: no holder of it.
+    assert rows[("pid", 4026531836)].holders == ()
 
 
 def test_a_parent_that_cannot_be_read_has_no_command(tmp_path: Path) -> None:
@@ -568,7 +574,7 @@ def test_a_process_gone_before_its_tasks_are_counted_counts_for_none(tmp_path: P
     assert got == unseen(CONTAINER.format(3, 4))
 
 
-CLONE_NEWUTS, CLONE_NEWIPC = 0x04000000, 0x08000000
+CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER = 0x04000000, 0x08000000, 0x10000000
 UNNAMED = 48151
 
 
@@ -599,25 +605,42 @@ def test_the_scanner_stands_for_its_namespace_last_and_its_fds_hold_nothing(
             other.wait()
             while os.readlink(f"/proc/{sleep.pid}/exe") != shutil.which("sleep"):
                 pass
-            # A sleep of a uid no passwd line names, alone in its uts namespace.
+            # A sleep of a uid no passwd line names, alone in its uts namespace and in a user
+            # namespace it made (its owner).
             stranger = subprocess.Popen(
                 ["sleep", "300"],
                 preexec_fn=lambda: (
                     _unshare(CLONE_NEWUTS),
                     os.setresuid(UNNAMED, UNNAMED, UNNAMED),
+                    _unshare(CLONE_NEWUSER),
                 ),
             )
             while os.readlink(f"/proc/{stranger.pid}/exe") != shutil.which("sleep"):
                 pass
             _unshare(CLONE_NEWIPC)
             alone = os.stat("/proc/self/ns/ipc").st_ino
+            # A mount namespace of this process alone, where a bind mount holds a network
+            # namespace (its process gone, as the one making the mount).
+            _unshare(CLONE_NEWNS)
+            made = subprocess.Popen(["unshare", "--net", "sleep", "300"])
+            while os.stat(f"/proc/{made.pid}/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino:
+                pass
+            subprocess.run(["mount", "--bind", f"/proc/{made.pid}/ns/net", str(target)], check=True)
+            made.kill()
+            made.wait()
+            mounted = os.stat(target).st_ino
             namespaces = Scanner(HostFS("/")).run().namespaces
         finally:
             sleep.kill()
             stranger.kill()
         rows = {(ns.id.type.value, ns.id.inode): ns for ns in namespaces}
-        (unnamed,) = [ns for ns in namespaces if ns.pid == stranger.pid]
+        (unnamed,) = [
+            ns for ns in namespaces if ns.pid == stranger.pid and ns.id.type.value == "uts"
+        ]
         return {
+            "mounted": rows.get(("net", mounted)),
+            "pidns": rows[("pid", os.stat("/proc/self/ns/pid").st_ino)],
+            "userns": rows[("user", os.stat(f"/proc/{stranger.pid}/ns/user").st_ino)],
             "shared": rows[("uts", shared)],
             "alone": rows[("ipc", alone)],
             "held": rows.get(("net", held)),
@@ -630,7 +653,22 @@ def test_the_scanner_stands_for_its_namespace_last_and_its_fds_hold_nothing(
         _unshare(CLONE_NEWNS | CLONE_NEWPID)
         return _forked(scan_here)
 
+    target = tmp_path / "net"
+    target.touch()
     got = _forked(body)
+    dev, host_user = ns_of(os.getpid(), "user")
+    host_pid = ns_of(os.getpid(), "pid")[1]
+    # The kernel's relations: the new pid namespace's parent is out of the scanner's sight
+    # (ioctl_ns(2): EPERM when it is outside the caller's pid namespace); the user namespace
+    # the stranger made is owned by its uid, its parent (and owner) this one.
+    assert got["pidns"].parent is None and got["pidns"].id.inode != host_pid, got["pidns"]
+    assert got["pidns"].owner == NamespaceId(NsType.USER, dev, host_user), got["pidns"]
+    userns = got["userns"]
+    assert (userns.owner_uid, userns.uid, userns.pid) == (UNNAMED, UNNAMED, userns.pid)
+    assert userns.parent == userns.owner == NamespaceId(NsType.USER, dev, host_user), userns
+    # The scanner's own mount namespace is read through the scanner itself.
+    assert got["mounted"] is not None
+    assert got["mounted"].holders == (Holder("mount", path=str(target)),)
     assert got["pid"] == 1 and got["held"] is None
     assert (got["shared"].nprocs, got["shared"].pid, got["shared"].command) == (
         2,

@@ -349,7 +349,7 @@ class Scanner:
                     parent=NamespaceId(ns.type, *rel.parent) if rel.parent else None,
                     owner=NamespaceId(NsType.USER, *rel.owner) if rel.owner else None,
                     owner_uid=rel.owner_uid,
-                    holders=tuple(sorted(found.holders, key=_holder_key)),
+                    holders=tuple(sorted(found.holders)),
                     parent_command=parent_command,
                 )
             )
@@ -438,10 +438,6 @@ class Scanner:
 
 def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
     return (p.pid is not None, p.pid or 0, p.path, p.errno)
-
-
-def _holder_key(h: Holder) -> tuple[str, int, int, str]:
-    return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
 
 
 def _read_process(proc: str, pid: int) -> _Info | None:
