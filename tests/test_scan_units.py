@@ -76,9 +76,10 @@ def test_a_tree_records_members_holders_and_parents(tmp_path: Path) -> None:
     pid_for_children link that name a namespace are holders, other fds are not."""
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    (root / "etc" / "passwd").write_text(
-        "short:x\nbad:x:notanumber:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n"
-        "second:x:1000:1000::/:/bin/sh\nroot:x:0:0::/root:/bin/sh\nthree:x:77\n"
+    (root / "etc" / "passwd").write_bytes(
+        b"short:x\nbad:x:notanumber:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n"
+        b"second:x:1000:1000::/:/bin/sh\nroot:x:0:0::/root:/bin/sh\nthree:x:77\n"
+        b"caf\xe9:x:78:78::/:/bin/sh\n"
     )
     every = {"uts": f"uts:[{UTS}]", "ipc": f"ipc:[{IPC + 1}]", "pid": "pid:[4026531836]"}
     process(root, 1, every, comm="init", ppid=0, cmdline=b"/sbin/init\x00")
@@ -108,13 +109,16 @@ def test_a_tree_records_members_holders_and_parents(tmp_path: Path) -> None:
     # (in no passwd line).
     os.chown(process(root, 22, {**every, "ipc": f"ipc:[{IPC + 2}]"}), 77, 77)
     os.chown(process(root, 23, {**every, "ipc": f"ipc:[{IPC + 3}]"}), 4242, 4242)
+    # 24: a name that is not UTF-8 is kept, byte for byte (escaped when shown).
+    os.chown(process(root, 24, {**every, "ipc": f"ipc:[{IPC + 4}]"}), 78, 78)
     (root / "proc" / "self").symlink_to("20")
     rows, problems = scan(root)
     assert problems == []
     assert (rows[("ipc", IPC + 2)].uid, rows[("ipc", IPC + 2)].user) == (77, "three")
     assert (rows[("ipc", IPC + 3)].uid, rows[("ipc", IPC + 3)].user) == (4242, None)
+    assert rows[("ipc", IPC + 4)].user == "caf\udce9"
     uts = rows[("uts", UTS)]
-    assert (uts.nprocs, uts.pid, uts.command, uts.cmdline) == (5, 1, "init", "/sbin/init")
+    assert (uts.nprocs, uts.pid, uts.command, uts.cmdline) == (6, 1, "init", "/sbin/init")
     assert (uts.ppid, uts.parent_command, uts.uid, uts.user) == (0, None, 0, "root")
     assert uts.pid_start == 101 and uts.holders == ()
     ipc = rows[("ipc", IPC)]
@@ -151,8 +155,9 @@ def test_a_tree_records_members_holders_and_parents(tmp_path: Path) -> None:
         ("pid", 4026531836),
         ("ipc", IPC + 2),
         ("ipc", IPC + 3),
+        ("ipc", IPC + 4),
     }
-    assert rows[("pid", 4026531836)].nprocs == 5
+    assert rows[("pid", 4026531836)].nprocs == 6
     # 21's pid_for_children is its own pid namespace: no holder of it.
     assert rows[("pid", 4026531836)].holders == ()
 
@@ -747,3 +752,37 @@ def _on_later(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_on_later)
+
+
+def test_a_representative_whose_link_cannot_be_read_again_stands_unread(tmp_path: Path) -> None:
+    """A member read whole whose namespace link then fails (not gone: here a file where the
+    link was, EINVAL) is a problem, and stays counted, standing for its namespace unread when
+    no other member can; a command line longer than the kernel's page is cut, not refused."""
+    root = tmp_path / "root"
+    base = process(root, 90, {"uts": f"uts:[{UTS}]"})
+    long = b"x" * 5000 + b"\x00y\x00"
+    process(root, 91, {"uts": f"uts:[{IPC}]"}, cmdline=long)
+    # 92's cmdline is a FIFO: a problem named by the file.
+    fifo = process(root, 92, {"uts": f"uts:[{NET}]"})
+    (fifo / "cmdline").unlink()
+    os.mkfifo(fifo / "cmdline")
+    (root / "proc" / "self").symlink_to("91")
+
+    def unlink() -> None:
+        (base / "ns" / "uts").unlink()
+        (base / "ns" / "uts").write_text("")
+
+    _LATER.clear()
+    _LATER[f"{base}/cmdline"] = unlink
+    try:
+        rows, problems = scan(root)
+        assert not _LATER, "90's cmdline was never read"
+    finally:
+        _LATER.clear()
+    assert problems == [
+        ScanProblem(90, f"{base}/ns/uts", "EINVAL"),
+        ScanProblem(92, f"{fifo}/cmdline", "EINVAL"),
+    ]
+    uts = rows[("uts", UTS)]
+    assert (uts.nprocs, uts.pid, uts.command, uts.cmdline, uts.uid) == (1, 90, None, None, None)
+    assert rows[("uts", IPC)].cmdline == "x" * 4096 + "..."
