@@ -64,7 +64,8 @@ def process(
 
 
 def scan(root: Path, threads: bool = False) -> tuple[dict[tuple[str, int], Namespace], list]:
-    result = Scanner(HostFS(root), threads=threads).run()
+    # Threads are read only when asked: the default is not to.
+    result = (Scanner(HostFS(root), threads=True) if threads else Scanner(HostFS(root))).run()
     rows = {(ns.id.type.value, ns.id.inode): ns for ns in result.namespaces}
     assert len(rows) == len(result.namespaces), result.namespaces
     return rows, list(result.problems)
@@ -172,6 +173,8 @@ def test_a_parent_that_cannot_be_read_has_no_command(tmp_path: Path) -> None:
     process(root, 9, {"mnt": f"mnt:[{MNT}]"}, comm="bash", ppid=1)
     (root / "proc" / "self").symlink_to("5")
     rows, problems = scan(root)
+    # A tree without /etc/passwd names no user, not even root (the host's names are not its).
+    assert (rows[("uts", UTS)].uid, rows[("uts", UTS)].user) == (0, None)
     assert rows[("uts", UTS)].parent_command is None
     assert rows[("uts", NET)].parent_command is None
     # 9 is nobody's representative of a uts namespace: its comm is read from its stat alone.
@@ -319,11 +322,17 @@ def test_a_tree_without_self_ns_tries_every_type(tmp_path: Path) -> None:
         (t.value, 4026532300 + i) for i, t in enumerate(NsType)
     }
     assert rows[("time", 4026532399)].holders == (Holder("for_children", pid=60),)
-    # With a self/ns listing, only its types are read.
+    # With a self/ns listing, only its types are read; the namespaces' device is that of the
+    # first of its links that leads to a file (cgroup's leads nowhere).
     (root / "proc" / "self" / "ns").mkdir(parents=True)
+    (root / "proc" / "self" / "ns" / "cgroup").symlink_to("cgroup:[1]")
     (root / "proc" / "self" / "ns" / "uts").symlink_to("uts:[1]")
+    (root / "proc" / "self" / "ns" / "uts:[1]").touch()
     rows, _ = scan(root)
-    assert set(rows) == {("uts", 4026532300 + list(NsType).index(NsType.UTS))}
+    uts = 4026532300 + list(NsType).index(NsType.UTS)
+    cgroup = 4026532300 + list(NsType).index(NsType.CGROUP)
+    assert set(rows) == {("uts", uts), ("cgroup", cgroup)}
+    assert rows[("uts", uts)].id.dev == os.stat(root).st_dev
 
 
 # --- The live host: /proc's own visibility, seen from a private mount (and pid) namespace ---
@@ -786,3 +795,19 @@ def test_a_representative_whose_link_cannot_be_read_again_stands_unread(tmp_path
     uts = rows[("uts", UTS)]
     assert (uts.nprocs, uts.pid, uts.command, uts.cmdline, uts.uid) == (1, 90, None, None, None)
     assert rows[("uts", IPC)].cmdline == "x" * 4096 + "..."
+
+
+def test_a_tree_process_with_the_scanner_s_pid_is_not_the_scanner(tmp_path: Path) -> None:
+    """Under --root nothing is nsaudit's own process, whatever its pid: the tree's process
+    with this process's pid is a member like any other, its fds holders. A tree's loadavg is
+    not the kernel's: never read (a FIFO there would block)."""
+    root = tmp_path / "root"
+    me = os.getpid()
+    process(root, me, {"uts": f"uts:[{UTS}]"}, fds={"3": f"uts:[{IPC}]"})
+    process(root, me + 1, {"uts": f"uts:[{UTS}]"})
+    (root / "proc" / "self").symlink_to(str(me + 1))
+    os.mkfifo(root / "proc" / "loadavg")
+    rows, problems = scan(root)
+    assert problems == []
+    assert (rows[("uts", UTS)].pid, rows[("uts", UTS)].nprocs) == (me, 2)
+    assert rows[("uts", IPC)].holders == (Holder("fd", pid=me, fd=3),)
