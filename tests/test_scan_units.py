@@ -205,6 +205,10 @@ def test_unreadable_links_and_folders_are_problems_gone_ones_are_not(tmp_path: P
     # 34: its task folder is a file (ENOTDIR), read only with threads.
     base = process(root, 34, {"uts": f"uts:[{UTS}]", "ipc": f"ipc:[{IPC}]"})
     (base / "task").write_text("")
+    # 35: its pid_for_children "link" is a file (EINVAL); 31's holds a pid namespace.
+    base = process(root, 35, {"uts": f"uts:[{UTS}]", "ipc": f"ipc:[{IPC}]"})
+    (base / "ns" / "pid_for_children").write_text("")
+    (root / "proc" / "31" / "ns" / "pid_for_children").symlink_to("pid:[4026532200]")
     (root / "proc" / "self").symlink_to("31")
     rows, problems = scan(root)
     proc = f"{root}/proc"
@@ -214,8 +218,10 @@ def test_unreadable_links_and_folders_are_problems_gone_ones_are_not(tmp_path: P
         ScanProblem(30, f"{proc}/30/ns/uts", "EINVAL"),
         ScanProblem(31, f"{proc}/31/fd", "ENOTDIR"),
         ScanProblem(32, f"{proc}/32/fd/3", "EINVAL"),
+        ScanProblem(35, f"{proc}/35/ns/pid_for_children", "EINVAL"),
     ]
-    assert (rows[("uts", UTS)].nprocs, rows[("ipc", IPC)].nprocs) == (3, 3)
+    assert (rows[("uts", UTS)].nprocs, rows[("ipc", IPC)].nprocs) == (4, 4)
+    assert rows[("pid", 4026532200)].holders == (Holder("for_children", pid=31),)
     assert rows[("net", NET)].holders == (Holder("fd", pid=32, fd=4),)
     _, problems = scan(root, threads=True)
     assert ScanProblem(34, f"{proc}/34/task", "ENOTDIR") in problems
@@ -633,6 +639,9 @@ def test_the_scanner_stands_for_its_namespace_last_and_its_fds_hold_nothing(
                 pass
             _unshare(CLONE_NEWIPC)
             alone = os.stat("/proc/self/ns/ipc").st_ino
+            # The live host's users are the system's database (NSS), not a parse of
+            # /etc/passwd: a line glibc refuses (3 fields) names nobody.
+            subprocess.run(["mount", "--bind", str(passwd), "/etc/passwd"], check=True)
             # A mount namespace of this process alone, where a bind mount holds a network
             # namespace (its process gone, as the one making the mount).
             _unshare(CLONE_NEWNS)
@@ -669,6 +678,8 @@ def test_the_scanner_stands_for_its_namespace_last_and_its_fds_hold_nothing(
 
     target = tmp_path / "net"
     target.touch()
+    passwd = tmp_path / "passwd"
+    passwd.write_text(Path("/etc/passwd").read_text() + f"unnamed:x:{UNNAMED}\n")
     got = _forked(body)
     dev, host_user = ns_of(os.getpid(), "user")
     host_pid = ns_of(os.getpid(), "pid")[1]
