@@ -34,7 +34,7 @@ class _Found:
     own: bool = False  # nsaudit's own process is a member
     holders: dict[Holder, str] = field(default_factory=dict)  # each with a path that opens it
 
-    def member(self, pid: int, own: bool = False) -> None:
+    def member(self, pid: int, own: bool) -> None:
         self.nprocs += 1
         if own:
             self.own = True
@@ -152,8 +152,9 @@ class Scanner:
         (2 + threads), one stat per process, skipped when the processes alone cover the count.
         """
         options = self._mount_options()
-        hidepid = (options or {}).get("hidepid", "0")
-        hiding = hidepid not in ("0", "off")
+        # The kernel shows hidepid= only when it hides something (proc_show_options).
+        hidepid = (options or {}).get("hidepid")
+        hiding = hidepid is not None
         after = self._loadavg()
         if before is None or after is None:
             # No count to compare: the mount options alone say whether processes are hidden.
@@ -348,7 +349,7 @@ class Scanner:
                     parent=NamespaceId(ns.type, *rel.parent) if rel.parent else None,
                     owner=NamespaceId(NsType.USER, *rel.owner) if rel.owner else None,
                     owner_uid=rel.owner_uid,
-                    holders=tuple(sorted(found.holders, key=_holder_key)),
+                    holders=tuple(sorted(found.holders)),
                     parent_command=parent_command,
                 )
             )
@@ -437,10 +438,6 @@ class Scanner:
 
 def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
     return (p.pid is not None, p.pid or 0, p.path, p.errno)
-
-
-def _holder_key(h: Holder) -> tuple[str, int, int, str]:
-    return (h.kind, h.pid or 0, h.fd or 0, h.path or "")
 
 
 def _read_process(proc: str, pid: int) -> _Info | None:
