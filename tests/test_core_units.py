@@ -847,3 +847,14 @@ def test_without_debug_library_log_records_are_kept_from_stderr(
         for h in [h for h in root.handlers if isinstance(h, logging.NullHandler)]:
             root.removeHandler(h)
     capsys.readouterr()
+
+
+def test_prune_deletes_more_states_than_one_statement_takes(database: Database) -> None:
+    # Deleted 500 ids at a time (SQLite's old limit of 999 bound parameters): 1001 in three.
+    many = [ns(NsType.NET, i) for i in range(1001)]
+    store(database, "web", day(1), *many)
+    last = store(database, "web", day(2), ns(NsType.NET, 5000))
+    with database.writing() as conn:
+        assert retention.prune(conn, day(10), 1) == retention.Pruned(1, 1001, 1, 0)
+    assert count(database, "ns_states") == 1
+    assert [n.id.inode for n in loaded(database, [last])[last].namespaces] == [5000]
