@@ -430,6 +430,7 @@ def test_csv_cells(text: str, cell: str) -> None:
         ("3. x", "3\\. x"),
         ("a # + - = . ) x", "a # + - = . ) x"),
         ("  x", "&nbsp;&nbsp;x"),
+        ("XX x", "XX x"),
         ("    - x", "&nbsp;&nbsp;&nbsp;&nbsp;- x"),
         ("x  ", "x  "),
         ("a\nb", "a\\\\nb"),
@@ -737,6 +738,12 @@ def test_hoisting_moves_shared_options_after_the_whole_command_path() -> None:
         "h",
     ]
     assert _hoist_shared(["--db=x", "--wide", "hosts"]) == ["hosts", "--db=x", "--wide"]
+    assert _hoist_shared(["--db=a=b.db", "--no-color", "--wide", "hosts"]) == [
+        "hosts",
+        "--db=a=b.db",
+        "--no-color",
+        "--wide",
+    ]
     assert _hoist_shared(["--color", "--root", "r", "detect", "-h"]) == [
         "detect",
         "--color",
@@ -858,3 +865,37 @@ def test_prune_deletes_more_states_than_one_statement_takes(database: Database) 
         assert retention.prune(conn, day(10), 1) == retention.Pruned(1, 1001, 1, 0)
     assert count(database, "ns_states") == 1
     assert [n.id.inode for n in loaded(database, [last])[last].namespaces] == [5000]
+
+
+def test_main_reads_the_command_line_without_an_argument(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["nsaudit", "--version"])
+    assert main() == 0
+    assert capsys.readouterr().out == "nsaudit, version 0.1.0\n"
+
+
+def test_a_command_with_findings_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    # debian10-no-timens: a 4.19 kernel, older than time namespaces (5.6)
+    assert main(["detect", "--root", DEBIAN, "--require", "time", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["types"][5]["type"] == "time"
+    assert main(["detect", "--root", DEBIAN, "--require", "net", "--format", "json"]) == 0
+
+
+def test_shell_completion_is_clicks_and_names_nsaudit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("_NSAUDIT_COMPLETE", "bash_source")
+    with pytest.raises(SystemExit) as exit_:
+        main(["detect"])
+    assert exit_.value.code == 0
+    script = capsys.readouterr().out
+    assert "_nsaudit_completion()" in script
+    assert "_NSAUDIT_COMPLETE=bash_complete $1" in script
+    assert "complete -o nosort -F _nsaudit_completion nsaudit" in script
+    monkeypatch.setenv("_NSAUDIT_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "nsaudit hos")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    with pytest.raises(SystemExit):
+        main([])
+    assert capsys.readouterr().out.split() == ["plain,hosts"]
