@@ -137,6 +137,12 @@ def test_created_vanished_and_changed_are_sorted_by_identity() -> None:
     ]
 
 
+def test_sorted_by_device_before_inode() -> None:
+    low_dev = ns(NsType.NET, 9)
+    high_dev = replace(ns(NsType.NET, 1), id=replace(ns(NsType.NET, 1).id, dev=5))
+    assert diff(snap(), snap(high_dev, low_dev)).created == (low_dev, high_dev)
+
+
 def test_same_inode_on_another_device_is_another_namespace() -> None:
     a = ns(NsType.NET, 1)
     b = replace(a, id=replace(a.id, dev=5))
