@@ -905,3 +905,19 @@ def test_shell_completion_is_clicks_and_names_nsaudit(
     with pytest.raises(SystemExit):
         main([])
     assert capsys.readouterr().out.split() == ["plain,hosts"]
+
+
+def test_without_ns_ids_on_one_side_identity_is_type_device_inode() -> None:
+    # "NS_GET_ID where both snapshots have it": here only NEW has it
+    old, new = ns(NsType.NET, 1), ns(NsType.NET, 1, ns_id=7)
+    d = diff(snap(old), snap(replace(new, user="alice")))
+    assert d.created == () and d.vanished == ()
+    (change,) = d.changed
+    assert change.old == old and change.new == replace(new, user="alice")
+    assert d.rebooted is False
+
+
+def test_an_unchanged_namespace_does_not_end_the_comparison() -> None:
+    same, moved = ns(NsType.NET, 1), ns(NsType.NET, 2)
+    d = diff(snap(same, moved), snap(same, replace(moved, user="alice")))
+    assert [c.new.id.inode for c in d.changed] == [2]
