@@ -118,8 +118,10 @@ def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDi
     return SnapshotDiff(False, created, vanished, tuple(changed), caps)
 
 
-def _sort(k: Key) -> tuple[str, int, int, int]:
-    return (k[0], k[1], k[2], k[3] or 0)
+def _sort(k: Key) -> tuple[str, int, int]:
+    # (type, device, inode) is unique within one snapshot; leaving out NS_GET_ID's id also
+    # keeps None from being compared with a number.
+    return (k[0], k[1], k[2])
 
 
 def by_shape(

@@ -101,8 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return EXIT_USAGE
     except click.ClickException as e:
+        # click's codes are 2 (UsageError) and 1 (a plain ClickException), which here would
+        # read as "findings": a usage error either way.
         _error(_usage_line(e))
-        return e.exit_code if e.exit_code != 1 else EXIT_USAGE
+        return EXIT_USAGE
     except (click.exceptions.Abort, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     except OutputClosed:
@@ -156,7 +158,7 @@ def _hoist_shared(args: list[str]) -> list[str]:
     front: list[str] = []
     i = 0
     while i < len(args):
-        name = args[i].split("=", 1)[0]
+        name = args[i].partition("=")[0]
         if name in _SHARED_FLAGS and "=" not in args[i]:
             front.append(args[i])
             i += 1
@@ -180,7 +182,7 @@ def _hoist_shared(args: list[str]) -> list[str]:
         return args  # no command: click says what is wrong
     declared = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
     for option in front:
-        name = option.split("=", 1)[0]
+        name = option.partition("=")[0]
         if name.startswith("--") and name not in declared:
             where = " ".join(["nsaudit", *rest[:path]])
             raise click.UsageError(f"{where} does not take {name} (see '{where} --help')")

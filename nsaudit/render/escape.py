@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-# Bidirectional overrides and isolates can reorder what a reader sees.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's list also has tab and carriage return: terminal() has made them `\t` and `\r` first.
+_FORMULA_START = ("=", "+", "-", "@")
 # Punctuation that can start markup anywhere in a line; '_' only where it is not inside a word.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 # Punctuation that makes markup only at the start of a line: headings, lists, quotes.
@@ -16,8 +15,11 @@ _MARKDOWN_LEADING = re.compile(r"^(\d*)([#+\-=>.)])")
 
 
 def terminal(text: str) -> str:
-    """Every control, bidi and undecodable character as a visible escape; backslashes doubled."""
-    if text.isprintable() and "\\" not in text and not _BIDI.intersection(text):
+    """Every control, bidi and undecodable character as a visible escape; backslashes doubled.
+
+    Bidirectional overrides, isolates and marks, which can reorder what a reader sees, are
+    format characters (Unicode category Cf): Python counts them as not printable."""
+    if text.isprintable() and "\\" not in text:
         return text
     out = []
     for ch in text:
@@ -26,12 +28,14 @@ def terminal(text: str) -> str:
             out.append(_NAMED[ch])
         elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == " " or (ch.isprintable() and ch not in _BIDI):
+        elif ch.isprintable():
             out.append(ch)
         elif code <= 0xFF:
             out.append(f"\\x{code:02x}")
-        else:
+        elif code <= 0xFFFF:
             out.append(f"\\u{code:04x}")
+        else:  # eight digits, as Python writes it: U+E0001 is not U+E000 and a "1"
+            out.append(f"\\U{code:08x}")
     return "".join(out)
 
 

@@ -26,9 +26,10 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
     one: a host's newest snapshot is what the next one is compared with). Every remaining
     snapshot keeps exactly the namespaces it had."""
     keep_last = max(keep_last, 1)
+    # Newest first within each host (rank counts per host, so hosts may interleave).
     rows = conn.execute(
         select(snapshots.c.id, snapshots.c.host_id, snapshots.c.seq, snapshots.c.taken_at).order_by(
-            snapshots.c.host_id, snapshots.c.seq.desc()
+            snapshots.c.seq.desc()
         )
     ).all()
     doomed: list[int] = []
@@ -41,8 +42,9 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
         else:
             kept.setdefault(r.host_id, []).append(r.seq)
     stale_states: list[int] = []
-    for host_id in {r.host_id for r in rows}:
-        seqs = sorted(kept.get(host_id, []))
+    # Every host keeps at least its newest snapshot, so every host is in `kept`.
+    for host_id, kept_seqs in kept.items():
+        seqs = sorted(kept_seqs)
         states = conn.execute(
             select(ns_states.c.id, ns_states.c.first_seq, ns_states.c.end_seq).where(
                 ns_states.c.host_id == host_id
