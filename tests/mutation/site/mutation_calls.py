@@ -1,4 +1,4 @@
-"""pytest plugin for mutation runs only (tests/mutation/run loads it with -p).
+"""pytest plugin for mutation runs only (tests/mutation/run.py loads it with -p).
 
 Adds the functions that a test's subprocesses called (written by sitecustomize.py beside
 this file) to the calls mutmut recorded in the test process, before mutmut files them under

@@ -1,4 +1,4 @@
-"""Mutation runs only (tests/mutation/run puts this folder on PYTHONPATH).
+"""Mutation runs only (tests/mutation/run.py puts this folder on PYTHONPATH).
 
 Most tests run `python -m nsaudit` in a subprocess. While mutmut records which tests reach
 which function (MUTANT_UNDER_TEST=stats), a subprocess records its calls in its own memory;

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Mutation testing of nsaudit's core with mutmut 3 (pyproject.toml [tool.mutmut] names the
-modules). Not part of the default test run: it takes about an hour on two cores.
+modules). Not part of the default test run: it takes about an hour on two idle cores.
 
-    tests/mutation/run              mutate, run the tests against every mutant, print scores
-    tests/mutation/run --scores     print the scores of the last run again
-    tests/mutation/run -- NAMES     (re)run only the mutants named (globs allowed)
+    tests/mutation/run.py              mutate, run the tests against every mutant, print scores
+    tests/mutation/run.py --scores     print the scores of the last run again
+    tests/mutation/run.py -- NAMES     (re)run only the mutants named (globs allowed)
 
-Needs `pip install -e '.[test,mutation]'`. Results stay in mutants/ (git-ignored) between
-runs; mutmut re-tests only what changed. A survivor that no test can kill is listed in
-tests/mutation/equivalent.txt with its reason; the score counts it as neither killed nor
-survived. Exits 1 when a module scores under 85%.
+Needs `pip install -e '.[test,mutation]'`, and root (the collector's tests make namespaces).
+Results stay in mutants/ (git-ignored): mutmut re-tests the functions whose code changed, but
+not a survivor whose tests changed (name it, or `rm -rf mutants` for a fresh measure).
+A survivor that no test can kill is listed in tests/mutation/equivalent.txt with its reason;
+the score counts it as neither killed nor survived. Exits 1 when a module scores under 85%.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TARGET = 85.0
 # mutmut's exit codes (mutmut/stats.py): what counts as the tests catching the mutant.
-CAUGHT = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout",
-          152: "timeout", 255: "timeout", -11: "crashed", -9: "crashed"}
+CAUGHT = {
+    1: "killed",
+    3: "killed",
+    36: "timeout",
+    -24: "timeout",
+    24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    -11: "crashed",
+    -9: "crashed",
+}
 MISSED = {0: "survived", 5: "no tests", 33: "no tests"}
 
 
@@ -88,8 +98,9 @@ def main() -> int:
             env = {
                 **os.environ,
                 # sitecustomize.py and the pytest plugin that carry subprocess calls
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE / "site"),
-                                                            os.environ.get("PYTHONPATH")])),
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(HERE / "site"), os.environ.get("PYTHONPATH")])
+                ),
                 "NSAUDIT_MUTATION_CALLS": calls,
                 "NSAUDIT_MUTATION_PROJECT": str(REPO),
             }
