@@ -12,6 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+# unshare(1)'s flag for each namespace type.
+UNSHARE_FLAG = {
+    "cgroup": "--cgroup",
+    "ipc": "--ipc",
+    "mnt": "--mount",
+    "net": "--net",
+    "pid": "--pid",
+    "time": "--time",
+    "user": "--user",
+    "uts": "--uts",
+}
+
 
 def ns_of(pid: int, ns_type: str) -> tuple[int, int]:
     """(nsfs dev, inode) of a process's namespace."""

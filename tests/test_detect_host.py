@@ -10,18 +10,9 @@ import subprocess
 from pathlib import Path
 
 from conftest import by_type, needs_root, run, run_json
+from nsmakers import UNSHARE_FLAG
 
 TYPES = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"]
-UNSHARE_FLAG = {
-    "cgroup": "--cgroup",
-    "ipc": "--ipc",
-    "mnt": "--mount",
-    "net": "--net",
-    "pid": "--pid",
-    "time": "--time",
-    "user": "--user",
-    "uts": "--uts",
-}
 
 
 def test_present_agrees_with_proc_self_ns() -> None:

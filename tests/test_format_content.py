@@ -20,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from conftest import ROOTS, needs_root, run
+from nsmakers import UNSHARE_FLAG
 
 DEBIAN10 = ROOTS / "debian10-no-timens"
 UBUNTU = ROOTS / "ubuntu2504-gzip-apparmor"
@@ -1365,17 +1366,6 @@ def test_audit_says_what_it_stored_what_changed_and_each_rules_outcome(
 
 
 # -- detect --probe, and export ----------------------------------------------------------------
-
-UNSHARE_FLAG = {
-    "cgroup": "--cgroup",
-    "ipc": "--ipc",
-    "mnt": "--mount",
-    "net": "--net",
-    "pid": "--pid",
-    "time": "--time",
-    "user": "--user",
-    "uts": "--uts",
-}
 
 
 @needs_root
