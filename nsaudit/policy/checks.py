@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nsaudit.compare import initial
+from nsaudit.kernel import userns
 from nsaudit.model import UNSEEN, Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
 from nsaudit.policy.match import Allowlist, who
 
@@ -184,7 +185,7 @@ class SysctlCheck:
     def unread(self, report: Mapping[str, Any]) -> str | None:
         """Why the value is unknown (no /proc/sys, an unreadable file), or None. The limits
         of other types live beside user.max_user_namespaces, so they share its fate."""
-        named = self.name if self.name in SYSCTLS[:3] else "user.max_user_namespaces"
+        named = self.name if self.name in userns.SYSCTLS else userns.MAX_USERNS
         for r in report.get("restrictions") or []:
             if isinstance(r, Mapping) and r.get("name") == named and r.get("read") is False:
                 return str(r.get("meaning") or f"{named} could not be read")

@@ -173,18 +173,20 @@ def _folder(database: Database) -> str | None:
 def _read_only_folder(database: Database) -> bool:
     """SQLite could not open the file's write-ahead log beside it: the folder is read-only."""
     folder = _folder(database)
+    if folder is None:
+        return False
     try:
-        return folder is not None and (
-            bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
-        )
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
     except OSError:
         return False
 
 
 def _nearly_full(database: Database) -> bool:
     folder = _folder(database)
+    if folder is None:
+        return False
     try:
-        st = os.statvfs(folder) if folder is not None else None
+        st = os.statvfs(folder)
     except OSError:
         return False
-    return st is not None and st.f_bavail * st.f_frsize < _NEARLY_FULL
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL
