@@ -278,6 +278,8 @@ def _text(value: object, path: str, null: bool = False, empty: bool = True) -> s
         raise _Invalid(path, what + (" or null" if null else ""), _shown(value))
     if len(value) > MAX_TEXT:
         raise _Invalid(path, f"at most {MAX_TEXT} characters", f"{len(value)}")
+    if "\0" in value:
+        raise _Invalid(path, "text without NUL characters (no host records one)", _shown(value))
     return value
 
 

@@ -204,4 +204,6 @@ def _string(path: str, text: str, data: dict[str, object], key: str) -> str | No
     value = data.get(key)
     if value is not None and not isinstance(value, str):
         raise _bad(path, text, key, f"{key} must be a string")
+    if value is not None and "\0" in value:
+        raise _bad(path, text, key, f"{key} contains a NUL character; remove it")
     return value

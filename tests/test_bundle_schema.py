@@ -434,6 +434,13 @@ def test_text_longer_than_64_kib() -> None:
     assert message == "line 2: namespaces[0].command: expected at most 65536 characters, got 65537"
 
 
+def test_text_with_a_nul_character() -> None:
+    # No host records one (PostgreSQL could not even store it): the field is named.
+    for path in (("label",), ("host", "hostname"), ("namespaces", 0, "command")):
+        expected = f"line 2: {shown(path)}: expected text without NUL characters (no host "
+        assert bad(path, "a\0b") == expected + 'records one), got "a\\u0000b"'
+
+
 def test_round_trip_of_field_values() -> None:
     snap = good(("namespaces", 0, "cmdline"), "x" * 65536)
     assert snap.namespaces[0].cmdline == "x" * 65536

@@ -367,6 +367,13 @@ def test_sqlite_uri_is_opened_as_sqlite_opens_it(tmp_path: Path) -> None:
     assert not list(REPO.glob("file:*")) and not list(tmp_path.glob("file:*"))
 
 
+def test_a_nul_in_an_sqlite_file_name_is_refused(tmp_path: Path) -> None:
+    for url in (f"sqlite:///{tmp_path}/a%00b.db", f"sqlite:///file:{tmp_path}/a%2500b.db?uri=true"):
+        for command in ("snapshot", "show"):
+            assert_clean_error(run(command, "--db", url), 4, "NUL character")
+    assert not list(tmp_path.iterdir())
+
+
 # Item 13: big numbers and a full disk.
 
 

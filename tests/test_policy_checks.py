@@ -816,6 +816,29 @@ def test_created_checks_the_namespaces_of_the_period() -> None:
     assert v == Verdict(Outcome.PASS, "no namespace created")
 
 
+def test_created_on_a_partial_period_says_so_in_its_evidence() -> None:
+    allow = Allowlist(commands=("sshd",))
+    now = replace(snap(init(NsType.NET)), seq=5)
+    gone = member(NsType.NET, 3, 300, "bash")
+    earlier = "the period's snapshot seq 3 could not see every process"
+    note = "namespaces it could not see are not checked"
+    # This snapshot partial: the failure names it.
+    v = CreatedCheck(None, allow).evaluate(Subject(partial(now), (gone,), "p"))
+    assert v.outcome is Outcome.FAIL
+    assert texts(v.evidence)[-1] == PARTIAL_NOTE
+    # An earlier snapshot of the period partial: the failure names that one.
+    v = CreatedCheck(None, allow).evaluate(Subject(now, (gone,), "p", partial_in_period=(3, 5)))
+    assert texts(v.evidence)[-1] == f"the snapshot is partial ({earlier}): {note}"
+    # Both, and on a pass too.
+    v = CreatedCheck(None, allow).evaluate(Subject(partial(now), (), "p", partial_in_period=(3,)))
+    assert v.outcome is Outcome.PASS
+    both = f"1 process(es) could not be read; {earlier}"
+    assert texts(v.evidence) == [f"the snapshot is partial ({both}): {note}"]
+    # A complete period: no note.
+    v = CreatedCheck(None, allow).evaluate(Subject(now, (gone,), "p", partial_in_period=(5,)))
+    assert len(v.evidence) == 1
+
+
 # --- evaluate.py: partial scans ------------------------------------------------------------
 
 

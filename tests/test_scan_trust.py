@@ -424,6 +424,9 @@ def test_mountinfo_paths_are_unescaped_as_bytes() -> None:
     line = b"40 30 0:4 net:[4026532281] /run/netns/a\\040b\\377 rw - nsfs nsfs rw\n"
     assert procfs.nsfs_mounts(line) == [("net", "/run/netns/a b\udcff")]
     assert os.fsencode(procfs.nsfs_mounts(line)[0][1]) == b"/run/netns/a b\xff"
+    # The kernel never writes \000 (a path holds no NUL): such a field is kept as it is.
+    line = b"40 30 0:4 net:[4026532281] /run/a\\000b rw - nsfs nsfs rw\n"
+    assert procfs.nsfs_mounts(line) == [("net", "/run/a\\000b")]
 
 
 def test_the_store_codec_round_trips() -> None:

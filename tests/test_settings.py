@@ -69,6 +69,8 @@ def test_ignore_rules_hide_expected_churn_and_say_how_much(tmp_path: Path) -> No
         ('[[ignore]]\nprocess = "x"\n', ["line 2", "unknown key 'process'"]),
         ("hostname = 5\n", ["line 1", "hostname must be a string"]),
         ("[retention]\nkeep_last = -1\n", ["line 2", "keep_last"]),
+        ('database = "a\\u0000b.db"\n', ["line 1", "database contains a NUL character"]),
+        ('policy = "p\\u0000.toml"\n', ["line 1", "policy contains a NUL character"]),
     ],
 )
 def test_malformed_settings_file(tmp_path: Path, text: str, words: list[str]) -> None:

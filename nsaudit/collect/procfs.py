@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 CMDLINE_MAX = 4096
-_OCTAL = re.compile(rb"\\([0-7]{3})")
+_OCTAL = re.compile(rb"\\((?!000)[0-7]{3})")  # the kernel never writes \\000
 _NSFS_LINK = re.compile(r"^(cgroup|ipc|mnt|net|pid|time|user|uts):\[(\d+)\]$")
 # A bit of the task's flags word (include/linux/sched.h), field 9 of /proc/PID/stat.
 PF_EXITING = 0x00000004

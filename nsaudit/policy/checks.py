@@ -110,8 +110,20 @@ def unseen(snap: Snapshot) -> str | None:
     return "; ".join(parts)
 
 
-def _partial_note(snap: Snapshot) -> tuple[Evidence, ...]:
-    why = unseen(snap)
+def period_unseen(subject: Subject) -> str | None:
+    """Why the snapshots of the period did not see every namespace created in it: this scan's
+    gaps, and any earlier partial snapshot (a namespace that lived only then was never seen)."""
+    why = unseen(subject.snapshot)
+    earlier = [s for s in subject.partial_in_period if s != subject.snapshot.seq]
+    if not earlier:
+        return why
+    seqs = ", ".join(str(s) for s in earlier)
+    earlier_why = f"the period's snapshot seq {seqs} could not see every process"
+    return "; ".join(w for w in (why, earlier_why) if w)
+
+
+def _partial_note(snap: Snapshot, why: str | None = None) -> tuple[Evidence, ...]:
+    why = why if why is not None else unseen(snap)
     if why is None:
         return ()
     text = f"the snapshot is partial ({why}): namespaces it could not see are not checked"
@@ -377,15 +389,17 @@ class CreatedCheck:
         checked, bad = _screen(
             subject.created, subject.snapshot, self.types, self.allow, "created "
         )
+        note = _partial_note(subject.snapshot, period_unseen(subject))
         if bad:
             return Verdict(
                 Outcome.FAIL,
                 f"{len(bad)} of {len(checked)} namespaces created have no allowed holder",
-                tuple(bad),
+                tuple(bad) + note,
             )
         return Verdict(
             Outcome.PASS,
             f"{len(checked)} namespaces created, all by allowed holders"
             if checked
             else "no namespace created",
+            note,
         )

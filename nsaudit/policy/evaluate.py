@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from nsaudit.model import Outcome, RuleResult, WaiverNote
-from nsaudit.policy.checks import INVENTORY_KINDS, Subject, Verdict, unseen
+from nsaudit.policy.checks import INVENTORY_KINDS, Subject, Verdict, period_unseen, unseen
 from nsaudit.policy.rules import Policy, Rule, Waiver
 
 
@@ -21,14 +21,7 @@ def _on_partial(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
     """A pass on a scan that could not see every process is no pass: the namespaces it missed
     may be the ones the rule is about. A failure stands (what was seen is real), and a rule may
     say partial = "accept"."""
-    why = unseen(subject.snapshot)
-    earlier = [s for s in subject.partial_in_period if s != subject.snapshot.seq]
-    if rule.check.kind == "created" and earlier:
-        # A namespace that lived only while an earlier snapshot of the period was partial
-        # was never seen.
-        seqs = ", ".join(str(s) for s in earlier)
-        earlier_why = f"the period's snapshot seq {seqs} could not see every process"
-        why = "; ".join(w for w in (why, earlier_why) if w)
+    why = period_unseen(subject) if rule.check.kind == "created" else unseen(subject.snapshot)
     if (
         why is None
         or verdict.outcome is not Outcome.PASS

@@ -69,6 +69,15 @@ class SqliteFile:
 
 def sqlite_file(location: str) -> SqliteFile | None:
     """The SQLite file that a location names, or None for another database (or memory)."""
+    target = _sqlite_file(location)
+    if target is not None and "\0" in target.path:
+        raise DatabaseError(
+            f"database {shown(location)}: the file name holds a NUL character (%00); remove it"
+        )
+    return target
+
+
+def _sqlite_file(location: str) -> SqliteFile | None:
     if not is_url(location):
         return SqliteFile(location)
     try:
