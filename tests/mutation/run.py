@@ -5,6 +5,7 @@ modules). Not part of the default test run: it takes about an hour on two idle c
     tests/mutation/run.py              mutate, run the tests against every mutant, print scores
     tests/mutation/run.py --scores     print the scores of the last run again
     tests/mutation/run.py -- NAMES     (re)run only the mutants named (globs allowed)
+    tests/mutation/run.py --max-children 1   one test process at a time (default: a core each)
 
 Needs `pip install -e '.[test,mutation]'`, and root (the collector's tests make namespaces).
 Results stay in mutants/ (git-ignored): mutmut re-tests the functions whose code changed, but
@@ -91,6 +92,7 @@ def scores() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scores", action="store_true", help="print the last run's scores")
+    parser.add_argument("--max-children", type=int, help="test processes at once")
     parser.add_argument("names", nargs="*", help="mutant names or globs to (re)run")
     args = parser.parse_args()
     if not args.scores:
@@ -111,7 +113,10 @@ def main() -> int:
             shutil.rmtree(REPO / "mutants" / "samples", ignore_errors=True)
             shutil.copytree(REPO / "samples", REPO / "mutants" / "samples", symlinks=True)
             mutmut = Path(sys.executable).with_name("mutmut")
-            subprocess.run([mutmut, "run", *args.names], cwd=REPO, env=env, check=True)
+            children = []
+            if args.max_children is not None:
+                children = ["--max-children", str(args.max_children)]
+            subprocess.run([mutmut, "run", *children, *args.names], cwd=REPO, env=env, check=True)
     return scores()
 
 
