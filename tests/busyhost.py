@@ -42,6 +42,15 @@ def start(namespaces: int) -> dict[str, object]:
             stderr=subprocess.DEVNULL,
         )
         pids.append(proc.pid)
+    # A user namespace of a non-root user, as rootless containers and browser sandboxes make.
+    rootless = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "--user"]
+    proc = subprocess.Popen(
+        ["setsid", *rootless, "--net", "sleep", "infinity"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids.append(proc.pid)
     mounts = []
     for i in range(groups):
         name = f"{NETNS_PREFIX}{i}"
