@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from conftest import needs_root
 from nsmakers import ns_of
+from proctree import process, stat_line
 
 from nsaudit.collect.scan import Scanner, has_processes
 from nsaudit.errors import HostReadError
@@ -30,37 +31,6 @@ from nsaudit.hostfs import HostFS
 from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanProblem
 
 UTS, IPC, NET, NET2, MNT = 4026532001, 4026532002, 4026532003, 4026532004, 4026532100
-
-
-def stat_line(pid: int, comm: str, ppid: int, start: int, flags: int = 0x400100) -> str:
-    """A /proc/PID/stat line as the kernel writes it (52 fields): state S."""
-    fields = ["0"] * 50  # those after the command
-    fields[0], fields[1], fields[2] = "S", str(ppid), str(pid)
-    fields[6], fields[19] = str(flags), str(start)  # fields 9 and 22 of the line
-    return f"{pid} ({comm}) " + " ".join(fields) + "\n"
-
-
-def process(
-    root: Path,
-    pid: int,
-    links: dict[str, str],
-    comm: str = "sleep",
-    ppid: int = 1,
-    cmdline: bytes = b"sleep\x00300\x00",
-    fds: dict[str, str] | None = None,
-) -> Path:
-    """A process directory under root/proc: ns links (name -> target), stat, cmdline, fds."""
-    base = root / "proc" / str(pid)
-    (base / "ns").mkdir(parents=True)
-    for name, target in links.items():
-        (base / "ns" / name).symlink_to(target)
-    (base / "stat").write_text(stat_line(pid, comm, ppid, 100 + pid))
-    (base / "cmdline").write_bytes(cmdline)
-    if fds is not None:
-        (base / "fd").mkdir()
-        for fd, target in fds.items():
-            (base / "fd" / fd).symlink_to(target)
-    return base
 
 
 def scan(root: Path, threads: bool = False) -> tuple[dict[tuple[str, int], Namespace], list]:
