@@ -19,19 +19,23 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, ROOTS, SAMPLES, needs_root
+from conftest import ROOTS, SAMPLES, needs_root
 from proctree import process
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"
 OUTPUTS = GOLDEN / "outputs"
-POLICY = INPUTS / "policy.toml"
+# Cases name their files under $WORK: a copy of the inputs at a path of fixed length, since a
+# path's length sets the width of the table columns it appears in.
+WORK = "$WORK"
+POLICY = f"{WORK}/inputs/policy.toml"
 UPDATE = os.environ.get("NSAUDIT_GOLDEN") == "update"
 FOREVER = "36500d"  # a period that reaches the inputs' snapshots whenever the tests run
 
@@ -87,14 +91,14 @@ def _cases() -> Iterator[Case]:
         yield Case(f"compare-{fmt}", ("compare", "web-1", "db-2", "--format", fmt))
     for fmt in CHECK:
         for host in ("web-1", "db-2"):
-            args = ("check", "--host", host, "--policy", str(POLICY), "--format", fmt)
+            args = ("check", "--host", host, "--policy", POLICY, "--format", fmt)
             yield Case(f"check-{host}-{fmt}", args)
     for policy in sorted((SAMPLES / "policies").glob("*.toml")):
-        args = ("check", "--host", "web-1", "--policy", str(policy), "--wide")
+        args = ("check", "--host", "web-1", "--policy", f"{WORK}/policies/{policy.name}", "--wide")
         yield Case(f"check-web-1-{policy.stem}", args)
-    yield Case("check-quiet", ("check", "--host", "db-2", "--policy", str(POLICY), "-q"))
+    yield Case("check-quiet", ("check", "--host", "db-2", "--policy", POLICY, "-q"))
     for fmt in REPORT:
-        args = ("report", "--all-hosts", "--since", FOREVER, "--policy", str(POLICY))
+        args = ("report", "--all-hosts", "--since", FOREVER, "--policy", POLICY)
         yield Case(f"report-{fmt}", (*args, "--format", fmt))
     for fmt in ("text", "json"):
         args = ("report", "--host", "web-1", "--since", FOREVER)
@@ -107,21 +111,21 @@ def _cases() -> Iterator[Case]:
     yield Case("db-current", ("db", "current"))
     for root in sorted(p.name for p in ROOTS.iterdir()):
         for fmt in DETECT:
-            args = ("detect", "--root", str(ROOTS / root), "--format", fmt)
+            args = ("detect", "--root", f"{WORK}/roots/{root}", "--format", fmt)
             yield Case(f"detect-{root}-{fmt}", args)
     for config in ("Debian_10_Buster_x86_64", "android_pixel-7", "rhel-8.0"):
-        kconfig = str(SAMPLES / "kconfigs" / f"{config}.config")
-        args = ("detect", "--root", str(ROOTS / "no-kconfig"), "--kconfig", kconfig)
+        kconfig = f"{WORK}/kconfigs/{config}.config"
+        args = ("detect", "--root", f"{WORK}/roots/no-kconfig", "--kconfig", kconfig)
         yield Case(f"detect-kconfig-{config}", args)
     # Mistakes: the message and the exit code are the contract too.
     yield Case("error-ref", ("show", "latest~9", "--host", "web-1"))
     yield Case("error-host", ("show", "latest", "--host", "nosuch"))
     yield Case("error-since", ("diff", "--host", "web-1", "--since", "soon"))
     yield Case("error-format", ("hosts", "--format", "xml"))
-    not_toml = str(INPUTS / "web-1.jsonl")
+    not_toml = f"{WORK}/inputs/web-1.jsonl"
     yield Case("error-policy", ("check", "--host", "web-1", "--policy", not_toml))
     # Commands that write, each on a database of its own.
-    bundles = (str(INPUTS / "web-1.jsonl"), str(INPUTS / "db-2.jsonl"))
+    bundles = (f"{WORK}/inputs/web-1.jsonl", f"{WORK}/inputs/db-2.jsonl")
     yield Case("import", ("import", *bundles), db="empty")
     yield Case("import-again", ("import", *bundles), db="own")
     yield Case("hosts-forget", ("hosts", "forget", "db-2", "--yes"), db="own")
@@ -133,7 +137,7 @@ def _cases() -> Iterator[Case]:
     for fmt in ("table", "json", "markdown"):
         yield Case(f"audit-tree-{fmt}", ("audit", "--format", fmt), db="empty", tree=True)
     for fmt in CHECK:
-        args = ("check", "--policy", str(POLICY), "--format", fmt)
+        args = ("check", "--policy", POLICY, "--format", fmt)
         yield Case(f"check-tree-{fmt}", args, db="empty", tree=True)
 
 
@@ -205,7 +209,7 @@ class Outcome:
     stderr: str
 
     def text(self, case: Case) -> str:
-        shown = " ".join(a.replace(str(REPO), "$REPO") for a in case.args)
+        shown = " ".join(case.args)
         head = f"$ nsaudit {shown}\nexit {self.code}\n"
         return f"{head}--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
 
@@ -226,7 +230,7 @@ def _run(case: Case, workdir: Path) -> Outcome:
         "NSAUDIT_CONFIG": str(workdir / "empty.toml"),
         "TZ": "UTC",
     }
-    args = list(case.args)
+    args = [a.replace(WORK, str(workdir)) for a in case.args]
     if case.tree:
         args[1:1] = ["--root", str(workdir / "tree")]
     proc = subprocess.run(
@@ -239,30 +243,38 @@ def _run(case: Case, workdir: Path) -> Outcome:
         timeout=300,
     )
     out = Outcome(proc.returncode, proc.stdout, proc.stderr)
-    for path, word in ((str(db), "$DB"), (str(workdir), "$WORK"), (str(REPO), "$REPO")):
+    for path, word in ((str(db), "$DB"), (str(workdir), WORK)):
         out = Outcome(out.code, out.stdout.replace(path, word), out.stderr.replace(path, word))
     return Outcome(out.code, _steady(out.stdout, case.tree), _steady(out.stderr, case.tree))
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+def outcomes() -> Iterator[dict[str, Outcome]]:
     """Every case run once (four at a time: each is a process of its own)."""
-    workdir = tmp_path_factory.mktemp("golden")
-    (workdir / "empty.toml").write_text("")  # no settings file of the host's
-    bundles = [INPUTS / "web-1.jsonl", INPUTS / "db-2.jsonl"]
-    env = {**os.environ, "NSAUDIT_CONFIG": str(workdir / "empty.toml")}
-    subprocess.run(
-        [sys.executable, "-m", "nsaudit", "--db", str(workdir / "fleet.db"), "import", *bundles],
-        check=True, capture_output=True, env=env,
-    )  # fmt: skip
-    cases = CASES
-    if os.geteuid() == 0:
-        build_tree(workdir / "tree")
-    else:
-        cases = [c for c in CASES if not c.tree]
-    with ThreadPoolExecutor(4) as pool:
-        done = pool.map(lambda c: _run(c, workdir), cases)
-        return {c.name: o for c, o in zip(cases, done, strict=True)}
+    workdir = Path(tempfile.mkdtemp(prefix="nsaudit-golden-", dir="/tmp"))  # a fixed length
+    try:
+        for name, source in (("roots", ROOTS), ("inputs", INPUTS)):
+            shutil.copytree(source, workdir / name, symlinks=True)
+        for name in ("kconfigs", "policies"):
+            shutil.copytree(SAMPLES / name, workdir / name)
+        (workdir / "empty.toml").write_text("")  # no settings file of the host's
+        bundles = [workdir / "inputs" / "web-1.jsonl", workdir / "inputs" / "db-2.jsonl"]
+        env = {**os.environ, "NSAUDIT_CONFIG": str(workdir / "empty.toml")}
+        fleet = ["--db", str(workdir / "fleet.db")]
+        subprocess.run(
+            [sys.executable, "-m", "nsaudit", *fleet, "import", *map(str, bundles)],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        cases = CASES
+        if os.geteuid() == 0:
+            build_tree(workdir / "tree")
+        else:
+            cases = [c for c in CASES if not c.tree]
+        with ThreadPoolExecutor(4) as pool:
+            done = pool.map(lambda c: _run(c, workdir), cases)
+            yield {c.name: o for c, o in zip(cases, done, strict=True)}
+    finally:
+        shutil.rmtree(workdir)
 
 
 @pytest.mark.parametrize(
