@@ -175,6 +175,7 @@ def snapshot_document(
         "owner_inode",
         "owner_uid",
         "holders",
+        "parent_command",
     )
     records = tuple(
         tuple(
@@ -196,6 +197,7 @@ def snapshot_document(
                 _inode_ref(ns.owner),
                 ns.owner_uid,
                 "; ".join(h.text for h in ns.holders),
+                ns.parent_command,
             )
         )
         for ns in namespaces
