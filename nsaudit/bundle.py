@@ -15,13 +15,12 @@ it. Inside `capabilities`, which is stored whole as it was written, it is kept.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 
 from nsaudit import __version__
+from nsaudit import jsonshape as js
 from nsaudit.model import (
     Access,
     Holder,
@@ -43,17 +42,12 @@ MAX_LINE = 128 * 1024 * 1024
 # A snapshot every 5 minutes for 95 years: a stream that never ends stops here.
 MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
-MAX_TEXT = 64 * 1024
-# The databases store signed 64-bit integers: a larger number could never be written.
-MAX_INT = 2**63 - 1
 _HEAD = 64 * 1024
-MAX_DEPTH = 64  # nesting of values nsaudit keeps without knowing them (capabilities' new keys)
 HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
 _TYPES = tuple(t.value for t in NsType)
 _UNPRIVILEGED = ("yes", "no", "restricted", "unknown")
 _VIA = ("direct", "user namespace")
 _T = TypeVar("_T")
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 # Which holder kinds carry which fields (nsaudit.model.Holder).
 _HOLDER_NEEDS = {"fd": ("pid", "fd"), "mount": ("path",), "for_children": ("pid",)}
@@ -62,19 +56,6 @@ _HOLDER_NEEDS["thread"] = ("pid",)
 
 class BundleError(Exception):
     """What is wrong with a bundle, naming the line (and the field)."""
-
-
-class _Invalid(Exception):
-    """One field that does not fit the schema: where, what was expected, what was there."""
-
-    def __init__(self, path: str, expected: str, got: str | None, problem: str = "") -> None:
-        super().__init__(path, expected, got, problem)
-        self.path, self.expected, self.got, self.problem = path, expected, got, problem
-
-    def __str__(self) -> str:
-        got = "" if self.got is None else f", got {self.got}"
-        problem = f"{self.problem}; " if self.problem else ""
-        return f"{self.path or 'the line'}: {problem}expected {self.expected}{got}"
 
 
 def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
@@ -156,7 +137,7 @@ class SeqOrder:
             return
         before, where, line = last
         there = f"line {line}" if where == bundle else f"bundle {where}, line {line}"
-        name = _shown(snap.host.hostname)
+        name = js.shown(snap.host.hostname)
         if seq == before:
             what = "duplicate snapshot" if where == bundle else "the same snapshot in two bundles:"
             raise BundleError(f"line {number}: {what} seq {seq} of host {name} ({there})")
@@ -212,171 +193,15 @@ def _json(item: tuple[int, str]) -> dict[str, Any]:
             f"a few levels)"
         ) from None
     if not isinstance(value, dict):
-        raise BundleError(f"line {number}: expected a JSON object, got {_shown(value)}")
+        raise BundleError(f"line {number}: expected a JSON object, got {js.shown(value)}")
     return value
 
 
 def _run(number: int, check: Callable[..., _T], *args: Any) -> _T:
     try:
         return check(*args)
-    except _Invalid as e:
+    except js.Invalid as e:
         raise BundleError(f"line {number}: {e}") from None
-
-
-# The shape checks: each takes the value and its path in the record, returns it typed.
-
-
-def _at(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    shown = key if _PLAIN_KEY.match(key) else f"[{_shown(key)}]"
-    return f"{path}.{shown}" if path and not shown.startswith("[") else f"{path}{shown}"
-
-
-def _shown(value: object) -> str:
-    """A value as an error names it: short, and escaped (bundles are untrusted text)."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return json.dumps(value[:40]) + ("..." if len(value) > 40 else "")
-    return json.dumps(value)[:40]
-
-
-def _obj(
-    value: object,
-    path: str,
-    keys: tuple[str, ...],
-    optional: tuple[str, ...] = (),
-    open_keys: bool = False,
-    what: str = "such object",
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Invalid(path, "an object", _shown(value))
-    for key in keys:
-        if key not in value:
-            raise _Invalid(_at(path, key), f"it in every {what}", None, "missing")
-    if not open_keys:
-        for key in value:
-            if key not in keys and key not in optional:
-                raise _Invalid(
-                    _at(path, key),
-                    f"only the keys this nsaudit ({__version__}) knows, since it would drop "
-                    "this one: import with the nsaudit that wrote the bundle, or a newer one",
-                    None,
-                    "unknown key",
-                )
-    return value
-
-
-def _text(value: object, path: str, null: bool = False, empty: bool = True) -> str | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, str) or (not empty and not value):
-        what = "a string" if empty else "a non-empty string"
-        raise _Invalid(path, what + (" or null" if null else ""), _shown(value))
-    if len(value) > MAX_TEXT:
-        raise _Invalid(path, f"at most {MAX_TEXT} characters", f"{len(value)}")
-    if "\0" in value:
-        raise _Invalid(path, "text without NUL characters (no host records one)", _shown(value))
-    return value
-
-
-def _str(value: object, path: str, empty: bool = True) -> str:
-    text = _text(value, path, empty=empty)
-    assert text is not None
-    return text
-
-
-def _whole(value: object, path: str, null: bool = False, low: int = 0) -> int | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_INT:
-        range_ = f"a whole number from {low} to 2^63-1" + (" or null" if null else "")
-        raise _Invalid(path, range_, _shown(value))
-    return value
-
-
-def _int(value: object, path: str, low: int = 0) -> int:
-    number = _whole(value, path, low=low)
-    assert number is not None
-    return number
-
-
-def _flag(value: object, path: str, null: bool = False) -> bool | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, bool):
-        raise _Invalid(path, "true or false" + (" or null" if null else ""), _shown(value))
-    return value
-
-
-def _choice(value: object, path: str, choices: tuple[str, ...], null: bool = False) -> str | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, str) or value not in choices:
-        listed = ", ".join(choices) + (" or null" if null else "")
-        raise _Invalid(path, f"one of {listed}", _shown(value))
-    return value
-
-
-def _one(value: object, path: str, choices: tuple[str, ...]) -> str:
-    word = _choice(value, path, choices)
-    assert word is not None
-    return word
-
-
-def _list(value: object, path: str, what: str, limit: int | None = None) -> list[Any]:
-    if not isinstance(value, list):
-        raise _Invalid(path, f"a list of {what}", _shown(value))
-    if limit is not None and len(value) > limit:
-        raise _Invalid(path, f"at most {limit} {what}", f"{len(value)}")
-    return value
-
-
-def _timestamp(value: object, path: str) -> str:
-    """ISO 8601 with a time zone, written as nsaudit writes times (in UTC, `T` between date
-    and time) so that times compare as text in the database."""
-    text = _str(value, path)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None or when.utcoffset() is None:
-        raise _Invalid(
-            path, "an ISO 8601 time with a time zone (2026-11-29T04:28:16+00:00)", _shown(value)
-        )
-    try:
-        return when.astimezone(UTC).isoformat()
-    except OverflowError:
-        raise _Invalid(path, "a time between the years 1 and 9999 in UTC", _shown(value)) from None
-
-
-def _each_once(items: list[dict[str, Any]], path: str, key: str, choices: tuple[str, ...]) -> None:
-    found = [item[key] for item in items]
-    for n, name in enumerate(found):
-        if name in found[:n]:
-            raise _Invalid(
-                _at(_at(path, n), key),
-                f"each of {', '.join(choices)} once",
-                f"{_shown(name)} a second time",
-            )
-    missing = [c for c in choices if c not in found]
-    if missing:
-        raise _Invalid(path, f"each of {', '.join(choices)} once", f"no {', '.join(missing)}")
-
-
-def _depth_ok(value: object, path: str) -> None:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _Invalid(path, f"at most {MAX_DEPTH} levels of nesting", "more")
-        if isinstance(item, dict):
-            stack += [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
 
 
 # The records.
@@ -384,21 +209,21 @@ def _depth_ok(value: object, path: str) -> None:
 
 def _header(d: dict[str, Any]) -> None:
     if d.get("schema") != SCHEMA:
-        raise _Invalid(
+        raise js.Invalid(
             "schema",
             f"{SCHEMA} (export it again with this nsaudit's version)",
-            _shown(d.get("schema")),
+            js.shown(d.get("schema")),
         )
-    _obj(d, "", ("schema", "nsaudit_version"), what="header")
-    _str(d["nsaudit_version"], "nsaudit_version")
+    js.obj(d, "", ("schema", "nsaudit_version"), what="header")
+    js.string(d["nsaudit_version"], "nsaudit_version")
 
 
 def _trailer(d: dict[str, Any], count: int) -> None:
-    _obj(d, "", ("end", "snapshots"), what="trailer")
-    _choice(d["end"], "end", (SCHEMA,))
-    snapshots = _int(d["snapshots"], "snapshots")
+    js.obj(d, "", ("end", "snapshots"), what="trailer")
+    js.choice(d["end"], "end", (SCHEMA,))
+    snapshots = js.integer(d["snapshots"], "snapshots")
     if snapshots != count:
-        raise _Invalid(
+        raise js.Invalid(
             "snapshots",
             f"{count}, the number of snapshots the bundle holds (is it truncated?)",
             str(snapshots),
@@ -441,27 +266,27 @@ _NAMESPACE_KEYS = (
 
 
 def _snapshot(d: dict[str, Any]) -> Snapshot:
-    _obj(d, "", _SNAPSHOT_KEYS, what="snapshot record")
-    _choice(d["schema"], "schema", (SNAPSHOT_SCHEMA,))
-    h = _obj(d["host"], "host", ("hostname", "machine_id", "boot_id", "kernel"), what="host")
+    js.obj(d, "", _SNAPSHOT_KEYS, what="snapshot record")
+    js.choice(d["schema"], "schema", (SNAPSHOT_SCHEMA,))
+    h = js.obj(d["host"], "host", ("hostname", "machine_id", "boot_id", "kernel"), what="host")
     host = HostInfo(
-        _str(h["hostname"], "host.hostname", empty=False),
-        _text(h["machine_id"], "host.machine_id", null=True),
-        _text(h["boot_id"], "host.boot_id", null=True),
-        _text(h["kernel"], "host.kernel", null=True),
+        js.string(h["hostname"], "host.hostname", empty=False),
+        js.text(h["machine_id"], "host.machine_id", null=True),
+        js.text(h["boot_id"], "host.boot_id", null=True),
+        js.text(h["kernel"], "host.kernel", null=True),
     )
     problems = tuple(
-        _problem(p, _at("problems", n))
-        for n, p in enumerate(_list(d["problems"], "problems", "problem objects"))
+        _problem(p, js.at("problems", n))
+        for n, p in enumerate(js.items(d["problems"], "problems", "problem objects"))
     )
-    raw = _list(d["namespaces"], "namespaces", "namespace objects", MAX_NAMESPACES)
+    raw = js.items(d["namespaces"], "namespaces", "namespace objects", MAX_NAMESPACES)
     namespaces = []
     seen: dict[NamespaceId, int] = {}
     for n, item in enumerate(raw):
-        ns = _namespace(item, _at("namespaces", n))
+        ns = _namespace(item, js.at("namespaces", n))
         if ns.id in seen:
-            raise _Invalid(
-                _at("namespaces", n),
+            raise js.Invalid(
+                js.at("namespaces", n),
                 "each namespace (type, dev, inode) once in a snapshot",
                 None,
                 f"{ns.id.type.value} namespace {ns.id.dev}:{ns.id.inode} again "
@@ -471,75 +296,79 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         namespaces.append(ns)
     snap = Snapshot(
         host=host,
-        taken_at=_timestamp(d["taken_at"], "taken_at"),
-        nsaudit_version=_str(d["nsaudit_version"], "nsaudit_version"),
-        label=_text(d["label"], "label", null=True),
-        duration_ms=_int(d["duration_ms"], "duration_ms"),
-        threads=bool(_flag(d["threads"], "threads")),
+        taken_at=js.timestamp(d["taken_at"], "taken_at"),
+        nsaudit_version=js.string(d["nsaudit_version"], "nsaudit_version"),
+        label=js.text(d["label"], "label", null=True),
+        duration_ms=js.integer(d["duration_ms"], "duration_ms"),
+        threads=bool(js.flag(d["threads"], "threads")),
         namespaces=tuple(namespaces),
         problems=problems,
         capabilities=_capabilities(d["capabilities"], "capabilities"),
-        seq=_int(d["seq"], "seq", low=1),
+        seq=js.integer(d["seq"], "seq", low=1),
     )
     # partial and counts are derived: they must say what the data says.
-    if _flag(d["partial"], "partial") != snap.partial:
-        raise _Invalid("partial", f"{str(snap.partial).lower()}, as the problems say", None)
-    counts = _obj(d["counts"], "counts", _TYPES)
+    if js.flag(d["partial"], "partial") != snap.partial:
+        raise js.Invalid("partial", f"{str(snap.partial).lower()}, as the problems say", None)
+    counts = js.obj(d["counts"], "counts", _TYPES)
     for t, number in snap.counts().items():
-        if _int(counts[t], _at("counts", t)) != number:
-            raise _Invalid(
-                _at("counts", t), f"{number}, the number of {t} namespaces", str(counts[t])
+        if js.integer(counts[t], js.at("counts", t)) != number:
+            raise js.Invalid(
+                js.at("counts", t), f"{number}, the number of {t} namespaces", str(counts[t])
             )
     return snap
 
 
 def _problem(value: object, path: str) -> ScanProblem:
-    p = _obj(value, path, ("pid", "path", "errno"), what="problem")
+    p = js.obj(value, path, ("pid", "path", "errno"), what="problem")
     return ScanProblem(
-        _whole(p["pid"], _at(path, "pid"), null=True),
-        _str(p["path"], _at(path, "path")),
-        _str(p["errno"], _at(path, "errno"), empty=False),
+        js.whole(p["pid"], js.at(path, "pid"), null=True),
+        js.string(p["path"], js.at(path, "path")),
+        js.string(p["errno"], js.at(path, "errno"), empty=False),
     )
 
 
 def _ns_type(value: object, path: str) -> NsType:
-    return NsType(_one(value, path, _TYPES))
+    return NsType(js.one(value, path, _TYPES))
 
 
 def _ref(value: object, path: str, types: tuple[str, ...]) -> NamespaceId | None:
     if value is None:
         return None
-    r = _obj(value, path, ("type", "dev", "inode"), what="namespace reference")
+    r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
     return NamespaceId(
-        NsType(_one(r["type"], _at(path, "type"), types)),
-        _int(r["dev"], _at(path, "dev")),
-        _int(r["inode"], _at(path, "inode")),
+        NsType(js.one(r["type"], js.at(path, "type"), types)),
+        js.integer(r["dev"], js.at(path, "dev")),
+        js.integer(r["inode"], js.at(path, "inode")),
     )
 
 
 def _namespace(value: object, path: str) -> Namespace:
-    d = _obj(value, path, _NAMESPACE_KEYS, optional=("parent_command",), what="namespace")
-    ns_type = _ns_type(d["type"], _at(path, "type"))
+    d = js.obj(value, path, _NAMESPACE_KEYS, optional=("parent_command",), what="namespace")
+    ns_type = _ns_type(d["type"], js.at(path, "type"))
     # Only pid and user namespaces have parents, of their own type; every owner is a user one.
     parent_types = (ns_type.value,) if ns_type in (NsType.PID, NsType.USER) else ()
     if d["parent"] is not None and not parent_types:
-        raise _Invalid(_at(path, "parent"), f"null for a {ns_type.value} namespace", "an object")
+        raise js.Invalid(
+            js.at(path, "parent"), f"null for a {ns_type.value} namespace", "an object"
+        )
 
     def whole(key: str) -> int | None:
-        return _whole(d[key], _at(path, key), null=True)
+        return js.whole(d[key], js.at(path, key), null=True)
 
     def text(key: str) -> str | None:
-        return _text(d[key], _at(path, key), null=True)
+        return js.text(d[key], js.at(path, key), null=True)
 
     holders = tuple(
-        _holder(h, _at(_at(path, "holders"), n))
-        for n, h in enumerate(_list(d["holders"], _at(path, "holders"), "holder objects"))
+        _holder(h, js.at(js.at(path, "holders"), n))
+        for n, h in enumerate(js.items(d["holders"], js.at(path, "holders"), "holder objects"))
     )
     return Namespace(
         id=NamespaceId(
-            ns_type, _int(d["dev"], _at(path, "dev")), _int(d["inode"], _at(path, "inode"))
+            ns_type,
+            js.integer(d["dev"], js.at(path, "dev")),
+            js.integer(d["inode"], js.at(path, "inode")),
         ),
-        nprocs=_int(d["nprocs"], _at(path, "nprocs")),
+        nprocs=js.integer(d["nprocs"], js.at(path, "nprocs")),
         pid=whole("pid"),
         pid_start=whole("pid_start"),
         ppid=whole("ppid"),
@@ -548,21 +377,21 @@ def _namespace(value: object, path: str) -> Namespace:
         uid=whole("uid"),
         user=text("user"),
         ns_id=whole("ns_id"),
-        parent=_ref(d["parent"], _at(path, "parent"), parent_types),
-        owner=_ref(d["owner"], _at(path, "owner"), ("user",)),
+        parent=_ref(d["parent"], js.at(path, "parent"), parent_types),
+        owner=_ref(d["owner"], js.at(path, "owner"), ("user",)),
         owner_uid=whole("owner_uid"),
         holders=holders,
-        parent_command=_text(d.get("parent_command"), _at(path, "parent_command"), null=True),
+        parent_command=js.text(d.get("parent_command"), js.at(path, "parent_command"), null=True),
     )
 
 
 def _holder(value: object, path: str) -> Holder:
-    h = _obj(value, path, ("kind", "pid", "fd", "path"), what="holder")
-    kind = _one(h["kind"], _at(path, "kind"), HOLDER_KINDS)
+    h = js.obj(value, path, ("kind", "pid", "fd", "path"), what="holder")
+    kind = js.one(h["kind"], js.at(path, "kind"), HOLDER_KINDS)
     needs = _HOLDER_NEEDS[kind]
-    pid = _whole(h["pid"], _at(path, "pid"), null="pid" not in needs)
-    fd = _whole(h["fd"], _at(path, "fd"), null="fd" not in needs)
-    where = _text(h["path"], _at(path, "path"), null="path" not in needs, empty=False)
+    pid = js.whole(h["pid"], js.at(path, "pid"), null="pid" not in needs)
+    fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
+    where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
     return Holder(kind, pid, fd, where)
 
 
@@ -586,64 +415,68 @@ def _capabilities(value: object, path: str) -> dict[str, Any] | None:
         "probes",
         "warnings",
     )
-    c = _obj(value, path, keys, open_keys=True, what="nsaudit.detect/1 report")
+    c = js.obj(value, path, keys, open_keys=True, what="nsaudit.detect/1 report")
     for key in c:
         if key not in keys:
-            _depth_ok(c[key], _at(path, key))
-    _choice(c["schema"], _at(path, "schema"), (DETECT_SCHEMA,))
-    _str(c["nsaudit_version"], _at(path, "nsaudit_version"))
-    _str(c["root"], _at(path, "root"))
-    where = _at(path, "kernel")
+            js.depth_ok(c[key], js.at(path, key))
+    js.choice(c["schema"], js.at(path, "schema"), (DETECT_SCHEMA,))
+    js.string(c["nsaudit_version"], js.at(path, "nsaudit_version"))
+    js.string(c["root"], js.at(path, "root"))
+    where = js.at(path, "kernel")
     k = _open(c["kernel"], where, ("release", "source"))
-    _text(k["release"], _at(where, "release"), null=True)
-    _text(k["source"], _at(where, "source"), null=True)
+    js.text(k["release"], js.at(where, "release"), null=True)
+    js.text(k["source"], js.at(where, "source"), null=True)
     if c["kconfig"] is not None:
-        where = _at(path, "kconfig")
+        where = js.at(path, "kconfig")
         kc = _open(c["kconfig"], where, ("path", "compressed", "release", "matches_running"))
-        _str(kc["path"], _at(where, "path"))
-        _flag(kc["compressed"], _at(where, "compressed"))
-        _text(kc["release"], _at(where, "release"), null=True)
-        _flag(kc["matches_running"], _at(where, "matches_running"), null=True)
-    for n, tried in enumerate(_list(c["kconfig_tried"], _at(path, "kconfig_tried"), "strings")):
-        _str(tried, _at(_at(path, "kconfig_tried"), n))
-    where = _at(path, "types")
-    types = [_type(t, _at(where, n)) for n, t in enumerate(_list(c["types"], where, "objects"))]
-    _each_once(types, where, "type", _TYPES)
-    where = _at(path, "restrictions")
+        js.string(kc["path"], js.at(where, "path"))
+        js.flag(kc["compressed"], js.at(where, "compressed"))
+        js.text(kc["release"], js.at(where, "release"), null=True)
+        js.flag(kc["matches_running"], js.at(where, "matches_running"), null=True)
+    for n, tried in enumerate(
+        js.items(c["kconfig_tried"], js.at(path, "kconfig_tried"), "strings")
+    ):
+        js.string(tried, js.at(js.at(path, "kconfig_tried"), n))
+    where = js.at(path, "types")
+    types = [
+        _type(t, js.at(where, n)) for n, t in enumerate(js.items(c["types"], where, "objects"))
+    ]
+    js.each_once(types, where, "type", _TYPES)
+    where = js.at(path, "restrictions")
     names: set[str] = set()
-    for n, r in enumerate(_list(c["restrictions"], where, "objects")):
-        item = _at(where, n)
+    for n, r in enumerate(js.items(c["restrictions"], where, "objects")):
+        item = js.at(where, n)
         r = _open(r, item, ("name", "path", "value", "meaning"))
-        name = _str(r["name"], _at(item, "name"), empty=False)
+        name = js.string(r["name"], js.at(item, "name"), empty=False)
         if name in names:
-            raise _Invalid(_at(item, "name"), "each sysctl once", _shown(name))
+            raise js.Invalid(js.at(item, "name"), "each sysctl once", js.shown(name))
         names.add(name)
-        _str(r["path"], _at(item, "path"))
-        _text(r["value"], _at(item, "value"), null=True)
-        _str(r["meaning"], _at(item, "meaning"))
+        js.string(r["path"], js.at(item, "path"))
+        js.text(r["value"], js.at(item, "value"), null=True)
+        js.string(r["meaning"], js.at(item, "meaning"))
     access = tuple(a.value for a in Access)
-    _verdict(c["unprivileged_userns"], _at(path, "unprivileged_userns"), access)
-    where = _at(path, "probes")
-    for n, p in enumerate(_list(c["probes"], where, "objects")):
-        _probe(p, _at(where, n))
-    for n, w in enumerate(_list(c["warnings"], _at(path, "warnings"), "strings")):
-        _str(w, _at(_at(path, "warnings"), n))
+    _verdict(c["unprivileged_userns"], js.at(path, "unprivileged_userns"), access)
+    where = js.at(path, "probes")
+    for n, p in enumerate(js.items(c["probes"], where, "objects")):
+        _probe(p, js.at(where, n))
+    for n, w in enumerate(js.items(c["warnings"], js.at(path, "warnings"), "strings")):
+        js.string(w, js.at(js.at(path, "warnings"), n))
     return c
 
 
 def _open(value: object, path: str, keys: tuple[str, ...]) -> dict[str, Any]:
     """An object of the capability report: its keys present, new keys kept (not deeply)."""
-    d = _obj(value, path, keys, open_keys=True, what="such object of nsaudit.detect/1")
+    d = js.obj(value, path, keys, open_keys=True, what="such object of nsaudit.detect/1")
     for key in d:
         if key not in keys:
-            _depth_ok(d[key], _at(path, key))
+            js.depth_ok(d[key], js.at(path, key))
     return d
 
 
 def _verdict(value: object, path: str, words: tuple[str, ...]) -> None:
     v = _open(value, path, ("value", "reason"))
-    _choice(v["value"], _at(path, "value"), words)
-    _str(v["reason"], _at(path, "reason"))
+    js.choice(v["value"], js.at(path, "value"), words)
+    js.string(v["reason"], js.at(path, "reason"))
 
 
 def _type(value: object, path: str) -> dict[str, Any]:
@@ -660,36 +493,36 @@ def _type(value: object, path: str) -> dict[str, Any]:
         "unprivileged",
     )
     t = _open(value, path, keys)
-    _choice(t["type"], _at(path, "type"), _TYPES)
-    _choice(t["status"], _at(path, "status"), tuple(s.value for s in Status))
-    _str(t["reason"], _at(path, "reason"))
-    where = _at(path, "config")
-    for n, option in enumerate(_list(t["config"], where, "objects")):
-        o = _open(option, _at(where, n), ("option", "value"))
-        _str(o["option"], _at(_at(where, n), "option"), empty=False)
-        _text(o["value"], _at(_at(where, n), "value"), null=True)
-    _flag(t["present"], _at(path, "present"), null=True)
-    _flag(t["for_children"], _at(path, "for_children"), null=True)
-    _whole(t["limit"], _at(path, "limit"), null=True)
-    _str(t["introduced"], _at(path, "introduced"))
-    _flag(t["kernel_ok"], _at(path, "kernel_ok"), null=True)
-    _verdict(t["unprivileged"], _at(path, "unprivileged"), _UNPRIVILEGED)
+    js.choice(t["type"], js.at(path, "type"), _TYPES)
+    js.choice(t["status"], js.at(path, "status"), tuple(s.value for s in Status))
+    js.string(t["reason"], js.at(path, "reason"))
+    where = js.at(path, "config")
+    for n, option in enumerate(js.items(t["config"], where, "objects")):
+        o = _open(option, js.at(where, n), ("option", "value"))
+        js.string(o["option"], js.at(js.at(where, n), "option"), empty=False)
+        js.text(o["value"], js.at(js.at(where, n), "value"), null=True)
+    js.flag(t["present"], js.at(path, "present"), null=True)
+    js.flag(t["for_children"], js.at(path, "for_children"), null=True)
+    js.whole(t["limit"], js.at(path, "limit"), null=True)
+    js.string(t["introduced"], js.at(path, "introduced"))
+    js.flag(t["kernel_ok"], js.at(path, "kernel_ok"), null=True)
+    _verdict(t["unprivileged"], js.at(path, "unprivileged"), _UNPRIVILEGED)
     return t
 
 
 def _probe(value: object, path: str) -> None:
     p = _open(value, path, ("user", "uid", "results"))
-    _str(p["user"], _at(path, "user"))
-    _int(p["uid"], _at(path, "uid"))
-    where = _at(path, "results")
+    js.string(p["user"], js.at(path, "user"))
+    js.integer(p["uid"], js.at(path, "uid"))
+    where = js.at(path, "results")
     results = []
-    for n, r in enumerate(_list(p["results"], where, "objects")):
-        item = _at(where, n)
+    for n, r in enumerate(js.items(p["results"], where, "objects")):
+        item = js.at(where, n)
         r = _open(r, item, ("type", "usable", "via", "errno", "error"))
-        _choice(r["type"], _at(item, "type"), _TYPES)
-        _flag(r["usable"], _at(item, "usable"))
-        _choice(r["via"], _at(item, "via"), _VIA, null=True)
-        _text(r["errno"], _at(item, "errno"), null=True)
-        _text(r["error"], _at(item, "error"), null=True)
+        js.choice(r["type"], js.at(item, "type"), _TYPES)
+        js.flag(r["usable"], js.at(item, "usable"))
+        js.choice(r["via"], js.at(item, "via"), _VIA, null=True)
+        js.text(r["errno"], js.at(item, "errno"), null=True)
+        js.text(r["error"], js.at(item, "error"), null=True)
         results.append(r)
-    _each_once(results, where, "type", _TYPES)
+    js.each_once(results, where, "type", _TYPES)

@@ -80,13 +80,14 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     it is read, in one transaction: the first error stores nothing of any file, and importing
     the same bundle twice adds nothing."""
     from nsaudit import bundle
+    from nsaudit.jsonshape import MAX_INT
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import find, save
 
     if files.count("-") > 1:
         raise UsageError("- (standard input) is given more than once; give it once")
     added = present = 0
-    first_added = bundle.MAX_INT
+    first_added = MAX_INT
     order = bundle.SeqOrder()
     with ExitStack() as files_open:
         # Every file is opened and its header checked before the database is: a missing file
