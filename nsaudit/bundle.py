@@ -19,11 +19,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
-from nsaudit import __version__
+from nsaudit import __version__, fields
 from nsaudit import jsonshape as js
 from nsaudit.model import (
     Access,
-    Holder,
     HostInfo,
     Namespace,
     NamespaceId,
@@ -43,15 +42,10 @@ MAX_LINE = 128 * 1024 * 1024
 MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 _HEAD = 64 * 1024
-HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
 _TYPES = tuple(t.value for t in NsType)
 _UNPRIVILEGED = ("yes", "no", "restricted", "unknown")
 _VIA = ("direct", "user namespace")
 _T = TypeVar("_T")
-
-# Which holder kinds carry which fields (nsaudit.model.Holder).
-_HOLDER_NEEDS = {"fd": ("pid", "fd"), "mount": ("path",), "for_children": ("pid",)}
-_HOLDER_NEEDS["thread"] = ("pid",)
 
 
 class BundleError(Exception):
@@ -245,24 +239,6 @@ _SNAPSHOT_KEYS = (
     "namespaces",
     "capabilities",
 )
-_NAMESPACE_KEYS = (
-    "type",
-    "dev",
-    "inode",
-    "ns_id",
-    "nprocs",
-    "pid",
-    "pid_start",
-    "ppid",
-    "command",
-    "cmdline",
-    "uid",
-    "user",
-    "parent",
-    "owner",
-    "owner_uid",
-    "holders",
-)
 
 
 def _snapshot(d: dict[str, Any]) -> Snapshot:
@@ -283,7 +259,7 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
     namespaces = []
     seen: dict[NamespaceId, int] = {}
     for n, item in enumerate(raw):
-        ns = _namespace(item, js.at("namespaces", n))
+        ns = fields.from_payload(Namespace, item, js.at("namespaces", n), "namespace")
         if ns.id in seen:
             raise js.Invalid(
                 js.at("namespaces", n),
@@ -325,74 +301,6 @@ def _problem(value: object, path: str) -> ScanProblem:
         js.string(p["path"], js.at(path, "path")),
         js.string(p["errno"], js.at(path, "errno"), empty=False),
     )
-
-
-def _ns_type(value: object, path: str) -> NsType:
-    return NsType(js.one(value, path, _TYPES))
-
-
-def _ref(value: object, path: str, types: tuple[str, ...]) -> NamespaceId | None:
-    if value is None:
-        return None
-    r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
-    return NamespaceId(
-        NsType(js.one(r["type"], js.at(path, "type"), types)),
-        js.integer(r["dev"], js.at(path, "dev")),
-        js.integer(r["inode"], js.at(path, "inode")),
-    )
-
-
-def _namespace(value: object, path: str) -> Namespace:
-    d = js.obj(value, path, _NAMESPACE_KEYS, optional=("parent_command",), what="namespace")
-    ns_type = _ns_type(d["type"], js.at(path, "type"))
-    # Only pid and user namespaces have parents, of their own type; every owner is a user one.
-    parent_types = (ns_type.value,) if ns_type in (NsType.PID, NsType.USER) else ()
-    if d["parent"] is not None and not parent_types:
-        raise js.Invalid(
-            js.at(path, "parent"), f"null for a {ns_type.value} namespace", "an object"
-        )
-
-    def whole(key: str) -> int | None:
-        return js.whole(d[key], js.at(path, key), null=True)
-
-    def text(key: str) -> str | None:
-        return js.text(d[key], js.at(path, key), null=True)
-
-    holders = tuple(
-        _holder(h, js.at(js.at(path, "holders"), n))
-        for n, h in enumerate(js.items(d["holders"], js.at(path, "holders"), "holder objects"))
-    )
-    return Namespace(
-        id=NamespaceId(
-            ns_type,
-            js.integer(d["dev"], js.at(path, "dev")),
-            js.integer(d["inode"], js.at(path, "inode")),
-        ),
-        nprocs=js.integer(d["nprocs"], js.at(path, "nprocs")),
-        pid=whole("pid"),
-        pid_start=whole("pid_start"),
-        ppid=whole("ppid"),
-        command=text("command"),
-        cmdline=text("cmdline"),
-        uid=whole("uid"),
-        user=text("user"),
-        ns_id=whole("ns_id"),
-        parent=_ref(d["parent"], js.at(path, "parent"), parent_types),
-        owner=_ref(d["owner"], js.at(path, "owner"), ("user",)),
-        owner_uid=whole("owner_uid"),
-        holders=holders,
-        parent_command=js.text(d.get("parent_command"), js.at(path, "parent_command"), null=True),
-    )
-
-
-def _holder(value: object, path: str) -> Holder:
-    h = js.obj(value, path, ("kind", "pid", "fd", "path"), what="holder")
-    kind = js.one(h["kind"], js.at(path, "kind"), HOLDER_KINDS)
-    needs = _HOLDER_NEEDS[kind]
-    pid = js.whole(h["pid"], js.at(path, "pid"), null="pid" not in needs)
-    fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
-    where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
-    return Holder(kind, pid, fd, where)
 
 
 # The capability report, nsaudit.detect/1 (README "JSON: nsaudit.detect/1"): every key the

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from nsaudit.model import Namespace, Snapshot
 
-# A representative process that is replaced, or a process count that moves, is routine on a
-# live host; these fields alone never make a diff exit 1.
-NOISE_FIELDS = frozenset({"nprocs", "pid", "ppid", "pid_start", "parent_command"})
-COMPARED_FIELDS = (
-    "nprocs",
-    "pid",
-    "ppid",
-    "pid_start",
-    "parent_command",
-    "command",
-    "cmdline",
-    "uid",
-    "user",
-    "holders",
-    "parent",
-    "owner",
-    "owner_uid",
-)
+# The fields each namespace declares with its diff role (nsaudit/model.py). A representative
+# process that is replaced, or a process count that moves, is routine on a live host: those
+# "noise" fields alone never make a diff exit 1.
+COMPARED_FIELDS = tuple(f.name for f in fields(Namespace) if "diff" in f.metadata)
+NOISE_FIELDS = frozenset(f.name for f in fields(Namespace) if f.metadata.get("diff") == "noise")
 
 Key = tuple[str, int, int, int | None]
 

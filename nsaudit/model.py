@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class NsType(StrEnum):
@@ -176,9 +177,39 @@ class Holder:
         return f"{self.kind.replace('_', '-')} {self.pid}"
 
 
-@dataclass(frozen=True)
+def column(kind: str, default: Any = MISSING, **options: Any) -> Any:
+    """A record field's declaration, read by nsaudit/fields.py (JSON, CSV, table, bundle) and
+    nsaudit/store/rows.py (database): its kind, and where it differs from the defaults.
+
+    kind: "id" (type, dev, inode), "count" (a whole number), "number" (one or null), "text"
+    (or null), "flag" (yes/no), "ref" (a NamespaceId or null), "holders". options: db (its
+    database column when not its name), big (a 64-bit database integer), json (its JSON key
+    when not its name; "a.b" nests), csv (its CSV column when not its JSON key), header (its
+    terminal table column; "id" has two), width (the table shows at most this many
+    characters), cell (that column's text when not the value's), types (a ref's allowed
+    types, from the record's own type), optional (a bundle key older bundles lack), diff
+    ("signal": a change is a finding; "noise": routine on a live host, as a replaced
+    representative process; absent: part of the identity, never compared)."""
+    return field(default=default, metadata={"kind": kind, **options})
+
+
+def _user_cell(ns: Namespace) -> str:
+    return ns.user or ("" if ns.uid is None else str(ns.uid))
+
+
+def _command_cell(ns: Namespace) -> str:
+    return ns.cmdline or ns.command or ""
+
+
+def _parent_types(own: NsType) -> tuple[NsType, ...]:
+    """Only pid and user namespaces have parents, of their own type."""
+    return (own,) if own in (NsType.PID, NsType.USER) else ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Namespace:
-    """One namespace in a snapshot, as lsns shows it and more.
+    """One namespace in a snapshot, as lsns shows it and more; its fields declared once (a new
+    field is one line here and a migration).
 
     pid is the lowest pid of a member process that was read whole, alive, at the end of the
     scan (None when only held by an fd or a mount; nprocs does not count members that exited
@@ -189,21 +220,23 @@ class Namespace:
     its runtime's shim there), which policies can allow.
     """
 
-    id: NamespaceId
-    nprocs: int
-    pid: int | None
-    pid_start: int | None
-    ppid: int | None
-    command: str | None
-    cmdline: str | None
-    uid: int | None
-    user: str | None
-    ns_id: int | None
-    parent: NamespaceId | None
-    owner: NamespaceId | None
-    owner_uid: int | None
-    holders: tuple[Holder, ...]
-    parent_command: str | None = None
+    id: NamespaceId = column("id", header=("NS", "TYPE"))
+    ns_id: int | None = column("number", big=True)
+    nprocs: int = column("count", header="NPROCS", diff="noise")
+    pid: int | None = column("number", header="PID", diff="noise")
+    pid_start: int | None = column("number", big=True, diff="noise")
+    ppid: int | None = column("number", header="PPID", diff="noise")
+    uid: int | None = column("number", big=True, diff="signal")
+    user: str | None = column("text", db="user_name", header="USER", cell=_user_cell, diff="signal")
+    command: str | None = column("text", header="COMMAND", cell=_command_cell, diff="signal")
+    cmdline: str | None = column("text", diff="signal")
+    parent: NamespaceId | None = column("ref", header="PARENT", types=_parent_types, diff="signal")
+    owner: NamespaceId | None = column(
+        "ref", header="OWNER", types=lambda _: (NsType.USER,), diff="signal"
+    )
+    owner_uid: int | None = column("number", big=True, diff="signal")
+    holders: tuple[Holder, ...] = column("holders", header="HOLDERS", diff="signal")
+    parent_command: str | None = column("text", None, optional=True, diff="noise")
 
     @property
     def identity(self) -> tuple[str, int, int, int | None]:
@@ -282,34 +315,34 @@ class Saved:
     changed: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SnapshotRow:
     """One line of `nsaudit snapshots`."""
 
-    id: int
-    seq: int
-    taken_at: str
-    hostname: str
-    boot_id: str | None
-    kernel: str | None
-    namespaces: int
-    partial: bool
-    label: str | None
+    id: int = column("count", header="ID")
+    taken_at: str = column("text", header="TIME", csv="time")
+    hostname: str = column("text", header="HOST", csv="host")
+    seq: int = column("count", header="SEQ")
+    boot_id: str | None = column("text", header="BOOT", csv="boot", width=8)
+    kernel: str | None = column("text", header="KERNEL")
+    namespaces: int = column("count", header="NAMESPACES")
+    partial: bool = column("flag", header="PARTIAL")
+    label: str | None = column("text", header="LABEL")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HostRow:
     """One line of `nsaudit hosts`: a host and its newest snapshot."""
 
-    hostname: str
-    machine_id: str | None
-    snapshots: int
-    last_id: int
-    last_seq: int
-    last_taken_at: str
-    kernel: str | None
-    boot_id: str | None
-    partial: bool
+    hostname: str = column("text", header="HOST", csv="host")
+    machine_id: str | None = column("text", header="MACHINE", csv="machine", width=12)
+    snapshots: int = column("count", header="SNAPSHOTS")
+    last_id: int = column("count", header="LAST", csv="last", json="last.id")
+    last_seq: int = column("count", header="SEQ", csv="seq", json="last.seq")
+    last_taken_at: str = column("text", header="TIME", csv="time", json="last.taken_at")
+    kernel: str | None = column("text", header="KERNEL", csv="kernel", json="last.kernel")
+    boot_id: str | None = column("text", header="BOOT", csv="boot", width=8, json="last.boot_id")
+    partial: bool = column("flag", header="PARTIAL", csv="partial", json="last.partial")
 
 
 @dataclass(frozen=True)

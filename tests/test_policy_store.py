@@ -84,15 +84,16 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
 
     from nsaudit.diff import diff
     from nsaudit.store.database import Database
+    from nsaudit.store.rows import to_row
     from nsaudit.store.schema import ns_states
-    from nsaudit.store.snapshots import _legacy_fingerprint, _state, load
+    from nsaudit.store.snapshots import _legacy_fingerprint, load
 
     database = Database(str(tmp_path / "ns.db"))
     old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
     with database.writing() as conn:
         first = save(conn, old)
         for n in old.namespaces:  # as nsaudit before schema 0003 wrote them
-            state = {**_state(n), "boot_id": old.host.boot_id}
+            state = {**to_row(n), "boot_id": old.host.boot_id}
             conn.execute(
                 update(ns_states)
                 .where(ns_states.c.inode == n.id.inode)

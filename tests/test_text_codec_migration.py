@@ -22,7 +22,8 @@ from test_diff import ns, snap
 from nsaudit.model import NsType
 from nsaudit.store import engine as engines
 from nsaudit.store.migrate import _config
-from nsaudit.store.snapshots import _fingerprint, _legacy_fingerprint, _state, save
+from nsaudit.store.rows import to_row
+from nsaudit.store.snapshots import _fingerprint, _legacy_fingerprint, save
 
 # The last commit before the codec (store/text.py): it stored process text as it read it.
 BEFORE_CODEC = "f7c36896ae53c7cec2de7709676fab96fac2fea1"
@@ -148,7 +149,7 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
             command.upgrade(_config(conn), "head")
             save(conn, taken)
             # As nsaudit before revision 0003 fingerprinted a row.
-            legacy_state = {**_state(legacy), "boot_id": taken.host.boot_id}
+            legacy_state = {**to_row(legacy), "boot_id": taken.host.boot_id}
             conn.execute(
                 text("UPDATE ns_states SET fingerprint = :fp WHERE inode = 3"),
                 {"fp": _legacy_fingerprint(legacy_state)},
@@ -165,13 +166,13 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
     assert plain == at_head[0]
     # The old store's text: a backslash as itself, a byte not UTF-8 as `\xff`.
     assert uts[1:5] == ("a\\b", "x luks\\x2d1234 C:\\share", "dom\\user", "\\x41")
-    state = {**_state(odd), "boot_id": taken.host.boot_id}
+    state = {**to_row(odd), "boot_id": taken.host.boot_id}
     old_state = {**state, "command": uts[1], "cmdline": uts[2], "user_name": uts[3]}
     assert uts[5] == _fingerprint({**old_state, "parent_command": uts[4]})
     assert ipc[2] == "C:\\share"
     assert ipc[5] == _legacy_fingerprint({**legacy_state, "cmdline": "C:\\share"})
     assert (at_head[3][2], mnt[2], again[3][2]) == ("b \\xff", "b \\xff", "b \\\\xff")
-    byte_state = {**_state(byte), "boot_id": taken.host.boot_id, "cmdline": "b \\\\xff"}
+    byte_state = {**to_row(byte), "boot_id": taken.host.boot_id, "cmdline": "b \\\\xff"}
     assert again[3][5] == _fingerprint(byte_state)
 
 
@@ -195,7 +196,7 @@ def test_a_parent_command_learned_by_a_legacy_row_is_stored_encoded(tmp_path: Pa
     old = snap(replace(ns(NsType.NET, 1), parent_command=None))
     with database.writing() as conn:
         save(conn, old)
-        state = {**_state(old.namespaces[0]), "boot_id": old.host.boot_id}
+        state = {**to_row(old.namespaces[0]), "boot_id": old.host.boot_id}
         conn.execute(
             text("UPDATE ns_states SET fingerprint = :fp"), {"fp": _legacy_fingerprint(state)}
         )

@@ -8,7 +8,6 @@ its disappearance, closes that row. So the database grows with change, not with 
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -20,6 +19,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from nsaudit.model import Namespace
+from nsaudit.store.rows import columns
 
 # The newest Alembic revision in migrations/versions; a test checks that Alembic agrees.
 SCHEMA_HEAD = "0004"
@@ -79,25 +81,7 @@ ns_states = Table(
     Column("end_seq", Integer),
     Column("boot_id", String(64)),
     Column("fingerprint", String(64), nullable=False),
-    Column("ns_type", String(8), nullable=False),
-    Column("dev", BigInteger, nullable=False),
-    Column("inode", BigInteger, nullable=False),
-    Column("ns_id", BigInteger),
-    Column("nprocs", Integer, nullable=False),
-    Column("pid", Integer),
-    Column("pid_start", BigInteger),
-    Column("ppid", Integer),
-    Column("command", Text),
-    Column("cmdline", Text),
-    Column("uid", BigInteger),
-    Column("user_name", Text),
-    Column("parent_dev", BigInteger),
-    Column("parent_inode", BigInteger),
-    Column("owner_dev", BigInteger),
-    Column("owner_inode", BigInteger),
-    Column("owner_uid", BigInteger),
-    Column("holders", Text, nullable=False),
-    Column("parent_command", Text),
+    *columns(Namespace),  # the namespace's declared fields (nsaudit/model.py)
     Index("ix_ns_states_host_open", "host_id", "end_seq"),
     Index("ix_ns_states_host_first", "host_id", "first_seq"),
 )

@@ -22,58 +22,22 @@ from sqlalchemy import (
 
 from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.model import (
-    Holder,
     HostInfo,
     HostRow,
     Namespace,
-    NamespaceId,
-    NsType,
     Saved,
     ScanProblem,
     Snapshot,
     SnapshotRow,
 )
+from nsaudit.store.rows import from_row, to_row
 from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
-from nsaudit.store.text import from_db, to_db
 
 _CHUNK = 500
 _REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 # SQLite and PostgreSQL integers are 64-bit: a larger id or offset names no snapshot.
 _INT64_MAX = 2**63 - 1
-
-
-def _state(ns: Namespace) -> dict[str, Any]:
-    holders = [
-        {
-            k: v
-            for k, v in (("kind", h.kind), ("pid", h.pid), ("fd", h.fd), ("path", h.path))
-            if v is not None
-        }
-        for h in ns.holders
-    ]
-    return {
-        "ns_type": ns.id.type.value,
-        "dev": ns.id.dev,
-        "inode": ns.id.inode,
-        "ns_id": ns.ns_id,
-        "nprocs": ns.nprocs,
-        "pid": ns.pid,
-        "pid_start": ns.pid_start,
-        "ppid": ns.ppid,
-        "command": to_db(ns.command),
-        "cmdline": to_db(ns.cmdline),
-        "uid": ns.uid,
-        "user_name": to_db(ns.user),
-        "parent_dev": ns.parent.dev if ns.parent else None,
-        "parent_inode": ns.parent.inode if ns.parent else None,
-        "owner_dev": ns.owner.dev if ns.owner else None,
-        "owner_inode": ns.owner.inode if ns.owner else None,
-        "owner_uid": ns.owner_uid,
-        # ensure_ascii writes a lone surrogate as \udcXX, which json.loads gives back.
-        "holders": json.dumps(holders, sort_keys=True, separators=(",", ":")),
-        "parent_command": to_db(ns.parent_command),
-    }
 
 
 def _fingerprint(state: Mapping[str, Any]) -> str:
@@ -188,7 +152,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
     filled: list[dict[str, Any]] = []
     created = changed = 0
     for ns in snap.namespaces:
-        state = _state(ns)
+        state = to_row(ns)
         state["boot_id"] = snap.host.boot_id
         fingerprint = _fingerprint(state)
         old = open_by_key.get(ns.identity)
@@ -263,15 +227,15 @@ def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list
         query = query.limit(limit)
     return [
         SnapshotRow(
-            r.id,
-            r.seq,
-            r.taken_at,
-            r.hostname,
-            r.boot_id,
-            r.kernel,
-            r.namespace_count,
-            r.problems != "[]",
-            r.label,
+            id=r.id,
+            seq=r.seq,
+            taken_at=r.taken_at,
+            hostname=r.hostname,
+            boot_id=r.boot_id,
+            kernel=r.kernel,
+            namespaces=r.namespace_count,
+            partial=r.problems != "[]",
+            label=r.label,
         )
         for r in conn.execute(query)
     ]
@@ -347,33 +311,9 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
     )
 
 
-_TYPES = {t.value: t for t in NsType}
-
-
 def namespace_of(s: Any) -> Namespace:
     """A Namespace from an ns_states row."""
-    t = _TYPES[s.ns_type]
-    return Namespace(
-        id=NamespaceId(t, s.dev, s.inode),
-        nprocs=s.nprocs,
-        pid=s.pid,
-        pid_start=s.pid_start,
-        ppid=s.ppid,
-        command=from_db(s.command),
-        cmdline=from_db(s.cmdline),
-        uid=s.uid,
-        user=from_db(s.user_name),
-        ns_id=s.ns_id,
-        parent=NamespaceId(t, s.parent_dev, s.parent_inode) if s.parent_dev is not None else None,
-        owner=(
-            NamespaceId(NsType.USER, s.owner_dev, s.owner_inode)
-            if s.owner_dev is not None
-            else None
-        ),
-        owner_uid=s.owner_uid,
-        holders=() if s.holders == "[]" else tuple(Holder(**h) for h in json.loads(s.holders)),
-        parent_command=from_db(s.parent_command),
-    )
+    return from_row(Namespace, s)
 
 
 def resolve_before(conn: Connection, host: HostInfo, hostname: str | None, cutoff: str) -> int:
@@ -476,15 +416,15 @@ def host_rows(conn: Connection) -> list[HostRow]:
     )
     return [
         HostRow(
-            r.hostname,
-            r.machine_id or None,
-            r.n,
-            r.id,
-            r.seq,
-            r.taken_at,
-            r.kernel,
-            r.boot_id,
-            r.problems != "[]",
+            hostname=r.hostname,
+            machine_id=r.machine_id or None,
+            snapshots=r.n,
+            last_id=r.id,
+            last_seq=r.seq,
+            last_taken_at=r.taken_at,
+            kernel=r.kernel,
+            boot_id=r.boot_id,
+            partial=r.problems != "[]",
         )
         for r in conn.execute(query)
     ]

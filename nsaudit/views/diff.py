@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from nsaudit import fields
 from nsaudit.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
 from nsaudit.render import Document, Table
-from nsaudit.views.snapshot import namespace_payload
 
 SCHEMA = "nsaudit.diff/1"
 
@@ -94,12 +94,12 @@ def document(
         "new": _about(new),
         "rebooted": d.rebooted,
         "differs": d.differs,
-        "created": [namespace_payload(n) for n in d.created],
-        "vanished": [namespace_payload(n) for n in d.vanished],
+        "created": [fields.payload(n) for n in d.created],
+        "vanished": [fields.payload(n) for n in d.vanished],
         "changed": [
             {
-                "old": namespace_payload(c.old),
-                "new": namespace_payload(c.new),
+                "old": fields.payload(c.old),
+                "new": fields.payload(c.new),
                 "fields": list(c.fields),
                 "note": c.note,
                 "noise": c.noise,

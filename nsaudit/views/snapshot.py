@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
-from nsaudit.model import UNSEEN, Namespace, NamespaceId, Saved, Snapshot, SnapshotRow
+from nsaudit import fields
+from nsaudit.model import UNSEEN, Namespace, Saved, Snapshot, SnapshotRow
 from nsaudit.render import Document, Table, cell
 from nsaudit.views.tree import tree_order
 
@@ -16,10 +17,7 @@ SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"
 TREES = ("parent", "owner", "process")
-
-
-def ns_ref(ns: NamespaceId | None) -> dict[str, Any] | None:
-    return None if ns is None else {"type": ns.type.value, "dev": ns.dev, "inode": ns.inode}
+_CUT = frozenset({"USER", "COMMAND", "HOLDERS"})  # the columns a narrow terminal cuts
 
 
 def problem_summary(snap: Snapshot) -> str:
@@ -41,28 +39,6 @@ def problem_summary(snap: Snapshot) -> str:
     return f"partial: {'; '.join(parts)}"
 
 
-def namespace_payload(ns: Namespace) -> dict[str, Any]:
-    return {
-        "type": ns.id.type.value,
-        "dev": ns.id.dev,
-        "inode": ns.id.inode,
-        "ns_id": ns.ns_id,
-        "nprocs": ns.nprocs,
-        "pid": ns.pid,
-        "pid_start": ns.pid_start,
-        "ppid": ns.ppid,
-        "parent_command": ns.parent_command,
-        "command": ns.command,
-        "cmdline": ns.cmdline,
-        "uid": ns.uid,
-        "user": ns.user,
-        "parent": ns_ref(ns.parent),
-        "owner": ns_ref(ns.owner),
-        "owner_uid": ns.owner_uid,
-        "holders": [{"kind": h.kind, "pid": h.pid, "fd": h.fd, "path": h.path} for h in ns.holders],
-    }
-
-
 def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[str, Any]:
     return {
         "schema": SNAPSHOT_SCHEMA,
@@ -82,7 +58,7 @@ def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[
         "partial": snap.partial,
         "counts": snap.counts(),
         "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
-        "namespaces": [namespace_payload(ns) for ns in namespaces],
+        "namespaces": [fields.payload(ns) for ns in namespaces],
     }
 
 
@@ -114,10 +90,6 @@ def _ordered(
     return tree_order(namespaces, key, parent, ascii_only)
 
 
-def _inode_ref(ns: NamespaceId | None) -> str:
-    return "" if ns is None else str(ns.inode)
-
-
 def snapshot_document(
     snap: Snapshot, ns_type: str | None = None, tree: str | None = None, ascii_only: bool = False
 ) -> Document:
@@ -130,84 +102,18 @@ def snapshot_document(
         f"boot {snap.host.boot_id or '?'}, kernel {snap.host.kernel or '?'}, "
         f"{len(snap.namespaces)} namespaces, {problem_summary(snap)}",
     )
-    columns = (
-        "NS",
-        "TYPE",
-        "NPROCS",
-        "PID",
-        "PPID",
-        "USER",
-        "COMMAND",
-        "PARENT",
-        "OWNER",
-        "HOLDERS",
+    rows = tuple(
+        (branch + cells[0], *cells[1:])
+        for branch, ns in _ordered(namespaces, tree, ascii_only)
+        for cells in (fields.table_cells(ns),)
     )
-    rows = []
-    for branch, ns in _ordered(namespaces, tree, ascii_only):
-        rows.append(
-            (
-                branch + str(ns.id.inode),
-                ns.id.type.value,
-                str(ns.nprocs),
-                "" if ns.pid is None else str(ns.pid),
-                "" if ns.ppid is None else str(ns.ppid),
-                ns.user or ("" if ns.uid is None else str(ns.uid)),
-                ns.cmdline or ns.command or "",
-                _inode_ref(ns.parent),
-                _inode_ref(ns.owner),
-                ", ".join(h.text for h in ns.holders),
-            )
-        )
-    record_columns = (
-        "type",
-        "dev",
-        "inode",
-        "ns_id",
-        "nprocs",
-        "pid",
-        "pid_start",
-        "ppid",
-        "uid",
-        "user",
-        "command",
-        "cmdline",
-        "parent_inode",
-        "owner_inode",
-        "owner_uid",
-        "holders",
-        "parent_command",
-    )
-    records = tuple(
-        tuple(
-            cell(v)
-            for v in (
-                ns.id.type.value,
-                ns.id.dev,
-                ns.id.inode,
-                ns.ns_id,
-                ns.nprocs,
-                ns.pid,
-                ns.pid_start,
-                ns.ppid,
-                ns.uid,
-                ns.user,
-                ns.command,
-                ns.cmdline,
-                _inode_ref(ns.parent),
-                _inode_ref(ns.owner),
-                ns.owner_uid,
-                "; ".join(h.text for h in ns.holders),
-                ns.parent_command,
-            )
-        )
-        for ns in namespaces
-    )
+    records = tuple(map(fields.csv_cells, namespaces))
     return Document(
         title=f"nsaudit show: {where} of {snap.host.hostname}",
         payload=snapshot_payload(snap, namespaces),
         lines=lines,
-        tables=(Table(None, columns, tuple(rows), cut=frozenset({"USER", "COMMAND", "HOLDERS"})),),
-        records=Table(None, record_columns, records),
+        tables=(Table(None, fields.table_columns(Namespace), rows, cut=_CUT),),
+        records=Table(None, fields.csv_columns(Namespace), records),
     )
 
 
@@ -257,56 +163,10 @@ def stored_document(snap: Snapshot, saved: Saved, changes: SnapshotDiff | None =
 
 
 def list_document(rows: list[SnapshotRow]) -> Document:
-    columns = ("ID", "TIME", "HOST", "SEQ", "BOOT", "KERNEL", "NAMESPACES", "PARTIAL", "LABEL")
-    table_rows = tuple(
-        (
-            str(r.id),
-            r.taken_at,
-            r.hostname,
-            str(r.seq),
-            (r.boot_id or "")[:8],
-            r.kernel or "",
-            str(r.namespaces),
-            "yes" if r.partial else "no",
-            r.label or "",
-        )
-        for r in rows
-    )
-    payload = {
-        "schema": LIST_SCHEMA,
-        "snapshots": [
-            {
-                "id": r.id,
-                "taken_at": r.taken_at,
-                "hostname": r.hostname,
-                "seq": r.seq,
-                "boot_id": r.boot_id,
-                "kernel": r.kernel,
-                "namespaces": r.namespaces,
-                "partial": r.partial,
-                "label": r.label,
-            }
-            for r in rows
-        ],
-    }
-    records = tuple(
-        (
-            str(r.id),
-            r.taken_at,
-            r.hostname,
-            str(r.seq),
-            r.boot_id or "",
-            r.kernel or "",
-            str(r.namespaces),
-            "yes" if r.partial else "no",
-            r.label or "",
-        )
-        for r in rows
-    )
     return Document(
         "nsaudit snapshots",
-        payload,
+        {"schema": LIST_SCHEMA, "snapshots": [fields.payload(r) for r in rows]},
         (),
-        (Table(None, columns, table_rows),),
-        Table(None, tuple(c.lower() for c in columns), records),
+        (Table(None, fields.table_columns(SnapshotRow), tuple(map(fields.table_cells, rows))),),
+        Table(None, fields.csv_columns(SnapshotRow), tuple(map(fields.csv_cells, rows))),
     )

@@ -1,0 +1,188 @@
+"""A record's JSON, CSV and terminal table, and its bundle decoder, built from the fields it
+declares (nsaudit.model.column), as osquery builds a table from its spec and lsns its output
+from one column table. The database half is nsaudit/store/rows.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from nsaudit import jsonshape as js
+from nsaudit.model import Holder, NamespaceId, NsType
+from nsaudit.render.document import cell
+
+R = TypeVar("R")
+HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
+# Which holder kinds carry which fields (nsaudit.model.Holder).
+_HOLDER_NEEDS = {"fd": ("pid", "fd"), "mount": ("path",), "for_children": ("pid",)}
+_HOLDER_NEEDS["thread"] = ("pid",)
+_TYPES = tuple(t.value for t in NsType)
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One declared field: its name, kind and options (see nsaudit.model.column)."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+
+    def json_keys(self) -> tuple[str, ...]:
+        """Its keys in JSON (and bundles): the id is three; "json" may name a nested key."""
+        if self.kind == "id":
+            return ("type", "dev", "inode")
+        return (self.options.get("json", self.name),)
+
+    def csv_names(self) -> tuple[str, ...]:
+        if self.kind == "ref":
+            return (f"{self.name}_inode",)
+        if "csv" in self.options:
+            return (self.options["csv"],)
+        return self.json_keys()
+
+
+@functools.cache
+def declared(record: type[Any]) -> tuple[Field, ...]:
+    """The record's fields in their declared order (once per type: records are many)."""
+    return tuple(
+        Field(f.name, f.metadata["kind"], dict(f.metadata)) for f in dataclasses.fields(record)
+    )
+
+
+def ref_payload(ref: NamespaceId | None) -> dict[str, Any] | None:
+    return None if ref is None else {"type": ref.type.value, "dev": ref.dev, "inode": ref.inode}
+
+
+def holder_payload(h: Holder) -> dict[str, Any]:
+    return {"kind": h.kind, "pid": h.pid, "fd": h.fd, "path": h.path}
+
+
+# The encoders: a record to JSON, CSV and the terminal table.
+
+
+def payload(record: Any) -> dict[str, Any]:
+    """The record as JSON (the snapshot documents' and bundles' namespace objects)."""
+    out: dict[str, Any] = {}
+    for f in declared(type(record)):
+        value = getattr(record, f.name)
+        if f.kind == "id":
+            out.update(ref_payload(value) or {})
+        elif f.kind == "ref":
+            out[f.name] = ref_payload(value)
+        elif f.kind == "holders":
+            out[f.name] = [holder_payload(h) for h in value]
+        else:
+            *outer, key = f.json_keys()[0].split(".")
+            place = out
+            for name in outer:
+                place = place.setdefault(name, {})
+            place[key] = value
+    return out
+
+
+def csv_columns(record: type[Any]) -> tuple[str, ...]:
+    return tuple(name for f in declared(record) for name in f.csv_names())
+
+
+def csv_cells(record: Any) -> tuple[str, ...]:
+    """The record's CSV fields, in csv_columns' order."""
+    out: list[object] = []
+    for f in declared(type(record)):
+        value = getattr(record, f.name)
+        if f.kind == "id":
+            out += [value.type.value, value.dev, value.inode]
+        elif f.kind == "ref":
+            out.append("" if value is None else str(value.inode))
+        elif f.kind == "holders":
+            out.append("; ".join(h.text for h in value))
+        else:
+            out.append(value)
+    return tuple(map(cell, out))
+
+
+def table_columns(record: type[Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    for f in declared(record):
+        header = f.options.get("header")
+        out += [header] if isinstance(header, str) else list(header or ())
+    return tuple(out)
+
+
+def table_cells(record: Any) -> tuple[str, ...]:
+    """The record's terminal table row, in table_columns' order."""
+    out: list[str] = []
+    for f in declared(type(record)):
+        if "header" not in f.options:
+            continue
+        value = getattr(record, f.name)
+        shown: Callable[[Any], str] | None = f.options.get("cell")
+        if shown is not None:
+            out.append(shown(record))
+        elif f.kind == "id":
+            out += [str(value.inode), value.type.value]
+        elif f.kind == "ref":
+            out.append("" if value is None else str(value.inode))
+        elif f.kind == "holders":
+            out.append(", ".join(h.text for h in value))
+        elif f.kind == "flag":
+            out.append("yes" if value else "no")
+        else:
+            out.append("" if value is None else str(value)[: f.options.get("width")])
+    return tuple(out)
+
+
+# The decoder: a bundle's JSON object, every field checked, to the record.
+
+
+def from_payload(record: type[R], value: object, path: str, what: str) -> R:
+    fields = declared(record)
+    keys = tuple(k for f in fields if not f.options.get("optional") for k in f.json_keys())
+    optional = tuple(k for f in fields if f.options.get("optional") for k in f.json_keys())
+    d = js.obj(value, path, keys, optional=optional, what=what)
+    out: dict[str, Any] = {}
+    for f in fields:
+        where = js.at(path, f.name)
+        if f.kind == "id":
+            out[f.name] = NamespaceId(
+                NsType(js.one(d["type"], js.at(path, "type"), _TYPES)),
+                js.integer(d["dev"], js.at(path, "dev")),
+                js.integer(d["inode"], js.at(path, "inode")),
+            )
+        elif f.kind == "count":
+            out[f.name] = js.integer(d[f.name], where)
+        elif f.kind == "number":
+            out[f.name] = js.whole(d.get(f.name), where, null=True)
+        elif f.kind == "text":
+            out[f.name] = js.text(d.get(f.name), where, null=True)
+        elif f.kind == "ref":
+            own = out["id"].type
+            out[f.name] = _ref(d[f.name], where, own, f.options["types"](own))
+        else:
+            listed = js.items(d[f.name], where, "holder objects")
+            out[f.name] = tuple(_holder(h, js.at(where, n)) for n, h in enumerate(listed))
+    return record(**out)
+
+
+def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> NamespaceId | None:
+    if value is None:
+        return None
+    if not types:
+        raise js.Invalid(path, f"null for a {own.value} namespace", "an object")
+    r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
+    return NamespaceId(
+        NsType(js.one(r["type"], js.at(path, "type"), tuple(t.value for t in types))),
+        js.integer(r["dev"], js.at(path, "dev")),
+        js.integer(r["inode"], js.at(path, "inode")),
+    )
+
+
+def _holder(value: object, path: str) -> Holder:
+    h = js.obj(value, path, ("kind", "pid", "fd", "path"), what="holder")
+    kind = js.one(h["kind"], js.at(path, "kind"), HOLDER_KINDS)
+    needs = _HOLDER_NEEDS[kind]
+    pid = js.whole(h["pid"], js.at(path, "pid"), null="pid" not in needs)
+    fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
+    where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
+    return Holder(kind, pid, fd, where)
