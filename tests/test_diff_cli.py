@@ -79,7 +79,8 @@ def test_last_process_gone_while_a_bind_mount_holds_it_is_changed(tmp_path: Path
         (change,) = [c for c in data["changed"] if c["new"]["inode"] == inode]
         assert change["note"] == f"lost its last process; still held by mount /run/netns/{name}"
         assert change["noise"] is False and "nprocs" in change["fields"]
-        table = run("diff", "--db", db, "--type", "net").stdout
+        # --wide: on a busy host other rows may widen the columns before DETAIL.
+        table = run("diff", "--db", db, "--type", "net", "--wide").stdout
         assert "lost its last process" in table
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
