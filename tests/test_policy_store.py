@@ -86,7 +86,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
     from nsaudit.store.database import Database
     from nsaudit.store.rows import to_row
     from nsaudit.store.schema import ns_states
-    from nsaudit.store.snapshots import _legacy_fingerprint, load
+    from nsaudit.store.snapshots import _fingerprint, load
 
     database = Database(str(tmp_path / "ns.db"))
     old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
@@ -94,10 +94,11 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
         first = save(conn, old)
         for n in old.namespaces:  # as nsaudit before schema 0003 wrote them
             state = {**to_row(n), "boot_id": old.host.boot_id}
+            del state["parent_command"]
             conn.execute(
                 update(ns_states)
                 .where(ns_states.c.inode == n.id.inode)
-                .values(fingerprint=_legacy_fingerprint(state))
+                .values(fingerprint=_fingerprint(state))
             )
     new = _parented(old, "2026-01-01T01:00:00+00:00", "containerd-shim")
     with database.writing() as conn:

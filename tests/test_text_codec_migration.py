@@ -23,7 +23,13 @@ from nsaudit.model import NsType
 from nsaudit.store import engine as engines
 from nsaudit.store.migrate import _config
 from nsaudit.store.rows import to_row
-from nsaudit.store.snapshots import _fingerprint, _legacy_fingerprint, save
+from nsaudit.store.snapshots import _fingerprint, save
+
+
+def _before_0003(state: dict[str, Any]) -> str:
+    """The fingerprint as nsaudit wrote it before schema 0003 added parent_command."""
+    return _fingerprint({k: v for k, v in state.items() if k != "parent_command"})
+
 
 # The last commit before the codec (store/text.py): it stored process text as it read it.
 BEFORE_CODEC = "f7c36896ae53c7cec2de7709676fab96fac2fea1"
@@ -152,7 +158,7 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
             legacy_state = {**to_row(legacy), "boot_id": taken.host.boot_id}
             conn.execute(
                 text("UPDATE ns_states SET fingerprint = :fp WHERE inode = 3"),
-                {"fp": _legacy_fingerprint(legacy_state)},
+                {"fp": _before_0003(legacy_state)},
             )
             at_head = _rows(conn)
             command.downgrade(_config(conn), "0003")
@@ -170,7 +176,7 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
     old_state = {**state, "command": uts[1], "cmdline": uts[2], "user_name": uts[3]}
     assert uts[5] == _fingerprint({**old_state, "parent_command": uts[4]})
     assert ipc[2] == "C:\\share"
-    assert ipc[5] == _legacy_fingerprint({**legacy_state, "cmdline": "C:\\share"})
+    assert ipc[5] == _before_0003({**legacy_state, "cmdline": "C:\\share"})
     assert (at_head[3][2], mnt[2], again[3][2]) == ("b \\xff", "b \\xff", "b \\\\xff")
     byte_state = {**to_row(byte), "boot_id": taken.host.boot_id, "cmdline": "b \\\\xff"}
     assert again[3][5] == _fingerprint(byte_state)
@@ -197,9 +203,7 @@ def test_a_parent_command_learned_by_a_legacy_row_is_stored_encoded(tmp_path: Pa
     with database.writing() as conn:
         save(conn, old)
         state = {**to_row(old.namespaces[0]), "boot_id": old.host.boot_id}
-        conn.execute(
-            text("UPDATE ns_states SET fingerprint = :fp"), {"fp": _legacy_fingerprint(state)}
-        )
+        conn.execute(text("UPDATE ns_states SET fingerprint = :fp"), {"fp": _before_0003(state)})
     parent = "shim\\x2d" + BYTE
     new = replace(
         old,
