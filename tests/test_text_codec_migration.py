@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from conftest import REPO, needs_root, run
+from conftest import REPO, STATE_COLUMNS_0002, STATE_COLUMNS_0004, fingerprint_at, needs_root, run
 from nsmakers import in_new_namespaces, ns_of
 from sqlalchemy import text
 from test_diff import ns, snap
@@ -23,13 +23,8 @@ from nsaudit.model import NsType
 from nsaudit.store import engine as engines
 from nsaudit.store.migrate import _config
 from nsaudit.store.rows import to_row
-from nsaudit.store.snapshots import _fingerprint, save
-
-
-def _before_0003(state: dict[str, Any]) -> str:
-    """The fingerprint as nsaudit wrote it before schema 0003 added parent_command."""
-    return _fingerprint({k: v for k, v in state.items() if k != "parent_command"})
-
+from nsaudit.store.schema import SCHEMA_HEAD
+from nsaudit.store.snapshots import save
 
 # The last commit before the codec (store/text.py): it stored process text as it read it.
 BEFORE_CODEC = "f7c36896ae53c7cec2de7709676fab96fac2fea1"
@@ -100,7 +95,9 @@ def test_text_stored_before_the_codec_reads_the_same_and_is_no_change(tmp_path: 
         proc = run("snapshot", "--db", db, "--format", "json")
         assert proc.returncode == 0, proc.stderr
         with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
+            assert (
+                conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
+            )
             rows = conn.execute(
                 "SELECT first_seq, end_seq, cmdline FROM ns_states "
                 "WHERE ns_type = 'uts' AND inode = ?",
@@ -158,7 +155,7 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
             legacy_state = {**to_row(legacy), "boot_id": taken.host.boot_id}
             conn.execute(
                 text("UPDATE ns_states SET fingerprint = :fp WHERE inode = 3"),
-                {"fp": _before_0003(legacy_state)},
+                {"fp": fingerprint_at(STATE_COLUMNS_0002, legacy_state)},
             )
             at_head = _rows(conn)
             command.downgrade(_config(conn), "0003")
@@ -174,12 +171,12 @@ def _recoded_through_the_real_downgrade(url: str) -> None:
     assert uts[1:5] == ("a\\b", "x luks\\x2d1234 C:\\share", "dom\\user", "\\x41")
     state = {**to_row(odd), "boot_id": taken.host.boot_id}
     old_state = {**state, "command": uts[1], "cmdline": uts[2], "user_name": uts[3]}
-    assert uts[5] == _fingerprint({**old_state, "parent_command": uts[4]})
+    assert uts[5] == fingerprint_at(STATE_COLUMNS_0004, {**old_state, "parent_command": uts[4]})
     assert ipc[2] == "C:\\share"
-    assert ipc[5] == _before_0003({**legacy_state, "cmdline": "C:\\share"})
+    assert ipc[5] == fingerprint_at(STATE_COLUMNS_0002, {**legacy_state, "cmdline": "C:\\share"})
     assert (at_head[3][2], mnt[2], again[3][2]) == ("b \\xff", "b \\xff", "b \\\\xff")
     byte_state = {**to_row(byte), "boot_id": taken.host.boot_id, "cmdline": "b \\\\xff"}
-    assert again[3][5] == _fingerprint(byte_state)
+    assert again[3][5] == fingerprint_at(STATE_COLUMNS_0004, byte_state)
 
 
 def test_the_real_downgrade_and_upgrade_recode_text_and_fingerprints(tmp_path: Path) -> None:
@@ -203,7 +200,10 @@ def test_a_parent_command_learned_by_a_legacy_row_is_stored_encoded(tmp_path: Pa
     with database.writing() as conn:
         save(conn, old)
         state = {**to_row(old.namespaces[0]), "boot_id": old.host.boot_id}
-        conn.execute(text("UPDATE ns_states SET fingerprint = :fp"), {"fp": _before_0003(state)})
+        conn.execute(
+            text("UPDATE ns_states SET fingerprint = :fp"),
+            {"fp": fingerprint_at(STATE_COLUMNS_0002, state)},
+        )
     parent = "shim\\x2d" + BYTE
     new = replace(
         old,
