@@ -5,7 +5,6 @@ from one column table. The database half is nsaudit/store/rows.py."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -43,12 +42,18 @@ class Field:
         return self.json_keys()
 
 
-@functools.cache
+_DECLARED: dict[type[Any], tuple[Field, ...]] = {}
+
+
 def declared(record: type[Any]) -> tuple[Field, ...]:
-    """The record's fields in their declared order (once per type: records are many)."""
-    return tuple(
-        Field(f.name, f.metadata["kind"], dict(f.metadata)) for f in dataclasses.fields(record)
-    )
+    """The record's fields in their declared order (read once per type: records are many)."""
+    found = _DECLARED.get(record)
+    if found is None:
+        found = tuple(
+            Field(f.name, f.metadata["kind"], dict(f.metadata)) for f in dataclasses.fields(record)
+        )
+        _DECLARED[record] = found
+    return found
 
 
 def ref_payload(ref: NamespaceId | None) -> dict[str, Any] | None:
@@ -138,8 +143,8 @@ def table_cells(record: Any) -> tuple[str, ...]:
 
 def from_payload(record: type[R], value: object, path: str, what: str) -> R:
     fields = declared(record)
-    keys = tuple(k for f in fields if not f.options.get("optional") for k in f.json_keys())
-    optional = tuple(k for f in fields if f.options.get("optional") for k in f.json_keys())
+    keys = tuple(k for f in fields if "added" not in f.options for k in f.json_keys())
+    optional = tuple(k for f in fields if "added" in f.options for k in f.json_keys())
     d = js.obj(value, path, keys, optional=optional, what=what)
     out: dict[str, Any] = {}
     for f in fields:

@@ -187,7 +187,9 @@ def column(kind: str, default: Any = MISSING, **options: Any) -> Any:
     when not its name; "a.b" nests), csv (its CSV column when not its JSON key), header (its
     terminal table column; "id" has two), width (the table shows at most this many
     characters), cell (that column's text when not the value's), types (a ref's allowed
-    types, from the record's own type), optional (a bundle key older bundles lack), diff
+    types, from the record's own type), added (the schema revision that added it: older
+    bundles lack the key, and a row stored before it learns the value without counting as a
+    change), diff
     ("signal": a change is a finding; "noise": routine on a live host, as a replaced
     representative process; absent: part of the identity, never compared)."""
     return field(default=default, metadata={"kind": kind, **options})
@@ -236,7 +238,7 @@ class Namespace:
     )
     owner_uid: int | None = column("number", big=True, diff="signal")
     holders: tuple[Holder, ...] = column("holders", header="HOLDERS", diff="signal")
-    parent_command: str | None = column("text", None, optional=True, diff="noise")
+    parent_command: str | None = column("text", None, added="0003", diff="noise")
 
     @property
     def identity(self) -> tuple[str, int, int, int | None]:

@@ -99,6 +99,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     )
 
 
+# ns_states' columns (with boot_id) as schema revisions stored them: a fingerprint written
+# then covers these only, whatever columns later revisions add.
+STATE_COLUMNS_0002 = (
+    "boot_id", "ns_type", "dev", "inode", "ns_id", "nprocs", "pid", "pid_start", "ppid",
+    "command", "cmdline", "uid", "user_name", "parent_dev", "parent_inode", "owner_dev",
+    "owner_inode", "owner_uid", "holders",
+)  # fmt: skip
+STATE_COLUMNS_0004 = (*STATE_COLUMNS_0002, "parent_command")
+
+
+def fingerprint_at(columns: tuple[str, ...], state: dict[str, Any]) -> str:
+    """The fingerprint nsaudit wrote for `state` when its rows had only these columns."""
+    from nsaudit.store.snapshots import _fingerprint
+
+    return _fingerprint({k: v for k, v in state.items() if k in columns})
+
+
 def run(
     *args: str | os.PathLike[str],
     prefix: tuple[str, ...] = (),

@@ -546,7 +546,26 @@ CLOSED: list[tuple[tuple[str | int, ...], str, tuple[str, ...]]] = [
     (
         ("namespaces", 0),
         "namespace",
-        tuple(k for k in BASE["namespaces"][0] if k != "parent_command"),
+        # nsaudit.bundle/1's first namespace keys: every bundle has them (a key added later,
+        # as parent_command, is missing from older bundles).
+        (
+            "type",
+            "dev",
+            "inode",
+            "ns_id",
+            "nprocs",
+            "pid",
+            "pid_start",
+            "ppid",
+            "command",
+            "cmdline",
+            "uid",
+            "user",
+            "parent",
+            "owner",
+            "owner_uid",
+            "holders",
+        ),  # fmt: skip
     ),
     (("namespaces", 0, "holders", 0), "holder", ("kind", "pid", "fd", "path")),
     (("namespaces", 0, "owner"), "namespace reference", ("type", "dev", "inode")),

@@ -25,6 +25,7 @@ from test_postgresql import postgres_url  # noqa: F401 (a fixture)
 
 from nsaudit.model import HostInfo, NsType
 from nsaudit.store.database import Database
+from nsaudit.store.schema import SCHEMA_HEAD
 from nsaudit.store.snapshots import save
 
 PYTHON = shlex.quote(sys.executable)
@@ -283,7 +284,7 @@ def test_reading_commands_do_not_migrate_an_older_schema(tmp_path: Path) -> None
     assert digest(db) == before
     assert "revision 0002" in run("db", "current", "--db", db).stdout
     assert run("db", "upgrade", "--db", db).returncode == 0
-    assert "revision 0004" in run("db", "current", "--db", db).stdout
+    assert f"revision {SCHEMA_HEAD}" in run("db", "current", "--db", db).stdout
 
 
 @needs_root
@@ -441,7 +442,7 @@ def test_db_check_passes_a_sound_database_and_notes_prune_gaps(tmp_path: Path) -
     proc = run("db", "check", "--db", db)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "note: host 'web' (aaaaaaaaaaaa): seq 1-4 absent (pruned)" in proc.stdout
-    assert "sound (1 hosts, 1 snapshots, schema 0004)" in proc.stdout
+    assert f"sound (1 hosts, 1 snapshots, schema {SCHEMA_HEAD})" in proc.stdout
     assert proc.stderr == ""
     assert digest(db) == before
 

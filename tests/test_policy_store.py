@@ -8,12 +8,13 @@ import sqlite3
 from pathlib import Path
 
 from alembic import command
-from conftest import assert_clean_error, run
+from conftest import STATE_COLUMNS_0002, assert_clean_error, fingerprint_at, run
 from test_diff import ns, snap
 
 from nsaudit.model import NsType, Snapshot
 from nsaudit.store import engine as engines
 from nsaudit.store.migrate import _config
+from nsaudit.store.schema import SCHEMA_HEAD
 from nsaudit.store.snapshots import save
 
 POLICY = """
@@ -54,7 +55,7 @@ def test_a_revision_0001_database_is_upgraded_and_keeps_its_snapshots(tmp_path: 
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["summary"].startswith("2 net namespaces")
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
         assert conn.execute("SELECT count(*) FROM policy_checks").fetchone()[0] == 1
     shown = json.loads(run("show", "1", "--db", db, "--format", "json").stdout)
     assert [n["inode"] for n in shown["namespaces"]] == [1, 2]
@@ -86,7 +87,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
     from nsaudit.store.database import Database
     from nsaudit.store.rows import to_row
     from nsaudit.store.schema import ns_states
-    from nsaudit.store.snapshots import _legacy_fingerprint, load
+    from nsaudit.store.snapshots import load
 
     database = Database(str(tmp_path / "ns.db"))
     old = snap(ns(NsType.NET, 1), ns(NsType.UTS, 2))
@@ -97,7 +98,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
             conn.execute(
                 update(ns_states)
                 .where(ns_states.c.inode == n.id.inode)
-                .values(fingerprint=_legacy_fingerprint(state))
+                .values(fingerprint=fingerprint_at(STATE_COLUMNS_0002, state))
             )
     new = _parented(old, "2026-01-01T01:00:00+00:00", "containerd-shim")
     with database.writing() as conn:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import IS_ROOT, SAMPLES, run
 
+from nsaudit.store.schema import SCHEMA_HEAD
+
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 PORT = 54329
 
@@ -63,7 +65,7 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
     shown = json.loads(run("show", "latest~1", "--db", postgres_url, "--format", "json").stdout)
     assert shown["label"] == "first"
     assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
-    assert "already at revision 0004" in run("db", "upgrade", "--db", postgres_url).stdout
+    assert f"already at revision {SCHEMA_HEAD}" in run("db", "upgrade", "--db", postgres_url).stdout
 
 
 def test_check_report_and_metrics_on_postgresql(postgres_url: str) -> None:

@@ -19,6 +19,8 @@ import pytest
 from conftest import REPO, assert_clean_error, needs_root, run
 from nsmakers import in_new_namespaces, netns, ns_of, wait_for
 
+from nsaudit.store.schema import SCHEMA_HEAD
+
 
 def snapshot(db: Path, *extra: str) -> dict[str, Any]:
     proc = run("snapshot", "--db", db, "--format", "json", *extra)
@@ -60,7 +62,7 @@ def test_new_database_is_private(tmp_path: Path) -> None:
     assert db.parent.stat().st_mode & 0o777 == 0o700
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_HEAD
 
 
 def test_location_from_environment_then_default(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 A container's first process is started by its runtime's shim (containerd-shim, conmon), so
 policies can allow a namespace by who started it, not only by who is in it. Rows stored before
 stay NULL; the next snapshot fills in the parent of each namespace it still finds, without
-counting that as a change (store/snapshots.py, _legacy_fingerprint).
+counting that as a change (the field is declared added="0003": store/rows.py, learned).
 
 Revision ID: 0003
 Revises: 0002

@@ -21,6 +21,30 @@ def _name(f: Field) -> str:
     return name
 
 
+def _names(f: Field) -> tuple[str, ...]:
+    """The database columns of one field."""
+    if f.kind == "id":
+        return ("ns_type", "dev", "inode")
+    if f.kind == "ref":
+        return (f"{_name(f)}_dev", f"{_name(f)}_inode")
+    return (_name(f),)
+
+
+def learned(record: type[Any]) -> tuple[tuple[str, ...], ...]:
+    """For each schema revision that added fields to the record ("added"), newest first: the
+    columns a row stored before it lacks (those it added and every later one's)."""
+    by_revision: dict[str, list[str]] = {}
+    for f in declared(record):
+        if "added" in f.options:
+            by_revision.setdefault(f.options["added"], []).extend(_names(f))
+    out: list[tuple[str, ...]] = []
+    lacking: tuple[str, ...] = ()
+    for revision in sorted(by_revision, reverse=True):
+        lacking = (*by_revision[revision], *lacking)
+        out.append(lacking)
+    return tuple(out)
+
+
 def columns(record: type[Any]) -> list[Column[Any]]:
     """The record's columns, as its table declares them."""
     out: list[Column[Any]] = []

@@ -7,6 +7,8 @@ its disappearance, closes that row. So the database grows with change, not with 
 
 from __future__ import annotations
 
+from importlib import resources
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -23,8 +25,15 @@ from sqlalchemy import (
 from nsaudit.model import Namespace
 from nsaudit.store.rows import columns
 
-# The newest Alembic revision in migrations/versions; a test checks that Alembic agrees.
-SCHEMA_HEAD = "0004"
+
+def _newest_revision() -> str:
+    """The newest revision in migrations/versions, by the number each file name starts with
+    (cheaper than loading Alembic's scripts; a test checks that Alembic agrees)."""
+    versions = resources.files("nsaudit._migrations") / "versions"
+    return max(p.name[:4] for p in versions.iterdir() if p.name[:4].isdigit())
+
+
+SCHEMA_HEAD = _newest_revision()
 
 metadata = MetaData(
     naming_convention={

@@ -30,7 +30,7 @@ from nsaudit.model import (
     Snapshot,
     SnapshotRow,
 )
-from nsaudit.store.rows import from_row, to_row
+from nsaudit.store.rows import from_row, learned, to_row
 from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
 
 _CHUNK = 500
@@ -45,9 +45,16 @@ def _fingerprint(state: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _legacy_fingerprint(state: Mapping[str, Any]) -> str:
-    """The fingerprint the same state had before schema 0003 added parent_command."""
-    return _fingerprint({k: v for k, v in state.items() if k != "parent_command"})
+_LEARNED = learned(Namespace)
+
+
+def _learned(state: Mapping[str, Any], stored: str) -> tuple[str, ...] | None:
+    """The columns a stored row lacks because it was written before they existed, when it is
+    otherwise this state (then it is not a change: the row learns them); else None."""
+    for lacking in _LEARNED:
+        if stored == _fingerprint({k: v for k, v in state.items() if k not in lacking}):
+            return lacking
+    return None
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -149,7 +156,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
     open_by_key = {(r.ns_type, r.dev, r.inode, r.ns_id): r for r in open_rows}
     new_rows = []
     kept: set[int] = set()
-    filled: list[dict[str, Any]] = []
+    filled: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     created = changed = 0
     for ns in snap.namespaces:
         state = to_row(ns)
@@ -160,13 +167,11 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
             if old.fingerprint == fingerprint:
                 kept.add(old.id)
                 continue
-            if old.fingerprint == _legacy_fingerprint(state):
-                # Stored before parent commands were recorded (schema 0003), and otherwise the
-                # same: not a change; the row learns the parent's command.
+            lacking = _learned(state, old.fingerprint)
+            if lacking is not None:
                 kept.add(old.id)
-                filled.append(
-                    {"row": old.id, "parent_command": state["parent_command"], "fp": fingerprint}
-                )
+                values = {c: state[c] for c in lacking}
+                filled.setdefault(lacking, []).append({"row": old.id, "fp": fingerprint, **values})
                 continue
             changed += 1
         else:
@@ -180,12 +185,13 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 "fingerprint": fingerprint,
             }
         )
-    if filled:
+    for lacking, rows in filled.items():
+        learn: dict[str, Any] = {c: bindparam(c) for c in lacking}
         conn.execute(
             update(ns_states)
             .where(ns_states.c.id == bindparam("row"))
-            .values(parent_command=bindparam("parent_command"), fingerprint=bindparam("fp")),
-            filled,
+            .values(fingerprint=bindparam("fp"), **learn),
+            rows,
         )
     ended = [r for r in open_rows if r.id not in kept]
     new_keys = {ns.identity for ns in snap.namespaces}
