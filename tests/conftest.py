@@ -1,13 +1,17 @@
-"""Shared test helpers: run the real CLI in a subprocess, and where the samples are."""
+"""Shared test helpers: run the real CLI in a subprocess, where the samples are, and a real
+PostgreSQL server (tests/factories.py builds test data)."""
 
 from __future__ import annotations
 
+import glob
 import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +175,42 @@ def python_starting(returncode: int, stderr: str) -> bool:
         stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
     )
     return starting and "/nsaudit/" not in stderr
+
+
+# A real PostgreSQL server for the tests that use one (module scope: one server a module).
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+PORT = 54329
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if not PG_BIN or not IS_ROOT:
+        pytest.skip("needs root and Debian's postgresql package (.ci/run installs it)")
+    pytest.importorskip("psycopg")
+    bin_dir = PG_BIN[-1]
+    data = Path(tempfile.mkdtemp(prefix="nsaudit-pg-", dir="/tmp"))
+    shutil.chown(data, "postgres")
+
+    def as_postgres(*cmd: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=120
+        )
+
+    as_postgres(f"{bin_dir}/initdb", "-D", str(data / "db"), "-A", "trust")
+    as_postgres(
+        f"{bin_dir}/pg_ctl",
+        "-D",
+        str(data / "db"),
+        "-w",
+        "-l",
+        str(data / "log"),
+        "-o",
+        f"-k {data} -p {PORT} -c listen_addresses=127.0.0.1",
+        "start",
+    )
+    try:
+        as_postgres(f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(PORT), "nsaudit")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{PORT}/nsaudit"
+    finally:
+        as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data / "db"), "-m", "immediate", "stop")
+        shutil.rmtree(data, ignore_errors=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, assert_clean_error, run
-from test_prune_hosts import history
+from factories import history
 
 
 def without_ids(text: str) -> object:

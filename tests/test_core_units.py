@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_diff import ns, snap
+from factories import ns, snap
 
 from nsaudit.cli import _hoist_shared, _without_debug, main
 from nsaudit.diff import (

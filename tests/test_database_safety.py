@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLES, assert_clean_error, needs_root, run
-from test_diff import ns, snap
-from test_postgresql import postgres_url  # noqa: F401 (a fixture)
+from factories import ns, snap
 
 from nsaudit.model import HostInfo, NsType
 from nsaudit.store.database import Database

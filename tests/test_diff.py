@@ -5,47 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+from factories import ns, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nsaudit.diff import capability_changes, diff, key
-from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, Snapshot
-
-HOST = HostInfo("h", "m", "boot-1", "6.1")
-
-
-def ns(
-    ns_type: NsType,
-    inode: int,
-    nprocs: int = 1,
-    command: str | None = "sleep",
-    holders: tuple[Holder, ...] = (),
-    ns_id: int | None = None,
-) -> Namespace:
-    return Namespace(
-        id=NamespaceId(ns_type, 4, inode),
-        nprocs=nprocs,
-        pid=100 + inode if nprocs else None,
-        pid_start=None,
-        ppid=None,
-        command=command if nprocs else None,
-        cmdline=None,
-        uid=0,
-        user="root",
-        ns_id=ns_id,
-        parent=None,
-        owner=None,
-        owner_uid=None,
-        holders=holders,
-    )
-
-
-def snap(*namespaces: Namespace, boot: str = "boot-1", caps: dict | None = None) -> Snapshot:
-    host = replace(HOST, boot_id=boot)
-    return Snapshot(
-        host, "2026-01-01T00:00:00+00:00", "t", None, 1, False, tuple(namespaces), (), caps
-    )
-
+from nsaudit.model import Holder, Namespace, NamespaceId, NsType, Snapshot
 
 namespaces = st.builds(
     ns,

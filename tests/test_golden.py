@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOTS, SAMPLES, needs_root
-from proctree import process
+from factories import process
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"

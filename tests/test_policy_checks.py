@@ -10,9 +10,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from factories import ns, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_diff import ns, snap
 
 from nsaudit.model import (
     UNSEEN,
@@ -58,7 +58,7 @@ def member(
     command: str | None = "sleep",
     **kw: Any,
 ) -> Namespace:
-    """A namespace whose lowest member is `pid` (ns() from test_diff gives root/uid 0)."""
+    """A namespace whose lowest member is `pid` (factories.ns gives root/uid 0)."""
     return replace(ns(t, inode, command=command), pid=pid, **kw)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from test_diff import ns, snap
+from factories import ns, snap
 
 from nsaudit.model import NsType, Outcome, Snapshot, WaiverNote
 from nsaudit.policy.checks import CountCheck, HoldersCheck, Subject, host_own

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from conftest import STATE_COLUMNS_0002, assert_clean_error, fingerprint_at, run
-from test_diff import ns, snap
+from factories import ns, snap
 
 from nsaudit.model import NsType, Snapshot
 from nsaudit.store import engine as engines

@@ -3,40 +3,11 @@
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 from conftest import assert_clean_error, run
-from test_diff import ns, snap
-
-from nsaudit.model import HostInfo, NsType
-from nsaudit.store.database import Database
-from nsaudit.store.snapshots import save
-
-
-def history(db: Path) -> None:
-    """Two hosts, twelve snapshots each, from 2025 to now, with namespaces that come and go."""
-    rng = random.Random(5)
-    database = Database(str(db))
-    for hostname in ("web-01", "db-01"):
-        alive = {i: ns(NsType.NET, i) for i in range(5)}
-        for month in range(1, 13):
-            for _ in range(2):
-                if rng.random() < 0.6:
-                    i = rng.randrange(5, 40)
-                    alive[i] = ns(rng.choice(list(NsType)), i, nprocs=rng.randrange(3))
-                if alive and rng.random() < 0.5:
-                    alive.pop(rng.choice(list(alive)))
-            s = snap(*sorted(alive.values(), key=lambda n: (n.id.type.value, n.id.inode)))
-            when = (
-                f"2025-{month:02d}-01T00:00:00+00:00" if month < 12 else "2099-01-01T00:00:00+00:00"
-            )
-            s = replace(s, taken_at=when, host=HostInfo(hostname, hostname, "boot-1", "6.1"))
-            with database.writing() as conn:
-                save(conn, s)
-    database.dispose()
+from factories import history
 
 
 def outputs(db: Path, ids: list[int]) -> dict[str, str]:

@@ -557,7 +557,7 @@ def test_a_bind_mount_path_with_a_space_and_the_byte_0xff_is_found(tmp_path: Pat
 def test_a_created_rule_cannot_pass_over_a_period_with_a_partial_snapshot(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from test_diff import ns, snap
+    from factories import ns, snap
 
     from nsaudit.model import NsType, ScanProblem
     from nsaudit.store.database import Database

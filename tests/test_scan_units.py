@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 from conftest import needs_root
+from factories import process, stat_line
 from nsmakers import ns_of
-from proctree import process, stat_line
 
 from nsaudit.collect.scan import Scanner, has_processes
 from nsaudit.errors import HostReadError

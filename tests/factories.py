@@ -1,0 +1,102 @@
+"""What tests share: namespaces and snapshots built in memory, a stored history of two hosts,
+and /proc trees built under a --root directory, where the files say what each process is (the
+collector reads them as it reads the kernel's)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.store.database import Database
+from nsaudit.store.snapshots import save
+
+HOST = HostInfo("h", "m", "boot-1", "6.1")
+
+
+def ns(
+    ns_type: NsType,
+    inode: int,
+    nprocs: int = 1,
+    command: str | None = "sleep",
+    holders: tuple[Holder, ...] = (),
+    ns_id: int | None = None,
+) -> Namespace:
+    return Namespace(
+        id=NamespaceId(ns_type, 4, inode),
+        nprocs=nprocs,
+        pid=100 + inode if nprocs else None,
+        pid_start=None,
+        ppid=None,
+        command=command if nprocs else None,
+        cmdline=None,
+        uid=0,
+        user="root",
+        ns_id=ns_id,
+        parent=None,
+        owner=None,
+        owner_uid=None,
+        holders=holders,
+    )
+
+
+def snap(*namespaces: Namespace, boot: str = "boot-1", caps: dict | None = None) -> Snapshot:
+    host = replace(HOST, boot_id=boot)
+    return Snapshot(
+        host, "2026-01-01T00:00:00+00:00", "t", None, 1, False, tuple(namespaces), (), caps
+    )
+
+
+def history(db: Path) -> None:
+    """Two hosts, twelve snapshots each, from 2025 to now, with namespaces that come and go."""
+    rng = random.Random(5)
+    database = Database(str(db))
+    for hostname in ("web-01", "db-01"):
+        alive = {i: ns(NsType.NET, i) for i in range(5)}
+        for month in range(1, 13):
+            for _ in range(2):
+                if rng.random() < 0.6:
+                    i = rng.randrange(5, 40)
+                    alive[i] = ns(rng.choice(list(NsType)), i, nprocs=rng.randrange(3))
+                if alive and rng.random() < 0.5:
+                    alive.pop(rng.choice(list(alive)))
+            s = snap(*sorted(alive.values(), key=lambda n: (n.id.type.value, n.id.inode)))
+            when = (
+                f"2025-{month:02d}-01T00:00:00+00:00" if month < 12 else "2099-01-01T00:00:00+00:00"
+            )
+            s = replace(s, taken_at=when, host=HostInfo(hostname, hostname, "boot-1", "6.1"))
+            with database.writing() as conn:
+                save(conn, s)
+    database.dispose()
+
+
+def stat_line(pid: int, comm: str, ppid: int, start: int, flags: int = 0x400100) -> str:
+    """A /proc/PID/stat line as the kernel writes it (52 fields): state S."""
+    fields = ["0"] * 50  # those after the command
+    fields[0], fields[1], fields[2] = "S", str(ppid), str(pid)
+    fields[6], fields[19] = str(flags), str(start)  # fields 9 and 22 of the line
+    return f"{pid} ({comm}) " + " ".join(fields) + "\n"
+
+
+def process(
+    root: Path,
+    pid: int,
+    links: dict[str, str],
+    comm: str = "sleep",
+    ppid: int = 1,
+    cmdline: bytes = b"sleep\x00300\x00",
+    fds: dict[str, str] | None = None,
+) -> Path:
+    """A process directory under root/proc: ns links (name -> target), stat, cmdline, fds."""
+    base = root / "proc" / str(pid)
+    (base / "ns").mkdir(parents=True)
+    for name, target in links.items():
+        (base / "ns" / name).symlink_to(target)
+    (base / "stat").write_text(stat_line(pid, comm, ppid, 100 + pid))
+    (base / "cmdline").write_bytes(cmdline)
+    if fds is not None:
+        (base / "fd").mkdir()
+        for fd, target in fds.items():
+            (base / "fd" / fd).symlink_to(target)
+    return base
