@@ -120,6 +120,9 @@ def _cases() -> Iterator[Case]:
     # Mistakes: the message and the exit code are the contract too.
     yield Case("error-ref", ("show", "latest~9", "--host", "web-1"))
     yield Case("error-host", ("show", "latest", "--host", "nosuch"))
+    yield Case("error-ref-grammar", ("show", "latest~x"))
+    yield Case("error-ref-id", ("diff", "1", "99"))
+    yield Case("error-ref-export", ("export", "--host", "web-1", "1", "lates"))
     yield Case("error-since", ("diff", "--host", "web-1", "--since", "soon"))
     yield Case("error-format", ("hosts", "--format", "xml"))
     not_toml = f"{WORK}/inputs/web-1.jsonl"
