@@ -18,9 +18,11 @@ from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
 from nsaudit.policy.rules import Policy
+from nsaudit.refs import LATEST
 from nsaudit.store import checks
 from nsaudit.store import history as stored_history
-from nsaudit.store.snapshots import load, previous, resolve
+from nsaudit.store.queries import previous, resolve
+from nsaudit.store.snapshots import load
 
 SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
 
@@ -94,7 +96,7 @@ def check_unstored(
     latest = None
     if conn is not None:
         try:
-            latest = resolve(conn, "latest", snap.host)
+            latest = resolve(conn, LATEST, snap.host)
         except UsageError:
             latest = None  # this host has no stored snapshot
     if conn is None or latest is None:

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from nsaudit import userfile
-from nsaudit.cli.options import db_option, output_option, write_atomically
+from nsaudit.cli.options import db_option, output_option, snapshot_refs, write_atomically
 from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
+from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @click.command("export")
-@click.argument("refs", nargs=-1, metavar="[REF...]")
+@click.argument("refs", nargs=-1, metavar="[REF...]", callback=snapshot_refs)
 @output_option("the bundle")
 @click.option(
     "--host",
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 @click.option("--all", "everything", is_flag=True, help="Every snapshot in the database.")
 @db_option
 def export(
-    refs: tuple[str, ...],
+    refs: tuple[SnapshotRef, ...],
     output: str,
     hostname: str | None,
     everything: bool,
@@ -44,7 +45,8 @@ def export(
     from nsaudit import bundle
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import list_rows, load, resolve
+    from nsaudit.store.queries import list_rows, resolve
+    from nsaudit.store.snapshots import load
 
     if everything and refs:
         raise UsageError("give either REFS or --all")
@@ -60,7 +62,7 @@ def export(
                 )
             ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
         else:
-            ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or ("latest",)})
+            ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or (LATEST,)})
         # One snapshot in memory at a time: a bundle of years of history streams out.
         snaps = (load(conn, i) for i in ids)
         if output == "-":
@@ -82,7 +84,8 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     from nsaudit import bundle
     from nsaudit.jsonshape import MAX_INT
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import find, save
+    from nsaudit.store.queries import find
+    from nsaudit.store.snapshots import save
 
     if files.count("-") > 1:
         raise UsageError("- (standard input) is given more than once; give it once")

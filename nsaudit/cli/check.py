@@ -12,6 +12,7 @@ from nsaudit.cli.options import Common, common_options, db_option, policy_option
 from nsaudit.collect.scan import has_processes
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.hostfs import HostFS
+from nsaudit.refs import LATEST
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 
@@ -75,7 +76,8 @@ def check(
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import resolve, save
+    from nsaudit.store.queries import resolve
+    from nsaudit.store.snapshots import save
 
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
@@ -86,7 +88,7 @@ def check(
         # A stored snapshot: a check that records nothing only reads the database.
         opened = database.writing(create=False) if record else database.reading()
         with opened as conn:
-            snapshot_id = resolve(conn, "latest", local, hostname)
+            snapshot_id = resolve(conn, LATEST, local, hostname)
             result = compliance.check_stored(conn, snapshot_id, rules, now, record)
         return _finish(common, result, quiet)
     if not has_processes(HostFS(common.root)):

@@ -6,17 +6,18 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, type_option
+from nsaudit.cli.options import Common, common_options, db_option, snapshot_refs, type_option
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.hostfs import HostFS
+from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
 
 
 @click.command("diff")
-@click.argument("old", required=False)
-@click.argument("new", required=False)
+@click.argument("old", required=False, callback=snapshot_refs)
+@click.argument("new", required=False, callback=snapshot_refs)
 @click.option(
     "--host",
     "hostname",
@@ -38,8 +39,8 @@ from nsaudit.timespan import parse_duration
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN])
 def diff_command(
-    old: str | None,
-    new: str | None,
+    old: SnapshotRef | None,
+    new: SnapshotRef | None,
     hostname: str | None,
     since: str | None,
     ns_type: str | None,
@@ -53,14 +54,15 @@ def diff_command(
     from nsaudit.collect.snapshot import host_info
     from nsaudit.diff import diff, without
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import load, resolve, resolve_before
+    from nsaudit.store.queries import resolve, resolve_before
+    from nsaudit.store.snapshots import load
     from nsaudit.views.diff import document
 
     if since is not None and old is not None:
         raise UsageError("--since picks OLD itself; give either --since or OLD")
     local = host_info(HostFS(common.root), settings.hostname)
     with Database(db).reading() as conn:
-        new_id = resolve(conn, new or "latest", local, hostname)
+        new_id = resolve(conn, new or LATEST, local, hostname)
         if since is not None:
             try:
                 cutoff = datetime.now(UTC) - parse_duration(since)
@@ -70,7 +72,7 @@ def diff_command(
                 conn, local, hostname, cutoff.isoformat(timespec="microseconds")
             )
         else:
-            old_id = resolve(conn, old or "latest~1", local, hostname)
+            old_id = resolve(conn, old or BEFORE_LATEST, local, hostname)
         before, after = load(conn, old_id), load(conn, new_id)
     result = diff(before, after, ns_type)
     result = without(result, lambda ns: any(r.matches(ns) for r in settings.ignore))

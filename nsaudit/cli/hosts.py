@@ -8,6 +8,7 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option
 from nsaudit.errors import EXIT_OK, UsageError
+from nsaudit.refs import LATEST
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
@@ -23,7 +24,7 @@ def hosts(ctx: click.Context, db: str, settings: Settings, common: Common) -> in
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import host_rows
+    from nsaudit.store.queries import host_rows
     from nsaudit.views.hosts import document
 
     with Database(db).reading() as conn:
@@ -46,9 +47,9 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
     from nsaudit.render.escape import terminal
     from nsaudit.store.database import Database
     from nsaudit.store.location import resolve
+    from nsaudit.store.queries import pick_host
     from nsaudit.store.retention import forget as forget_host
     from nsaudit.store.retention import host_counts
-    from nsaudit.store.snapshots import pick_host
 
     parent = ctx.parent.params if ctx.parent is not None else {}
     own = ctx.params.get("db") or ctx.params.get("config")
@@ -136,7 +137,8 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
     from nsaudit.compare import compare as compare_hosts
     from nsaudit.hostfs import HostFS
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import load, resolve
+    from nsaudit.store.queries import resolve
+    from nsaudit.store.snapshots import load
     from nsaudit.views.compare import document
 
     if len(names) < 2:
@@ -146,6 +148,6 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
         raise UsageError(f"host {twice[0]!r} is named twice; compare different hosts")
     local = host_info(HostFS("/"), settings.hostname)
     with Database(db).reading() as conn:
-        snaps = [load(conn, resolve(conn, "latest", local, name)) for name in names]
+        snaps = [load(conn, resolve(conn, LATEST, local, name)) for name in names]
     common.emit(document(compare_hosts(snaps)))
     return EXIT_OK

@@ -9,6 +9,7 @@ import click
 from nsaudit.cli.options import db_option, output_option, write_atomically
 from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
+from nsaudit.refs import LATEST
 from nsaudit.settings import Settings
 
 
@@ -35,11 +36,12 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     from nsaudit.render.escape import terminal
     from nsaudit.store import checks
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import load, resolve
+    from nsaudit.store.queries import resolve
+    from nsaudit.store.snapshots import load
 
     local = host_info(HostFS("/"), settings.hostname)
     with Database(db).reading() as conn:
-        snapshot_id = resolve(conn, "latest", local, hostname)
+        snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
         runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
     # Label values are quoted by the library, but a host name's control characters would

@@ -11,7 +11,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from nsaudit.errors import UsageError
 from nsaudit.model import NsType
+from nsaudit.refs import SnapshotRef
 from nsaudit.render import Document, OutputFormat, formatter
 
 if TYPE_CHECKING:
@@ -20,6 +22,17 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+def snapshot_refs(ctx: Any, param: Any, value: Any) -> Any:
+    """An argument's snapshot refs parsed (nsaudit/refs.py), before anything is opened: one
+    ref, None, or a tuple of them as the argument takes them."""
+    try:
+        if isinstance(value, tuple):
+            return tuple(SnapshotRef.parse(v) for v in value)
+        return None if value is None else SnapshotRef.parse(value)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 @dataclass(frozen=True)

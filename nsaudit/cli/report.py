@@ -60,7 +60,7 @@ def report(
     from nsaudit import compliance
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import host_rows, matching
+    from nsaudit.store.queries import host_rows, matching
     from nsaudit.views.report import document
 
     if all_hosts and hostnames:

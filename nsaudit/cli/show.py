@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, type_option
+from nsaudit.cli.options import Common, common_options, db_option, snapshot_refs, type_option
 from nsaudit.errors import EXIT_OK
 from nsaudit.hostfs import HostFS
+from nsaudit.refs import SnapshotRef
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.views.snapshot import TREES
@@ -27,7 +28,7 @@ def snapshots(
 ) -> int:
     """List stored snapshots, newest first."""
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import list_rows
+    from nsaudit.store.queries import list_rows
     from nsaudit.views.snapshot import list_document
 
     with Database(db).reading() as conn:
@@ -37,7 +38,7 @@ def snapshots(
 
 
 @click.command()
-@click.argument("ref", default="latest")
+@click.argument("ref", default="latest", callback=snapshot_refs)
 @type_option
 @click.option(
     "--tree",
@@ -53,7 +54,7 @@ def snapshots(
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV, OutputFormat.MARKDOWN])
 def show(
-    ref: str,
+    ref: SnapshotRef,
     ns_type: str | None,
     tree: str | None,
     hostname: str | None,
@@ -65,7 +66,8 @@ def show(
     latest~N (N snapshots before the latest)."""
     from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import load, resolve
+    from nsaudit.store.queries import resolve
+    from nsaudit.store.snapshots import load
     from nsaudit.views.snapshot import snapshot_document
 
     local = host_info(HostFS(common.root), settings.hostname)

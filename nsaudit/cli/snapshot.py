@@ -58,7 +58,8 @@ def since_previous(
     """(previous, this, their diff) as `nsaudit diff` computes it, ignore rules applied: the
     one summary `snapshot` and `audit` print."""
     from nsaudit.diff import diff, without
-    from nsaudit.store.snapshots import load, previous
+    from nsaudit.store.queries import previous
+    from nsaudit.store.snapshots import load
 
     before_id = previous(conn, snapshot_id)
     after = load(conn, snapshot_id)

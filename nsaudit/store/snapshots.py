@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,21 +22,15 @@ from sqlalchemy import (
 from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.model import (
     HostInfo,
-    HostRow,
     Namespace,
     Saved,
     ScanProblem,
     Snapshot,
-    SnapshotRow,
 )
 from nsaudit.store.rows import from_row, learned, to_row
 from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
 
 _CHUNK = 500
-_REF = re.compile(r"^(?:(\d+)|latest(?:~(\d+))?)$")
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-# SQLite and PostgreSQL integers are 64-bit: a larger id or offset names no snapshot.
-_INT64_MAX = 2**63 - 1
 
 
 def _fingerprint(state: Mapping[str, Any]) -> str:
@@ -216,75 +209,6 @@ def _before(taken_at: str, other: str) -> bool:
         return taken_at < other
 
 
-def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list[SnapshotRow]:
-    """Snapshots, newest first: one host's (--host NAME) by seq, every host's by time."""
-    query = select(snapshots, hosts.c.hostname).join(hosts, hosts.c.id == snapshots.c.host_id)
-    if hostname is not None:
-        host_id = pick_host(conn, hostname, None, required=False)
-        if host_id is None:
-            return []
-        query = query.where(snapshots.c.host_id == host_id).order_by(snapshots.c.seq.desc())
-    else:
-        # Within a host seq order is time order (save() keeps it so): ties go to the newer seq.
-        query = query.order_by(
-            snapshots.c.taken_at.desc(), snapshots.c.host_id, snapshots.c.seq.desc()
-        )
-    if limit is not None:
-        query = query.limit(limit)
-    return [
-        SnapshotRow(
-            id=r.id,
-            seq=r.seq,
-            taken_at=r.taken_at,
-            hostname=r.hostname,
-            boot_id=r.boot_id,
-            kernel=r.kernel,
-            namespaces=r.namespace_count,
-            partial=r.problems != "[]",
-            label=r.label,
-        )
-        for r in conn.execute(query)
-    ]
-
-
-def resolve(conn: Connection, ref: str, host: HostInfo, hostname: str | None = None) -> int:
-    """A snapshot id from an id, 'latest' or 'latest~N' (of this host, or of --host).
-
-    'latest' is the host's highest seq, for every command."""
-    m = _REF.match(ref)
-    if not m:
-        raise UsageError(f"snapshot ref {ref!r} is not an id, 'latest' or 'latest~N'")
-    if m[1] is not None:
-        wanted = int(m[1])
-        found = None
-        if wanted <= _INT64_MAX:
-            found = conn.execute(select(snapshots.c.id).where(snapshots.c.id == wanted)).scalar()
-        if found is None:
-            raise UsageError(f"no snapshot {m[1]}; `nsaudit snapshots` lists them")
-        return int(found)
-    back = int(m[2] or 0)
-    who = f"host {hostname!r}" if hostname is not None else f"this host ({host.hostname})"
-    host_id = pick_host(conn, hostname, host, required=False)
-    found = None
-    if host_id is not None and back <= _INT64_MAX:
-        found = conn.execute(
-            select(snapshots.c.id)
-            .where(snapshots.c.host_id == host_id)
-            .order_by(snapshots.c.seq.desc())
-            .offset(back)
-            .limit(1)
-        ).scalar()
-    if found is None:
-        # Another host's snapshots arrive by import: `nsaudit snapshot` cannot take them here.
-        fix = (
-            "take one with `nsaudit snapshot`"
-            if hostname is None
-            else "`nsaudit hosts` lists the hosts; `nsaudit import` loads another host's bundle"
-        )
-        raise UsageError(f"no snapshot {ref} of {who}; {fix}")
-    return int(found)
-
-
 def load(conn: Connection, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
     row = conn.execute(
@@ -320,131 +244,3 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
 def namespace_of(s: Any) -> Namespace:
     """A Namespace from an ns_states row."""
     return from_row(Namespace, s)
-
-
-def resolve_before(conn: Connection, host: HostInfo, hostname: str | None, cutoff: str) -> int:
-    """The newest snapshot of this host (or of --host) taken before `cutoff` (ISO, UTC)."""
-    host_id = pick_host(conn, hostname, host, required=False)
-    found = conn.execute(
-        select(snapshots.c.id)
-        .where(snapshots.c.host_id == host_id, snapshots.c.taken_at < cutoff)
-        .order_by(snapshots.c.seq.desc())
-        .limit(1)
-    ).scalar()
-    if found is None:
-        raise UsageError(f"no snapshot of this host older than {cutoff}")
-    return int(found)
-
-
-def previous(conn: Connection, snapshot_id: int) -> int | None:
-    """The snapshot of the same host just before this one, if any."""
-    row = conn.execute(
-        select(snapshots.c.host_id, snapshots.c.seq).where(snapshots.c.id == snapshot_id)
-    ).one()
-    found = conn.execute(
-        select(snapshots.c.id)
-        .where(snapshots.c.host_id == row.host_id, snapshots.c.seq < row.seq)
-        .order_by(snapshots.c.seq.desc())
-        .limit(1)
-    ).scalar()
-    return None if found is None else int(found)
-
-
-def pick_host(
-    conn: Connection, hostname: str | None, local: HostInfo | None, required: bool = True
-) -> int | None:
-    """The id of the host that --host names (NAME, or NAME@MACHINE_ID_PREFIX when two hosts
-    share a name), or of this host; None when it has no snapshots (UsageError if `required`).
-    A name that two hosts share is an error listing their machine ids, never a mix of both."""
-    if hostname is None:
-        assert local is not None
-        found = conn.execute(
-            select(hosts.c.id).where(
-                hosts.c.hostname == local.hostname, hosts.c.machine_id == (local.machine_id or "")
-            )
-        ).scalar()
-        if found is None and required:
-            raise UsageError(
-                f"no snapshot of this host ({local.hostname}); take one with `nsaudit snapshot`"
-            )
-        return None if found is None else int(found)
-    rows = conn.execute(select(hosts.c.id, hosts.c.hostname, hosts.c.machine_id)).all()
-    chosen = matching([(r.hostname, r.machine_id) for r in rows], hostname)
-    if not chosen:
-        if required:
-            raise UsageError(f"no snapshots of host {hostname!r}; `nsaudit hosts` lists the hosts")
-        return None
-    return int(rows[chosen[0]].id)
-
-
-def matching(hosts_known: Sequence[tuple[str, str | None]], wanted: str) -> list[int]:
-    """The indexes of the (hostname, machine id) pairs that --host `wanted` names: NAME, or
-    NAME@MACHINE_ID_PREFIX. UsageError when more than one does."""
-    name, prefix = wanted, ""
-    head, sep, tail = wanted.rpartition("@")
-    if sep and head and _HEX.match(tail):
-        name, prefix = head, tail.lower()
-    found = [
-        i
-        for i, (h, m) in enumerate(hosts_known)
-        if h == name and (m or "").lower().startswith(prefix)
-    ]
-    if not found and prefix:
-        # A host whose name itself ends in @hex.
-        found = [i for i, (h, _) in enumerate(hosts_known) if h == wanted]
-    if len(found) > 1:
-        ids = ", ".join(hosts_known[i][1] or "(none)" for i in found)
-        raise UsageError(
-            f"{len(found)} hosts are named {name!r} (machine ids {ids}); choose one with "
-            f"--host {name}@MACHINE_ID_PREFIX"
-        )
-    return found
-
-
-def host_rows(conn: Connection) -> list[HostRow]:
-    """Every host with its newest snapshot."""
-    newest = (
-        select(snapshots.c.host_id, func.max(snapshots.c.seq).label("seq"))
-        .group_by(snapshots.c.host_id)
-        .subquery()
-    )
-    count = (
-        select(snapshots.c.host_id, func.count().label("n"))
-        .group_by(snapshots.c.host_id)
-        .subquery()
-    )
-    query = (
-        select(hosts.c.hostname, hosts.c.machine_id, snapshots, count.c.n)
-        .join(newest, newest.c.host_id == hosts.c.id)
-        .join(snapshots, (snapshots.c.host_id == hosts.c.id) & (snapshots.c.seq == newest.c.seq))
-        .join(count, count.c.host_id == hosts.c.id)
-        .order_by(hosts.c.hostname, hosts.c.machine_id)
-    )
-    return [
-        HostRow(
-            hostname=r.hostname,
-            machine_id=r.machine_id or None,
-            snapshots=r.n,
-            last_id=r.id,
-            last_seq=r.seq,
-            last_taken_at=r.taken_at,
-            kernel=r.kernel,
-            boot_id=r.boot_id,
-            partial=r.problems != "[]",
-        )
-        for r in conn.execute(query)
-    ]
-
-
-def find(conn: Connection, info: HostInfo, seq: int) -> tuple[int, str] | None:
-    """(id, taken_at) of a host's snapshot with this seq, if stored."""
-    row = conn.execute(
-        select(snapshots.c.id, snapshots.c.taken_at)
-        .join(hosts, hosts.c.id == snapshots.c.host_id)
-        .where(
-            hosts.c.hostname == info.hostname,
-            hosts.c.machine_id == (info.machine_id or ""),
-            snapshots.c.seq == seq,
-        )
-    ).first()
-    return None if row is None else (int(row.id), str(row.taken_at))
