@@ -30,6 +30,7 @@ from nsaudit.model import (
     ScanProblem,
     Snapshot,
     Status,
+    Unprivileged,
 )
 from nsaudit.views.detect import SCHEMA as DETECT_SCHEMA
 from nsaudit.views.snapshot import SNAPSHOT_SCHEMA, snapshot_payload
@@ -43,7 +44,7 @@ MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 _HEAD = 64 * 1024
 _TYPES = tuple(t.value for t in NsType)
-_UNPRIVILEGED = ("yes", "no", "restricted", "unknown")
+_UNPRIVILEGED = tuple(u.value for u in Unprivileged)
 _VIA = ("direct", "user namespace")
 _T = TypeVar("_T")
 

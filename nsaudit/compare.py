@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from nsaudit.diff import facts
-from nsaudit.model import Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.model import HolderKind, Namespace, NamespaceId, NsType, Snapshot
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,12 @@ def compare(snaps: list[Snapshot]) -> Comparison:
             )
         )
         mount_sets.append(
-            {h.path for ns in s.namespaces for h in ns.holders if h.kind == "mount" and h.path}
+            {
+                h.path
+                for ns in s.namespaces
+                for h in ns.holders
+                if h.kind == HolderKind.MOUNT and h.path
+            }
         )
     holder_keys = sorted({k for c in holder_counts for k in c})
     return Comparison(

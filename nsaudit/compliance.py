@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from nsaudit import history
+from nsaudit import churn
 from nsaudit.diff import diff, key
 from nsaudit.errors import UsageError
 from nsaudit.model import HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
@@ -131,7 +131,7 @@ class HostReport:
     snapshot: Snapshot
     check: CheckResult | None
     points: Sequence[HistoryPoint]
-    days: Sequence[history.Day]
+    days: Sequence[churn.Day]
 
 
 def host_report(
@@ -151,7 +151,7 @@ def host_report(
         if policy is not None
         else None
     )
-    return HostReport(snap, checked, points, history.days(points, steps))
+    return HostReport(snap, checked, points, churn.days(points, steps))
 
 
 def _evaluate(
@@ -163,7 +163,7 @@ def _evaluate(
     added: tuple[Namespace, ...] = (),
     partial: list[int] | None = None,
 ) -> CheckResult:
-    created = history.created(steps)
+    created = churn.created(steps)
     known = {key(ns) for ns in created}
     created += tuple(ns for ns in added if key(ns) not in known)
     subject = Subject(snap, created, period, partial_in_period=tuple(partial or ()))

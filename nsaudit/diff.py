@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
-from nsaudit.model import Namespace, Snapshot
+from nsaudit.model import HolderKind, Namespace, Snapshot
 
 # The fields each namespace declares with its diff role (nsaudit/model.py). A representative
 # process that is replaced, or a process count that moves, is routine on a live host: those
@@ -75,7 +75,7 @@ def _without_ns_id(ns: Namespace) -> Key:
 
 def shape(ns: Namespace) -> tuple[object, ...]:
     """What a namespace looks like regardless of its inode: across reboots and hosts."""
-    mounts = tuple(sorted(h.path or "" for h in ns.holders if h.kind == "mount"))
+    mounts = tuple(sorted(h.path or "" for h in ns.holders if h.kind == HolderKind.MOUNT))
     return (ns.id.type.value, ns.command, ns.user, mounts)
 
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nsaudit import jsonshape as js
-from nsaudit.model import Holder, NamespaceId, NsType
+from nsaudit.model import Holder, HolderKind, NamespaceId, NsType
 from nsaudit.render.document import cell
 
 R = TypeVar("R")
-HOLDER_KINDS = ("fd", "mount", "for_children", "thread")
+HOLDER_KINDS = tuple(k.value for k in HolderKind)
 # Which holder kinds carry which fields (nsaudit.model.Holder).
 _HOLDER_NEEDS = {"fd": ("pid", "fd"), "mount": ("path",), "for_children": ("pid",)}
 _HOLDER_NEEDS["thread"] = ("pid",)
@@ -190,4 +190,4 @@ def _holder(value: object, path: str) -> Holder:
     pid = js.whole(h["pid"], js.at(path, "pid"), null="pid" not in needs)
     fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
     where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
-    return Holder(kind, pid, fd, where)
+    return Holder(HolderKind(kind), pid, fd, where)

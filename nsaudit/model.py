@@ -39,6 +39,16 @@ class Access(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Unprivileged(StrEnum):
+    """Whether an unprivileged user can create a namespace of one type (nsaudit.detect/1's
+    types[].unprivileged.value)."""
+
+    YES = "yes"
+    NO = "no"
+    RESTRICTED = "restricted"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class KconfigOption:
     """One kernel config option as a config file states it; value None means the file lacks it."""
@@ -70,10 +80,11 @@ class KconfigSource:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """A value with the one-line reason that names its evidence."""
+class Answer:
+    """Whether unprivileged users may create user namespaces (Access) or a namespace of one
+    type (Unprivileged), with the one-line reason that names its evidence."""
 
-    value: str
+    value: Access | Unprivileged
     reason: str
 
 
@@ -90,7 +101,7 @@ class TypeCapability:
     kernel_ok: bool | None
     status: Status
     reason: str
-    unprivileged: Verdict
+    unprivileged: Answer
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ class Capabilities:
     kconfig_tried: tuple[str, ...]
     types: tuple[TypeCapability, ...]
     restrictions: tuple[Restriction, ...]
-    unprivileged_userns: Verdict
+    unprivileged_userns: Answer
     warnings: tuple[str, ...]
     probes: tuple[ProbeRun, ...] = field(default=())
 
@@ -153,6 +164,15 @@ class NamespaceId:
     inode: int
 
 
+class HolderKind(StrEnum):
+    """What, other than a member process, keeps a namespace alive or points at it."""
+
+    FD = "fd"
+    MOUNT = "mount"
+    FOR_CHILDREN = "for_children"
+    THREAD = "thread"
+
+
 @dataclass(frozen=True, order=True)
 class Holder:
     """Something other than a member process that keeps a namespace alive or points at it.
@@ -162,7 +182,7 @@ class Holder:
     a thread whose namespace differs from its process's).
     """
 
-    kind: str
+    kind: HolderKind
     pid: int | None = None
     fd: int | None = None
     path: str | None = None
@@ -170,9 +190,9 @@ class Holder:
     @property
     def text(self) -> str:
         """'fd 812:5', 'mount /run/netns/blue', 'for-children 77', 'thread 1234'."""
-        if self.kind == "fd":
+        if self.kind == HolderKind.FD:
             return f"fd {self.pid}:{self.fd}"
-        if self.kind == "mount":
+        if self.kind == HolderKind.MOUNT:
             return f"mount {self.path}"
         return f"{self.kind.replace('_', '-')} {self.pid}"
 

@@ -24,13 +24,13 @@ from nsaudit.kernel import userns
 from nsaudit.kernel.detect import detect
 from nsaudit.model import (
     Access,
+    Answer,
     Capabilities,
     KconfigOption,
     NsType,
     Restriction,
     Status,
     TypeCapability,
-    Verdict,
 )
 
 TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
@@ -280,7 +280,7 @@ def test_no_config_and_no_proc_self_ns_uses_the_release(tmp_path: Path) -> None:
     assert net.status is Status.UNKNOWN
     assert net.reason == "no kernel config and no /proc/self/ns to tell"
     assert net.kernel_ok is True
-    assert net.unprivileged == Verdict("unknown", "the type's status is unknown")
+    assert net.unprivileged == Answer("unknown", "the type's status is unknown")
 
 
 def test_nothing_at_all_is_unknown(tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_nothing_at_all_is_unknown(tmp_path: Path) -> None:
         assert t.status is Status.UNKNOWN
         assert t.kernel_ok is None
         assert t.limit is None
-    assert caps.unprivileged_userns == Verdict(
+    assert caps.unprivileged_userns == Answer(
         "unknown", "whether the kernel has user namespaces is unknown"
     )
 
@@ -303,7 +303,7 @@ def test_limit_zero_disables_only_that_type(tmp_path: Path) -> None:
     assert net.status is Status.DISABLED
     assert net.limit == 0
     assert net.reason == "built in, but user.max_net_namespaces = 0 switches it off"
-    assert net.unprivileged == Verdict("no", "the type is disabled")
+    assert net.unprivileged == Answer("no", "the type is disabled")
     assert of(caps, "pid").status is Status.AVAILABLE
     assert of(caps, "pid").limit == 1
 
@@ -312,7 +312,7 @@ def test_limit_zero_on_a_missing_type_stays_missing(tmp_path: Path) -> None:
     ns = tuple(t for t in TYPES if t != "net")
     net = of(detect(HostFS(tree(tmp_path / "r", ns=ns, limits={"net": "0"}))), "net")
     assert net.status is Status.MISSING
-    assert net.unprivileged == Verdict("no", "the type is missing")
+    assert net.unprivileged == Answer("no", "the type is missing")
 
 
 def test_unreadable_and_garbled_limits_are_warnings(tmp_path: Path) -> None:
@@ -457,7 +457,7 @@ def test_real_sample_roots(tmp_path: Path) -> None:
     caps = detect(HostFS(ROOTS / "centos7-userns-disabled"))
     user = of(caps, "user")
     assert user.status is Status.DISABLED
-    assert user.unprivileged == Verdict("no", "the type is disabled")
+    assert user.unprivileged == Answer("no", "the type is disabled")
     caps = detect(HostFS(tmp_path), str(KCONFIGS / "android_pixel-7.config"))
     assert of(caps, "user").status is Status.MISSING
     # Kconfig does not even offer IPC_NS without SYSVIPC or POSIX_MQUEUE: the file lacks it.
@@ -491,15 +491,15 @@ def test_plain_kernel_allows_unprivileged_users_everything(tmp_path: Path) -> No
             "at most 127574 user namespaces per user",
         ),
     )
-    assert caps.unprivileged_userns == Verdict(
+    assert caps.unprivileged_userns == Answer(
         Access.ALLOWED, "no restriction in force (user.max_user_namespaces = 127574)"
     )
     user = of(caps, "user")
     assert user.reason == "/proc/self/ns/user exists"
-    assert user.unprivileged == Verdict(
+    assert user.unprivileged == Answer(
         "yes", "no restriction in force (user.max_user_namespaces = 127574)"
     )
-    assert of(caps, "net").unprivileged == Verdict(
+    assert of(caps, "net").unprivileged == Answer(
         "yes", "inside a new user namespace, which grants CAP_SYS_ADMIN there"
     )
 
@@ -512,13 +512,13 @@ def test_clone_switch_zero_denies_and_the_user_reason_says_so(tmp_path: Path) ->
         "unprivileged users cannot create user namespaces; root still can"
     )
     why = "kernel.unprivileged_userns_clone = 0"
-    assert caps.unprivileged_userns == Verdict(Access.DENIED, why)
+    assert caps.unprivileged_userns == Answer(Access.DENIED, why)
     user = of(caps, "user")
     assert user.status is Status.AVAILABLE
     assert user.reason == f"/proc/self/ns/user exists; unprivileged users: denied ({why})"
-    assert user.unprivileged == Verdict("no", why)
+    assert user.unprivileged == Answer("no", why)
     assert of(caps, "net").reason == "/proc/self/ns/net exists"
-    assert of(caps, "net").unprivileged == Verdict(
+    assert of(caps, "net").unprivileged == Answer(
         "no", f"needs CAP_SYS_ADMIN, which only a user namespace gives ({why})"
     )
 
@@ -536,11 +536,11 @@ def test_clone_switch_one_with_apparmor_restriction(tmp_path: Path) -> None:
         "kernel.apparmor_restrict_unprivileged_userns = 1: created without capabilities unless "
         "an AppArmor profile allows userns"
     )
-    assert caps.unprivileged_userns == Verdict(Access.RESTRICTED, why)
+    assert caps.unprivileged_userns == Answer(Access.RESTRICTED, why)
     user = of(caps, "user")
     assert user.reason == f"/proc/self/ns/user exists; unprivileged users: restricted ({why})"
-    assert user.unprivileged == Verdict("restricted", why)
-    assert of(caps, "uts").unprivileged == Verdict(
+    assert user.unprivileged == Answer("restricted", why)
+    assert of(caps, "uts").unprivileged == Answer(
         "no", f"needs CAP_SYS_ADMIN, which only a user namespace gives ({why})"
     )
 
@@ -562,7 +562,7 @@ def test_apparmor_switch_without_apparmor_allows(tmp_path: Path) -> None:
         "an unprivileged user's new user namespace gets no capabilities unless its program's "
         "AppArmor profile allows userns; AppArmor is not active, so this has no effect"
     )
-    assert caps.unprivileged_userns == Verdict(
+    assert caps.unprivileged_userns == Answer(
         Access.ALLOWED,
         "no restriction in force (kernel.unprivileged_userns_clone = 1, "
         "kernel.apparmor_restrict_unprivileged_userns = 1, user.max_user_namespaces = 1000)",
@@ -584,7 +584,7 @@ def test_max_user_namespaces_meanings(tmp_path: Path) -> None:
     root = tree(tmp_path / "r", limits={"user": "0"})
     caps = detect(HostFS(root))
     assert caps.restrictions[2].meaning == "no one, root included, can create a user namespace"
-    assert caps.unprivileged_userns == Verdict(Access.DENIED, "user namespaces are disabled")
+    assert caps.unprivileged_userns == Answer(Access.DENIED, "user namespaces are disabled")
     assert of(caps, "user").reason == ("built in, but user.max_user_namespaces = 0 switches it off")
     (root / "proc/sys/user/max_user_namespaces").unlink()
     caps = detect(HostFS(root))
@@ -594,7 +594,7 @@ def test_max_user_namespaces_meanings(tmp_path: Path) -> None:
         None,
         "not on this kernel (before 4.9): no per-user limit",
     )
-    assert caps.unprivileged_userns == Verdict(Access.ALLOWED, "no restriction in force ()")
+    assert caps.unprivileged_userns == Answer(Access.ALLOWED, "no restriction in force ()")
 
 
 def test_unreadable_switch_makes_the_verdict_unknown(tmp_path: Path) -> None:
@@ -612,24 +612,24 @@ def test_unreadable_switch_makes_the_verdict_unknown(tmp_path: Path) -> None:
         "kernel.unprivileged_userns_clone is unknown"
     )
     assert len(caps.warnings) == 2
-    assert caps.unprivileged_userns == Verdict(
+    assert caps.unprivileged_userns == Answer(
         Access.UNKNOWN,
         "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns "
         "could not be read",
     )
     user = of(caps, "user")
-    assert user.unprivileged == Verdict("unknown", caps.unprivileged_userns.reason)
+    assert user.unprivileged == Answer("unknown", caps.unprivileged_userns.reason)
     assert user.reason.endswith(
         "; unprivileged users: unknown (" + caps.unprivileged_userns.reason + ")"
     )
-    assert of(caps, "pid").unprivileged == Verdict("unknown", "user namespace access is unknown")
+    assert of(caps, "pid").unprivileged == Answer("unknown", "user namespace access is unknown")
 
 
 def test_clone_zero_decides_even_when_another_switch_is_unreadable(tmp_path: Path) -> None:
     root = tree(tmp_path / "r", sysctls={CLONE: "0"})
     (root / "proc/sys/kernel/apparmor_restrict_unprivileged_userns").mkdir()
     caps = detect(HostFS(root))
-    assert caps.unprivileged_userns == Verdict(Access.DENIED, f"{CLONE} = 0")
+    assert caps.unprivileged_userns == Answer(Access.DENIED, f"{CLONE} = 0")
 
 
 def test_no_proc_sys_leaves_every_switch_unknown(tmp_path: Path) -> None:
@@ -747,4 +747,4 @@ def test_unprivileged_access_rules(
     ],
 )
 def test_unprivileged_verdict_table(is_user: bool, status: Status, access: str, want: str) -> None:
-    assert userns.unprivileged_verdict(is_user, status, Verdict(access, "why")).value == want
+    assert userns.unprivileged_verdict(is_user, status, Answer(access, "why")).value == want

@@ -12,7 +12,7 @@ from nsaudit import userfile
 from nsaudit.collect import nsfs, procfs
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
-from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanProblem
+from nsaudit.model import UNSEEN, Holder, HolderKind, Namespace, NamespaceId, NsType, ScanProblem
 
 # A process that exits during the scan: skipped, never an error.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
@@ -235,7 +235,7 @@ class Scanner:
             # the first child is born.
             ok, ns = self._read(pid, path)
             if ns is not None and ns != member.get(ns.type):
-                seen.append((ns, Holder("for_children", pid=pid), path))
+                seen.append((ns, Holder(HolderKind.FOR_CHILDREN, pid=pid), path))
         if not own:  # nsaudit's own fds are the scan's, not the host's
             seen += self._fds(pid, base)
         if self.threads and not own:
@@ -259,7 +259,7 @@ class Scanner:
             path = f"{base}/fd/{fd}"
             ns = self._read(pid, path)[1]
             if ns is not None:
-                out.append((ns, Holder("fd", pid=pid, fd=int(fd)), path))
+                out.append((ns, Holder(HolderKind.FD, pid=pid, fd=int(fd)), path))
         return out
 
     def _threads(
@@ -279,7 +279,7 @@ class Scanner:
                 if not ok:
                     break
                 if ns is not None and ns != member.get(t):
-                    out.append((ns, Holder("thread", pid=tid), path))
+                    out.append((ns, Holder(HolderKind.THREAD, pid=tid), path))
         return out
 
     def _bind_mounts(self) -> None:
@@ -292,7 +292,9 @@ class Scanner:
                 if mounts is None:
                     continue
                 for ns, point, path in mounts:
-                    self.found.setdefault(ns, _Found()).held(Holder("mount", path=point), path)
+                    self.found.setdefault(ns, _Found()).held(
+                        Holder(HolderKind.MOUNT, path=point), path
+                    )
                 break
 
     def _nsfs_mounts(self, pid: int) -> list[tuple[NamespaceId, str, str]] | None:

@@ -13,18 +13,19 @@ from nsaudit.kernel.nstypes import SPECS, UMBRELLA, TypeSpec
 from nsaudit.kernel.release import at_least, same_series
 from nsaudit.model import (
     Access,
+    Answer,
     Capabilities,
     KconfigOption,
     KconfigSource,
     NsType,
     Status,
     TypeCapability,
-    Verdict,
+    Unprivileged,
 )
 
 RELEASE_PATH = "/proc/sys/kernel/osrelease"
 # Filled in once the user type's status, on which it depends, is known.
-_PENDING = Verdict("unknown", "not assessed")
+_PENDING = Answer(Unprivileged.UNKNOWN, "not assessed")
 
 
 def detect(host: HostFS, kconfig_file: str | None = None) -> Capabilities:
@@ -64,7 +65,7 @@ def detect(host: HostFS, kconfig_file: str | None = None) -> Capabilities:
     )
 
 
-def _with_unprivileged(t: TypeCapability, access: Verdict) -> TypeCapability:
+def _with_unprivileged(t: TypeCapability, access: Answer) -> TypeCapability:
     is_user = t.type is NsType.USER
     reason = t.reason
     if is_user and t.status is Status.AVAILABLE and access.value != Access.ALLOWED:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nsaudit.hostfs import HostFS
-from nsaudit.model import Access, Restriction, Status, Verdict
+from nsaudit.model import Access, Answer, Restriction, Status, Unprivileged
 
 CLONE_SWITCH = "kernel.unprivileged_userns_clone"
 APPARMOR_SWITCH = "kernel.apparmor_restrict_unprivileged_userns"
@@ -82,50 +82,52 @@ def _meaning(name: str, value: str | None, apparmor_active: bool | None) -> str:
 
 def unprivileged_access(
     user_status: Status, restrictions: tuple[Restriction, ...], apparmor_active: bool | None
-) -> Verdict:
+) -> Answer:
     """Whether an unprivileged user can create a user namespace, and which evidence says so."""
     values = {r.name: r.value for r in restrictions}
     if user_status is Status.UNKNOWN:
-        return Verdict(Access.UNKNOWN, "whether the kernel has user namespaces is unknown")
+        return Answer(Access.UNKNOWN, "whether the kernel has user namespaces is unknown")
     if user_status is not Status.AVAILABLE:
-        return Verdict(Access.DENIED, f"user namespaces are {user_status}")
+        return Answer(Access.DENIED, f"user namespaces are {user_status}")
     if values.get(CLONE_SWITCH) == "0":
-        return Verdict(Access.DENIED, f"{CLONE_SWITCH} = 0")
+        return Answer(Access.DENIED, f"{CLONE_SWITCH} = 0")
     unread = [r.name for r in restrictions if not r.read]
     if unread:
         # A switch that may deny or restrict could not be read: never a guess of "allowed".
-        return Verdict(Access.UNKNOWN, f"{', '.join(unread)} could not be read")
+        return Answer(Access.UNKNOWN, f"{', '.join(unread)} could not be read")
     apparmor = values.get(APPARMOR_SWITCH)
     if apparmor not in (None, "0") and apparmor_active is not False:
-        return Verdict(
+        return Answer(
             Access.RESTRICTED,
             f"{APPARMOR_SWITCH} = {apparmor}: created without capabilities "
             "unless an AppArmor profile allows userns",
         )
     checked = ", ".join(f"{r.name} = {r.value}" for r in restrictions if r.value is not None)
-    return Verdict(Access.ALLOWED, f"no restriction in force ({checked})")
+    return Answer(Access.ALLOWED, f"no restriction in force ({checked})")
 
 
-_USER_ACCESS: dict[str, str] = {
-    Access.ALLOWED: "yes",
-    Access.RESTRICTED: "restricted",
-    Access.DENIED: "no",
+_USER_ACCESS: dict[str, Unprivileged] = {
+    Access.ALLOWED: Unprivileged.YES,
+    Access.RESTRICTED: Unprivileged.RESTRICTED,
+    Access.DENIED: Unprivileged.NO,
 }
 
 
-def unprivileged_verdict(is_user: bool, status: Status, userns: Verdict) -> Verdict:
+def unprivileged_verdict(is_user: bool, status: Status, userns: Answer) -> Answer:
     """What an unprivileged user can do with one type, given its user namespace access."""
     if status is Status.UNKNOWN:
-        return Verdict("unknown", "the type's status is unknown")
+        return Answer(Unprivileged.UNKNOWN, "the type's status is unknown")
     if status is not Status.AVAILABLE:
-        return Verdict("no", f"the type is {status}")
+        return Answer(Unprivileged.NO, f"the type is {status}")
     if is_user:
-        value = _USER_ACCESS.get(userns.value, "unknown")
-        return Verdict(value, userns.reason)
+        value = _USER_ACCESS.get(userns.value, Unprivileged.UNKNOWN)
+        return Answer(value, userns.reason)
     if userns.value == Access.ALLOWED:
-        return Verdict("yes", "inside a new user namespace, which grants CAP_SYS_ADMIN there")
+        return Answer(
+            Unprivileged.YES, "inside a new user namespace, which grants CAP_SYS_ADMIN there"
+        )
     if userns.value == Access.UNKNOWN:
-        return Verdict("unknown", "user namespace access is unknown")
-    return Verdict(
-        "no", f"needs CAP_SYS_ADMIN, which only a user namespace gives ({userns.reason})"
+        return Answer(Unprivileged.UNKNOWN, "user namespace access is unknown")
+    return Answer(
+        Unprivileged.NO, f"needs CAP_SYS_ADMIN, which only a user namespace gives ({userns.reason})"
     )

@@ -8,7 +8,16 @@ from typing import Any, Protocol
 
 from nsaudit.compare import initial
 from nsaudit.kernel import userns
-from nsaudit.model import UNSEEN, Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
+from nsaudit.model import (
+    UNSEEN,
+    Evidence,
+    HolderKind,
+    Namespace,
+    NamespaceId,
+    NsType,
+    Outcome,
+    Snapshot,
+)
 from nsaudit.policy.match import Allowlist, who
 
 
@@ -62,7 +71,7 @@ def _about(ns: Namespace, text: str) -> Evidence:
         parent_command=ns.parent_command,
         cmdline=ns.cmdline,
         user=ns.user if ns.user is not None else (str(ns.uid) if ns.uid is not None else None),
-        path=next((h.path for h in ns.holders if h.kind == "mount"), None),
+        path=next((h.path for h in ns.holders if h.kind == HolderKind.MOUNT), None),
     )
 
 

@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nsaudit.model import Holder, Namespace
+from nsaudit.model import Holder, HolderKind, Namespace
 
 
 def glob_problem(pattern: str) -> str | None:
@@ -76,7 +76,7 @@ class Allowlist:
 
     def violation(self, ns: Namespace) -> str | None:
         """Why the namespace is not allowed, in words, or None."""
-        mounts = [h for h in ns.holders if h.kind == "mount"]
+        mounts = [h for h in ns.holders if h.kind == HolderKind.MOUNT]
         if self.paths is not None:
             stray = [h for h in mounts if not matches(h.path, self.paths)]
             if stray:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import BigInteger, Column, Integer, String, Text
 
 from nsaudit.fields import Field, declared
-from nsaudit.model import Holder, NamespaceId, NsType
+from nsaudit.model import Holder, HolderKind, NamespaceId, NsType
 from nsaudit.store.text import from_db, to_db
 
 R = TypeVar("R")
@@ -91,6 +91,10 @@ def to_row(record: Any) -> dict[str, Any]:
     return out
 
 
+def _holder(stored: dict[str, Any]) -> Holder:
+    return Holder(HolderKind(stored.pop("kind")), **stored)
+
+
 def from_row(record: type[R], row: Any) -> R:
     out: dict[str, Any] = {}
     for f in declared(record):
@@ -106,7 +110,7 @@ def from_row(record: type[R], row: Any) -> R:
             out[f.name] = NamespaceId(types[0], dev, inode) if dev is not None else None
         elif f.kind == "holders":
             text = getattr(row, name)
-            out[f.name] = () if text == "[]" else tuple(Holder(**h) for h in json.loads(text))
+            out[f.name] = () if text == "[]" else tuple(_holder(h) for h in json.loads(text))
         else:
             out[f.name] = getattr(row, name)
     return record(**out)
