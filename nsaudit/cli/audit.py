@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, policy_option
+from nsaudit.cli.options import Common, common_options, db_option, local_host, policy_option
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
@@ -35,8 +35,6 @@ def audit(
     changed and no rule fails, 1 otherwise."""
     from nsaudit import compliance
     from nsaudit.cli.snapshot import since_previous
-    from nsaudit.collect.snapshot import host_info
-    from nsaudit.hostfs import HostFS
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
@@ -47,7 +45,7 @@ def audit(
     rules = compliance.locate(policy, settings.policy, required=False)
     checked = None
     database = Database(db)
-    with hostlock.scanning(database, host_info(HostFS(common.root), settings.hostname)):
+    with hostlock.scanning(database, local_host(settings, common.root)):
         snap = common.fresh_snapshot(settings, threads, label)
         with database.writing() as conn:
             saved = save(conn, snap)

@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from nsaudit import userfile
-from nsaudit.cli.options import db_option, output_option, snapshot_refs, write_atomically
+from nsaudit.cli.options import (
+    db_option,
+    local_host,
+    output_option,
+    snapshot_refs,
+    write_atomically,
+)
 from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
-from nsaudit.hostfs import HostFS
 from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
 
@@ -43,14 +48,13 @@ def export(
     """Write snapshots (REFS: ids, latest, latest~N; default latest) with their host records
     to a versioned JSON Lines bundle that `nsaudit import` loads elsewhere."""
     from nsaudit import bundle
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
     from nsaudit.store.queries import list_rows, resolve
     from nsaudit.store.snapshots import load
 
     if everything and refs:
         raise UsageError("give either REFS or --all")
-    local = host_info(HostFS("/"), settings.hostname)
+    local = local_host(settings)
     with Database(db).reading() as conn:
         if everything:
             rows = list_rows(conn, hostname, None)

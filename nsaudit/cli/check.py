@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, policy_option
+from nsaudit.cli.options import Common, common_options, db_option, local_host, policy_option
 from nsaudit.collect.scan import has_processes
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.hostfs import HostFS
@@ -73,7 +73,6 @@ def check(
     Rules about created namespaces cover the time since the last recorded check. Exit 0 when
     every rule passes or is waived, 1 when any fails or cannot be judged."""
     from nsaudit import compliance
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.queries import resolve
@@ -82,7 +81,7 @@ def check(
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = datetime.now(UTC)
-    local = host_info(HostFS(common.root), settings.hostname)
+    local = local_host(settings, common.root)
     database = Database(db)
     if hostname is not None or no_snapshot:
         # A stored snapshot: a check that records nothing only reads the database.

@@ -6,9 +6,15 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, snapshot_refs, type_option
+from nsaudit.cli.options import (
+    Common,
+    common_options,
+    db_option,
+    local_host,
+    snapshot_refs,
+    type_option,
+)
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from nsaudit.hostfs import HostFS
 from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
@@ -51,7 +57,6 @@ def diff_command(
 ) -> int:
     """Compare two snapshots: OLD and NEW are ids, latest or latest~N (default: the two
     latest of this host). Exit 0 when they do not differ, 1 when they do."""
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.diff import diff, without
     from nsaudit.store.database import Database
     from nsaudit.store.queries import resolve, resolve_before
@@ -60,7 +65,7 @@ def diff_command(
 
     if since is not None and old is not None:
         raise UsageError("--since picks OLD itself; give either --since or OLD")
-    local = host_info(HostFS(common.root), settings.hostname)
+    local = local_host(settings, common.root)
     with Database(db).reading() as conn:
         new_id = resolve(conn, new or LATEST, local, hostname)
         if since is not None:

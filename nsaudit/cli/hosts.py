@@ -133,9 +133,7 @@ def prune(older_than: str | None, keep_last: int | None, db: str, settings: Sett
 def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common) -> int:
     """Compare the latest snapshots of two or more hosts: capabilities side by side, and
     namespaces by shape (inode numbers mean nothing across hosts)."""
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.compare import compare as compare_hosts
-    from nsaudit.hostfs import HostFS
     from nsaudit.store.database import Database
     from nsaudit.store.queries import resolve
     from nsaudit.store.snapshots import load
@@ -146,8 +144,8 @@ def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UsageError(f"host {twice[0]!r} is named twice; compare different hosts")
-    local = host_info(HostFS("/"), settings.hostname)
     with Database(db).reading() as conn:
-        snaps = [load(conn, resolve(conn, LATEST, local, name)) for name in names]
+        # Every host is named: none is this host, whose files are not read.
+        snaps = [load(conn, resolve(conn, LATEST, None, name)) for name in names]
     common.emit(document(compare_hosts(snaps)))
     return EXIT_OK

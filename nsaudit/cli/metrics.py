@@ -6,9 +6,8 @@ from datetime import datetime
 
 import click
 
-from nsaudit.cli.options import db_option, output_option, write_atomically
+from nsaudit.cli.options import db_option, local_host, output_option, write_atomically
 from nsaudit.errors import EXIT_OK
-from nsaudit.hostfs import HostFS
 from nsaudit.refs import LATEST
 from nsaudit.settings import Settings
 
@@ -31,7 +30,6 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
 
     from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.model import Outcome, Status
     from nsaudit.render.escape import terminal
     from nsaudit.store import checks
@@ -39,7 +37,7 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     from nsaudit.store.queries import resolve
     from nsaudit.store.snapshots import load
 
-    local = host_info(HostFS("/"), settings.hostname)
+    local = local_host(settings)
     with Database(db).reading() as conn:
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)

@@ -17,11 +17,19 @@ from nsaudit.refs import SnapshotRef
 from nsaudit.render import Document, OutputFormat, formatter
 
 if TYPE_CHECKING:
-    from nsaudit.model import Snapshot
+    from nsaudit.model import HostInfo, Snapshot
     from nsaudit.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+def local_host(settings: Settings, root: str = "/") -> HostInfo:
+    """This host as the database names it: its files under `root`, the settings' hostname."""
+    from nsaudit.collect.snapshot import host_info
+    from nsaudit.hostfs import HostFS
+
+    return host_info(HostFS(root), settings.hostname)
 
 
 def snapshot_refs(ctx: Any, param: Any, value: Any) -> Any:

@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, output_option, policy_option
+from nsaudit.cli.options import (
+    Common,
+    common_options,
+    db_option,
+    local_host,
+    output_option,
+    policy_option,
+)
 from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from nsaudit.hostfs import HostFS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import parse_duration
@@ -58,7 +64,6 @@ def report(
     and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
     Exit 1 when a rule fails on any host."""
     from nsaudit import compliance
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
     from nsaudit.store.queries import host_rows, matching
     from nsaudit.views.report import document
@@ -72,7 +77,7 @@ def report(
         raise UsageError(f"--since: {e}") from None
     # JUnit XML is a test per rule: without a policy it would be an empty, passing suite.
     rules = compliance.locate(policy, settings.policy, required=common.format is OutputFormat.JUNIT)
-    local = host_info(HostFS(common.root), settings.hostname)
+    local = local_host(settings, common.root)
     with Database(db).reading() as conn:
         rows = host_rows(conn)
         if all_hosts:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, snapshot_refs, type_option
+from nsaudit.cli.options import (
+    Common,
+    common_options,
+    db_option,
+    local_host,
+    snapshot_refs,
+    type_option,
+)
 from nsaudit.errors import EXIT_OK
-from nsaudit.hostfs import HostFS
 from nsaudit.refs import SnapshotRef
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
@@ -64,13 +70,12 @@ def show(
 ) -> int:
     """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
     latest~N (N snapshots before the latest)."""
-    from nsaudit.collect.snapshot import host_info
     from nsaudit.store.database import Database
     from nsaudit.store.queries import resolve
     from nsaudit.store.snapshots import load
     from nsaudit.views.snapshot import snapshot_document
 
-    local = host_info(HostFS(common.root), settings.hostname)
+    local = local_host(settings, common.root)
     with Database(db).reading() as conn:
         snap = load(conn, resolve(conn, ref, local, hostname))
     common.emit(snapshot_document(snap, ns_type, tree, common.ascii_only()))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.cli.options import Common, common_options, db_option, local_host
 from nsaudit.errors import EXIT_OK
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
@@ -34,8 +34,6 @@ def snapshot(
     if no_store:
         common.emit(views.snapshot_document(common.fresh_snapshot(settings, threads, label)))
         return EXIT_OK
-    from nsaudit.collect.snapshot import host_info
-    from nsaudit.hostfs import HostFS
     from nsaudit.store import hostlock
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
@@ -43,7 +41,7 @@ def snapshot(
     database = Database(db)
     # The host's scan lock spans the scan and the save (seq order is scan order); the
     # database's write lock is held for the write only.
-    with hostlock.scanning(database, host_info(HostFS(common.root), settings.hostname)):
+    with hostlock.scanning(database, local_host(settings, common.root)):
         snap = common.fresh_snapshot(settings, threads, label)
         with database.writing() as conn:
             saved = save(conn, snap)

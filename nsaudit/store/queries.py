@@ -49,8 +49,11 @@ def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list
     ]
 
 
-def resolve(conn: Connection, ref: SnapshotRef, host: HostInfo, hostname: str | None = None) -> int:
-    """The id of the snapshot a ref names: an id, or latest~N of this host (or of --host).
+def resolve(
+    conn: Connection, ref: SnapshotRef, host: HostInfo | None, hostname: str | None = None
+) -> int:
+    """The id of the snapshot a ref names: an id, or latest~N of this host (or of --host;
+    `host`, this host, is needed only without it).
 
     'latest' is the host's highest seq, for every command."""
     if ref.id is not None:
@@ -61,7 +64,7 @@ def resolve(conn: Connection, ref: SnapshotRef, host: HostInfo, hostname: str | 
             raise UsageError(f"no snapshot {ref.text}; `nsaudit snapshots` lists them")
         return int(found)
     back = ref.back
-    who = f"host {hostname!r}" if hostname is not None else f"this host ({host.hostname})"
+    who = f"host {hostname!r}" if hostname is not None else f"this host ({host and host.hostname})"
     host_id = pick_host(conn, hostname, host, required=False)
     found = None
     if host_id is not None and back <= _INT64_MAX:
