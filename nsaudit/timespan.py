@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import NamedTuple
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -19,3 +20,14 @@ def parse_duration(text: str) -> timedelta:
     if int(m[1]) > _LONGEST // one:
         raise ValueError(f"{text!r} is longer than 100 years")
     return one * int(m[1])
+
+
+class Duration(NamedTuple):
+    """A duration as written (for messages) and as a timedelta."""
+
+    text: str
+    delta: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        return cls(text, parse_duration(text))

@@ -10,6 +10,7 @@ from nsaudit.cli.options import (
     Common,
     common_options,
     db_option,
+    duration,
     local_host,
     snapshot_refs,
     type_option,
@@ -18,7 +19,7 @@ from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
-from nsaudit.timespan import parse_duration
+from nsaudit.timespan import Duration
 
 
 @click.command("diff")
@@ -33,6 +34,7 @@ from nsaudit.timespan import parse_duration
 @click.option(
     "--since",
     metavar="DURATION",
+    callback=duration,
     help="Compare the latest snapshot with the newest one older than this (24h, 7d).",
 )
 @type_option
@@ -48,7 +50,7 @@ def diff_command(
     old: SnapshotRef | None,
     new: SnapshotRef | None,
     hostname: str | None,
-    since: str | None,
+    since: Duration | None,
     ns_type: str | None,
     show_all: bool,
     db: str,
@@ -69,10 +71,7 @@ def diff_command(
     with Database(db).reading() as conn:
         new_id = resolve(conn, new or LATEST, local, hostname)
         if since is not None:
-            try:
-                cutoff = datetime.now(UTC) - parse_duration(since)
-            except ValueError as e:
-                raise UsageError(f"--since: {e}") from None
+            cutoff = datetime.now(UTC) - since.delta
             old_id = resolve_before(
                 conn, local, hostname, cutoff.isoformat(timespec="microseconds")
             )

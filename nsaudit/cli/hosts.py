@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option
+from nsaudit.cli.options import Common, common_options, db_option, duration
 from nsaudit.errors import EXIT_OK, UsageError
 from nsaudit.refs import LATEST
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
-from nsaudit.timespan import parse_duration
+from nsaudit.timespan import Duration
 
 
 @click.group(invoke_without_command=True)
@@ -89,6 +89,7 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
     "--older-than",
     "older_than",
     metavar="DURATION",
+    callback=duration,
     help="Delete snapshots older than this (90d); default: the settings file's.",
 )
 @click.option(
@@ -99,27 +100,25 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
     help="Keep each host's newest N snapshots whatever their age (default 1).",
 )
 @db_option
-def prune(older_than: str | None, keep_last: int | None, db: str, settings: Settings) -> int:
+def prune(older_than: Duration | None, keep_last: int | None, db: str, settings: Settings) -> int:
     """Delete old snapshots in one transaction; every remaining snapshot's show and diff
     output stays exactly as it was."""
     from nsaudit.store.database import Database
     from nsaudit.store.engine import shown
     from nsaudit.store.retention import prune as prune_snapshots
 
-    span = older_than or settings.older_than
-    if span is None:
+    if older_than is None and settings.older_than is None:
         raise UsageError(
             "prune needs --older-than DURATION (or retention.older_than in the settings file)"
         )
-    try:
-        cutoff = datetime.now(UTC) - parse_duration(span)
-    except ValueError as e:
-        raise UsageError(f"--older-than: {e}") from None
+    # The settings file's was checked when it was read.
+    span = older_than or Duration.parse(settings.older_than or "")
+    cutoff = datetime.now(UTC) - span.delta
     keep = keep_last or settings.keep_last or 1
     with Database(db).writing(create=False) as conn:
         result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
     click.echo(
-        f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span} "
+        f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span.text} "
         f"and {result.states} namespace states only they used, and {result.checks} older "
         f"policy check records; {result.kept} snapshots remain"
     )

@@ -15,6 +15,7 @@ from nsaudit.errors import UsageError
 from nsaudit.model import NsType
 from nsaudit.refs import SnapshotRef
 from nsaudit.render import Document, OutputFormat, formatter
+from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
     from nsaudit.model import HostInfo, Snapshot
@@ -30,6 +31,14 @@ def local_host(settings: Settings, root: str = "/") -> HostInfo:
     from nsaudit.hostfs import HostFS
 
     return host_info(HostFS(root), settings.hostname)
+
+
+def duration(ctx: Any, param: Any, value: str | None) -> Duration | None:
+    """A DURATION option (30m, 24h, 7d, 2w) parsed as the options are."""
+    try:
+        return None if value is None else Duration.parse(value)
+    except ValueError as e:
+        raise UsageError(f"{param.opts[0]}: {e}") from None
 
 
 def snapshot_refs(ctx: Any, param: Any, value: Any) -> Any:

@@ -10,6 +10,7 @@ from nsaudit.cli.options import (
     Common,
     common_options,
     db_option,
+    duration,
     local_host,
     output_option,
     policy_option,
@@ -18,7 +19,7 @@ from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
-from nsaudit.timespan import parse_duration
+from nsaudit.timespan import Duration
 
 
 @click.command()
@@ -36,6 +37,7 @@ from nsaudit.timespan import parse_duration
     default="30d",
     show_default=True,
     metavar="DURATION",
+    callback=duration,
     help="The period: history and rules about created namespaces cover this much (7d, 4w).",
 )
 @output_option("the report")
@@ -53,7 +55,7 @@ def report(
     policy: str | None,
     hostnames: tuple[str, ...],
     all_hosts: bool,
-    since: str,
+    since: Duration,
     output: str,
     db: str,
     settings: Settings,
@@ -70,11 +72,8 @@ def report(
 
     if all_hosts and hostnames:
         raise UsageError("give either --host NAME ... or --all-hosts")
-    try:
-        now = datetime.now(UTC)
-        cutoff = (now - parse_duration(since)).isoformat(timespec="microseconds")
-    except ValueError as e:
-        raise UsageError(f"--since: {e}") from None
+    now = datetime.now(UTC)
+    cutoff = (now - since.delta).isoformat(timespec="microseconds")
     # JUnit XML is a test per rule: without a policy it would be an empty, passing suite.
     rules = compliance.locate(policy, settings.policy, required=common.format is OutputFormat.JUNIT)
     local = local_host(settings, common.root)
