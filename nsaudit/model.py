@@ -443,3 +443,13 @@ class RuleResult:
     summary: str
     evidence: tuple[Evidence, ...]
     waiver: WaiverNote | None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """A stored check: when, against which snapshot, and each rule's outcome."""
+
+    snapshot_seq: int
+    policy_name: str
+    checked_at: str
+    outcomes: tuple[tuple[str, str, str], ...]  # (rule id, severity, outcome)

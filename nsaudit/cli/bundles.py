@@ -15,7 +15,7 @@ from nsaudit.cli.options import (
     local_host,
     output_option,
     snapshot_refs,
-    write_atomically,
+    write_to,
 )
 from nsaudit.cli.output import to_stderr
 from nsaudit.errors import EXIT_OK, UsageError
@@ -69,12 +69,9 @@ def export(
             ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or (LATEST,)})
         # One snapshot in memory at a time: a bundle of years of history streams out.
         snaps = (load(conn, i) for i in ids)
-        if output == "-":
-            bundle.write(snaps, sys.stdout)
-            sys.stdout.flush()
-            return EXIT_OK
-        count = write_atomically(output, lambda f: bundle.write(snaps, f))
-    to_stderr(f"exported {count} snapshots to {output}")
+        count = write_to(output, lambda f: bundle.write(snaps, f))
+    if output != "-":
+        to_stderr(f"exported {count} snapshots to {output}")
     return EXIT_OK
 
 

@@ -77,12 +77,11 @@ class Common:
 
         if output != "-":
             text = formatter(self.format, False).render(doc)
-            write_atomically(output, lambda f: f.write(text))
-            return
-        width = None if self.wide else out.terminal_width()
-        text = formatter(self.format, self.use_color(), width, out.unicode_stdout()).render(doc)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        else:
+            width = None if self.wide else out.terminal_width()
+            shown = formatter(self.format, self.use_color(), width, out.unicode_stdout())
+            text = shown.render(doc)
+        write_to(output, lambda f: f.write(text))
 
     def ascii_only(self) -> bool:
         """Whether standard output cannot show box-drawing characters (trees in ASCII)."""
@@ -110,6 +109,16 @@ class Common:
             hostname=settings.hostname,
             scan=scan,
         )
+
+
+def write_to(output: str, write: Callable[[IO[str]], T]) -> T:
+    """Hand `write` standard output (for - or /dev/stdout; flushed, so that a closed pipe is
+    found here) or -o FILE, written as write_atomically says."""
+    if output != "-":
+        return write_atomically(output, write)
+    done = write(sys.stdout)
+    sys.stdout.flush()
+    return done
 
 
 def write_atomically(output: str, write: Callable[[IO[str]], T]) -> T:

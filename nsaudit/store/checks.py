@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from nsaudit.model import Outcome, RuleResult
+from nsaudit.model import CheckRun, Outcome, RuleResult
 from nsaudit.store.schema import policy_checks, snapshots
-
-
-@dataclass(frozen=True)
-class CheckRun:
-    """A stored check: when, against which snapshot, and each rule's outcome."""
-
-    snapshot_seq: int
-    policy_name: str
-    checked_at: str
-    outcomes: tuple[tuple[str, str, str], ...]  # (rule id, severity, outcome)
 
 
 def host_and_seq(conn: Connection, snapshot_id: int) -> tuple[int, int]:

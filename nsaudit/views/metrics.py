@@ -1,0 +1,66 @@
+"""The latest snapshot and the last policy checks as Prometheus metrics (the text format that
+node_exporter's textfile collector reads)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from nsaudit.model import CheckRun, Outcome, Snapshot, Status
+from nsaudit.render.escape import terminal
+
+
+def prometheus(snap: Snapshot, runs: Sequence[CheckRun]) -> str:
+    # Label values are quoted by the library, but a host name's control characters would
+    # still reach a terminal: escaped like any untrusted text.
+    host = terminal(snap.host.hostname)
+    registry = CollectorRegistry()
+
+    def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
+        return Gauge(name, doc, ["host", *labels], registry=registry)
+
+    namespaces = gauge("nsaudit_namespaces", "Namespaces in the latest snapshot.", ["type"])
+    for ns_type, count in snap.counts().items():
+        namespaces.labels(host, ns_type).set(count)
+    status = gauge(
+        "nsaudit_capability_status",
+        "1 for the namespace type's status in the latest capability report.",
+        ["type", "status"],
+    )
+    for t in (snap.capabilities or {}).get("types") or []:  # type: ignore[attr-defined]
+        for s in Status:
+            status.labels(host, str(t.get("type")), s.value).set(int(t.get("status") == s.value))
+    gauge(
+        "nsaudit_last_snapshot_timestamp_seconds",
+        "When the latest snapshot was taken (Unix time).",
+        [],
+    ).labels(host).set(datetime.fromisoformat(snap.taken_at).timestamp())
+    gauge(
+        "nsaudit_snapshot_partial",
+        "1 when the latest snapshot could not read every process.",
+        [],
+    ).labels(host).set(int(snap.partial))
+    failing = gauge(
+        "nsaudit_policy_rule_failing",
+        "1 when the rule failed (or lacked evidence) in the last check of its policy.",
+        ["policy", "rule", "severity"],
+    )
+    failures = gauge(
+        "nsaudit_policy_failures", "Rules failing in the last check of the policy.", ["policy"]
+    )
+    checked = gauge(
+        "nsaudit_policy_last_check_timestamp_seconds",
+        "When the policy was last checked (Unix time).",
+        ["policy"],
+    )
+    bad = (Outcome.FAIL.value, Outcome.ERROR.value)
+    for run in runs:
+        for rule_id, severity, outcome in run.outcomes:
+            failing.labels(host, run.policy_name, rule_id, severity).set(int(outcome in bad))
+        failures.labels(host, run.policy_name).set(sum(o in bad for _, _, o in run.outcomes))
+        checked.labels(host, run.policy_name).set(
+            datetime.fromisoformat(run.checked_at).timestamp()
+        )
+    return generate_latest(registry).decode()
