@@ -34,9 +34,9 @@ class Bug(NamedTuple):
 BUGS = (
     Bug(
         "holders-only change counted as noise",
-        "nsaudit/diff.py",
-        'NOISE_FIELDS = frozenset({"nprocs",',
-        'NOISE_FIELDS = frozenset({"holders", "nprocs",',
+        "nsaudit/model.py",
+        'column("holders", header="HOLDERS", diff="signal")',
+        'column("holders", header="HOLDERS", diff="noise")',
         ("tests/test_diff.py",),
     ),
     Bug(
