@@ -20,6 +20,7 @@ import argparse
 import fnmatch
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TARGET = 85.0
+MEMORY = 4_000_000_000  # bytes of address space for mutmut and each mutant's tests
 # mutmut's exit codes (mutmut/stats.py): what counts as the tests catching the mutant.
 CAUGHT = {
     1: "killed",
@@ -43,6 +45,12 @@ CAUGHT = {
     -9: "crashed",
 }
 MISSED = {0: "survived", 5: "no tests", 33: "no tests"}
+
+
+def _bounded() -> None:
+    """A mutant that loops forever allocating (i += 1 made i -= 1) fails at 4 GB instead of
+    taking the machine's memory."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
 
 def equivalents() -> dict[str, str]:
@@ -116,7 +124,13 @@ def main() -> int:
             children = []
             if args.max_children is not None:
                 children = ["--max-children", str(args.max_children)]
-            subprocess.run([mutmut, "run", *children, *args.names], cwd=REPO, env=env, check=True)
+            subprocess.run(
+                [mutmut, "run", *children, *args.names],
+                cwd=REPO,
+                env=env,
+                check=True,
+                preexec_fn=_bounded,
+            )
     return scores()
 
 
