@@ -136,8 +136,8 @@ BUGS = (
     Bug(
         "unprivileged user namespaces: clone switch 0 read as allowed",
         "nsaudit/kernel/userns.py",
-        '    if values.get(CLONE_SWITCH) == "0":\n        return Verdict(Access.DENIED',
-        '    if values.get(CLONE_SWITCH) == "1":\n        return Verdict(Access.DENIED',
+        '    if values.get(CLONE_SWITCH) == "0":\n        return Answer(Access.DENIED',
+        '    if values.get(CLONE_SWITCH) == "1":\n        return Answer(Access.DENIED',
         ("tests/test_oracles.py",),
     ),
 )
