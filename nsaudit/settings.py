@@ -14,6 +14,7 @@ from nsaudit.errors import UsageError
 from nsaudit.model import Namespace, NsType
 from nsaudit.policy.match import glob_problem
 from nsaudit.store.location import is_url
+from nsaudit.tomlpos import line_of
 
 SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
 MAX_BYTES = 1024 * 1024
@@ -88,14 +89,7 @@ def load(option: str | None) -> Settings:
 
 
 def _bad(path: str, text: str, key: str, problem: str) -> UsageError:
-    line = next(
-        (
-            n
-            for n, ln in enumerate(text.splitlines(), 1)
-            if re.match(rf"\s*\[*\s*{re.escape(key)}\b", ln)
-        ),
-        None,
-    )
+    line = line_of(text.splitlines(), key)
     where = f"{path}, line {line}" if line else path
     return UsageError(f"settings file {where}: {problem}")
 

@@ -6,6 +6,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from nsaudit.policy.checks import (
 )
 from nsaudit.policy.match import Allowlist, glob_problem
 from nsaudit.policy.rules import SEVERITIES, Policy, Rule, Waiver
+from nsaudit.tomlpos import line_of
 
 MAX_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -77,11 +79,8 @@ class _Text:
             if waiver < len(heads):
                 lo = heads[waiver]
                 hi = heads[waiver + 1] if waiver + 1 < len(heads) else hi
-        pattern = re.compile(rf"(^|[{{,\s])\[*\s*(rule\.)?{re.escape(key)}\s*(=|\]|\.)")
-        for i in range(lo, hi):
-            if pattern.search(self.lines[i]):
-                return i + 1
-        return lo + 1 if rule is not None else None
+        found = line_of(self.lines, key, lo, hi)
+        return found if found is not None or rule is None else lo + 1
 
     def error(
         self,
@@ -102,6 +101,20 @@ class _Text:
         if rule is not None:
             where += f", rule {rule_id}" if rule_id else f", rule #{rule + 1}"
         return UsageError(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where in the policy file a value sits: the file, the rule (its index and id), the
+    waiver; errors name all that is known."""
+
+    text: _Text
+    rule: int | None = None
+    rule_id: str | None = None
+    waiver: int | None = None
+
+    def error(self, problem: str, key: str | None = None) -> UsageError:
+        return self.text.error(problem, key, self.rule, self.rule_id, self.waiver)
 
 
 def load(path: str) -> Policy:
@@ -163,8 +176,8 @@ def _policy(where: _Text, data: dict[str, Any], sha256: str) -> Policy:
             "policy in the database and in metrics)",
             "name",
         )
-    title = _opt_str(where, head, "title", None, None) or name
-    description = _opt_str(where, head, "description", None, None)
+    title = _opt_str(_At(where), head, "title") or name
+    description = _opt_str(_At(where), head, "description")
     rules_data = data.get("rule")
     if not isinstance(rules_data, list) or not rules_data:
         raise where.error("a policy needs at least one [[rule]]", "rule")
@@ -173,74 +186,61 @@ def _policy(where: _Text, data: dict[str, Any], sha256: str) -> Policy:
     for n, rule in enumerate(rules_data):
         parsed = _rule(where, n, rule)
         if parsed.id in seen:
-            raise where.error(f"rule id {parsed.id!r} is used twice", "id", n, parsed.id)
+            raise _At(where, n, parsed.id).error(f"rule id {parsed.id!r} is used twice", "id")
         seen.add(parsed.id)
         rules.append(parsed)
     return Policy(name, title, description, where.path, sha256, tuple(rules))
 
 
-def _opt_str(
-    where: _Text, d: Mapping[str, Any], key: str, rule: int | None, rule_id: str | None
-) -> str | None:
+def _opt_str(at: _At, d: Mapping[str, Any], key: str) -> str | None:
     value = d.get(key)
     if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise where.error(f"{key} must be a non-empty string", key, rule, rule_id)
+        raise at.error(f"{key} must be a non-empty string", key)
     return value
 
 
 def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
     rule_id = rule.get("id")
+    at = _At(where, n)
     if not isinstance(rule_id, str) or not _NAME.match(rule_id):
-        raise where.error(
-            "every rule needs an id: letters, digits, '.', '_' and '-' (e.g. RHEL-08-040284)",
-            "id",
-            n,
+        raise at.error(
+            "every rule needs an id: letters, digits, '.', '_' and '-' (e.g. RHEL-08-040284)", "id"
         )
+    at = _At(where, n, rule_id)
     for key in rule:
         if key not in _RULE_KEYS:
-            raise where.error(
-                f"unknown key {key!r}; known: {', '.join(sorted(_RULE_KEYS))}", key, n, rule_id
-            )
+            raise at.error(f"unknown key {key!r}; known: {', '.join(sorted(_RULE_KEYS))}", key)
     title = rule.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise where.error("missing field 'title'", "title", n, rule_id)
+        raise at.error("missing field 'title'", "title")
     severity = rule.get("severity")
     if severity not in SEVERITIES:
-        raise where.error(
-            f"severity must be one of {', '.join(SEVERITIES)}", "severity", n, rule_id
-        )
+        raise at.error(f"severity must be one of {', '.join(SEVERITIES)}", "severity")
     references = rule.get("references", [])
     if not isinstance(references, list) or not all(isinstance(r, str) and r for r in references):
-        raise where.error("references must be a list of strings", "references", n, rule_id)
-    description = _opt_str(where, rule, "description", n, rule_id)
+        raise at.error("references must be a list of strings", "references")
+    description = _opt_str(at, rule, "description")
     check = rule.get("check")
     if not isinstance(check, dict):
-        raise where.error(
-            "missing field 'check': a table such as check = { kind = \"sysctl\", ... }",
-            "check",
-            n,
-            rule_id,
+        raise at.error(
+            "missing field 'check': a table such as check = { kind = \"sysctl\", ... }", "check"
         )
     waivers = rule.get("waiver", [])
     if not isinstance(waivers, list):
-        raise where.error("waivers are [[rule.waiver]] tables", "waiver", n, rule_id)
-    parsed = _check(where, n, rule_id, check)
+        raise at.error("waivers are [[rule.waiver]] tables", "waiver")
+    parsed = _check(at, check)
     partial = rule.get("partial", "error")
     if partial not in _PARTIAL:
-        raise where.error(
+        raise at.error(
             'partial must be "error" (the default: a partial scan cannot pass the rule) or '
             '"accept" (judge what the scan could see)',
             "partial",
-            n,
-            rule_id,
         )
     if partial == "accept" and parsed.kind not in INVENTORY_KINDS:
-        raise where.error(
+        raise at.error(
             f"partial applies to {', '.join(sorted(INVENTORY_KINDS))} checks; a {parsed.kind} "
             "check reads the kernel's report, which a partial scan does not affect",
             "partial",
-            n,
-            rule_id,
         )
     return Rule(
         rule_id,
@@ -249,118 +249,90 @@ def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
         tuple(references),
         description,
         parsed,
-        tuple(_waiver(where, n, rule_id, w, k) for k, w in enumerate(waivers)),
+        tuple(_waiver(at, w, k) for k, w in enumerate(waivers)),
         partial == "accept",
     )
 
 
-def _waiver(where: _Text, n: int, rule_id: str, w: Any, waiver: int) -> Waiver:
+def _waiver(at: _At, w: Any, waiver: int) -> Waiver:
     if not isinstance(w, dict):
-        raise where.error("a waiver is a [[rule.waiver]] table", "waiver", n, rule_id)
+        raise at.error("a waiver is a [[rule.waiver]] table", "waiver")
     for key in w:
         if key not in _WAIVER_KEYS:
-            raise where.error(
-                f"unknown waiver key {key!r}; known: {', '.join(sorted(_WAIVER_KEYS))}",
-                key,
-                n,
-                rule_id,
-                waiver,
+            raise at.error(
+                f"unknown waiver key {key!r}; known: {', '.join(sorted(_WAIVER_KEYS))}", key
             )
-    hosts = _globs(where, n, rule_id, w, "hosts", waiver)
+    hosts = _globs(at, w, "hosts")
     if hosts is None:
-        raise where.error(
-            "a waiver needs hosts (a glob or a list of globs)", "waiver", n, rule_id, waiver
-        )
+        raise at.error("a waiver needs hosts (a glob or a list of globs)", "waiver")
     reason = w.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise where.error("a waiver needs a reason", "waiver", n, rule_id, waiver)
+        raise at.error("a waiver needs a reason", "waiver")
     expires = w.get("expires")
     if isinstance(expires, datetime):
-        raise where.error(
-            "waiver expires must be a date such as 2027-03-31, not a date and time",
-            "expires",
-            n,
-            rule_id,
-            waiver,
+        raise at.error(
+            "waiver expires must be a date such as 2027-03-31, not a date and time", "expires"
         )
     if not isinstance(expires, date):
-        raise where.error(
+        raise at.error(
             "a waiver needs expires, a TOML date such as 2027-03-31 (no quotes)",
             "expires" if "expires" in w else "waiver",
-            n,
-            rule_id,
-            waiver,
         )
-    return Waiver(hosts, reason, expires, _opt_str(where, w, "approved_by", n, rule_id))
+    return Waiver(hosts, reason, expires, _opt_str(at, w, "approved_by"))
 
 
-def _globs(
-    where: _Text,
-    n: int,
-    rule_id: str,
-    d: Mapping[str, Any],
-    key: str,
-    waiver: int | None = None,
-) -> tuple[str, ...] | None:
+def _globs(at: _At, d: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
     value = d.get(key)
     if value is None:
         return None
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(p, str) for p in items) or not items:
-        raise where.error(f"{key} must be a glob or a list of globs", key, n, rule_id, waiver)
+        raise at.error(f"{key} must be a glob or a list of globs", key)
     for p in items:
         problem = glob_problem(p)
         if problem:
-            raise where.error(
-                f"pattern {p!r} in {key} cannot be used: {problem}", key, n, rule_id, waiver
-            )
+            raise at.error(f"pattern {p!r} in {key} cannot be used: {problem}", key)
     return tuple(items)
 
 
-def _choices(
-    where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str, allowed: tuple[str, ...]
-) -> tuple[str, ...]:
+def _choices(at: _At, d: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     value = d.get(key)
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(v in allowed for v in items):
-        raise where.error(
-            f"check.{key} must be one or a list of: {', '.join(allowed)}", key, n, rule_id
-        )
+        raise at.error(f"check.{key} must be one or a list of: {', '.join(allowed)}", key)
     return tuple(items)
 
 
-def _int(where: _Text, n: int, rule_id: str, d: Mapping[str, Any], key: str) -> int | None:
+def _int(at: _At, d: Mapping[str, Any], key: str) -> int | None:
     value = d.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise where.error(f"check.{key} must be a whole number >= 0", key, n, rule_id)
+        raise at.error(f"check.{key} must be a whole number >= 0", key)
     return value
 
 
-def _allowlist(where: _Text, n: int, rule_id: str, d: Mapping[str, Any]) -> Allowlist | None:
-    fields = {k: _globs(where, n, rule_id, d, k) for k in sorted(_ALLOW_KEYS)}
+def _allowlist(at: _At, d: Mapping[str, Any]) -> Allowlist | None:
+    fields = {k: _globs(at, d, k) for k in sorted(_ALLOW_KEYS)}
     if all(v is None for v in fields.values()):
         return None
     return Allowlist(fields["commands"], fields["users"], fields["paths"], fields["parents"])
 
 
-def _capability(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+def _capability(at: _At, d: dict[str, Any]) -> Check:
     return CapabilityCheck(
-        _choices(where, n, rule_id, d, "type", _TYPES),
-        _choices(where, n, rule_id, d, "status", _STATUSES),
+        _choices(at, d, "type", _TYPES),
+        _choices(at, d, "status", _STATUSES),
     )
 
 
-def _sysctl(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+def _sysctl(at: _At, d: dict[str, Any]) -> Check:
     name = d.get("name")
     if name not in SYSCTLS:
-        raise where.error(
-            f"check.name must be a sysctl nsaudit reads: {', '.join(SYSCTLS)}", "name", n, rule_id
-        )
+        raise at.error(f"check.name must be a sysctl nsaudit reads: {', '.join(SYSCTLS)}", "name")
     one_of = None
     if "equals" in d and "one_of" in d:
-        raise where.error("give either check.equals or check.one_of", "one_of", n, rule_id)
+        raise at.error("give either check.equals or check.one_of", "one_of")
     raw = [d["equals"]] if "equals" in d else d.get("one_of")
     if raw is not None:
         if (
@@ -368,73 +340,60 @@ def _sysctl(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
             or not raw
             or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in raw)
         ):
-            raise where.error(
+            raise at.error(
                 "check.equals is a number or string; check.one_of a list of them",
                 "equals" if "equals" in d else "one_of",
-                n,
-                rule_id,
             )
         one_of = tuple(str(v) for v in raw)
-    at_least = _int(where, n, rule_id, d, "at_least")
-    at_most = _int(where, n, rule_id, d, "at_most")
+    at_least = _int(at, d, "at_least")
+    at_most = _int(at, d, "at_most")
     if at_least is not None and at_most is not None and at_least > at_most:
-        raise where.error(
+        raise at.error(
             f"check.at_least ({at_least}) is above check.at_most ({at_most}): "
             "the rule could never pass",
             "at_least",
-            n,
-            rule_id,
         )
     if one_of is None and at_least is None and at_most is None:
-        raise where.error(
-            "a sysctl check needs equals, one_of, at_least or at_most", "kind", n, rule_id
-        )
+        raise at.error("a sysctl check needs equals, one_of, at_least or at_most", "kind")
     if_absent = d.get("if_absent", "fail")
     if if_absent not in ("pass", "fail"):
-        raise where.error('check.if_absent must be "pass" or "fail"', "if_absent", n, rule_id)
+        raise at.error('check.if_absent must be "pass" or "fail"', "if_absent")
     return SysctlCheck(str(name), one_of, at_least, at_most, Outcome(if_absent))
 
 
-def _count(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+def _count(at: _At, d: dict[str, Any]) -> Check:
     ns_type = d.get("type")
     if ns_type not in _TYPES:
-        raise where.error(
-            f"a count check's type is one of: {', '.join(_TYPES)}", "type", n, rule_id
-        )
-    at_most = _int(where, n, rule_id, d, "at_most")
+        raise at.error(f"a count check's type is one of: {', '.join(_TYPES)}", "type")
+    at_most = _int(at, d, "at_most")
     if at_most is None:
-        raise where.error("a count check needs at_most", "kind", n, rule_id)
+        raise at.error("a count check needs at_most", "kind")
     return CountCheck(str(ns_type), at_most)
 
 
-def _scoped(
-    where: _Text, n: int, rule_id: str, d: dict[str, Any]
-) -> tuple[tuple[str, ...] | None, Allowlist]:
-    types = _choices(where, n, rule_id, d, "types", _TYPES) if "types" in d else None
-    allow = _allowlist(where, n, rule_id, d)
+def _scoped(at: _At, d: dict[str, Any]) -> tuple[tuple[str, ...] | None, Allowlist]:
+    types = _choices(at, d, "types", _TYPES) if "types" in d else None
+    allow = _allowlist(at, d)
     if allow is None:
-        raise where.error(
-            f"a {d['kind']} check needs commands, parents, users or paths (glob lists)",
-            "kind",
-            n,
-            rule_id,
+        raise at.error(
+            f"a {d['kind']} check needs commands, parents, users or paths (glob lists)", "kind"
         )
     return types, allow
 
 
-def _holders(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
-    return HoldersCheck(*_scoped(where, n, rule_id, d))
+def _holders(at: _At, d: dict[str, Any]) -> Check:
+    return HoldersCheck(*_scoped(at, d))
 
 
-def _created(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
-    return CreatedCheck(*_scoped(where, n, rule_id, d))
+def _created(at: _At, d: dict[str, Any]) -> Check:
+    return CreatedCheck(*_scoped(at, d))
 
 
-def _unprivileged(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
-    return UnprivilegedOwnerCheck(_allowlist(where, n, rule_id, d))
+def _unprivileged(at: _At, d: dict[str, Any]) -> Check:
+    return UnprivilegedOwnerCheck(_allowlist(at, d))
 
 
-_KINDS: dict[str, tuple[set[str], Callable[[_Text, int, str, dict[str, Any]], Check]]] = {
+_KINDS: dict[str, tuple[set[str], Callable[[_At, dict[str, Any]], Check]]] = {
     "capability": ({"type", "status"}, _capability),
     "sysctl": ({"name", "equals", "one_of", "at_least", "at_most", "if_absent"}, _sysctl),
     "count": ({"type", "at_most"}, _count),
@@ -444,19 +403,14 @@ _KINDS: dict[str, tuple[set[str], Callable[[_Text, int, str, dict[str, Any]], Ch
 }
 
 
-def _check(where: _Text, n: int, rule_id: str, d: dict[str, Any]) -> Check:
+def _check(at: _At, d: dict[str, Any]) -> Check:
     kind = d.get("kind")
     if kind not in _KINDS:
-        raise where.error(
-            f"unknown check kind {kind!r}; known: {', '.join(_KINDS)}", "kind", n, rule_id
-        )
+        raise at.error(f"unknown check kind {kind!r}; known: {', '.join(_KINDS)}", "kind")
     keys, build = _KINDS[kind]
     for key in d:
         if key != "kind" and key not in keys:
-            raise where.error(
-                f"unknown key {key!r} for a {kind} check; known: {', '.join(sorted(keys))}",
-                key,
-                n,
-                rule_id,
+            raise at.error(
+                f"unknown key {key!r} for a {kind} check; known: {', '.join(sorted(keys))}", key
             )
-    return build(where, n, rule_id, d)
+    return build(at, d)
