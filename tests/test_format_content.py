@@ -746,8 +746,9 @@ def _diff_facts(fmt: str, text: str) -> tuple[dict[tuple[str, str], dict[str, st
     if fmt == "json":
         data = json.loads(text)
         rows = {}
-        for change in ("created", "vanished"):
-            for n in data[change]:
+        for change in ("created", "vanished", "changed"):
+            for item in data[change]:
+                n = item["new"] if change == "changed" else item
                 rows[(change, str(n["inode"]))] = {
                     "type": n["type"],
                     "pid": "" if n["pid"] is None else str(n["pid"]),
@@ -756,7 +757,6 @@ def _diff_facts(fmt: str, text: str) -> tuple[dict[tuple[str, str], dict[str, st
                     if change == "created"
                     else "",
                 }
-        assert data["changed"] == []
         s = data["summary"]
         summary = (
             f"{s['created']} created, {s['vanished']} vanished, {s['changed']} changed, "
