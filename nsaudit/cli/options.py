@@ -112,8 +112,8 @@ class Common:
 
 
 def write_to(output: str, write: Callable[[IO[str]], T]) -> T:
-    """Hand `write` standard output (for - or /dev/stdout; flushed, so that a closed pipe is
-    found here) or -o FILE, written as write_atomically says."""
+    """Hand `write` standard output for - (flushed, so that a closed pipe is found here), or
+    -o FILE as write_atomically writes it (/dev/stdout included)."""
     if output != "-":
         return write_atomically(output, write)
     done = write(sys.stdout)
