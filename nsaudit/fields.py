@@ -78,8 +78,10 @@ def payload(record: Any) -> dict[str, Any]:
             out[f.name] = ref_payload(value)
         elif f.kind == "holders":
             out[f.name] = [holder_payload(h) for h in value]
+        elif "json" not in f.options:
+            out[f.name] = value
         else:
-            *outer, key = f.json_keys()[0].split(".")
+            *outer, key = f.options["json"].split(".")
             place = out
             for name in outer:
                 place = place.setdefault(name, {})
