@@ -86,6 +86,24 @@ def wait_for(predicate: object, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def held_anywhere(links: set[str]) -> bool:
+    """Whether any process is in, or holds an fd to, one of these namespaces ("uts:[N]"): on
+    a busy host another scanner may hold one open for a moment after its last process died."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        for folder in ("ns", "fd"):
+            try:
+                entries = list((proc / folder).iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                with suppress(OSError):
+                    if os.readlink(entry) in links:
+                        return True
+    return False
+
+
 def children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
