@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from nsaudit.model import HolderKind, Namespace, Snapshot
 
 # The fields each namespace declares with its diff role (nsaudit/model.py). A representative
 # process that is replaced, or a process count that moves, is routine on a live host: those
 # "noise" fields alone never make a diff exit 1.
-COMPARED_FIELDS = tuple(f.name for f in fields(Namespace) if "diff" in f.metadata)
-NOISE_FIELDS = frozenset(f.name for f in fields(Namespace) if f.metadata.get("diff") == "noise")
+_DECLARED = dataclasses.fields(Namespace)
+COMPARED_FIELDS = tuple(f.name for f in _DECLARED if "diff" in f.metadata)
+NOISE_FIELDS = frozenset(f.name for f in _DECLARED if f.metadata.get("diff") == "noise")
 
 Key = tuple[str, int, int, int | None]
 

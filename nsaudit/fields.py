@@ -152,11 +152,7 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
     for f in fields:
         where = js.at(path, f.name)
         if f.kind == "id":
-            out[f.name] = NamespaceId(
-                NsType(js.one(d["type"], js.at(path, "type"), _TYPES)),
-                js.integer(d["dev"], js.at(path, "dev")),
-                js.integer(d["inode"], js.at(path, "inode")),
-            )
+            out[f.name] = _namespace_id(d, path, _TYPES)
         elif f.kind == "count":
             out[f.name] = js.integer(d[f.name], where)
         elif f.kind == "number":
@@ -178,10 +174,15 @@ def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> Na
     if not types:
         raise js.Invalid(path, f"null for a {own.value} namespace", "an object")
     r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
+    return _namespace_id(r, path, tuple(t.value for t in types))
+
+
+def _namespace_id(d: dict[str, Any], path: str, types: tuple[str, ...]) -> NamespaceId:
+    """The type, dev and inode keys of a namespace object or reference."""
     return NamespaceId(
-        NsType(js.one(r["type"], js.at(path, "type"), tuple(t.value for t in types))),
-        js.integer(r["dev"], js.at(path, "dev")),
-        js.integer(r["inode"], js.at(path, "inode")),
+        NsType(js.one(d["type"], js.at(path, "type"), types)),
+        js.integer(d["dev"], js.at(path, "dev")),
+        js.integer(d["inode"], js.at(path, "inode")),
     )
 
 

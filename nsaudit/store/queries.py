@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, select
 
 from nsaudit.errors import UsageError
+from nsaudit.jsonshape import MAX_INT  # a larger id or offset names no snapshot
 from nsaudit.model import HostInfo, HostRow, SnapshotRow
 from nsaudit.refs import SnapshotRef
 from nsaudit.store.schema import hosts, snapshots
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-# SQLite and PostgreSQL integers are 64-bit: a larger id or offset names no snapshot.
-_INT64_MAX = 2**63 - 1
 
 
 def list_rows(conn: Connection, hostname: str | None, limit: int | None) -> list[SnapshotRow]:
@@ -58,7 +57,7 @@ def resolve(
     'latest' is the host's highest seq, for every command."""
     if ref.id is not None:
         found = None
-        if ref.id <= _INT64_MAX:
+        if ref.id <= MAX_INT:
             found = conn.execute(select(snapshots.c.id).where(snapshots.c.id == ref.id)).scalar()
         if found is None:
             raise UsageError(f"no snapshot {ref.text}; `nsaudit snapshots` lists them")
@@ -67,7 +66,7 @@ def resolve(
     who = f"host {hostname!r}" if hostname is not None else f"this host ({host and host.hostname})"
     host_id = pick_host(conn, hostname, host, required=False)
     found = None
-    if host_id is not None and back <= _INT64_MAX:
+    if host_id is not None and back <= MAX_INT:
         found = conn.execute(
             select(snapshots.c.id)
             .where(snapshots.c.host_id == host_id)
