@@ -113,6 +113,22 @@ MALFORMED = [
         ["line 12", "rule R-1", "no quotes"],
     ),
     (
+        "second waiver without a reason: its own line",
+        '[policy]\nname = "p"\n'
+        + GOOD_RULE
+        + '[[rule.waiver]]\nhosts = "a"\nreason = "ok"\nexpires = 2999-01-01\n'
+        + '[[rule.waiver]]\nhosts = "b"\nexpires = 2999-01-01\n',
+        ["line 13", "rule R-1", "a waiver needs a reason"],
+    ),
+    (
+        "second waiver's empty approved_by: its own line",
+        '[policy]\nname = "p"\n'
+        + GOOD_RULE
+        + '[[rule.waiver]]\nhosts = "a"\nreason = "ok"\nexpires = 2999-01-01\napproved_by = "x"\n'
+        + '[[rule.waiver]]\nhosts = "b"\nreason = "ok"\nexpires = 2999-01-01\napproved_by = ""\n',
+        ["line 18", "rule R-1", "approved_by must be a non-empty string"],
+    ),
+    (
         "type that does not exist",
         '[policy]\nname = "p"\n[[rule]]\nid = "C-1"\ntitle = "t"\nseverity = "low"\n'
         'check = { kind = "capability", type = "usr", status = "disabled" }\n',

@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -257,6 +257,7 @@ def _rule(where: _Text, n: int, rule: dict[str, Any]) -> Rule:
 def _waiver(at: _At, w: Any, waiver: int) -> Waiver:
     if not isinstance(w, dict):
         raise at.error("a waiver is a [[rule.waiver]] table", "waiver")
+    at = replace(at, waiver=waiver)  # the keys below are looked for in that waiver's table
     for key in w:
         if key not in _WAIVER_KEYS:
             raise at.error(
