@@ -209,9 +209,8 @@ def column(kind: str, default: Any = MISSING, **options: Any) -> Any:
     characters), cell (that column's text when not the value's), types (a ref's allowed
     types, from the record's own type), added (the schema revision that added it: older
     bundles lack the key, and a row stored before it learns the value without counting as a
-    change), diff
-    ("signal": a change is a finding; "noise": routine on a live host, as a replaced
-    representative process; absent: part of the identity, never compared)."""
+    change), diff ("signal": a change is a finding; "noise": routine on a live host, as a
+    replaced representative process; absent: part of the identity, never compared)."""
     return field(default=default, metadata={"kind": kind, **options})
 
 

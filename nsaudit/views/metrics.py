@@ -13,6 +13,8 @@ from nsaudit.render.escape import terminal
 
 
 def prometheus(snap: Snapshot, runs: Sequence[CheckRun]) -> str:
+    """The metrics text: namespaces per type, capability status per type, snapshot time and
+    partial, and per policy its failing rules and last check."""
     # Label values are quoted by the library, but a host name's control characters would
     # still reach a terminal: escaped like any untrusted text.
     host = terminal(snap.host.hostname)
