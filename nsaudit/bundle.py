@@ -21,18 +21,15 @@ from typing import IO, Any, TypeVar
 
 from nsaudit import __version__, fields
 from nsaudit import jsonshape as js
+from nsaudit.kernel import report
 from nsaudit.model import (
-    Access,
     HostInfo,
     Namespace,
     NamespaceId,
     NsType,
     ScanProblem,
     Snapshot,
-    Status,
-    Unprivileged,
 )
-from nsaudit.views.detect import SCHEMA as DETECT_SCHEMA
 from nsaudit.views.snapshot import SNAPSHOT_SCHEMA, snapshot_payload
 
 SCHEMA = "nsaudit.bundle/1"
@@ -44,8 +41,6 @@ MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 _HEAD = 64 * 1024
 _TYPES = tuple(t.value for t in NsType)
-_UNPRIVILEGED = tuple(u.value for u in Unprivileged)
-_VIA = ("direct", "user namespace")
 _T = TypeVar("_T")
 
 
@@ -59,7 +54,7 @@ def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
     count = 0
     for snap in snapshots:
         record = snapshot_payload(snap, snap.namespaces)
-        record["capabilities"] = snap.capabilities
+        record["capabilities"] = snap.capabilities.document if snap.capabilities else None
         del record["id"]
         out.write(json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n")
         count += 1
@@ -280,7 +275,7 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         threads=bool(js.flag(d["threads"], "threads")),
         namespaces=tuple(namespaces),
         problems=problems,
-        capabilities=_capabilities(d["capabilities"], "capabilities"),
+        capabilities=None if d["capabilities"] is None else report.decode(d["capabilities"]),
         seq=js.integer(d["seq"], "seq", low=1),
     )
     # partial and counts are derived: they must say what the data says.
@@ -302,136 +297,3 @@ def _problem(value: object, path: str) -> ScanProblem:
         js.string(p["path"], js.at(path, "path")),
         js.string(p["errno"], js.at(path, "errno"), empty=False),
     )
-
-
-# The capability report, nsaudit.detect/1 (README "JSON: nsaudit.detect/1"): every key the
-# diff, policy, compare, report and metrics code reads is checked for its type and words.
-
-
-def _capabilities(value: object, path: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    keys = (
-        "schema",
-        "nsaudit_version",
-        "root",
-        "kernel",
-        "kconfig",
-        "kconfig_tried",
-        "types",
-        "restrictions",
-        "unprivileged_userns",
-        "probes",
-        "warnings",
-    )
-    c = js.obj(value, path, keys, open_keys=True, what="nsaudit.detect/1 report")
-    for key in c:
-        if key not in keys:
-            js.depth_ok(c[key], js.at(path, key))
-    js.choice(c["schema"], js.at(path, "schema"), (DETECT_SCHEMA,))
-    js.string(c["nsaudit_version"], js.at(path, "nsaudit_version"))
-    js.string(c["root"], js.at(path, "root"))
-    where = js.at(path, "kernel")
-    k = _open(c["kernel"], where, ("release", "source"))
-    js.text(k["release"], js.at(where, "release"), null=True)
-    js.text(k["source"], js.at(where, "source"), null=True)
-    if c["kconfig"] is not None:
-        where = js.at(path, "kconfig")
-        kc = _open(c["kconfig"], where, ("path", "compressed", "release", "matches_running"))
-        js.string(kc["path"], js.at(where, "path"))
-        js.flag(kc["compressed"], js.at(where, "compressed"))
-        js.text(kc["release"], js.at(where, "release"), null=True)
-        js.flag(kc["matches_running"], js.at(where, "matches_running"), null=True)
-    for n, tried in enumerate(
-        js.items(c["kconfig_tried"], js.at(path, "kconfig_tried"), "strings")
-    ):
-        js.string(tried, js.at(js.at(path, "kconfig_tried"), n))
-    where = js.at(path, "types")
-    types = [
-        _type(t, js.at(where, n)) for n, t in enumerate(js.items(c["types"], where, "objects"))
-    ]
-    js.each_once(types, where, "type", _TYPES)
-    where = js.at(path, "restrictions")
-    names: set[str] = set()
-    for n, r in enumerate(js.items(c["restrictions"], where, "objects")):
-        item = js.at(where, n)
-        r = _open(r, item, ("name", "path", "value", "meaning"))
-        name = js.string(r["name"], js.at(item, "name"), empty=False)
-        if name in names:
-            raise js.Invalid(js.at(item, "name"), "each sysctl once", js.shown(name))
-        names.add(name)
-        js.string(r["path"], js.at(item, "path"))
-        js.text(r["value"], js.at(item, "value"), null=True)
-        js.string(r["meaning"], js.at(item, "meaning"))
-    access = tuple(a.value for a in Access)
-    _verdict(c["unprivileged_userns"], js.at(path, "unprivileged_userns"), access)
-    where = js.at(path, "probes")
-    for n, p in enumerate(js.items(c["probes"], where, "objects")):
-        _probe(p, js.at(where, n))
-    for n, w in enumerate(js.items(c["warnings"], js.at(path, "warnings"), "strings")):
-        js.string(w, js.at(js.at(path, "warnings"), n))
-    return c
-
-
-def _open(value: object, path: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """An object of the capability report: its keys present, new keys kept (not deeply)."""
-    d = js.obj(value, path, keys, open_keys=True, what="such object of nsaudit.detect/1")
-    for key in d:
-        if key not in keys:
-            js.depth_ok(d[key], js.at(path, key))
-    return d
-
-
-def _verdict(value: object, path: str, words: tuple[str, ...]) -> None:
-    v = _open(value, path, ("value", "reason"))
-    js.choice(v["value"], js.at(path, "value"), words)
-    js.string(v["reason"], js.at(path, "reason"))
-
-
-def _type(value: object, path: str) -> dict[str, Any]:
-    keys = (
-        "type",
-        "status",
-        "reason",
-        "config",
-        "present",
-        "for_children",
-        "limit",
-        "introduced",
-        "kernel_ok",
-        "unprivileged",
-    )
-    t = _open(value, path, keys)
-    js.choice(t["type"], js.at(path, "type"), _TYPES)
-    js.choice(t["status"], js.at(path, "status"), tuple(s.value for s in Status))
-    js.string(t["reason"], js.at(path, "reason"))
-    where = js.at(path, "config")
-    for n, option in enumerate(js.items(t["config"], where, "objects")):
-        o = _open(option, js.at(where, n), ("option", "value"))
-        js.string(o["option"], js.at(js.at(where, n), "option"), empty=False)
-        js.text(o["value"], js.at(js.at(where, n), "value"), null=True)
-    js.flag(t["present"], js.at(path, "present"), null=True)
-    js.flag(t["for_children"], js.at(path, "for_children"), null=True)
-    js.whole(t["limit"], js.at(path, "limit"), null=True)
-    js.string(t["introduced"], js.at(path, "introduced"))
-    js.flag(t["kernel_ok"], js.at(path, "kernel_ok"), null=True)
-    _verdict(t["unprivileged"], js.at(path, "unprivileged"), _UNPRIVILEGED)
-    return t
-
-
-def _probe(value: object, path: str) -> None:
-    p = _open(value, path, ("user", "uid", "results"))
-    js.string(p["user"], js.at(path, "user"))
-    js.integer(p["uid"], js.at(path, "uid"))
-    where = js.at(path, "results")
-    results = []
-    for n, r in enumerate(js.items(p["results"], where, "objects")):
-        item = js.at(where, n)
-        r = _open(r, item, ("type", "usable", "via", "errno", "error"))
-        js.choice(r["type"], js.at(item, "type"), _TYPES)
-        js.flag(r["usable"], js.at(item, "usable"))
-        js.choice(r["via"], js.at(item, "via"), _VIA, null=True)
-        js.text(r["errno"], js.at(item, "errno"), null=True)
-        js.text(r["error"], js.at(item, "error"), null=True)
-        results.append(r)
-    js.each_once(results, where, "type", _TYPES)

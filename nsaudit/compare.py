@@ -51,7 +51,7 @@ def _depth(snap: Snapshot, ns_type: NsType) -> int:
 
 
 def compare(snaps: list[Snapshot]) -> Comparison:
-    host_facts = [facts(s.capabilities or {}) for s in snaps]
+    host_facts = [facts(s.capabilities) for s in snaps]
     keys = sorted({k for f in host_facts for k in f})
     holder_counts = []
     mount_sets = []

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from nsaudit.model import HolderKind, Namespace, Snapshot
+from nsaudit.model import CapabilityReport, HolderKind, Namespace, Snapshot
 
-# The fields each namespace declares with its diff role (nsaudit/model.py). A representative
-# process that is replaced, or a process count that moves, is routine on a live host: those
-# "noise" fields alone never make a diff exit 1.
+# The fields each namespace declares with its diff role (nsaudit/model/inventory.py). A
+# representative process that is replaced, or a process count that moves, is routine on a live
+# host: those "noise" fields alone never make a diff exit 1.
 _DECLARED = dataclasses.fields(Namespace)
 COMPARED_FIELDS = tuple(f.name for f in _DECLARED if "diff" in f.metadata)
 NOISE_FIELDS = frozenset(f.name for f in _DECLARED if f.metadata.get("diff") == "noise")
@@ -86,7 +86,7 @@ def diff(old: Snapshot, new: Snapshot, ns_type: str | None = None) -> SnapshotDi
     old_ns = [n for n in old.namespaces if ns_type in (None, n.id.type.value)]
     new_ns = [n for n in new.namespaces if ns_type in (None, n.id.type.value)]
     rebooted = bool(old.host.boot_id and new.host.boot_id and old.host.boot_id != new.host.boot_id)
-    caps = tuple(capability_changes(old.capabilities or {}, new.capabilities or {}))
+    caps = tuple(capability_changes(old.capabilities, new.capabilities))
     if rebooted:
         created, vanished = by_shape(old_ns, new_ns)
         return SnapshotDiff(True, created, vanished, (), caps)
@@ -145,32 +145,31 @@ def _note(old: Namespace, new: Namespace) -> str | None:
     return None
 
 
-def facts(report: Mapping[str, object]) -> dict[str, object]:
-    """The facts of a detect report that matter to an audit, flattened to dotted keys."""
-    out: dict[str, object] = {}
-    kernel = report.get("kernel")
-    if isinstance(kernel, Mapping):
-        out["kernel.release"] = kernel.get("release")
-    kconfig = report.get("kconfig")
-    out["kconfig.path"] = kconfig.get("path") if isinstance(kconfig, Mapping) else None
-    types = report.get("types")
-    for t in types if isinstance(types, list) else []:
-        name = t.get("type")
-        for field in ("status", "present", "limit"):
-            out[f"types.{name}.{field}"] = t.get(field)
-        for option in t.get("config") or []:
-            out[f"types.{name}.config.{option.get('option')}"] = option.get("value")
-        unprivileged = t.get("unprivileged")
-        if isinstance(unprivileged, Mapping):
-            out[f"types.{name}.unprivileged"] = unprivileged.get("value")
-    restrictions = report.get("restrictions")
-    for r in restrictions if isinstance(restrictions, list) else []:
-        out[f"sysctl.{r.get('name')}"] = r.get("value")
+def facts(stored: CapabilityReport | None) -> dict[str, object]:
+    """The facts of a capability report that matter to an audit, flattened to dotted keys (none
+    without a report)."""
+    if stored is None:
+        return {}
+    report = stored.value
+    out: dict[str, object] = {
+        "kernel.release": report.release,
+        "kconfig.path": report.kconfig.path if report.kconfig else None,
+    }
+    for t in report.types:
+        name = t.type.value
+        out[f"types.{name}.status"] = t.status.value
+        out[f"types.{name}.present"] = t.present
+        out[f"types.{name}.limit"] = t.limit
+        for option in t.config:
+            out[f"types.{name}.config.{option.name}"] = option.value
+        out[f"types.{name}.unprivileged"] = t.unprivileged.value.value
+    for r in report.restrictions:
+        out[f"sysctl.{r.name}"] = r.value
     return out
 
 
 def capability_changes(
-    old: Mapping[str, object], new: Mapping[str, object]
+    old: CapabilityReport | None, new: CapabilityReport | None
 ) -> list[CapabilityChange]:
     a, b = facts(old), facts(new)
     return [

@@ -7,8 +7,26 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.kernel.report import report
+from nsaudit.model import (
+    Access,
+    Answer,
+    Capabilities,
+    CapabilityReport,
+    Holder,
+    HostInfo,
+    KconfigSource,
+    Namespace,
+    NamespaceId,
+    NsType,
+    Restriction,
+    Snapshot,
+    Status,
+    TypeCapability,
+    Unprivileged,
+)
 from nsaudit.store.database import Database
 from nsaudit.store.snapshots import save
 
@@ -41,7 +59,47 @@ def ns(
     )
 
 
-def snap(*namespaces: Namespace, boot: str = "boot-1", caps: dict | None = None) -> Snapshot:
+def kernel_report(
+    release: str | None = "6.1.0",
+    kconfig: str | None = "/boot/config-6.1.0",
+    sysctls: tuple[Restriction, ...] = (),
+    **types: dict[str, Any],
+) -> CapabilityReport:
+    """A capability report built in memory: each type unknown, with no evidence, unless a
+    keyword of its name gives its fields (`user={"status": Status.DISABLED, "limit": 0}`)."""
+    unknown = Answer(Unprivileged.UNKNOWN, "not assessed")
+    each = {
+        t: TypeCapability(
+            t, (), None, None, None, "3.8", None, Status.UNKNOWN, "no evidence", unknown
+        )
+        for t in NsType
+    }
+    for name, fields in types.items():
+        each[NsType(name)] = replace(each[NsType(name)], **fields)
+    source = KconfigSource(kconfig, False, None, None) if kconfig else None
+    return report(
+        Capabilities(
+            "/",
+            release,
+            "/proc/sys/kernel/osrelease",
+            source,
+            (),
+            tuple(each.values()),
+            sysctls,
+            Answer(Access.UNKNOWN, "not assessed"),
+            (),
+        )
+    )
+
+
+def restriction(name: str, value: str | None, read: bool = True, meaning: str = "m") -> Restriction:
+    """A sysctl of a capability report; read=False: it could not be read."""
+    return Restriction(name, "/proc/sys/" + name.replace(".", "/"), value, meaning, read)
+
+
+def snap(
+    *namespaces: Namespace, boot: str = "boot-1", caps: CapabilityReport | None = None
+) -> Snapshot:
     host = replace(HOST, boot_id=boot)
     return Snapshot(
         host, "2026-01-01T00:00:00+00:00", "t", None, 1, False, tuple(namespaces), (), caps

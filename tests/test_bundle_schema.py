@@ -18,9 +18,10 @@ import pytest
 from nsaudit import __version__, bundle
 from nsaudit.bundle import BundleError, SeqOrder
 from nsaudit.hostfs import HostFS
+from nsaudit.kernel import report
 from nsaudit.kernel.detect import detect
+from nsaudit.kernel.report import encode
 from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, ScanProblem, Snapshot
-from nsaudit.views.detect import payload
 
 ROOT = Path(__file__).resolve().parent.parent / "samples" / "roots" / "ubuntu2504-gzip-apparmor"
 TYPES = "cgroup, ipc, mnt, net, pid, time, user, uts"
@@ -34,7 +35,7 @@ MISSING = object()  # a key taken out of the record
 
 def capabilities() -> dict[str, Any]:
     """A real report of a fixture host, with a probe run and keys of a newer nsaudit."""
-    caps: dict[str, Any] = json.loads(json.dumps(payload(detect(HostFS(ROOT)))))
+    caps: dict[str, Any] = json.loads(json.dumps(encode(detect(HostFS(ROOT)))))
     assert caps["kconfig"] is not None and caps["types"][0]["config"]
     caps["probes"] = [
         {
@@ -165,7 +166,7 @@ def snapshot(seq: int = 1) -> Snapshot:
             ScanProblem(1, "/proc/1/ns/cgroup", "EACCES"),
             ScanProblem(None, "/proc is mounted hidepid=invisible", "UNSEEN"),
         ),
-        capabilities=capabilities(),
+        capabilities=report.decode(capabilities()),
         seq=seq,
     )
 
@@ -264,8 +265,8 @@ def test_round_trip_every_field_and_variant() -> None:
     # the newer nsaudit's keys inside capabilities are kept as written
     back = read("".join(text).encode())[0][1]
     assert back.capabilities is not None
-    assert back.capabilities["future"] == {"deep": [1, {"x": None}]}
-    assert back.capabilities["kernel"]["future"] == [1, 2]
+    assert back.capabilities.document["future"] == {"deep": [1, {"x": None}]}
+    assert back.capabilities.document["kernel"]["future"] == [1, 2]
 
 
 def test_written_lines_are_ascii_with_sorted_keys() -> None:
@@ -368,6 +369,7 @@ FIELDS: list[tuple[tuple[str | int, ...], str]] = [
     (("capabilities", "restrictions", 1, "path"), "str"),
     (("capabilities", "restrictions", 1, "value"), "str?"),
     (("capabilities", "restrictions", 1, "meaning"), "str"),
+    (("capabilities", "restrictions", 1, "read"), "bool"),
     (("capabilities", "unprivileged_userns", "reason"), "str"),
     (("capabilities", "probes", 0, "user"), "str"),
     (("capabilities", "probes", 0, "uid"), "int"),
@@ -653,7 +655,7 @@ def test_unknown_keys_kept_in_capabilities(
     path: tuple[str | int, ...], what: str, keys: tuple[str, ...]
 ) -> None:
     snap = good((*path, "newer"), {"a": [None]})
-    where: Any = snap.capabilities
+    where: Any = snap.capabilities.document if snap.capabilities else None
     for key in path[1:]:
         where = where[key]
     assert where["newer"] == {"a": [None]}
@@ -815,10 +817,26 @@ def test_counts_must_agree_with_namespaces() -> None:
 # --- capabilities ------------------------------------------------------------------------
 
 
+def test_a_report_decodes_to_the_value_it_was_encoded_from() -> None:
+    caps = detect(HostFS(ROOT))
+    assert report.decode(json.loads(json.dumps(encode(caps)))).value == caps
+    assert report.report(caps) == report.decode(encode(caps))
+
+
+def test_a_restriction_without_read_was_read() -> None:
+    # nsaudit.detect/1 gained restrictions[].read; an older report read each sysctl it names
+    rs = copy.deepcopy(BASE["capabilities"]["restrictions"])
+    for r in rs:
+        del r["read"]
+    snap = good(("capabilities", "restrictions"), rs)
+    assert snap.capabilities is not None
+    assert all(r.read for r in snap.capabilities.value.restrictions)
+
+
 def test_capabilities_null_and_kconfig_null() -> None:
     assert good(("capabilities",), None).capabilities is None
     snap = good(("capabilities", "kconfig"), None)
-    assert snap.capabilities is not None and snap.capabilities["kconfig"] is None
+    assert snap.capabilities is not None and snap.capabilities.value.kconfig is None
     message = bad(("capabilities", "kconfig"), "x")
     assert message == 'line 2: capabilities.kconfig: expected an object, got "x"'
 

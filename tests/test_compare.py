@@ -16,9 +16,9 @@ def test_two_hosts_from_bundles(tmp_path: Path) -> None:
     from nsaudit.collect.snapshot import take
     from nsaudit.hostfs import HostFS
     from nsaudit.kernel.detect import detect
+    from nsaudit.kernel.report import report
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
-    from nsaudit.views.detect import payload
 
     alpha_db, beta_db, fleet = tmp_path / "alpha.db", tmp_path / "beta.db", tmp_path / "fleet.db"
     config = tmp_path / "alpha.toml"
@@ -31,7 +31,7 @@ def test_two_hosts_from_bundles(tmp_path: Path) -> None:
     beta = replace(
         live,
         host=replace(live.host, hostname="beta", machine_id="b" * 32),
-        capabilities=payload(detect(HostFS(str(ROOTS / "centos7-userns-disabled")))),
+        capabilities=report(detect(HostFS(str(ROOTS / "centos7-userns-disabled")))),
     )
     database = Database(str(beta_db))
     with database.writing() as conn:

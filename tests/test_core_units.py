@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import ns, snap
+from factories import kernel_report, ns, restriction, snap
 
 from nsaudit.cli import _hoist_shared, _without_debug, main
 from nsaudit.diff import (
@@ -26,7 +26,21 @@ from nsaudit.diff import (
     without,
 )
 from nsaudit.errors import DatabaseError
-from nsaudit.model import Holder, HostInfo, Namespace, NsType, Outcome, RuleResult, Snapshot
+from nsaudit.kernel.report import report
+from nsaudit.model import (
+    Answer,
+    CapabilityReport,
+    Holder,
+    HostInfo,
+    KconfigOption,
+    Namespace,
+    NsType,
+    Outcome,
+    RuleResult,
+    Snapshot,
+    Status,
+    Unprivileged,
+)
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
 from nsaudit.store import checks as stored_checks
 from nsaudit.store import retention
@@ -106,9 +120,7 @@ def test_each_kind_of_difference_alone_makes_a_diff_differ(what: str) -> None:
         d = diff(snap(a), snap())
         assert d.vanished == (a,) and not d.created
     else:
-        d = diff(
-            snap(caps={"kernel": {"release": "6.1"}}), snap(caps={"kernel": {"release": "6.2"}})
-        )
+        d = diff(snap(caps=kernel_report("6.1")), snap(caps=kernel_report("6.2")))
         assert [(c.key, c.old, c.new) for c in d.capabilities] == [("kernel.release", "6.1", "6.2")]
     assert d.differs
 
@@ -182,8 +194,8 @@ def test_a_missing_boot_id_is_not_a_reboot(boots: tuple[str | None, str | None])
 
 
 def test_a_reboot_says_so_and_lists_no_changes() -> None:
-    a = snap(ns(NsType.NET, 1, nprocs=1), caps={"kernel": {"release": "6.1"}})
-    b = snap(ns(NsType.NET, 1, nprocs=3), boot="boot-2", caps={"kernel": {"release": "6.2"}})
+    a = snap(ns(NsType.NET, 1, nprocs=1), caps=kernel_report("6.1"))
+    b = snap(ns(NsType.NET, 1, nprocs=3), boot="boot-2", caps=kernel_report("6.2"))
     d = diff(a, b)
     assert d.rebooted and not d.created and not d.vanished and d.changed == ()
     assert [c.key for c in d.capabilities] == ["kernel.release"]
@@ -239,30 +251,26 @@ def test_notes_say_the_change_in_words() -> None:
     assert note(replace(alive, holders=()), replace(dead, holders=())) is None
 
 
-REPORT = {
-    "kernel": {"release": "6.1.0", "source": "/proc/sys/kernel/osrelease"},
-    "kconfig": {"path": "/boot/config-6.1.0", "compressed": False},
-    "types": [
-        {
-            "type": "user",
-            "status": "available",
-            "present": True,
-            "limit": 100,
-            "config": [
-                {"option": "CONFIG_USER_NS", "value": "y"},
-                {"option": "CONFIG_NAMESPACES", "value": "y"},
-            ],
-            "unprivileged": {"value": "yes", "reason": "r"},
-            "introduced": "3.8",
-        },
-        {"type": "time", "status": "missing", "present": None, "limit": None, "config": None},
-    ],
-    "restrictions": [{"name": "user.max_user_namespaces", "value": "100", "meaning": "m"}],
-}
+REPORT = kernel_report(
+    sysctls=(restriction("user.max_user_namespaces", "100"),),
+    user={
+        "status": Status.AVAILABLE,
+        "present": True,
+        "limit": 100,
+        "config": (KconfigOption("CONFIG_USER_NS", "y"), KconfigOption("CONFIG_NAMESPACES", "y")),
+        "unprivileged": Answer(Unprivileged.YES, "r"),
+    },
+    time={"status": Status.MISSING},
+)
 
 
 def test_facts_flatten_a_detect_report_to_the_readmes_keys() -> None:
-    assert facts(REPORT) == {
+    got = facts(REPORT)
+    assert {
+        k: v
+        for k, v in got.items()
+        if k.split(".")[1] not in ("cgroup", "ipc", "mnt", "net", "pid", "uts")
+    } == {
         "kernel.release": "6.1.0",
         "kconfig.path": "/boot/config-6.1.0",
         "types.user.status": "available",
@@ -274,27 +282,24 @@ def test_facts_flatten_a_detect_report_to_the_readmes_keys() -> None:
         "types.time.status": "missing",
         "types.time.present": None,
         "types.time.limit": None,
+        "types.time.unprivileged": "unknown",
         "sysctl.user.max_user_namespaces": "100",
     }
+    # a type without config options has the four keys every type has
+    assert {k: v for k, v in got.items() if k.startswith("types.net.")} == {
+        "types.net.status": "unknown",
+        "types.net.present": None,
+        "types.net.limit": None,
+        "types.net.unprivileged": "unknown",
+    }
 
 
-def test_facts_of_a_report_without_sections() -> None:
-    assert facts({}) == {"kconfig.path": None}
-    assert facts({"kernel": None, "kconfig": None, "types": None, "restrictions": None}) == {
-        "kconfig.path": None
-    }
-    assert facts({"types": {"type": "user"}, "restrictions": {"name": "x"}}) == {
-        "kconfig.path": None
-    }
+def test_facts_of_no_report_are_none() -> None:
+    assert facts(None) == {}
 
 
 def test_capability_changes_are_sorted_and_name_old_and_new() -> None:
-    new = {
-        **REPORT,
-        "kernel": {"release": "6.2.0"},
-        "kconfig": None,
-        "restrictions": [],
-    }
+    new = report(replace(REPORT.value, release="6.2.0", kconfig=None, restrictions=()))
     changes = [(c.key, c.old, c.new) for c in capability_changes(REPORT, new)]
     assert changes == [
         ("kconfig.path", "/boot/config-6.1.0", None),
@@ -305,14 +310,13 @@ def test_capability_changes_are_sorted_and_name_old_and_new() -> None:
 
 
 def test_missing_capabilities_compare_as_empty_reports() -> None:
-    d = diff(snap(caps=None), snap(caps={"kconfig": {"path": "/proc/config.gz"}}))
-    assert [(c.key, c.old, c.new) for c in d.capabilities] == [
-        ("kconfig.path", None, "/proc/config.gz")
-    ]
-    d = diff(snap(caps={"kconfig": {"path": "/proc/config.gz"}}), snap(caps=None))
-    assert [(c.key, c.old, c.new) for c in d.capabilities] == [
-        ("kconfig.path", "/proc/config.gz", None)
-    ]
+    caps = kernel_report(kconfig="/proc/config.gz")
+    known = sorted((k, v) for k, v in facts(caps).items() if v is not None)
+    assert ("kconfig.path", "/proc/config.gz") in known
+    d = diff(snap(caps=None), snap(caps=caps))
+    assert [(c.key, c.old, c.new) for c in d.capabilities] == [(k, None, v) for k, v in known]
+    d = diff(snap(caps=caps), snap(caps=None))
+    assert [(c.key, c.old, c.new) for c in d.capabilities] == [(k, v, None) for k, v in known]
 
 
 def test_without_leaves_out_what_an_ignore_rule_matches_and_counts_it() -> None:
@@ -461,10 +465,14 @@ def day(n: int) -> str:
 
 
 def store(
-    db: Database, hostname: str, when: str, *namespaces: Namespace, caps: object = None
+    db: Database,
+    hostname: str,
+    when: str,
+    *namespaces: Namespace,
+    caps: CapabilityReport | None = None,
 ) -> int:
     s = replace(
-        snap(*namespaces, caps=caps),  # type: ignore[arg-type]
+        snap(*namespaces, caps=caps),
         taken_at=when,
         host=HostInfo(hostname, "machine-" + hostname, "boot-1", "6.1"),
     )
@@ -495,9 +503,9 @@ def four_snapshots(db: Database, hostname: str = "web") -> list[int]:
     e1 = ns(NsType.UTS, 5)
     e2 = replace(e1, user="alice")
     return [
-        store(db, hostname, day(1), a, b, e1, caps={"kernel": {"release": "6.1"}}),
-        store(db, hostname, day(2), a, c, e2, caps={"kernel": {"release": "6.2"}}),
-        store(db, hostname, day(3), a, d, e2, caps={"kernel": {"release": "6.3"}}),
+        store(db, hostname, day(1), a, b, e1, caps=kernel_report("6.1")),
+        store(db, hostname, day(2), a, c, e2, caps=kernel_report("6.2")),
+        store(db, hostname, day(3), a, d, e2, caps=kernel_report("6.3")),
         store(db, hostname, day(4), a, d, e2),
     ]
 
@@ -554,7 +562,7 @@ def test_prune_counts_the_newest_per_host(database: Database) -> None:
 def test_prune_keeps_a_capability_report_no_snapshot_left_needs_only_if_used(
     database: Database,
 ) -> None:
-    same = {"kernel": {"release": "6.1"}}
+    same = kernel_report("6.1")
     store(database, "web", day(1), ns(NsType.NET, 1), caps=same)
     store(database, "web", day(2), ns(NsType.NET, 1))
     store(database, "web", day(3), ns(NsType.NET, 1), caps=same)
@@ -607,7 +615,7 @@ def host_id(database: Database, hostname: str) -> int:
 
 def test_forget_removes_one_host_whole_and_nothing_of_another(database: Database) -> None:
     web = four_snapshots(database, "web")
-    shared = {"kernel": {"release": "6.3"}}  # the same report as web's seq 3
+    shared = kernel_report("6.3")  # the same report as web's seq 3
     other = store(database, "db", day(1), ns(NsType.NET, 50), ns(NsType.NET, 51), caps=shared)
     with database.writing() as conn:
         stored_checks.record(conn, web[0], "base", "0" * 64, day(1), (check_result(Outcome.PASS),))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLES, assert_clean_error, needs_root, run
-from factories import ns, snap
+from factories import kernel_report, ns, snap
 
 from nsaudit.model import HostInfo, NsType
 from nsaudit.store.database import Database
@@ -467,6 +467,32 @@ def test_db_check_lists_each_problem_and_exits_4(tmp_path: Path) -> None:
     assert any("policy check record 1" in p for p in problems)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("nsaudit: error: ") and "4 problems" in lines[0]
+    assert digest(db) == before
+
+
+def test_a_damaged_capability_report_is_a_database_error(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    database = Database(str(db))
+    host = HostInfo("web", "a" * 32, "boot-1", "6.1")
+    with database.writing() as conn:
+        save(conn, replace(snap(ns(NsType.NET, 1), caps=kernel_report()), host=host))
+    database.dispose()
+    with sqlite3.connect(db) as conn:
+        body = json.loads(conn.execute("SELECT body FROM capability_reports").fetchone()[0])
+        body["types"][2]["status"] = "maybe"
+        conn.execute("UPDATE capability_reports SET body = ?", (json.dumps(body),))
+    settle(db)
+    before = digest(db)
+    damage = "types[2].status: expected one of available, disabled, missing, unknown"
+    proc = run("show", "1", "--db", db)
+    assert_clean_error(proc, 4, "capability report of snapshot 1 is damaged", damage, "db check")
+    proc = run("db", "check", "--db", db)
+    assert proc.returncode == 4
+    problems = [line for line in proc.stdout.splitlines() if line.startswith("problem: ")]
+    assert f"problem: capability report 1 is not an nsaudit.detect/1 report: {damage}" in "\n".join(
+        problems
+    ), proc.stdout
+    assert any("snapshot 1" in p and "cannot be loaded" in p for p in problems), proc.stdout
     assert digest(db) == before
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from factories import ns, snap
+from factories import kernel_report, ns, restriction, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nsaudit.diff import capability_changes, diff, key
-from nsaudit.model import Holder, Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.model import Holder, Namespace, NamespaceId, NsType, Snapshot, Status
 
 namespaces = st.builds(
     ns,
@@ -76,14 +76,14 @@ def test_reboot_compares_by_shape_not_inode() -> None:
 
 
 def test_capability_changes() -> None:
-    old = {
-        "types": [{"type": "user", "status": "available", "limit": 100, "config": []}],
-        "restrictions": [{"name": "user.max_user_namespaces", "value": "100"}],
-    }
-    new = {
-        "types": [{"type": "user", "status": "disabled", "limit": 0, "config": []}],
-        "restrictions": [{"name": "user.max_user_namespaces", "value": "0"}],
-    }
+    old = kernel_report(
+        sysctls=(restriction("user.max_user_namespaces", "100"),),
+        user={"status": Status.AVAILABLE, "limit": 100},
+    )
+    new = kernel_report(
+        sysctls=(restriction("user.max_user_namespaces", "0"),),
+        user={"status": Status.DISABLED, "limit": 0},
+    )
     changes = {c.key: (c.old, c.new) for c in capability_changes(old, new)}
     assert changes == {
         "types.user.status": ("available", "disabled"),

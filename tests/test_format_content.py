@@ -574,10 +574,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     OTHER (the Ubuntu 25.04 sample's capabilities): one snapshot, the bind-mounted one."""
     from nsaudit.hostfs import HostFS
     from nsaudit.kernel.detect import detect
+    from nsaudit.kernel.report import report
     from nsaudit.model import Holder, HostInfo, Snapshot
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
-    from nsaudit.views.detect import payload
 
     db = tmp_path_factory.mktemp("formats") / "made.db"
     # Minutes apart, early yesterday: one day of history, whenever the test runs.
@@ -608,7 +608,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
             threads=False,
             namespaces=namespaces,
             problems=(),
-            capabilities=payload(detect(HostFS(str(caps)))),
+            capabilities=report(detect(HostFS(str(caps)))),
         )
 
     snaps = [

@@ -26,11 +26,15 @@ MAY_IMPORT: dict[str, set[str]] = {
     "churn": {"model", "diff"},
     "compare": {"model", "diff"},
     "policy": {"model", "kernel", "compare"},
-    "store": {"model", "fields"},
+    "store": {"model", "fields", "kernel"},
     "compliance": {"model", "diff", "churn", "policy", "store"},
     "settings": {"model", "policy", "store"},
-    "views": {"model", "fields", "render", "diff", "compare", "policy", "compliance"},
-    "bundle": {"model", "fields", "views"},
+    "views": {"model", "fields", "render", "kernel", "diff", "compare", "policy", "compliance"},
+    "bundle": {"model", "fields", "kernel", "views"},
+    "app": {
+        "model", "kernel", "collect", "diff", "compare", "policy", "store", "compliance",
+        "settings", "bundle",
+    },
     "cli": {"*"},
     "__main__": {"cli"},
 }

@@ -10,20 +10,23 @@ from datetime import date
 from typing import Any
 
 import pytest
-from factories import ns, snap
+from factories import kernel_report, ns, restriction, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nsaudit.model import (
     UNSEEN,
+    CapabilityReport,
     Evidence,
     Holder,
     Namespace,
     NamespaceId,
     NsType,
     Outcome,
+    Restriction,
     ScanProblem,
     Snapshot,
+    Status,
     WaiverNote,
 )
 from nsaudit.policy.checks import (
@@ -336,29 +339,22 @@ PARTIAL_NOTE = (
 # --- checks.py: capability -----------------------------------------------------------------
 
 
-def report(**extra: Any) -> dict[str, Any]:
-    return {
-        "types": [
-            {"type": "net", "status": "available", "reason": "CONFIG_NET_NS=y", "limit": 1000},
-            {
-                "type": "user",
-                "status": "disabled",
-                "reason": "user.max_user_namespaces = 0",
-                "limit": 0,
-            },
-            {"type": "time", "status": "missing"},
-            "not a mapping",
-        ],
-        "restrictions": [
-            {"name": "user.max_user_namespaces", "value": "0", "read": True, "meaning": "m"},
-            {"name": "kernel.unprivileged_userns_clone", "value": None, "read": True},
-            "not a mapping",
-        ],
-        **extra,
+def report(*sysctls: Restriction, **types: dict[str, Any]) -> CapabilityReport:
+    """net available (limit 1000), user disabled (limit 0), time missing, the rest unknown; the
+    user limit 0 and the clone switch read but not on this kernel, unless sysctls are given."""
+    default = (
+        restriction("user.max_user_namespaces", "0"),
+        restriction("kernel.unprivileged_userns_clone", None),
+    )
+    each: dict[str, dict[str, Any]] = {
+        "net": {"status": Status.AVAILABLE, "reason": "CONFIG_NET_NS=y", "limit": 1000},
+        "user": {"status": Status.DISABLED, "reason": "user.max_user_namespaces = 0", "limit": 0},
+        "time": {"status": Status.MISSING, "reason": "CONFIG_TIME_NS absent"},
     }
+    return kernel_report(sysctls=sysctls or default, **{**each, **types})
 
 
-def with_caps(caps: dict[str, Any] | None) -> Subject:
+def with_caps(caps: CapabilityReport | None) -> Subject:
     return Subject(snap(caps=caps), (), "now")
 
 
@@ -380,20 +376,13 @@ def test_capability_fails_naming_the_types_that_are_not() -> None:
     assert texts(v.evidence) == [
         "user namespaces: disabled (user.max_user_namespaces = 0)",
         "net namespaces: available (CONFIG_NET_NS=y)",
-        "time namespaces: missing (not in the report)",
-        "pid namespaces: unknown (not in the report)",
+        "time namespaces: missing (CONFIG_TIME_NS absent)",
+        "pid namespaces: unknown (no evidence)",
     ]
     assert [e.value for e in v.evidence] == ["disabled", "available", "missing", "unknown"]
-    # A type the report lacks is unknown, which a rule may allow.
+    # Unknown is a status a rule may allow.
     v = CapabilityCheck(("pid",), ("unknown",)).evaluate(with_caps(report()))
     assert v.outcome is Outcome.PASS
-
-
-def test_capability_of_a_report_without_types() -> None:
-    for caps in ({}, {"types": None}, {"types": []}):
-        v = CapabilityCheck(("net",), ("unknown",)).evaluate(with_caps(caps))
-        assert v.outcome is Outcome.PASS
-        assert texts(v.evidence) == ["net namespaces: unknown (not in the report)"]
 
 
 NO_REPORT = "the snapshot has no capability report; take a new snapshot with `nsaudit snapshot`"
@@ -454,7 +443,7 @@ def test_sysctl_equals() -> None:
         text,
         (Evidence(text, sysctl="user.max_user_namespaces", value="0"),),
     )
-    caps = report(restrictions=[{"name": "user.max_user_namespaces", "value": 15000}])
+    caps = report(restriction("user.max_user_namespaces", "15000"))
     v = check.evaluate(with_caps(caps))
     assert v.outcome is Outcome.FAIL
     assert v.summary == "user.max_user_namespaces = 15000 (want 0)"
@@ -462,7 +451,7 @@ def test_sysctl_equals() -> None:
 
 
 def test_sysctl_ranges_include_their_bounds() -> None:
-    caps = with_caps(report(restrictions=[{"name": "user.max_user_namespaces", "value": "10"}]))
+    caps = with_caps(report(restriction("user.max_user_namespaces", "10")))
     assert sysctl("user.max_user_namespaces", at_least=10).evaluate(caps).outcome is Outcome.PASS
     assert sysctl("user.max_user_namespaces", at_least=11).evaluate(caps).outcome is Outcome.FAIL
     assert sysctl("user.max_user_namespaces", at_most=10).evaluate(caps).outcome is Outcome.PASS
@@ -493,7 +482,7 @@ def test_sysctl_ranges_include_their_bounds() -> None:
 
 
 def test_sysctl_a_value_that_is_no_number_fails_a_range() -> None:
-    caps = report(restrictions=[{"name": "kernel.unprivileged_userns_clone", "value": "on"}])
+    caps = report(restriction("kernel.unprivileged_userns_clone", "on"))
     v = sysctl("kernel.unprivileged_userns_clone", at_most=0).evaluate(with_caps(caps))
     assert v.outcome is Outcome.FAIL
     assert v.summary == "kernel.unprivileged_userns_clone = on (want <= 0)"
@@ -513,7 +502,7 @@ def test_sysctl_limits_of_other_types_come_from_the_types() -> None:
 
 
 def test_sysctl_restrictions_come_before_the_types() -> None:
-    caps = report(restrictions=[{"name": "user.max_net_namespaces", "value": "3"}])
+    caps = report(restriction("user.max_net_namespaces", "3"))
     v = sysctl("user.max_net_namespaces", at_most=5).evaluate(with_caps(caps))
     assert v.summary == "user.max_net_namespaces = 3 (want <= 5)"
 
@@ -531,27 +520,24 @@ def test_sysctl_the_kernel_does_not_have_counts_as_if_absent_says() -> None:
     v = sysctl(name, ("1",), if_absent=Outcome.PASS).evaluate(with_caps(report()))
     assert v.outcome is Outcome.PASS
     # A name that is no sysctl of either list: absent too.
-    v = sysctl("user.max_users", ("1",)).evaluate(with_caps(report(types=None)))
+    v = sysctl("user.max_users", ("1",)).evaluate(with_caps(report()))
     assert v.summary == "user.max_users is not on this kernel"
 
 
-def unreadable(name: str, meaning: str | None = None) -> dict[str, Any]:
-    r: dict[str, Any] = {"name": name, "value": None, "read": False}
-    if meaning is not None:
-        r["meaning"] = meaning
-    return r
+def unreadable(name: str, meaning: str = "") -> Restriction:
+    return restriction(name, None, read=False, meaning=meaning)
 
 
 def test_sysctl_nobody_could_read_is_an_error_whatever_if_absent_says() -> None:
     name = "user.max_user_namespaces"
-    caps = report(restrictions=[unreadable(name, "no /proc/sys in this root")])
+    caps = report(unreadable(name, "no /proc/sys in this root"))
     v = sysctl(name, ("0",), if_absent=Outcome.PASS).evaluate(with_caps(caps))
     assert v == Verdict(
         Outcome.ERROR,
         f"{name} is unknown: no /proc/sys in this root",
         (Evidence(f"{name}: no /proc/sys in this root (want 0)", sysctl=name),),
     )
-    caps = report(restrictions=[unreadable(name)])
+    caps = report(unreadable(name))
     v = sysctl(name, ("0",)).evaluate(with_caps(caps))
     assert v.summary == f"{name} is unknown: {name} could not be read"
 
@@ -561,11 +547,11 @@ def test_sysctl_nobody_could_read_is_an_error_whatever_if_absent_says() -> None:
     ["kernel.unprivileged_userns_clone", "kernel.apparmor_restrict_unprivileged_userns"],
 )
 def test_sysctl_the_switches_have_their_own_fate(name: str) -> None:
-    mine = report(restrictions=[unreadable(name)])
+    mine = report(unreadable(name))
     v = sysctl(name, ("0",)).evaluate(with_caps(mine))
     assert v.summary == f"{name} is unknown: {name} could not be read"
     # The user namespace limit unreadable says nothing of this switch.
-    others = report(restrictions=[unreadable("user.max_user_namespaces")])
+    others = report(unreadable("user.max_user_namespaces"))
     v = sysctl(name, ("0",)).evaluate(with_caps(others))
     assert v.summary == f"{name} is not on this kernel"
 
@@ -573,15 +559,13 @@ def test_sysctl_the_switches_have_their_own_fate(name: str) -> None:
 @pytest.mark.parametrize("ns_type", [t for t in NsType if t is not NsType.USER])
 def test_sysctl_limits_of_other_types_share_the_user_limits_fate(ns_type: NsType) -> None:
     name = f"user.max_{ns_type.value}_namespaces"
-    caps = report(
-        types=[{"type": ns_type.value, "limit": None}],
-        restrictions=[unreadable("user.max_user_namespaces", "/proc/sys is not mounted")],
-    )
+    no_limit = {ns_type.value: {"limit": None}}
+    caps = report(unreadable("user.max_user_namespaces", "/proc/sys is not mounted"), **no_limit)
     v = sysctl(name, at_least=1).evaluate(with_caps(caps))
     assert v.outcome is Outcome.ERROR
     assert v.summary == f"{name} is unknown: /proc/sys is not mounted"
     # A read file whose value is unknown is not "could not be read".
-    caps["restrictions"] = [{"name": "user.max_user_namespaces", "value": None, "read": True}]
+    caps = report(restriction("user.max_user_namespaces", None), **no_limit)
     assert sysctl(name, at_least=1).evaluate(with_caps(caps)).summary == (
         f"{name} is not on this kernel"
     )

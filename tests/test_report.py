@@ -65,13 +65,13 @@ def _history(db: Path, hosts: list[str]) -> None:
     from nsaudit.collect.snapshot import take
     from nsaudit.hostfs import HostFS
     from nsaudit.kernel.detect import detect
+    from nsaudit.kernel.report import report
     from nsaudit.model import NamespaceId, NsType
     from nsaudit.store.database import Database
     from nsaudit.store.snapshots import save
-    from nsaudit.views.detect import payload
 
     host = HostFS("/")
-    base = take(host, capabilities=payload(detect(host)))
+    base = take(host, capabilities=report(detect(host)))
     template = next(n for n in base.namespaces if n.id.type is NsType.NET)
     now = datetime.now(UTC)
     with Database(str(db)).writing() as conn:

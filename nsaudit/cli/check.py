@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, local_host, policy_option
-from nsaudit.collect.scan import has_processes
+from nsaudit.cli.options import Common, common_options, db_option, policy_option
 from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
-from nsaudit.hostfs import HostFS
-from nsaudit.refs import LATEST
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
-
-if TYPE_CHECKING:
-    from nsaudit.compliance import CheckResult
-    from nsaudit.model import Snapshot
-    from nsaudit.policy.rules import Policy
-    from nsaudit.store.database import Database
 
 
 @click.command()
@@ -72,56 +59,13 @@ def check(
     `audit --policy` does: so a check by hand never changes what the scheduled audit reports.
     Rules about created namespaces cover the time since the last recorded check. Exit 0 when
     every rule passes or is waived, 1 when any fails or cannot be judged."""
-    from nsaudit import compliance
-    from nsaudit.store import hostlock
+    from nsaudit.app.policy import check as run_check
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import resolve
-    from nsaudit.store.snapshots import save
-
-    rules = compliance.locate(policy, settings.policy, required=True)
-    assert rules is not None
-    now = datetime.now(UTC)
-    local = local_host(settings, common.root)
-    database = Database(db)
-    if hostname is not None or no_snapshot:
-        # A stored snapshot: a check that records nothing only reads the database.
-        opened = database.writing(create=False) if record else database.reading()
-        with opened as conn:
-            snapshot_id = resolve(conn, LATEST, local, hostname)
-            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
-        return _finish(common, result, quiet)
-    if not has_processes(HostFS(common.root)):
-        # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
-        snap = common.fresh_snapshot(settings, threads, label=None, scan=False)
-        reason = f"{common.root} runs no processes, so it holds no namespaces"
-        return _finish(common, compliance.check_offline(snap, rules, reason, now), quiet)
-    if not record:
-        # A check by hand writes nothing: storing its snapshot would end the period the next
-        # scheduled audit diffs, and so hide what changed since the last audit.
-        fresh = common.fresh_snapshot(settings, threads, label=None)
-        return _finish(common, _unstored(database, fresh, rules, now), quiet)
-    with hostlock.scanning(database, local):
-        fresh = common.fresh_snapshot(settings, threads, label=None)
-        with database.writing() as conn:
-            snapshot_id = save(conn, fresh).id
-            result = compliance.check_stored(conn, snapshot_id, rules, now, record)
-    return _finish(common, result, quiet)
-
-
-def _unstored(database: Database, fresh: Snapshot, rules: Policy, now: datetime) -> CheckResult:
-    """The check of a fresh snapshot against what is stored, read without a write: no
-    database is created where none is, and none is upgraded."""
-    from nsaudit import compliance
-
-    if database.sqlite is not None and not os.path.exists(database.sqlite.path):
-        return compliance.check_unstored(None, fresh, rules, now)
-    with database.reading() as conn:
-        return compliance.check_unstored(conn, fresh, rules, now)
-
-
-def _finish(common: Common, result: CheckResult, quiet: bool) -> int:
     from nsaudit.views.check import document
 
+    result = run_check(
+        Database(db), settings, common.root, policy, hostname, no_snapshot, record, threads
+    )
     failed = result.failed
     if failed or not quiet:
         common.emit(document(result))

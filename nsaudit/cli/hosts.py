@@ -8,7 +8,6 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option, duration
 from nsaudit.errors import EXIT_OK, UsageError
-from nsaudit.refs import LATEST
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import Duration
@@ -132,19 +131,9 @@ def prune(older_than: Duration | None, keep_last: int | None, db: str, settings:
 def compare(names: tuple[str, ...], db: str, settings: Settings, common: Common) -> int:
     """Compare the latest snapshots of two or more hosts: capabilities side by side, and
     namespaces by shape (inode numbers mean nothing across hosts)."""
-    from nsaudit.compare import compare as compare_hosts
+    from nsaudit.app.fleet import compare as compare_hosts
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import resolve
-    from nsaudit.store.snapshots import load
     from nsaudit.views.compare import document
 
-    if len(names) < 2:
-        raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UsageError(f"host {twice[0]!r} is named twice; compare different hosts")
-    with Database(db).reading() as conn:
-        # Every host is named: none is this host, whose files are not read.
-        snaps = [load(conn, resolve(conn, LATEST, None, name)) for name in names]
-    common.emit(document(compare_hosts(snaps)))
+    common.emit(document(compare_hosts(Database(db), names)))
     return EXIT_OK

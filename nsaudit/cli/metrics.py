@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from nsaudit.cli.options import db_option, local_host, output_option, write_to
+from nsaudit.cli.options import db_option, output_option, write_to
 from nsaudit.errors import EXIT_OK
-from nsaudit.refs import LATEST
 from nsaudit.settings import Settings
 
 
@@ -24,17 +23,11 @@ from nsaudit.settings import Settings
 def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> int:
     """Publish the latest stored snapshot and the last policy checks as Prometheus metrics:
     namespaces per type, capability status per type, failing rules, snapshot time, partial."""
-    from nsaudit.store import checks
+    from nsaudit.app.fleet import metrics as published
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import resolve
-    from nsaudit.store.snapshots import load
     from nsaudit.views.metrics import prometheus
 
-    local = local_host(settings)
-    with Database(db).reading() as conn:
-        snapshot_id = resolve(conn, LATEST, local, hostname)
-        snap = load(conn, snapshot_id)
-        runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
-    text = prometheus(snap, runs)
+    found = published(Database(db), settings, hostname)
+    text = prometheus(found.snapshot, found.runs)
     write_to(output, lambda f: f.write(text))
     return EXIT_OK

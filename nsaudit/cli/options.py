@@ -18,19 +18,10 @@ from nsaudit.render import Document, OutputFormat, formatter
 from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
-    from nsaudit.model import HostInfo, Snapshot
-    from nsaudit.settings import Settings
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-def local_host(settings: Settings, root: str = "/") -> HostInfo:
-    """This host as the database names it: its files under `root`, the settings' hostname."""
-    from nsaudit.collect.snapshot import host_info
-    from nsaudit.hostfs import HostFS
-
-    return host_info(HostFS(root), settings.hostname)
 
 
 def duration(ctx: Any, param: Any, value: str | None) -> Duration | None:
@@ -88,27 +79,6 @@ class Common:
         from nsaudit.cli import output as out
 
         return not out.unicode_stdout()
-
-    def fresh_snapshot(
-        self, settings: Settings, threads: bool, label: str | None, scan: bool = True
-    ) -> Snapshot:
-        """Detect the kernel's capabilities and scan every namespace, as `snapshot` does
-        (without `scan`, the capabilities alone)."""
-        from nsaudit.collect.snapshot import take
-        from nsaudit.hostfs import HostFS
-        from nsaudit.kernel.detect import detect
-        from nsaudit.views import detect as detect_view
-
-        host = HostFS(self.root)
-        capabilities = detect_view.payload(detect(host))
-        return take(
-            host,
-            threads=threads,
-            label=label,
-            capabilities=capabilities,
-            hostname=settings.hostname,
-            scan=scan,
-        )
 
 
 def write_to(output: str, write: Callable[[IO[str]], T]) -> T:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 from nsaudit.cli.options import (
@@ -11,12 +9,11 @@ from nsaudit.cli.options import (
     common_options,
     db_option,
     duration,
-    local_host,
     output_option,
     policy_option,
 )
 from nsaudit.cli.output import to_stderr
-from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import Duration
@@ -65,49 +62,17 @@ def report(
     results with evidence and waivers, and the period's history (namespaces per type, created
     and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
     Exit 1 when a rule fails on any host."""
-    from nsaudit import compliance
+    from nsaudit.app.policy import report as run_report
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import host_rows, matching
     from nsaudit.views.report import document
 
-    if all_hosts and hostnames:
-        raise UsageError("give either --host NAME ... or --all-hosts")
-    now = datetime.now(UTC)
-    cutoff = (now - since.delta).isoformat(timespec="microseconds")
     # JUnit XML is a test per rule: without a policy it would be an empty, passing suite.
-    rules = compliance.locate(policy, settings.policy, required=common.format is OutputFormat.JUNIT)
-    local = local_host(settings, common.root)
-    with Database(db).reading() as conn:
-        rows = host_rows(conn)
-        if all_hosts:
-            chosen = rows
-        elif hostnames:
-            known = [(r.hostname, r.machine_id) for r in rows]
-            chosen = []
-            for name in hostnames:
-                found = matching(known, name)
-                if not found:
-                    raise UsageError(
-                        f"no snapshots of host {name!r}; `nsaudit hosts` lists the hosts"
-                    )
-                chosen += [rows[i] for i in found if rows[i] not in chosen]
-        else:
-            chosen = [
-                r
-                for r in rows
-                if r.hostname == local.hostname and (r.machine_id or None) == local.machine_id
-            ]
-            if not chosen:
-                raise UsageError(
-                    f"no snapshots of this host ({local.hostname}); run `nsaudit audit` first, "
-                    "or name hosts with --host"
-                )
-        if not chosen:
-            raise UsageError("the database has no snapshots; run `nsaudit audit` first")
-        reports = [compliance.host_report(conn, r.last_id, rules, cutoff, now) for r in chosen]
-    common.emit(document(reports, cutoff, now.isoformat(timespec="microseconds"), rules), output)
+    junit = common.format is OutputFormat.JUNIT
+    found = run_report(
+        Database(db), settings, since, common.root, policy, hostnames, all_hosts, junit
+    )
+    common.emit(document(found.hosts, found.since, found.now, found.policy), output)
     if output != "-":
-        hosts = f"{len(reports)} host{'s' if len(reports) > 1 else ''}"
+        hosts = f"{len(found.hosts)} host{'s' if len(found.hosts) > 1 else ''}"
         to_stderr(f"wrote the report of {hosts} to {output}")
-    failed = any(r.check is not None and r.check.failed for r in reports)
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return EXIT_FINDINGS if found.failed else EXIT_OK

@@ -8,7 +8,6 @@ from nsaudit.cli.options import (
     Common,
     common_options,
     db_option,
-    local_host,
     snapshot_refs,
     type_option,
 )
@@ -70,13 +69,10 @@ def show(
 ) -> int:
     """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
     latest~N (N snapshots before the latest)."""
+    from nsaudit.app.inventory import stored
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import resolve
-    from nsaudit.store.snapshots import load
     from nsaudit.views.snapshot import snapshot_document
 
-    local = local_host(settings, common.root)
-    with Database(db).reading() as conn:
-        snap = load(conn, resolve(conn, ref, local, hostname))
+    snap = stored(Database(db), settings, ref, common.root, hostname)
     common.emit(snapshot_document(snap, ns_type, tree, common.ascii_only()))
     return EXIT_OK

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from nsaudit.cli.options import Common, common_options, db_option, local_host
+from nsaudit.cli.options import Common, common_options, db_option
 from nsaudit.errors import EXIT_OK
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-    from nsaudit.diff import SnapshotDiff
-    from nsaudit.model import Snapshot
 
 
 @click.command()
@@ -29,40 +21,13 @@ def snapshot(
 ) -> int:
     """Take a snapshot of every namespace on the host (from processes, open fds and bind
     mounts) and store it; print its id and what changed since the previous one."""
+    from nsaudit.app import inventory
+    from nsaudit.store.database import Database
     from nsaudit.views import snapshot as views
 
     if no_store:
-        common.emit(views.snapshot_document(common.fresh_snapshot(settings, threads, label)))
+        common.emit(views.snapshot_document(inventory.scan(settings, common.root, threads, label)))
         return EXIT_OK
-    from nsaudit.store import hostlock
-    from nsaudit.store.database import Database
-    from nsaudit.store.snapshots import save
-
-    database = Database(db)
-    # The host's scan lock spans the scan and the save (seq order is scan order); the
-    # database's write lock is held for the write only.
-    with hostlock.scanning(database, local_host(settings, common.root)):
-        snap = common.fresh_snapshot(settings, threads, label)
-        with database.writing() as conn:
-            saved = save(conn, snap)
-            _, _, changes = since_previous(conn, saved.id, settings)
-    common.emit(views.stored_document(snap, saved, changes))
+    taken = inventory.take(Database(db), settings, common.root, threads, label)
+    common.emit(views.stored_document(taken.snapshot, taken.saved, taken.changes))
     return EXIT_OK
-
-
-def since_previous(
-    conn: Connection, snapshot_id: int, settings: Settings
-) -> tuple[Snapshot | None, Snapshot, SnapshotDiff | None]:
-    """(previous, this, their diff) as `nsaudit diff` computes it, ignore rules applied: the
-    one summary `snapshot` and `audit` print."""
-    from nsaudit.diff import diff, without
-    from nsaudit.store.queries import previous
-    from nsaudit.store.snapshots import load
-
-    before_id = previous(conn, snapshot_id)
-    after = load(conn, snapshot_id)
-    if before_id is None:
-        return None, after, None
-    before = load(conn, before_id)
-    result = without(diff(before, after), lambda ns: any(r.matches(ns) for r in settings.ignore))
-    return before, after, result

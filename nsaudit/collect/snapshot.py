@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from nsaudit import __version__
 from nsaudit.collect.scan import Scanner, ScanResult
 from nsaudit.hostfs import HostFS
-from nsaudit.model import HostInfo, Snapshot
+from nsaudit.model import CapabilityReport, HostInfo, Snapshot
 
 
 def host_info(host: HostFS, hostname: str | None = None) -> HostInfo:
@@ -36,7 +35,7 @@ def take(
     *,
     threads: bool = False,
     label: str | None = None,
-    capabilities: Mapping[str, object] | None = None,
+    capabilities: CapabilityReport | None = None,
     hostname: str | None = None,
     scan: bool = True,
 ) -> Snapshot:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from nsaudit.compare import initial
 from nsaudit.kernel import userns
 from nsaudit.model import (
     UNSEEN,
+    Capabilities,
     Evidence,
     HolderKind,
     Namespace,
@@ -54,7 +54,7 @@ SYSCTLS = (
     *(f"user.max_{t.value}_namespaces" for t in NsType if t is not NsType.USER),
 )
 # The per-type limits, which the capability report also gives as each type's `limit`.
-_LIMIT_OF = {f"user.max_{t.value}_namespaces": t.value for t in NsType}
+_LIMIT_OF = {f"user.max_{t.value}_namespaces": t for t in NsType}
 
 
 def ns_name(ns: NamespaceId) -> str:
@@ -75,18 +75,14 @@ def _about(ns: Namespace, text: str) -> Evidence:
     )
 
 
-def _no_report(subject: Subject) -> Verdict | None:
+def _report(subject: Subject) -> Capabilities | Verdict:
+    """The snapshot's capability report, or the error of a rule that needs one."""
     if subject.snapshot.capabilities is None:
         return Verdict(
             Outcome.ERROR,
             "the snapshot has no capability report; take a new snapshot with `nsaudit snapshot`",
         )
-    return None
-
-
-def _types(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    types = report.get("types")
-    return {str(t.get("type")): t for t in types if isinstance(t, Mapping)} if types else {}
+    return subject.snapshot.capabilities.value
 
 
 def _skip(subject: Subject) -> Verdict | None:
@@ -148,21 +144,16 @@ class CapabilityCheck:
     kind: str = "capability"
 
     def evaluate(self, subject: Subject) -> Verdict:
-        if (missing := _no_report(subject)) is not None:
-            return missing
-        types = _types(subject.snapshot.capabilities or {})
+        report = _report(subject)
+        if isinstance(report, Verdict):
+            return report
         evidence, bad = [], []
         for t in self.types:
-            entry = types.get(t, {})
-            status = str(entry.get("status", "unknown"))
+            entry = report.of(NsType(t))
+            status = entry.status.value
             if status not in self.status:
                 bad.append(t)
-            evidence.append(
-                Evidence(
-                    f"{t} namespaces: {status} ({entry.get('reason', 'not in the report')})",
-                    value=status,
-                )
-            )
+            evidence.append(Evidence(f"{t} namespaces: {status} ({entry.reason})", value=status))
         want = " or ".join(self.status)
         if bad:
             return Verdict(
@@ -194,28 +185,28 @@ class SysctlCheck:
             parts.append(f"<= {self.at_most}")
         return " and ".join(parts)
 
-    def value(self, report: Mapping[str, Any]) -> str | None:
-        for r in report.get("restrictions") or []:
-            if isinstance(r, Mapping) and r.get("name") == self.name:
-                return None if r.get("value") is None else str(r.get("value"))
+    def value(self, report: Capabilities) -> str | None:
+        for r in report.restrictions:
+            if r.name == self.name:
+                return r.value
         if self.name in _LIMIT_OF:
-            entry = _types(report).get(_LIMIT_OF[self.name], {})
-            return None if entry.get("limit") is None else str(entry.get("limit"))
+            limit = report.of(_LIMIT_OF[self.name]).limit
+            return None if limit is None else str(limit)
         return None
 
-    def unread(self, report: Mapping[str, Any]) -> str | None:
+    def unread(self, report: Capabilities) -> str | None:
         """Why the value is unknown (no /proc/sys, an unreadable file), or None. The limits
         of other types live beside user.max_user_namespaces, so they share its fate."""
         named = self.name if self.name in userns.SYSCTLS else userns.MAX_USERNS
-        for r in report.get("restrictions") or []:
-            if isinstance(r, Mapping) and r.get("name") == named and r.get("read") is False:
-                return str(r.get("meaning") or f"{named} could not be read")
+        for r in report.restrictions:
+            if r.name == named and not r.read:
+                return r.meaning or f"{named} could not be read"
         return None
 
     def evaluate(self, subject: Subject) -> Verdict:
-        if (missing := _no_report(subject)) is not None:
-            return missing
-        report = subject.snapshot.capabilities or {}
+        report = _report(subject)
+        if isinstance(report, Verdict):
+            return report
         value = self.value(report)
         if value is None and (why := self.unread(report)) is not None:
             # Unknown is not absent: if_absent never decides a value nobody could read.

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
+from nsaudit import jsonshape as js
+from nsaudit.kernel import report
 from nsaudit.store.schema import (
     SCHEMA_HEAD,
     capability_reports,
@@ -160,9 +162,12 @@ def _reports(conn: Connection) -> Iterator[Finding]:
         except ValueError as e:
             yield Finding(True, f"{what} is not JSON: {e}")
             continue
-        if not isinstance(body, dict) or not isinstance(body.get("types", []), list):
-            yield Finding(True, f"{what} is not an nsaudit.detect report")
-        elif hashlib.sha256(r.body.encode()).hexdigest() != r.sha256:
+        try:
+            report.decode(body, "")
+        except js.Invalid as e:
+            yield Finding(True, f"{what} is not an nsaudit.detect/1 report: {e}")
+            continue
+        if hashlib.sha256(r.body.encode()).hexdigest() != r.sha256:
             yield Finding(True, f"{what} does not match its sha256")
 
 

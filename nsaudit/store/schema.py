@@ -90,7 +90,7 @@ ns_states = Table(
     Column("end_seq", Integer),
     Column("boot_id", String(64)),
     Column("fingerprint", String(64), nullable=False),
-    *columns(Namespace),  # the namespace's declared fields (nsaudit/model.py)
+    *columns(Namespace),  # the namespace's declared fields (nsaudit/model/inventory.py)
     Index("ix_ns_states_host_open", "host_id", "end_seq"),
     Index("ix_ns_states_host_first", "host_id", "first_seq"),
 )

@@ -19,8 +19,11 @@ from sqlalchemy import (
     update,
 )
 
+from nsaudit import jsonshape as js
 from nsaudit.errors import DatabaseError, UsageError
+from nsaudit.kernel import report
 from nsaudit.model import (
+    CapabilityReport,
     HostInfo,
     Namespace,
     Saved,
@@ -68,10 +71,10 @@ def _host_id(conn: Connection, info: HostInfo) -> int:
     return _new_id(result)
 
 
-def _capability_id(conn: Connection, report: Mapping[str, object] | None) -> int | None:
+def _capability_id(conn: Connection, report: CapabilityReport | None) -> int | None:
     if report is None:
         return None
-    body = json.dumps(report, sort_keys=True, separators=(",", ":"))
+    body = json.dumps(report.document, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(body.encode()).hexdigest()
     found = conn.execute(
         select(capability_reports.c.id).where(capability_reports.c.sha256 == digest)
@@ -235,7 +238,7 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
         threads=bool(row.threads),
         namespaces=tuple(namespace_of(s) for s in states),
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
-        capabilities=json.loads(row.body) if row.body else None,
+        capabilities=_capabilities(row.body, row.id),
         id=row.id,
         seq=row.seq,
     )
@@ -244,3 +247,16 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
 def namespace_of(s: Any) -> Namespace:
     """A Namespace from an ns_states row."""
     return from_row(Namespace, s)
+
+
+def _capabilities(body: str | None, snapshot_id: int) -> CapabilityReport | None:
+    """The stored report; nsaudit checked it before storing it, so a mistake is damage."""
+    if not body:
+        return None
+    try:
+        return report.decode(json.loads(body))
+    except (ValueError, js.Invalid) as e:
+        raise DatabaseError(
+            f"the capability report of snapshot {snapshot_id} is damaged ({e}); "
+            "`nsaudit db check` lists what else is"
+        ) from None

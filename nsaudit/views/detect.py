@@ -1,51 +1,21 @@
-"""The capability report as a Document: schema nsaudit.detect/1."""
+"""The capability report as a Document: its JSON is the stored document (kernel/report.py)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from nsaudit import __version__
+from nsaudit.kernel.report import encode
 from nsaudit.model import Capabilities, ProbeResult, ProbeRun, TypeCapability
 from nsaudit.render import Document, Table, cell
-
-SCHEMA = "nsaudit.detect/1"
 
 
 def document(caps: Capabilities) -> Document:
     return Document(
         title="nsaudit detect: kernel namespace capabilities",
-        payload=payload(caps),
+        payload=encode(caps),
         lines=_lines(caps),
         tables=(_types_table(caps), _restrictions_table(caps)),
         records=_records(caps),
         warnings=caps.warnings,
     )
-
-
-def payload(caps: Capabilities) -> dict[str, object]:
-    """The JSON object; README 'JSON: nsaudit.detect/1' documents every key."""
-    return {
-        "schema": SCHEMA,
-        "nsaudit_version": __version__,
-        "root": caps.root,
-        "kernel": {"release": caps.release, "source": caps.release_source},
-        "kconfig": asdict(caps.kconfig) if caps.kconfig else None,
-        "kconfig_tried": list(caps.kconfig_tried),
-        "types": [_type_payload(t) for t in caps.types],
-        "restrictions": [asdict(r) for r in caps.restrictions],
-        "unprivileged_userns": asdict(caps.unprivileged_userns),
-        "probes": [
-            {"user": p.user, "uid": p.uid, "results": [asdict(r) for r in p.results]}
-            for p in caps.probes
-        ],
-        "warnings": list(caps.warnings),
-    }
-
-
-def _type_payload(t: TypeCapability) -> dict[str, object]:
-    d = asdict(t)
-    d["config"] = [{"option": o.name, "value": o.value} for o in t.config]
-    return d
 
 
 def _lines(caps: Capabilities) -> tuple[str, ...]:

@@ -31,9 +31,9 @@ def prometheus(snap: Snapshot, runs: Sequence[CheckRun]) -> str:
         "1 for the namespace type's status in the latest capability report.",
         ["type", "status"],
     )
-    for t in (snap.capabilities or {}).get("types") or []:  # type: ignore[attr-defined]
+    for t in snap.capabilities.value.types if snap.capabilities else ():
         for s in Status:
-            status.labels(host, str(t.get("type")), s.value).set(int(t.get("status") == s.value))
+            status.labels(host, t.type.value, s.value).set(int(t.status is s))
     gauge(
         "nsaudit_last_snapshot_timestamp_seconds",
         "When the latest snapshot was taken (Unix time).",

@@ -7,12 +7,12 @@ history of the period (namespaces per type over time, created and vanished per d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from nsaudit import __version__
 from nsaudit.compliance import HostReport
-from nsaudit.model import HistoryPoint, NsType, Outcome
+from nsaudit.model import CapabilityReport, HistoryPoint, NsType, Outcome
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
@@ -31,24 +31,21 @@ CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly p
 _TYPES = tuple(t.value for t in NsType)
 
 
-def _capability_rows(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    if not report:
+def _capability_rows(report: CapabilityReport | None) -> list[dict[str, Any]]:
+    if report is None:
         return []
-    out = []
-    for t in report.get("types") or []:
-        unprivileged = t.get("unprivileged") or {}
-        out.append(
-            {
-                "type": t.get("type"),
-                "status": t.get("status"),
-                "present": t.get("present"),
-                "limit": t.get("limit"),
-                "unprivileged": unprivileged.get("value"),
-                "reason": t.get("reason"),
-                "config": [f"{c.get('option')}={c.get('value')}" for c in t.get("config") or []],
-            }
-        )
-    return out
+    return [
+        {
+            "type": t.type.value,
+            "status": t.status.value,
+            "present": t.present,
+            "limit": t.limit,
+            "unprivileged": t.unprivileged.value.value,
+            "reason": t.reason,
+            "config": [f"{c.name}={c.value}" for c in t.config],
+        }
+        for t in report.value.types
+    ]
 
 
 def _label(h: HostReport) -> str:

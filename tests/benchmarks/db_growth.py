@@ -17,10 +17,10 @@ from pathlib import Path
 
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
+from nsaudit.kernel.report import report
 from nsaudit.model import HostInfo, Namespace, NamespaceId, NsType, Snapshot
 from nsaudit.store.database import Database
 from nsaudit.store.snapshots import save
-from nsaudit.views.detect import payload
 
 NAMESPACES = 3000
 SNAPSHOTS = 1000
@@ -52,7 +52,7 @@ def namespaces() -> tuple[Namespace, ...]:
 
 def main() -> int:
     host = HostInfo("bench-host", "0" * 32, "boot-1", os.uname().release)
-    caps = payload(detect(HostFS("/")))
+    caps = report(detect(HostFS("/")))
     base = Snapshot(host, "", "bench", None, 5, False, namespaces(), (), caps)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "growth.db"

@@ -34,7 +34,7 @@ class Bug(NamedTuple):
 BUGS = (
     Bug(
         "holders-only change counted as noise",
-        "nsaudit/model.py",
+        "nsaudit/model/inventory.py",
         'column("holders", header="HOLDERS", diff="signal")',
         'column("holders", header="HOLDERS", diff="noise")',
         ("tests/test_diff.py",),

@@ -1,0 +1,150 @@
+"""The fleet in the database: hosts compared, a host's metrics, snapshots exported to bundles
+and bundles imported."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from nsaudit import bundle, userfile
+from nsaudit.app.inventory import local_host
+from nsaudit.compare import Comparison
+from nsaudit.compare import compare as compare_snapshots
+from nsaudit.errors import UsageError
+from nsaudit.jsonshape import MAX_INT
+from nsaudit.model import CheckRun, Snapshot
+from nsaudit.refs import LATEST, SnapshotRef
+from nsaudit.settings import Settings
+from nsaudit.store import checks
+from nsaudit.store.database import Database
+from nsaudit.store.queries import find, list_rows, resolve
+from nsaudit.store.snapshots import load, save
+
+
+def compare(database: Database, names: Sequence[str]) -> Comparison:
+    """The latest snapshots of two or more named hosts, side by side."""
+    if len(names) < 2:
+        raise UsageError("compare needs at least two host names; `nsaudit hosts` lists them")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"host {twice[0]!r} is named twice; compare different hosts")
+    with database.reading() as conn:
+        # Every host is named: none is this host, whose files are not read.
+        return compare_snapshots([load(conn, resolve(conn, LATEST, None, n)) for n in names])
+
+
+@dataclass(frozen=True)
+class Published:
+    """What `metrics` publishes: a host's latest snapshot and its policies' last checks."""
+
+    snapshot: Snapshot
+    runs: Sequence[CheckRun]
+
+
+def metrics(database: Database, settings: Settings, hostname: str | None = None) -> Published:
+    local = local_host(settings)
+    with database.reading() as conn:
+        snapshot_id = resolve(conn, LATEST, local, hostname)
+        snap = load(conn, snapshot_id)
+        runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
+    return Published(snap, runs)
+
+
+def export(
+    database: Database,
+    write: Callable[[Iterable[Snapshot]], int],
+    settings: Settings,
+    refs: Sequence[SnapshotRef] = (),
+    hostname: str | None = None,
+    everything: bool = False,
+) -> int:
+    """Hand `write` the snapshots the refs name (default latest), or every snapshot (of
+    `hostname` when given), one in memory at a time; what `write` returns (how many)."""
+    if everything and refs:
+        raise UsageError("give either REFS or --all")
+    local = local_host(settings)
+    with database.reading() as conn:
+        if everything:
+            rows = list_rows(conn, hostname, None)
+            if not rows:
+                raise UsageError(
+                    f"no snapshots of host {hostname!r}; `nsaudit hosts` lists the hosts"
+                    if hostname is not None
+                    else "the database has no snapshots; nothing to export"
+                )
+            ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
+        else:
+            ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or (LATEST,)})
+        # A bundle of years of history streams out.
+        return write(load(conn, i) for i in ids)
+
+
+@dataclass(frozen=True)
+class Imported:
+    added: int
+    present: int
+
+
+def import_bundles(database: Database, files: Sequence[str]) -> Imported:
+    """Load bundles (- for standard input). Each snapshot is validated and stored as it is
+    read, in one transaction: the first error stores nothing of any file, and importing the
+    same bundle twice adds nothing."""
+    if files.count("-") > 1:
+        raise UsageError("- (standard input) is given more than once; give it once")
+    added = present = 0
+    first_added = MAX_INT
+    order = bundle.SeqOrder()
+    with ExitStack() as files_open:
+        # Every file is opened and its header checked before the database is: a missing file
+        # or one that is no bundle leaves the database (or its absence) as it was.
+        sources = [(name, _records(name, files_open)) for name in files]
+        with database.writing_or_nothing() as conn:
+            for name, records in sources:
+                with _bundle_errors(name):
+                    for number, snap in records:
+                        stored = find(conn, snap.host, snap.seq or 0)
+                        # Ids grow: one at or above the first this import stored is its own.
+                        again = stored is not None and stored[0] >= first_added
+                        order.check(snap, name, number, again)
+                        if stored is None:
+                            try:
+                                saved = save(conn, snap)
+                            except UsageError as e:
+                                raise bundle.BundleError(f"line {number}: {e}") from None
+                            first_added = min(first_added, saved.id)
+                            added += 1
+                        elif stored[1] == snap.taken_at:
+                            present += 1
+                        else:
+                            raise bundle.BundleError(
+                                f"line {number}: snapshot seq {snap.seq} of host "
+                                f"{snap.host.hostname!r} is stored already with another time "
+                                f"({stored[1]})"
+                            )
+                        del snap  # one snapshot in memory: not this one while the next is read
+    return Imported(added, present)
+
+
+def _records(name: str, files_open: ExitStack) -> Iterator[tuple[int, Snapshot]]:
+    """The bundle's snapshots as they are read, its header checked already."""
+    with _bundle_errors(name):
+        if name == "-":
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise UsageError("bundle -: standard input is closed; give a file")
+            userfile.check_stream(sys.stdin.buffer)
+            return bundle.records(sys.stdin.buffer)
+        # A pipe (`<(zcat b.jsonl.gz)`, /dev/fd/N) is read as it comes, line by line.
+        f = files_open.enter_context(userfile.open_binary(name, streams=True))
+        return bundle.records(f)
+
+
+@contextmanager
+def _bundle_errors(name: str) -> Iterator[None]:
+    try:
+        yield
+    except bundle.BundleError as e:
+        raise UsageError(f"bundle {name}: {e}; nothing was imported") from None
+    except OSError as e:
+        raise UsageError(f"bundle {name} cannot be read: {e.strerror}") from None

@@ -1,0 +1,168 @@
+"""Snapshots: this host, a fresh scan, taking one (scan under the host's lock, store, compare
+with the previous), loading one by its ref, and the diff of two."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from nsaudit import compliance
+from nsaudit.collect.snapshot import host_info
+from nsaudit.collect.snapshot import take as scan_host
+from nsaudit.diff import SnapshotDiff, diff, without
+from nsaudit.errors import UsageError
+from nsaudit.hostfs import HostFS
+from nsaudit.kernel.detect import detect
+from nsaudit.kernel.report import report
+from nsaudit.model import HostInfo, Namespace, Saved, Snapshot
+from nsaudit.policy.rules import Policy
+from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
+from nsaudit.settings import IgnoreRule, Settings
+from nsaudit.store import hostlock
+from nsaudit.store.database import Database
+from nsaudit.store.queries import previous, resolve, resolve_before
+from nsaudit.store.snapshots import load, save
+from nsaudit.timespan import Duration
+
+
+def local_host(settings: Settings, root: str = "/") -> HostInfo:
+    """This host as the database names it: its files under `root`, the settings' hostname."""
+    return host_info(HostFS(root), settings.hostname)
+
+
+def scan(
+    settings: Settings, root: str = "/", threads: bool = False, label: str | None = None
+) -> Snapshot:
+    """Detect the kernel's capabilities and scan every namespace under `root`; not stored."""
+    return _fresh(settings, root, threads, label, True)
+
+
+def capabilities_only(settings: Settings, root: str) -> Snapshot:
+    """The host facts and capability report of a root that runs nothing (a kernel image)."""
+    return _fresh(settings, root, False, None, False)
+
+
+def _fresh(
+    settings: Settings, root: str, threads: bool, label: str | None, namespaces: bool
+) -> Snapshot:
+    host = HostFS(root)
+    return scan_host(
+        host,
+        threads=threads,
+        label=label,
+        capabilities=report(detect(host)),
+        hostname=settings.hostname,
+        scan=namespaces,
+    )
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A snapshot scanned and stored: what saving did; the host's previous snapshot, this one
+    as stored and their diff (ignore rules applied; None for a host's first snapshot, or when
+    not asked); and the policy's check of it, recorded, when a policy was given."""
+
+    snapshot: Snapshot
+    saved: Saved
+    previous: Snapshot | None = None
+    stored: Snapshot | None = None
+    changes: SnapshotDiff | None = None
+    check: compliance.CheckResult | None = None
+
+
+def take(
+    database: Database,
+    settings: Settings,
+    root: str = "/",
+    threads: bool = False,
+    label: str | None = None,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+    compare: bool = True,
+) -> Taken:
+    """Scan this host and store the snapshot; with `compare`, diff it against the host's
+    previous one; with a policy, check it and record the check (as `audit --policy` does).
+
+    The host's scan lock spans the scan and the save (seq order is scan order); the
+    database's write lock is held for the write only."""
+    with hostlock.scanning(database, local_host(settings, root)):
+        snap = scan(settings, root, threads, label)
+        with database.writing() as conn:
+            saved = save(conn, snap)
+            before = stored = changes = None
+            if compare:
+                before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
+            checked = None
+            if policy is not None:
+                when = now or datetime.now(UTC)
+                checked = compliance.check_stored(conn, saved.id, policy, when, True)
+    return Taken(snap, saved, before, stored, changes, checked)
+
+
+def _since_previous(
+    conn: Connection, snapshot_id: int, ignore: Sequence[IgnoreRule]
+) -> tuple[Snapshot | None, Snapshot, SnapshotDiff | None]:
+    before_id = previous(conn, snapshot_id)
+    after = load(conn, snapshot_id)
+    if before_id is None:
+        return None, after, None
+    before = load(conn, before_id)
+    return before, after, without(diff(before, after), ignored(ignore))
+
+
+def ignored(rules: Sequence[IgnoreRule]) -> Callable[[Namespace], bool]:
+    """Whether the settings' ignore rules leave a namespace out of diffs."""
+    return lambda ns: any(r.matches(ns) for r in rules)
+
+
+def stored(
+    database: Database,
+    settings: Settings,
+    ref: SnapshotRef,
+    root: str = "/",
+    hostname: str | None = None,
+) -> Snapshot:
+    """The stored snapshot a ref names: an id, or latest~N of `hostname` (else of this host)."""
+    local = local_host(settings, root)
+    with database.reading() as conn:
+        return load(conn, resolve(conn, ref, local, hostname))
+
+
+@dataclass(frozen=True)
+class Compared:
+    before: Snapshot
+    after: Snapshot
+    changes: SnapshotDiff
+
+
+def compare_snapshots(
+    database: Database,
+    settings: Settings,
+    old: SnapshotRef | None = None,
+    new: SnapshotRef | None = None,
+    root: str = "/",
+    hostname: str | None = None,
+    since: Duration | None = None,
+    ns_type: str | None = None,
+    now: datetime | None = None,
+) -> Compared:
+    """Two stored snapshots of one host and their diff, ignore rules applied: OLD and NEW
+    (default the two latest), or the latest and the newest one older than `since`."""
+    if since is not None and old is not None:
+        raise UsageError("--since picks OLD itself; give either --since or OLD")
+    local = local_host(settings, root)
+    with database.reading() as conn:
+        new_id = resolve(conn, new or LATEST, local, hostname)
+        if since is not None:
+            cutoff = (now or datetime.now(UTC)) - since.delta
+            old_id = resolve_before(
+                conn, local, hostname, cutoff.isoformat(timespec="microseconds")
+            )
+        else:
+            old_id = resolve(conn, old or BEFORE_LATEST, local, hostname)
+        before, after = load(conn, old_id), load(conn, new_id)
+    changes = without(diff(before, after, ns_type), ignored(settings.ignore))
+    return Compared(before, after, changes)

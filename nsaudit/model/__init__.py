@@ -1,0 +1,72 @@
+"""The small frozen values that travel between nsaudit's parts, one module a vocabulary:
+kernel.py     the kernel's vocabulary: types, statuses, the capability report
+inventory.py  namespaces, their holders, hosts, snapshots
+rows.py       what the store answers: saves, list lines, history
+results.py    a policy's results: outcomes, evidence, waivers, stored runs
+columns.py    how a record declares its fields once
+
+Every name is imported from here: `from nsaudit.model import Namespace`."""
+
+from nsaudit.model.columns import column
+from nsaudit.model.inventory import (
+    UNSEEN,
+    Holder,
+    HolderKind,
+    HostInfo,
+    Namespace,
+    NamespaceId,
+    ScanProblem,
+    Snapshot,
+)
+from nsaudit.model.kernel import (
+    Access,
+    Answer,
+    Capabilities,
+    CapabilityReport,
+    KconfigOption,
+    KconfigSource,
+    NsType,
+    ProbeResult,
+    ProbeRun,
+    Restriction,
+    Status,
+    TypeCapability,
+    Unprivileged,
+)
+from nsaudit.model.results import CheckRun, Evidence, Outcome, RuleResult, WaiverNote
+from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
+
+__all__ = [
+    "Access",
+    "Answer",
+    "Capabilities",
+    "CapabilityReport",
+    "CheckRun",
+    "Evidence",
+    "HistoryPoint",
+    "Holder",
+    "HolderKind",
+    "HostInfo",
+    "HostRow",
+    "KconfigOption",
+    "KconfigSource",
+    "Namespace",
+    "NamespaceId",
+    "NsType",
+    "Outcome",
+    "ProbeResult",
+    "ProbeRun",
+    "Restriction",
+    "RuleResult",
+    "Saved",
+    "ScanProblem",
+    "Snapshot",
+    "SnapshotRow",
+    "Status",
+    "Step",
+    "TypeCapability",
+    "UNSEEN",
+    "Unprivileged",
+    "WaiverNote",
+    "column",
+]
