@@ -29,23 +29,16 @@ from nsaudit.model import (
     Status,
     WaiverNote,
 )
-from nsaudit.policy.checks import (
-    SYSCTLS,
-    CapabilityCheck,
-    Check,
+from nsaudit.policy.checks import Check, Subject, Verdict, host_own, ns_name, unseen
+from nsaudit.policy.evaluate import evaluate
+from nsaudit.policy.inventory_checks import (
     CountCheck,
     CreatedCheck,
     HoldersCheck,
-    Subject,
-    SysctlCheck,
     UnprivilegedOwnerCheck,
-    Verdict,
-    host_own,
-    ns_name,
     unprivileged_userns,
-    unseen,
 )
-from nsaudit.policy.evaluate import evaluate
+from nsaudit.policy.kernel_checks import SYSCTLS, CapabilityCheck, SysctlCheck
 from nsaudit.policy.match import CMDLINE_SHOWN, Allowlist, glob_problem, matches, who
 from nsaudit.policy.rules import Policy, Rule, Waiver
 

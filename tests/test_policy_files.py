@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, assert_clean_error, run
 
+from nsaudit.errors import UsageError
 from nsaudit.policy.load import load
 
 POLICIES = sorted((SAMPLES / "policies").glob("*.toml"))
@@ -170,3 +172,40 @@ def test_policy_that_is_not_utf8(tmp_path: Path) -> None:
 def test_policy_that_cannot_be_read(tmp_path: Path) -> None:
     proc = run("check", "--policy", tmp_path / "missing.toml", "--db", tmp_path / "ns.db")
     assert_clean_error(proc, 2, "missing.toml", "cannot be read")
+
+
+def _readme_kinds() -> dict[str, set[str]]:
+    """The README's table of check kinds: kind -> the keys its fields column names."""
+    from conftest import REPO
+
+    table = (REPO / "README.md").read_text().split("| kind | fields | passes when |", 1)[1]
+    out = {}
+    for row in table.split("\n\n", 1)[0].splitlines()[2:]:
+        kind, named = row.split("|")[1:3]
+        words = set(re.findall(r"`([a-z_]+)`", named))
+        out[kind.strip().strip("`")] = words - {"available", "disabled", "missing", "unknown"}
+    return out
+
+
+def test_each_check_kind_declares_the_keys_the_readme_lists() -> None:
+    from nsaudit.policy.kinds import KINDS
+
+    readme = _readme_kinds()
+    assert sorted(readme) == sorted(KINDS)
+    for kind, found in KINDS.items():
+        assert readme[kind] - {"fail", "pass"} == set(found.keys), kind
+
+
+@pytest.mark.parametrize(
+    "kind", ["capability", "sysctl", "count", "holders", "unprivileged_owner", "created"]
+)
+def test_each_check_kind_refuses_a_key_it_does_not_declare(tmp_path: Path, kind: str) -> None:
+    from nsaudit.policy.kinds import KINDS
+
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD_RULE.replace('kind = "sysctl"', f'kind = "{kind}", extra = 1'))
+    path.write_text('[policy]\nname = "p"\n' + path.read_text())
+    known = ", ".join(sorted(KINDS[kind].keys))
+    with pytest.raises(UsageError) as e:
+        load(str(path))
+    assert f"unknown key 'extra' for a {kind} check; known: {known}" in str(e.value)

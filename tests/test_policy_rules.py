@@ -8,8 +8,9 @@ from datetime import date
 from factories import ns, snap
 
 from nsaudit.model import NsType, Outcome, Snapshot, WaiverNote
-from nsaudit.policy.checks import CountCheck, HoldersCheck, Subject, host_own
+from nsaudit.policy.checks import Subject, host_own
 from nsaudit.policy.evaluate import evaluate
+from nsaudit.policy.inventory_checks import CountCheck, HoldersCheck
 from nsaudit.policy.match import Allowlist
 from nsaudit.policy.rules import Policy, Rule, Waiver
 

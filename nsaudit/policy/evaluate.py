@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from nsaudit.model import Outcome, RuleResult, WaiverNote
-from nsaudit.policy.checks import INVENTORY_KINDS, Subject, Verdict, period_unseen, unseen
+from nsaudit.policy.checks import Subject, Verdict, period_unseen, unseen
+from nsaudit.policy.kinds import INVENTORY_KINDS
 from nsaudit.policy.rules import Policy, Rule, Waiver
 
 

@@ -1,0 +1,231 @@
+"""The check kinds that read the scan's inventory of namespaces: count, holders,
+unprivileged_owner and created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from nsaudit.model import Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
+from nsaudit.policy.checks import (
+    Subject,
+    Verdict,
+    about,
+    host_own,
+    ns_name,
+    partial_note,
+    period_unseen,
+    skip,
+)
+from nsaudit.policy.match import Allowlist, who
+from nsaudit.policy.place import ALLOW_KEYS, Place, allowlist, choices, whole
+
+_TYPES = tuple(t.value for t in NsType)
+
+
+@dataclass(frozen=True)
+class CountCheck:
+    """At most N namespaces of a type (the host's own included)."""
+
+    type: str
+    at_most: int
+    kind: ClassVar[str] = "count"
+    keys: ClassVar[frozenset[str]] = frozenset({"type", "at_most"})
+
+    @classmethod
+    def parse(cls, at: Place, d: dict[str, Any]) -> CountCheck:
+        ns_type = d.get("type")
+        if ns_type not in _TYPES:
+            raise at.error(f"a count check's type is one of: {', '.join(_TYPES)}", "type")
+        at_most = whole(at, d, "at_most")
+        if at_most is None:
+            raise at.error("a count check needs at_most", "kind")
+        return cls(str(ns_type), at_most)
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skipped := skip(subject)) is not None:
+            return skipped
+        snap = subject.snapshot
+        found = [ns for ns in snap.namespaces if ns.id.type.value == self.type]
+        summary = f"{len(found)} {self.type} namespaces (at most {self.at_most})"
+        if len(found) <= self.at_most:
+            return Verdict(Outcome.PASS, summary, partial_note(snap))
+        own = host_own(snap)
+        listed = tuple(
+            about(ns, f"{ns_name(ns.id)} held by {who(ns)}") for ns in found if ns.id not in own
+        )
+        return Verdict(Outcome.FAIL, summary, listed + partial_note(snap))
+
+
+def _scoped(at: Place, d: dict[str, Any]) -> tuple[tuple[str, ...] | None, Allowlist]:
+    """The types (all when absent) and the allowlist, which must name something."""
+    types = choices(at, d, "types", _TYPES) if "types" in d else None
+    allow = allowlist(at, d)
+    if allow is None:
+        raise at.error(
+            f"a {d['kind']} check needs commands, parents, users or paths (glob lists)", "kind"
+        )
+    return types, allow
+
+
+def _screen(
+    namespaces: tuple[Namespace, ...],
+    snap: Snapshot,
+    types: tuple[str, ...] | None,
+    allow: Allowlist,
+    prefix: str,
+) -> tuple[list[Namespace], list[Evidence]]:
+    """The namespaces beyond the host's own (of those types), and evidence for each one the
+    allowlist does not accept."""
+    own = host_own(snap)
+    checked = [
+        ns for ns in namespaces if ns.id not in own and (types is None or ns.id.type.value in types)
+    ]
+    bad = []
+    for ns in checked:
+        why = allow.violation(ns)
+        if why is not None:
+            bad.append(about(ns, f"{prefix}{ns_name(ns.id)} {why}"))
+    return checked, bad
+
+
+@dataclass(frozen=True)
+class HoldersCheck:
+    """Every non-initial namespace (of the listed types) is held by an allowed holder."""
+
+    types: tuple[str, ...] | None
+    allow: Allowlist
+    kind: ClassVar[str] = "holders"
+    keys: ClassVar[frozenset[str]] = frozenset({"types"}) | ALLOW_KEYS
+
+    @classmethod
+    def parse(cls, at: Place, d: dict[str, Any]) -> HoldersCheck:
+        return cls(*_scoped(at, d))
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skipped := skip(subject)) is not None:
+            return skipped
+        snap = subject.snapshot
+        checked, bad = _screen(snap.namespaces, snap, self.types, self.allow, "")
+        scope = "/".join(self.types) if self.types else "non-initial"
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} of {len(checked)} {scope} namespaces have no allowed holder",
+                tuple(bad) + partial_note(snap),
+            )
+        return Verdict(
+            Outcome.PASS,
+            f"all {len(checked)} {scope} namespaces have an allowed holder"
+            if checked
+            else f"no {scope} namespaces beyond the host's own",
+            partial_note(snap),
+        )
+
+
+def unprivileged_userns(snap: Snapshot) -> dict[NamespaceId, int]:
+    """User namespaces created by a non-root user, directly or up their parent chain, with
+    that user's uid."""
+    users = {ns.id: ns for ns in snap.namespaces if ns.id.type is NsType.USER}
+    out: dict[NamespaceId, int] = {}
+
+    def creator(nid: NamespaceId, seen: frozenset[NamespaceId]) -> int | None:
+        if nid in out:
+            return out[nid]
+        ns = users.get(nid)
+        if ns is None or nid in seen:
+            return None
+        if ns.owner_uid not in (None, 0):
+            return ns.owner_uid
+        return creator(ns.parent, seen | {nid}) if ns.parent is not None else None
+
+    for nid in users:
+        uid = creator(nid, frozenset())
+        if uid is not None:
+            out[nid] = uid
+    return out
+
+
+@dataclass(frozen=True)
+class UnprivilegedOwnerCheck:
+    """No namespace is (or is owned by) a user namespace that a non-root user created,
+    except those an optional allowlist accepts."""
+
+    allow: Allowlist | None
+    kind: ClassVar[str] = "unprivileged_owner"
+    keys: ClassVar[frozenset[str]] = ALLOW_KEYS
+
+    @classmethod
+    def parse(cls, at: Place, d: dict[str, Any]) -> UnprivilegedOwnerCheck:
+        return cls(allowlist(at, d))
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skipped := skip(subject)) is not None:
+            return skipped
+        snap = subject.snapshot
+        unprivileged = unprivileged_userns(snap)
+        bad = []
+        for ns in snap.namespaces:
+            via = ns.id if ns.id in unprivileged else ns.owner
+            if via is None or via not in unprivileged:
+                continue
+            if self.allow is not None and self.allow.violation(ns) is None:
+                continue
+            how = (
+                "is a user namespace"
+                if via == ns.id
+                else f"is owned by user namespace {ns_name(via)}"
+            )
+            bad.append(
+                about(
+                    ns,
+                    f"{ns_name(ns.id)} {how} created by uid {unprivileged[via]}; held by {who(ns)}",
+                )
+            )
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} namespaces belong to user namespaces of non-root users",
+                tuple(bad) + partial_note(snap),
+            )
+        return Verdict(
+            Outcome.PASS,
+            "no namespace belongs to a user namespace of a non-root user",
+            partial_note(snap),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedCheck:
+    """Every namespace created during the period (of the listed types) has an allowed
+    holder, including those that vanished again before the last snapshot."""
+
+    types: tuple[str, ...] | None
+    allow: Allowlist
+    kind: ClassVar[str] = "created"
+    keys: ClassVar[frozenset[str]] = frozenset({"types"}) | ALLOW_KEYS
+
+    @classmethod
+    def parse(cls, at: Place, d: dict[str, Any]) -> CreatedCheck:
+        return cls(*_scoped(at, d))
+
+    def evaluate(self, subject: Subject) -> Verdict:
+        if (skipped := skip(subject)) is not None:
+            return skipped
+        checked, bad = _screen(
+            subject.created, subject.snapshot, self.types, self.allow, "created "
+        )
+        note = partial_note(subject.snapshot, period_unseen(subject))
+        if bad:
+            return Verdict(
+                Outcome.FAIL,
+                f"{len(bad)} of {len(checked)} namespaces created have no allowed holder",
+                tuple(bad) + note,
+            )
+        return Verdict(
+            Outcome.PASS,
+            f"{len(checked)} namespaces created, all by allowed holders"
+            if checked
+            else "no namespace created",
+            note,
+        )
