@@ -128,3 +128,25 @@ def test_no_import_cycle() -> None:
 def test_only_the_commands_import_click() -> None:
     _, outer = _graph()
     assert sorted(m for m, pkgs in outer.items() if "click" in pkgs and _part(m) != "cli") == []
+
+
+# The commands parse, call the application layer, and render: they reach the store only for
+# the database handle and its shown name, and no analysis part at all.
+CLI_MAY_IMPORT = {
+    "app", "cli", "views", "render", "bundle", "settings", "model",
+    "store.database", "store.engine", "store.location", "store.schema", "kernel.nstypes",
+}  # fmt: skip
+
+
+def test_the_commands_call_the_application_layer() -> None:
+    inner, _ = _graph()
+    wrong = []
+    for module, targets in inner.items():
+        if _part(module) != "cli":
+            continue
+        for target in sorted(targets):
+            part = _part(target)
+            inside = ".".join(target.split(".")[1:3])
+            if part not in BASE and part not in CLI_MAY_IMPORT and inside not in CLI_MAY_IMPORT:
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []

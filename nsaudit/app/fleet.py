@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from nsaudit import bundle, userfile
 from nsaudit.app.inventory import local_host
@@ -14,13 +15,67 @@ from nsaudit.compare import Comparison
 from nsaudit.compare import compare as compare_snapshots
 from nsaudit.errors import UsageError
 from nsaudit.jsonshape import MAX_INT
-from nsaudit.model import CheckRun, Snapshot
+from nsaudit.model import CheckRun, HostRow, Snapshot
 from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
-from nsaudit.store import checks
+from nsaudit.store import checks, retention
 from nsaudit.store.database import Database
-from nsaudit.store.queries import find, list_rows, resolve
+from nsaudit.store.queries import find, host_rows, list_rows, pick_host, resolve
 from nsaudit.store.snapshots import load, save
+from nsaudit.timespan import Duration
+
+
+def hosts(database: Database) -> list[HostRow]:
+    """Every host in the database with its newest snapshot."""
+    with database.reading() as conn:
+        return host_rows(conn)
+
+
+def host_counts(database: Database, name: str) -> retention.Forgotten:
+    """What forgetting host NAME (NAME@MACHINE_ID_PREFIX) would remove."""
+    with database.reading() as conn:
+        host_id = pick_host(conn, name, None)
+        assert host_id is not None
+        return retention.host_counts(conn, host_id)
+
+
+def forget(database: Database, name: str) -> retention.Forgotten:
+    """Remove host NAME whole, in one transaction: what was removed."""
+    with database.writing(create=False) as conn:
+        host_id = pick_host(conn, name, None)
+        assert host_id is not None
+        return retention.forget(conn, host_id)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What prune deleted, and the age it deleted at."""
+
+    span: Duration
+    pruned: retention.Pruned
+
+
+def prune(
+    database: Database,
+    settings: Settings,
+    older_than: Duration | None = None,
+    keep_last: int | None = None,
+    now: datetime | None = None,
+) -> PruneReport:
+    """Delete snapshots older than `older_than` (else the settings'), keeping each host's
+    newest `keep_last` (else the settings', else 1), in one transaction."""
+    if older_than is None and settings.older_than is None:
+        raise UsageError(
+            "prune needs --older-than DURATION (or retention.older_than in the settings file)"
+        )
+    # The settings file's was checked when it was read.
+    span = older_than or Duration.parse(settings.older_than or "")
+    cutoff = (now or datetime.now(UTC)) - span.delta
+    keep = keep_last or settings.keep_last or 1
+    with database.writing(create=False) as conn:
+        return PruneReport(
+            span, retention.prune(conn, cutoff.isoformat(timespec="microseconds"), keep)
+        )
 
 
 def compare(database: Database, names: Sequence[str]) -> Comparison:

@@ -17,13 +17,13 @@ from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import report
-from nsaudit.model import HostInfo, Namespace, Saved, Snapshot
+from nsaudit.model import HostInfo, Namespace, Saved, Snapshot, SnapshotRow
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
 from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
 from nsaudit.store.database import Database
-from nsaudit.store.queries import previous, resolve, resolve_before
+from nsaudit.store.queries import list_rows, previous, resolve, resolve_before
 from nsaudit.store.snapshots import load, save
 from nsaudit.timespan import Duration
 
@@ -116,6 +116,14 @@ def _since_previous(
 def ignored(rules: Sequence[IgnoreRule]) -> Callable[[Namespace], bool]:
     """Whether the settings' ignore rules leave a namespace out of diffs."""
     return lambda ns: any(r.matches(ns) for r in rules)
+
+
+def snapshots(
+    database: Database, hostname: str | None = None, limit: int | None = None
+) -> list[SnapshotRow]:
+    """Stored snapshots, newest first: one host's by seq, every host's by time."""
+    with database.reading() as conn:
+        return list_rows(conn, hostname, limit)
 
 
 def stored(

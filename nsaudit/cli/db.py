@@ -19,13 +19,13 @@ def db() -> None:
 @db_option
 def upgrade(db: str, settings: Settings) -> int:
     """Bring the database to this nsaudit's schema (Alembic head)."""
-    from nsaudit.store import migrate
+    from nsaudit.app.database import upgrade as upgrade_database
     from nsaudit.store.database import Database
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.writing(upgrade=False) as conn:
-        before, after = migrate.upgrade(conn)
+    found = upgrade_database(database)
+    before, after = found.before, found.after
     state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     click.echo(f"database {shown(database.location)}: {state} revision {after}")
     return EXIT_OK
@@ -35,14 +35,13 @@ def upgrade(db: str, settings: Settings) -> int:
 @db_option
 def current(db: str, settings: Settings) -> int:
     """Print the database's schema revision and this nsaudit's newest one."""
-    from nsaudit.store import migrate
+    from nsaudit.app.database import current as current_revision
     from nsaudit.store.database import Database
     from nsaudit.store.engine import shown
 
     database = Database(db)
-    with database.reading(at_head=False) as conn:
-        revision = migrate.check_known(conn)
-    head = migrate.head()
+    found = current_revision(database)
+    revision, head = found.before, found.after
     note = "up to date" if revision == head else "an upgrade is due: nsaudit db upgrade"
     click.echo(
         f"database {shown(database.location)}: revision {revision or 'empty'} (head {head}; {note})"
@@ -56,16 +55,15 @@ def check_command(db: str, settings: Settings) -> int:
     """Check the database without writing to it: SQLite's integrity check, the schema at
     head, each host's seqs increasing in time order (gaps that prune leaves are notes), every
     snapshot, capability report and check record readable. Exit 0 when sound, 4 otherwise."""
+    from nsaudit.app.database import check as check_database
     from nsaudit.errors import DatabaseError
     from nsaudit.render.escape import terminal
-    from nsaudit.store import integrity
-    from nsaudit.store.database import Database, revision
+    from nsaudit.store.database import Database
     from nsaudit.store.engine import shown
     from nsaudit.store.schema import SCHEMA_HEAD
 
     database = Database(db)
-    with database.reading(at_head=False) as conn:
-        checked = integrity.check(conn, revision(conn))
+    checked = check_database(database)
     for finding in checked.findings:
         click.echo(f"{'problem' if finding.problem else 'note'}: {terminal(finding.text)}")
     where = shown(database.location)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from nsaudit.cli.options import Common, common_options
 from nsaudit.cli.output import to_stderr
-from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from nsaudit.hostfs import HostFS
-from nsaudit.kernel import probe as probing
-from nsaudit.kernel.detect import detect as detect_capabilities
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
 from nsaudit.kernel.nstypes import parse_types
-from nsaudit.model import NsType, Status
+from nsaudit.model import NsType
 from nsaudit.render import OutputFormat
-from nsaudit.views.detect import document
 
 
 def _require(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[NsType, ...]:
@@ -68,21 +62,13 @@ def detect(
     """Report, for each of the eight namespace types, whether the kernel builds it
     (config), shows it (/proc/self/ns), allows it (limits, sysctls) and, with --probe,
     really lets a user create it."""
-    host = HostFS(common.root)
-    probe = probe or bool(probe_as)
-    users = [probing.resolve_user(u) for u in probe_as]
-    if probe and not host.live:
-        raise UsageError("--probe tests the running kernel; it cannot be combined with --root")
-    caps = detect_capabilities(host, kconfig)
-    if probe:
-        runs = [probing.probe(tuple(NsType))] + [probing.probe(tuple(NsType), u) for u in users]
-        caps = replace(caps, probes=tuple(runs))
+    from nsaudit.app.kernel import detect as detect_kernel
+    from nsaudit.app.kernel import unavailable
+    from nsaudit.views.detect import document
+
+    caps = detect_kernel(common.root, kconfig, probe, probe_as)
     common.emit(document(caps))
-    short = [
-        f"{t.value} ({caps.of(t).status.value})"
-        for t in require
-        if caps.of(t).status is not Status.AVAILABLE
-    ]
+    short = unavailable(caps, require)
     if short:
         to_stderr(f"nsaudit: required namespace types not available: {', '.join(short)}")
         return EXIT_FINDINGS

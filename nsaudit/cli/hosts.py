@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 from nsaudit.cli.options import Common, common_options, db_option, duration
@@ -22,13 +20,11 @@ def hosts(ctx: click.Context, db: str, settings: Settings, common: Common) -> in
     forget NAME` removes one."""
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
+    from nsaudit.app.fleet import hosts as stored_hosts
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import host_rows
     from nsaudit.views.hosts import document
 
-    with Database(db).reading() as conn:
-        rows = host_rows(conn)
-    common.emit(document(rows))
+    common.emit(document(stored_hosts(Database(db))))
     return EXIT_OK
 
 
@@ -43,12 +39,11 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
     first on a terminal; --yes otherwise."""
     import sys
 
+    from nsaudit.app.fleet import forget as forget_host
+    from nsaudit.app.fleet import host_counts
     from nsaudit.render.escape import terminal
     from nsaudit.store.database import Database
     from nsaudit.store.location import resolve
-    from nsaudit.store.queries import pick_host
-    from nsaudit.store.retention import forget as forget_host
-    from nsaudit.store.retention import host_counts
 
     parent = ctx.parent.params if ctx.parent is not None else {}
     own = ctx.params.get("db") or ctx.params.get("config")
@@ -58,10 +53,7 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
 
         db = resolve(parent.get("db"), settings_file.load(parent.get("config")).database)
     database = Database(db)
-    with database.reading() as conn:
-        host_id = pick_host(conn, name, None)
-        assert host_id is not None
-        counts = host_counts(conn, host_id)
+    counts = host_counts(database, name)
     what = (
         f"host {terminal(name)!r}: {counts.snapshots} snapshots, {counts.states} namespace "
         f"states, {counts.checks} check records"
@@ -72,10 +64,7 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
             raise UsageError(f"forgetting {what} needs --yes (there is no terminal to ask)")
         if not click.confirm(f"Forget {what}?", default=False):
             raise UsageError(f"not confirmed: {what} kept")
-    with database.writing(create=False) as conn:
-        host_id = pick_host(conn, name, None)
-        assert host_id is not None
-        removed = forget_host(conn, host_id)
+    removed = forget_host(database, name)
     click.echo(
         f"forgot host {terminal(name)!r}: {removed.snapshots} snapshots, {removed.states} "
         f"namespace states, {removed.checks} check records"
@@ -102,20 +91,12 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
 def prune(older_than: Duration | None, keep_last: int | None, db: str, settings: Settings) -> int:
     """Delete old snapshots in one transaction; every remaining snapshot's show and diff
     output stays exactly as it was."""
+    from nsaudit.app.fleet import prune as prune_snapshots
     from nsaudit.store.database import Database
     from nsaudit.store.engine import shown
-    from nsaudit.store.retention import prune as prune_snapshots
 
-    if older_than is None and settings.older_than is None:
-        raise UsageError(
-            "prune needs --older-than DURATION (or retention.older_than in the settings file)"
-        )
-    # The settings file's was checked when it was read.
-    span = older_than or Duration.parse(settings.older_than or "")
-    cutoff = datetime.now(UTC) - span.delta
-    keep = keep_last or settings.keep_last or 1
-    with Database(db).writing(create=False) as conn:
-        result = prune_snapshots(conn, cutoff.isoformat(timespec="microseconds"), keep)
+    found = prune_snapshots(Database(db), settings, older_than, keep_last)
+    result, span = found.pruned, found.span
     click.echo(
         f"database {shown(db)}: deleted {result.snapshots} snapshots older than {span.text} "
         f"and {result.states} namespace states only they used, and {result.checks} older "

@@ -32,13 +32,11 @@ def snapshots(
     hostname: str | None, limit: int | None, db: str, settings: Settings, common: Common
 ) -> int:
     """List stored snapshots, newest first."""
+    from nsaudit.app.inventory import snapshots as stored_snapshots
     from nsaudit.store.database import Database
-    from nsaudit.store.queries import list_rows
     from nsaudit.views.snapshot import list_document
 
-    with Database(db).reading() as conn:
-        rows = list_rows(conn, hostname, limit)
-    common.emit(list_document(rows))
+    common.emit(list_document(stored_snapshots(Database(db), hostname, limit)))
     return EXIT_OK
 
 
