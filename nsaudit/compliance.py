@@ -19,7 +19,7 @@ from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
-from nsaudit.store import checks
+from nsaudit.store import evaluations
 from nsaudit.store import history as stored_history
 from nsaudit.store.queries import previous, resolve
 from nsaudit.store.snapshots import load
@@ -28,7 +28,7 @@ SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class Evaluation:
     policy: Policy
     snapshot: Snapshot
     period: str
@@ -54,15 +54,15 @@ def locate(option: str | None, setting: str | None, required: bool) -> Policy | 
     return load_policy(path)
 
 
-def check_stored(
+def evaluate_stored(
     conn: Connection, snapshot_id: int, policy: Policy, now: datetime, record: bool
-) -> CheckResult:
+) -> Evaluation:
     """Evaluate the policy against a stored snapshot. Rules about a period cover the
     snapshots since the last recorded check of this policy on this host (the first check
     covers the last snapshot's changes); `record` stores this check as the new last one."""
     snap = load(conn, snapshot_id)
-    host_id, seq = checks.host_and_seq(conn, snapshot_id)
-    last = checks.last(conn, host_id, policy.name)
+    host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
+    last = evaluations.last(conn, host_id, policy.name)
     if last is not None:
         after = min(last.snapshot_seq, seq)
         period = (
@@ -71,7 +71,7 @@ def check_stored(
         )
     else:
         before = previous(conn, snapshot_id)
-        after = checks.host_and_seq(conn, before)[1] if before is not None else seq
+        after = evaluations.host_and_seq(conn, before)[1] if before is not None else seq
         period = (
             f"the snapshots since seq {after} (the first check of this policy)"
             if before is not None
@@ -81,15 +81,15 @@ def check_stored(
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
     result = _evaluate(policy, snap, steps, period, now, partial=partial)
     if record:
-        checks.record(
+        evaluations.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
         )
     return result
 
 
-def check_unstored(
+def evaluate_fresh(
     conn: Connection | None, snap: Snapshot, policy: Policy, now: datetime
-) -> CheckResult:
+) -> Evaluation:
     """Evaluate the policy against a fresh snapshot that is not stored, writing nothing.
     Rules about a period see the stored history since the last recorded check (or, for the
     first check, nothing stored) and what the fresh snapshot adds over the last stored one."""
@@ -101,8 +101,8 @@ def check_unstored(
             latest = None  # this host has no stored snapshot
     if conn is None or latest is None:
         return _evaluate(policy, snap, [], "this scan alone (nothing stored for this host)", now)
-    host_id, seq = checks.host_and_seq(conn, latest)
-    last = checks.last(conn, host_id, policy.name)
+    host_id, seq = evaluations.host_and_seq(conn, latest)
+    last = evaluations.last(conn, host_id, policy.name)
     after = min(last.snapshot_seq, seq) if last is not None else seq
     steps = stored_history.steps(conn, host_id, after, seq)
     since = (
@@ -116,11 +116,11 @@ def check_unstored(
     return _evaluate(policy, snap, steps, period, now, added, partial)
 
 
-def check_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> CheckResult:
+def evaluate_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> Evaluation:
     """Evaluate the kernel rules against a capability report of a root that runs nothing:
     rules about namespaces do not apply there (outcome skip). Nothing is stored."""
     results = evaluate(policy, Subject(snap, (), "nothing", reason), now.date())
-    return CheckResult(policy, snap, "nothing", now.isoformat(timespec="seconds"), results)
+    return Evaluation(policy, snap, "nothing", now.isoformat(timespec="seconds"), results)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class HostReport:
     period, and the period's history."""
 
     snapshot: Snapshot
-    check: CheckResult | None
+    evaluation: Evaluation | None
     points: Sequence[HistoryPoint]
     days: Sequence[churn.Day]
 
@@ -140,7 +140,7 @@ def host_report(
     """A host's part of the report, from its latest snapshot back to `since` (ISO, UTC).
     Rules about a period cover every snapshot since then; nothing is recorded."""
     snap = load(conn, snapshot_id)
-    host_id, seq = checks.host_and_seq(conn, snapshot_id)
+    host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)
     steps = stored_history.steps(
         conn, host_id, stored_history.seq_before(conn, host_id, since), seq
@@ -162,10 +162,10 @@ def _evaluate(
     now: datetime,
     added: tuple[Namespace, ...] = (),
     partial: list[int] | None = None,
-) -> CheckResult:
+) -> Evaluation:
     created = churn.created(steps)
     known = {key(ns) for ns in created}
     created += tuple(ns for ns in added if key(ns) not in known)
     subject = Subject(snap, created, period, partial_in_period=tuple(partial or ()))
     results = evaluate(policy, subject, now.date())
-    return CheckResult(policy, snap, period, now.isoformat(timespec="seconds"), results)
+    return Evaluation(policy, snap, period, now.isoformat(timespec="seconds"), results)

@@ -100,7 +100,7 @@ def test_report_and_a_stored_check_of_a_named_host(tmp_path: Path) -> None:
     )
     assert [h.snapshot.host.hostname for h in found.hosts] == ["db", "web"]
     assert found.policy is not None and found.failed == any(
-        h.check is not None and h.check.failed for h in found.hosts
+        h.evaluation is not None and h.evaluation.failed for h in found.hosts
     )
     with pytest.raises(UsageError, match="either --host NAME ... or --all-hosts"):
         policy.report(database, Settings(), Duration.parse("1d"), hostnames=["db"], all_hosts=True)

@@ -42,8 +42,7 @@ from nsaudit.model import (
     Unprivileged,
 )
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
-from nsaudit.store import checks as stored_checks
-from nsaudit.store import retention
+from nsaudit.store import evaluations, retention
 from nsaudit.store.database import Database
 from nsaudit.store.snapshots import load, save
 
@@ -579,11 +578,11 @@ def test_prune_drops_old_check_records_but_each_hosts_last_of_each_policy(
     with database.writing() as conn:
         for i, sid in enumerate(web):
             for policy in ("base", "strict"):
-                stored_checks.record(
+                evaluations.record(
                     conn, sid, policy, "0" * 64, day(i + 1), (check_result(Outcome.PASS),)
                 )
-        stored_checks.record(conn, db1, "base", "0" * 64, day(1), (check_result(Outcome.FAIL),))
-        stored_checks.record(conn, db1, "base", "0" * 64, day(3), (check_result(Outcome.FAIL),))
+        evaluations.record(conn, db1, "base", "0" * 64, day(1), (check_result(Outcome.FAIL),))
+        evaluations.record(conn, db1, "base", "0" * 64, day(3), (check_result(Outcome.FAIL),))
     with database.writing() as conn:
         # checks of day 1 and 2 are older than day 3; web's day-4 checks and db's day-3 one
         # are each the last of their host and policy, and stay anyway
@@ -618,9 +617,9 @@ def test_forget_removes_one_host_whole_and_nothing_of_another(database: Database
     shared = kernel_report("6.3")  # the same report as web's seq 3
     other = store(database, "db", day(1), ns(NsType.NET, 50), ns(NsType.NET, 51), caps=shared)
     with database.writing() as conn:
-        stored_checks.record(conn, web[0], "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
-        stored_checks.record(conn, web[1], "base", "0" * 64, day(2), (check_result(Outcome.PASS),))
-        stored_checks.record(conn, other, "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
+        evaluations.record(conn, web[0], "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
+        evaluations.record(conn, web[1], "base", "0" * 64, day(2), (check_result(Outcome.PASS),))
+        evaluations.record(conn, other, "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
     before = loaded(database, [other])
     assert count(database, "capability_reports") == 3
     with database.reading() as conn:

@@ -76,7 +76,7 @@ def texts(evidence: tuple[Evidence, ...]) -> list[str]:
     return [e.text for e in evidence]
 
 
-# --- match.py: globs -----------------------------------------------------------------------
+# --- match.py: globs ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_matches_needs_a_text_and_is_case_sensitive() -> None:
     assert not matches("sshd", ())
 
 
-# --- match.py: allowlists ------------------------------------------------------------------
+# --- match.py: allowlists -----------------------------------------------------------------------
 
 
 def test_users_alone_allow_any_command_of_that_user() -> None:
@@ -248,7 +248,7 @@ def test_who_without_a_process_names_the_holders() -> None:
     assert who(held(NsType.NET, 6)) == "nothing recorded"
 
 
-# --- checks.py: what the evidence names ----------------------------------------------------
+# --- checks.py: what the evidence names ---------------------------------------------------------
 
 
 def test_ns_name_is_as_proc_shows_it() -> None:
@@ -283,7 +283,7 @@ def test_evidence_names_the_namespace_process_user_and_mount() -> None:
     assert e.text == "net:[3] held by fd 7:3"
 
 
-# --- checks.py: the host's own namespaces and partial scans ---------------------------------
+# --- checks.py: the host's own namespaces and partial scans -------------------------------------
 
 
 def test_the_hosts_own_are_those_of_the_lowest_pid_and_of_kernel_threads() -> None:
@@ -329,7 +329,7 @@ PARTIAL_NOTE = (
 )
 
 
-# --- checks.py: capability -----------------------------------------------------------------
+# --- kernel_checks.py: capability ---------------------------------------------------------------
 
 
 def report(*sysctls: Restriction, **types: dict[str, Any]) -> CapabilityReport:
@@ -392,7 +392,7 @@ def test_kernel_rules_err_without_a_capability_report(check: Check) -> None:
     assert check.evaluate(with_caps(None)) == Verdict(Outcome.ERROR, NO_REPORT)
 
 
-# --- checks.py: sysctl ---------------------------------------------------------------------
+# --- kernel_checks.py: sysctl -------------------------------------------------------------------
 
 
 def sysctl(
@@ -564,7 +564,7 @@ def test_sysctl_limits_of_other_types_share_the_user_limits_fate(ns_type: NsType
     )
 
 
-# --- checks.py: count ----------------------------------------------------------------------
+# --- inventory_checks.py: count -----------------------------------------------------------------
 
 
 def test_count_includes_the_hosts_own_and_passes_up_to_its_limit() -> None:
@@ -620,7 +620,7 @@ def test_inventory_rules_do_not_apply_where_nothing_runs(check: Check) -> None:
     assert check.evaluate(s) == Verdict(Outcome.SKIP, f"not applicable: {NOTHING_RUNS}")
 
 
-# --- checks.py: holders --------------------------------------------------------------------
+# --- inventory_checks.py: holders ---------------------------------------------------------------
 
 
 def test_holders_pass_when_every_namespace_beyond_the_hosts_own_is_allowed() -> None:
@@ -676,7 +676,7 @@ def test_holders_on_a_partial_scan_say_so_in_their_evidence() -> None:
     assert texts(v.evidence)[-1] == PARTIAL_NOTE and len(v.evidence) == 2
 
 
-# --- checks.py: unprivileged_owner ---------------------------------------------------------
+# --- inventory_checks.py: unprivileged_owner ----------------------------------------------------
 
 
 def userns(
@@ -770,7 +770,7 @@ def test_unprivileged_owner_on_a_partial_scan_says_so() -> None:
     assert v.outcome is Outcome.FAIL and texts(v.evidence)[1:] == [PARTIAL_NOTE]
 
 
-# --- checks.py: created --------------------------------------------------------------------
+# --- inventory_checks.py: created ---------------------------------------------------------------
 
 
 def test_created_checks_the_namespaces_of_the_period() -> None:
@@ -816,7 +816,7 @@ def test_created_on_a_partial_period_says_so_in_its_evidence() -> None:
     assert len(v.evidence) == 1
 
 
-# --- evaluate.py: partial scans ------------------------------------------------------------
+# --- evaluate.py: partial scans -----------------------------------------------------------------
 
 
 def rule(check: Check, *waivers: Waiver, accept_partial: bool = False) -> Rule:
@@ -921,7 +921,7 @@ def test_a_created_rule_cannot_pass_when_a_snapshot_of_its_period_was_partial() 
     assert run(rule(CountCheck("net", 5)), s).outcome is Outcome.PASS
 
 
-# --- evaluate.py: results and waivers ------------------------------------------------------
+# --- evaluate.py: results and waivers -----------------------------------------------------------
 
 
 def failing(hostname: str = "build-7") -> Subject:

@@ -15,10 +15,10 @@ from nsaudit.compare import Comparison
 from nsaudit.compare import compare as compare_snapshots
 from nsaudit.errors import UsageError
 from nsaudit.jsonshape import MAX_INT
-from nsaudit.model import CheckRun, HostRow, Snapshot
+from nsaudit.model import EvaluationRecord, HostRow, Snapshot
 from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
-from nsaudit.store import checks, retention
+from nsaudit.store import evaluations, retention
 from nsaudit.store.database import Database
 from nsaudit.store.queries import find, host_rows, list_rows, pick_host, resolve
 from nsaudit.store.snapshots import load, save
@@ -95,7 +95,7 @@ class Published:
     """What `metrics` publishes: a host's latest snapshot and its policies' last checks."""
 
     snapshot: Snapshot
-    runs: Sequence[CheckRun]
+    runs: Sequence[EvaluationRecord]
 
 
 def metrics(database: Database, settings: Settings, hostname: str | None = None) -> Published:
@@ -103,7 +103,7 @@ def metrics(database: Database, settings: Settings, hostname: str | None = None)
     with database.reading() as conn:
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
-        runs = checks.latest(conn, checks.host_and_seq(conn, snapshot_id)[0])
+        runs = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
     return Published(snap, runs)
 
 

@@ -70,7 +70,7 @@ class Taken:
     previous: Snapshot | None = None
     stored: Snapshot | None = None
     changes: SnapshotDiff | None = None
-    check: compliance.CheckResult | None = None
+    evaluation: compliance.Evaluation | None = None
 
 
 def take(
@@ -98,7 +98,7 @@ def take(
             checked = None
             if policy is not None:
                 when = now or datetime.now(UTC)
-                checked = compliance.check_stored(conn, saved.id, policy, when, True)
+                checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
     return Taken(snap, saved, before, stored, changes, checked)
 
 

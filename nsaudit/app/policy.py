@@ -46,7 +46,7 @@ def check(
     record: bool = False,
     threads: bool = False,
     now: datetime | None = None,
-) -> compliance.CheckResult:
+) -> compliance.Evaluation:
     """Evaluate a policy against a fresh snapshot of this host, or (`stored`, or `hostname`)
     the latest stored one. Nothing is written unless `record`, which stores the snapshot and
     records the check as the policy's last one: a check by hand never changes what the
@@ -60,29 +60,29 @@ def check(
         opened = database.writing(create=False) if record else database.reading()
         with opened as conn:
             snapshot_id = resolve(conn, LATEST, local, hostname)
-            return compliance.check_stored(conn, snapshot_id, rules, now, record)
+            return compliance.evaluate_stored(conn, snapshot_id, rules, now, record)
     if not has_processes(HostFS(root)):
         # A kernel image or fixture tree: its kernel rules can be checked, nothing is stored.
         reason = f"{root} runs no processes, so it holds no namespaces"
-        return compliance.check_offline(capabilities_only(settings, root), rules, reason, now)
+        return compliance.evaluate_offline(capabilities_only(settings, root), rules, reason, now)
     if not record:
         # Storing its snapshot would end the period the next scheduled audit diffs, and so
         # hide what changed since the last audit.
         return _unstored(database, scan(settings, root, threads), rules, now)
     taken = take(database, settings, root, threads, None, rules, now, compare=False)
-    assert taken.check is not None
-    return taken.check
+    assert taken.evaluation is not None
+    return taken.evaluation
 
 
 def _unstored(
     database: Database, fresh: Snapshot, rules: Policy, now: datetime
-) -> compliance.CheckResult:
+) -> compliance.Evaluation:
     """The check of a fresh snapshot against what is stored, read without a write: no
     database is created where none is, and none is upgraded."""
     if database.sqlite is not None and not os.path.exists(database.sqlite.path):
-        return compliance.check_unstored(None, fresh, rules, now)
+        return compliance.evaluate_fresh(None, fresh, rules, now)
     with database.reading() as conn:
-        return compliance.check_unstored(conn, fresh, rules, now)
+        return compliance.evaluate_fresh(conn, fresh, rules, now)
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return any(h.check is not None and h.check.failed for h in self.hosts)
+        return any(h.evaluation is not None and h.evaluation.failed for h in self.hosts)
 
 
 def report(

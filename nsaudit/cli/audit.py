@@ -45,9 +45,9 @@ def audit(
         doc = diff_view.document(
             taken.previous, taken.stored, taken.changes, show_all, lead=doc.lines
         )
-    failed = taken.check is not None and taken.check.failed
-    if taken.check is not None:
-        doc = with_check(doc, taken.check)
+    failed = taken.evaluation is not None and taken.evaluation.failed
+    if taken.evaluation is not None:
+        doc = with_check(doc, taken.evaluation)
     if differs or failed or not quiet:
         common.emit(doc)
     return EXIT_FINDINGS if differs or failed else EXIT_OK

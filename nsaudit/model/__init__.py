@@ -33,7 +33,7 @@ from nsaudit.model.kernel import (
     TypeCapability,
     Unprivileged,
 )
-from nsaudit.model.results import CheckRun, Evidence, Outcome, RuleResult, WaiverNote
+from nsaudit.model.results import EvaluationRecord, Evidence, Outcome, RuleResult, WaiverNote
 from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "Answer",
     "Capabilities",
     "CapabilityReport",
-    "CheckRun",
+    "EvaluationRecord",
     "Evidence",
     "HistoryPoint",
     "Holder",

@@ -59,7 +59,7 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
-class CheckRun:
+class EvaluationRecord:
     """A stored check: when, against which snapshot, and each rule's outcome."""
 
     snapshot_seq: int

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from nsaudit import __version__
-from nsaudit.compliance import CheckResult
+from nsaudit.compliance import Evaluation
 from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Case
@@ -57,7 +57,7 @@ def tally(results: tuple[RuleResult, ...]) -> dict[str, int]:
     return {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
 
 
-def payload(c: CheckResult) -> dict[str, Any]:
+def payload(c: Evaluation) -> dict[str, Any]:
     s = c.snapshot
     return {
         "schema": SCHEMA,
@@ -77,7 +77,7 @@ def payload(c: CheckResult) -> dict[str, Any]:
     }
 
 
-def headline(c: CheckResult) -> str:
+def headline(c: Evaluation) -> str:
     t = tally(c.results)
     counts = ", ".join(
         f"{t[o.value]} {o.value}" for o in Outcome if t[o.value] or o is Outcome.FAIL
@@ -87,7 +87,7 @@ def headline(c: CheckResult) -> str:
     return f"policy {c.policy.name} on {s.host.hostname} ({what}): {counts}"
 
 
-def period_lines(c: CheckResult) -> tuple[str, ...]:
+def period_lines(c: Evaluation) -> tuple[str, ...]:
     if not any(r.check.kind == "created" for r in c.policy.rules):
         return ()
     return (f"rules about created namespaces cover {c.period}",)
@@ -124,7 +124,7 @@ def evidence_table(results: tuple[RuleResult, ...], section: str | None = None) 
     return Table("Evidence", ("RULE", "EVIDENCE"), tuple(rows), section=section)
 
 
-def records(checked: Sequence[CheckResult]) -> Table:
+def records(checked: Sequence[Evaluation]) -> Table:
     """A row per host and rule: what the CSV format writes."""
     return Table(
         None,
@@ -147,7 +147,7 @@ def records(checked: Sequence[CheckResult]) -> Table:
     )
 
 
-def cases(c: CheckResult) -> tuple[Case, ...]:
+def cases(c: Evaluation) -> tuple[Case, ...]:
     host = c.snapshot.host.hostname
     out = []
     for r in c.results:
@@ -167,7 +167,7 @@ def cases(c: CheckResult) -> tuple[Case, ...]:
     return tuple(out)
 
 
-def document(c: CheckResult) -> Document:
+def document(c: Evaluation) -> Document:
     tables = [results_table(c.results)]
     evidence = evidence_table(c.results)
     if evidence is not None:
@@ -182,7 +182,7 @@ def document(c: CheckResult) -> Document:
     )
 
 
-def with_check(doc: Document, c: CheckResult) -> Document:
+def with_check(doc: Document, c: Evaluation) -> Document:
     """Another command's document with the policy results after it (`audit --policy`)."""
     mine = document(c)
     return replace(

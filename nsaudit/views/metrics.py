@@ -8,11 +8,11 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from nsaudit.model import CheckRun, Outcome, Snapshot, Status
+from nsaudit.model import EvaluationRecord, Outcome, Snapshot, Status
 from nsaudit.render.escape import terminal
 
 
-def prometheus(snap: Snapshot, runs: Sequence[CheckRun]) -> str:
+def prometheus(snap: Snapshot, runs: Sequence[EvaluationRecord]) -> str:
     """The metrics text: namespaces per type, capability status per type, snapshot time and
     partial, and per policy its failing rules and last check."""
     # Label values are quoted by the library, but a host name's control characters would

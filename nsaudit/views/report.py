@@ -104,9 +104,9 @@ def _host_tables(h: HostReport, since: str) -> list[Table]:
             section=section,
         ),
     ]
-    if h.check is not None:
-        tables.append(results_table(h.check.results, section))
-        evidence = evidence_table(h.check.results, section)
+    if h.evaluation is not None:
+        tables.append(results_table(h.evaluation.results, section))
+        evidence = evidence_table(h.evaluation.results, section)
         if evidence is not None:
             tables.append(evidence)
     if not h.points:
@@ -147,12 +147,14 @@ def _host_tables(h: HostReport, since: str) -> list[Table]:
 def _fleet_tables(hosts: Sequence[HostReport]) -> list[Table]:
     rows = []
     for h in hosts:
-        t = tally(h.check.results) if h.check else None
+        t = tally(h.evaluation.results) if h.evaluation else None
         failing = (
             ", ".join(
-                r.rule_id for r in h.check.results if r.outcome in (Outcome.FAIL, Outcome.ERROR)
+                r.rule_id
+                for r in h.evaluation.results
+                if r.outcome in (Outcome.FAIL, Outcome.ERROR)
             )
-            if h.check
+            if h.evaluation
             else ""
         )
         rows.append(
@@ -176,13 +178,13 @@ def _fleet_tables(hosts: Sequence[HostReport]) -> list[Table]:
             section="Fleet",
         )
     ]
-    checked = [h for h in hosts if h.check is not None]
+    checked = [h for h in hosts if h.evaluation is not None]
     if checked:
-        first = checked[0].check
+        first = checked[0].evaluation
         assert first is not None
         matrix = []
         for i, rule in enumerate(first.results):
-            outcomes = [h.check.results[i].outcome.value for h in checked if h.check]
+            outcomes = [h.evaluation.results[i].outcome.value for h in checked if h.evaluation]
             matrix.append((rule.rule_id, rule.severity, *outcomes))
         tables.append(
             Table(
@@ -209,8 +211,8 @@ def _host_payload(h: HostReport) -> dict[str, Any]:
             "partial": s.partial,
         },
         "capabilities": _capability_rows(s.capabilities),
-        "policy_period": h.check.period if h.check else None,
-        "results": [result_payload(r) for r in h.check.results] if h.check else None,
+        "policy_period": h.evaluation.period if h.evaluation else None,
+        "results": [result_payload(r) for r in h.evaluation.results] if h.evaluation else None,
         "history": {
             "points": [
                 {
@@ -252,7 +254,7 @@ def document(
     )
     failing: dict[str, list[str]] = {}
     for h in hosts:
-        for r in h.check.results if h.check else ():
+        for r in h.evaluation.results if h.evaluation else ():
             if r.outcome in (Outcome.FAIL, Outcome.ERROR):
                 failing.setdefault(r.rule_id, []).append(h.snapshot.host.hostname)
     payload = {
@@ -274,6 +276,6 @@ def document(
         payload,
         lines,
         tuple(tables),
-        records([h.check for h in hosts if h.check is not None]),
-        cases=tuple(c for h in hosts if h.check for c in cases(h.check)),
+        records([h.evaluation for h in hosts if h.evaluation is not None]),
+        cases=tuple(c for h in hosts if h.evaluation for c in cases(h.evaluation)),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from nsaudit.model import CheckRun, Outcome, RuleResult
+from nsaudit.model import EvaluationRecord, Outcome, RuleResult
 from nsaudit.store.schema import policy_checks, snapshots
 
 
@@ -46,7 +46,7 @@ def record(
     )
 
 
-def last(conn: Connection, host_id: int, policy_name: str) -> CheckRun | None:
+def last(conn: Connection, host_id: int, policy_name: str) -> EvaluationRecord | None:
     """The host's newest check of that policy."""
     row = conn.execute(
         select(policy_checks)
@@ -57,7 +57,7 @@ def last(conn: Connection, host_id: int, policy_name: str) -> CheckRun | None:
     return None if row is None else _run(row)
 
 
-def latest(conn: Connection, host_id: int) -> list[CheckRun]:
+def latest(conn: Connection, host_id: int) -> list[EvaluationRecord]:
     """The host's newest check of each policy, by policy name."""
     newest = (
         select(func.max(policy_checks.c.id))
@@ -72,8 +72,8 @@ def latest(conn: Connection, host_id: int) -> list[CheckRun]:
     return [_run(r) for r in rows]
 
 
-def _run(row: Any) -> CheckRun:
-    return CheckRun(
+def _run(row: Any) -> EvaluationRecord:
+    return EvaluationRecord(
         row.snapshot_seq,
         row.policy_name,
         row.checked_at,
