@@ -30,7 +30,6 @@ from nsaudit.model import (
     ScanProblem,
     Snapshot,
 )
-from nsaudit.views.snapshot import SNAPSHOT_SCHEMA, snapshot_payload
 
 SCHEMA = "nsaudit.bundle/1"
 # A 100,000-namespace snapshot takes 33 MiB as this host's namespaces look, 70 MiB with a
@@ -53,7 +52,7 @@ def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
     out.write(json.dumps({"schema": SCHEMA, "nsaudit_version": __version__}) + "\n")
     count = 0
     for snap in snapshots:
-        record = snapshot_payload(snap, snap.namespaces)
+        record = fields.snapshot_payload(snap, snap.namespaces)
         record["capabilities"] = snap.capabilities.document if snap.capabilities else None
         del record["id"]
         out.write(json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n")
@@ -239,7 +238,7 @@ _SNAPSHOT_KEYS = (
 
 def _snapshot(d: dict[str, Any]) -> Snapshot:
     js.obj(d, "", _SNAPSHOT_KEYS, what="snapshot record")
-    js.choice(d["schema"], "schema", (SNAPSHOT_SCHEMA,))
+    js.choice(d["schema"], "schema", (fields.SNAPSHOT_SCHEMA,))
     h = js.obj(d["host"], "host", ("hostname", "machine_id", "boot_id", "kernel"), what="host")
     host = HostInfo(
         js.string(h["hostname"], "host.hostname", empty=False),

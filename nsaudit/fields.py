@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nsaudit import jsonshape as js
-from nsaudit.model import Holder, HolderKind, NamespaceId, NsType
+from nsaudit.model import Holder, HolderKind, Namespace, NamespaceId, NsType, Snapshot
 from nsaudit.render.document import cell
 
 R = TypeVar("R")
@@ -194,3 +194,31 @@ def _holder(value: object, path: str) -> Holder:
     fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
     where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
     return Holder(HolderKind(kind), pid, fd, where)
+
+
+SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
+
+
+def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[str, Any]:
+    """A snapshot's JSON (nsaudit.snapshot/1): `show --format json` prints it, a bundle line is
+    it without id."""
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "id": snap.id,
+        "seq": snap.seq,
+        "taken_at": snap.taken_at,
+        "host": {
+            "hostname": snap.host.hostname,
+            "machine_id": snap.host.machine_id,
+            "boot_id": snap.host.boot_id,
+            "kernel": snap.host.kernel,
+        },
+        "nsaudit_version": snap.nsaudit_version,
+        "label": snap.label,
+        "duration_ms": snap.duration_ms,
+        "threads": snap.threads,
+        "partial": snap.partial,
+        "counts": snap.counts(),
+        "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
+        "namespaces": [payload(ns) for ns in namespaces],
+    }

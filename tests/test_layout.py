@@ -30,7 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "compliance": {"model", "diff", "churn", "policy", "store"},
     "settings": {"model", "policy", "store"},
     "views": {"model", "fields", "render", "kernel", "diff", "compare", "policy", "compliance"},
-    "bundle": {"model", "fields", "kernel", "views"},
+    "bundle": {"model", "fields", "kernel"},
     "app": {
         "model",
         "kernel",

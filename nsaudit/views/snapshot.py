@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nsaudit import fields
 from nsaudit.model import UNSEEN, Namespace, Saved, Snapshot, SnapshotRow
@@ -13,7 +13,6 @@ from nsaudit.views.tree import tree_order
 if TYPE_CHECKING:
     from nsaudit.diff import SnapshotDiff
 
-SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"
 TREES = ("parent", "owner", "process")
@@ -37,29 +36,6 @@ def problem_summary(snap: Snapshot) -> str:
     if unreadable:
         parts.append(f"{len(unreadable)} unreadable ({'; '.join(each)})")
     return f"partial: {'; '.join(parts)}"
-
-
-def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[str, Any]:
-    return {
-        "schema": SNAPSHOT_SCHEMA,
-        "id": snap.id,
-        "seq": snap.seq,
-        "taken_at": snap.taken_at,
-        "host": {
-            "hostname": snap.host.hostname,
-            "machine_id": snap.host.machine_id,
-            "boot_id": snap.host.boot_id,
-            "kernel": snap.host.kernel,
-        },
-        "nsaudit_version": snap.nsaudit_version,
-        "label": snap.label,
-        "duration_ms": snap.duration_ms,
-        "threads": snap.threads,
-        "partial": snap.partial,
-        "counts": snap.counts(),
-        "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
-        "namespaces": [fields.payload(ns) for ns in namespaces],
-    }
 
 
 def _ordered(
@@ -110,7 +86,7 @@ def snapshot_document(
     records = tuple(map(fields.csv_cells, namespaces))
     return Document(
         title=f"nsaudit show: {where} of {snap.host.hostname}",
-        payload=snapshot_payload(snap, namespaces),
+        payload=fields.snapshot_payload(snap, namespaces),
         lines=lines,
         tables=(Table(None, fields.table_columns(Namespace), rows, cut=_CUT),),
         records=Table(None, fields.csv_columns(Namespace), records),
