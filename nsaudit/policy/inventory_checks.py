@@ -4,7 +4,7 @@ unprivileged_owner and created."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from nsaudit.model import Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
 from nsaudit.policy.checks import (
@@ -57,15 +57,24 @@ class CountCheck:
         return Verdict(Outcome.FAIL, summary, listed + partial_note(snap))
 
 
-def _scoped(at: Place, d: dict[str, Any]) -> tuple[tuple[str, ...] | None, Allowlist]:
-    """The types (all when absent) and the allowlist, which must name something."""
-    types = choices(at, d, "types", _TYPES) if "types" in d else None
-    allow = allowlist(at, d)
-    if allow is None:
-        raise at.error(
-            f"a {d['kind']} check needs commands, parents, users or paths (glob lists)", "kind"
-        )
-    return types, allow
+@dataclass(frozen=True)
+class _Scoped:
+    """A check of namespaces (of the listed types; all when None) against an allowlist, which
+    must name something."""
+
+    types: tuple[str, ...] | None
+    allow: Allowlist
+    keys: ClassVar[frozenset[str]] = frozenset({"types"}) | ALLOW_KEYS
+
+    @classmethod
+    def parse(cls, at: Place, d: dict[str, Any]) -> Self:
+        types = choices(at, d, "types", _TYPES) if "types" in d else None
+        allow = allowlist(at, d)
+        if allow is None:
+            raise at.error(
+                f"a {d['kind']} check needs commands, parents, users or paths (glob lists)", "kind"
+            )
+        return cls(types, allow)
 
 
 def _screen(
@@ -90,17 +99,10 @@ def _screen(
 
 
 @dataclass(frozen=True)
-class HoldersCheck:
+class HoldersCheck(_Scoped):
     """Every non-initial namespace (of the listed types) is held by an allowed holder."""
 
-    types: tuple[str, ...] | None
-    allow: Allowlist
     kind: ClassVar[str] = "holders"
-    keys: ClassVar[frozenset[str]] = frozenset({"types"}) | ALLOW_KEYS
-
-    @classmethod
-    def parse(cls, at: Place, d: dict[str, Any]) -> HoldersCheck:
-        return cls(*_scoped(at, d))
 
     def evaluate(self, subject: Subject) -> Verdict:
         if (skipped := skip(subject)) is not None:
@@ -196,18 +198,11 @@ class UnprivilegedOwnerCheck:
 
 
 @dataclass(frozen=True)
-class CreatedCheck:
+class CreatedCheck(_Scoped):
     """Every namespace created during the period (of the listed types) has an allowed
     holder, including those that vanished again before the last snapshot."""
 
-    types: tuple[str, ...] | None
-    allow: Allowlist
     kind: ClassVar[str] = "created"
-    keys: ClassVar[frozenset[str]] = frozenset({"types"}) | ALLOW_KEYS
-
-    @classmethod
-    def parse(cls, at: Place, d: dict[str, Any]) -> CreatedCheck:
-        return cls(*_scoped(at, d))
 
     def evaluate(self, subject: Subject) -> Verdict:
         if (skipped := skip(subject)) is not None:
