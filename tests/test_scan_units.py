@@ -25,7 +25,8 @@ from conftest import needs_root
 from factories import process, stat_line
 from nsmakers import ns_of
 
-from nsaudit.collect.scan import Scanner, has_processes
+from nsaudit.collect.process import has_processes
+from nsaudit.collect.scan import Scanner
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import UNSEEN, Holder, Namespace, NamespaceId, NsType, ScanProblem

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from nsaudit import compliance
 from nsaudit.app.inventory import Taken, capabilities_only, local_host, scan, take
-from nsaudit.collect.scan import has_processes
+from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import HostRow, Snapshot

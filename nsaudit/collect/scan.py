@@ -1,28 +1,29 @@
-"""Walk /proc once: namespaces of processes, of open fds and of nsfs bind mounts."""
+"""Walk /proc once: namespaces of processes, of open fds and of nsfs bind mounts.
+
+Over 300 lines: the walk is one class whose state (the namespaces found so far, the problems,
+the caches of links and processes) every step shares. What does not need that state lives
+apart: reading one process (process.py), whether /proc shows every task (visibility.py),
+parsing (procfs.py) and the nsfs ioctls (nsfs.py)."""
 
 from __future__ import annotations
 
 import errno
 import os
-import pwd
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nsaudit import userfile
-from nsaudit.collect import nsfs, procfs
+from nsaudit.collect import nsfs, procfs, visibility
+from nsaudit.collect.process import MAX_STAT, Info, Users, read_process
 from nsaudit.errors import HostReadError
 from nsaudit.hostfs import HostFS
-from nsaudit.model import UNSEEN, Holder, HolderKind, Namespace, NamespaceId, NsType, ScanProblem
+from nsaudit.model import Holder, HolderKind, Namespace, NamespaceId, NsType, ScanProblem
 
 # A process that exits during the scan: skipped, never an error.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
 # Bounds for reads that a --root tree could make endless (a FIFO, a link to /dev/zero).
-_MAX_STAT = 64 * 1024
 _MAX_MOUNTINFO = 64 * 1024 * 1024
-_MAX_PASSWD = 64 * 1024 * 1024
 _FOR_CHILDREN = ("pid_for_children", "time_for_children")
-# (start time, ppid, comm, cmdline, uid) of a process
-_Info = tuple[int, int, str, str, int]
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Scanner:
         self.type_names = [(t, t.value) for t in self.types]
         self.with_id = host.live and nsfs.has_ns_get_id()
         self.nsfs_dev = self._nsfs_dev()
-        self.info: dict[int, tuple[bool, _Info | None]] = {}
+        self.info: dict[int, tuple[bool, Info | None]] = {}
         self.comms: dict[int, str | None] = {}  # parents' commands only
         self.targets: dict[str, NamespaceId | None] = {}
         self.own = os.getpid() if host.live else None
@@ -115,7 +116,7 @@ class Scanner:
         return self.targets[target]
 
     def run(self) -> ScanResult:
-        before = self._loadavg() if self.host.live else None
+        before = visibility.loadavg(self.proc) if self.host.live else None
         try:
             entries = os.listdir(self.proc)
         except OSError as e:
@@ -128,90 +129,11 @@ class Scanner:
             )
         for pid in pids:
             self._process(pid)
-        if self.host.live:
-            self._visibility(pids, before)
+        if self.host.live and (unseen := visibility.unseen(self.proc, pids, before)):
+            self.problems.append(unseen)
         self._bind_mounts()
         namespaces = self._namespaces()
         return ScanResult(namespaces, tuple(sorted(set(self.problems), key=_problem_key)))
-
-    def _loadavg(self) -> procfs.LoadAvg | None:
-        try:
-            with open(f"{self.proc}/loadavg", "rb") as fh:
-                return procfs.parse_loadavg(fh.read())
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def _visibility(self, pids: list[int], before: procfs.LoadAvg | None) -> None:
-        """A ScanProblem when this /proc does not show every task the kernel has: it is mounted
-        hidepid= (other users' processes hidden), or it is a pid namespace's (a container's).
-
-        Two witnesses. The mount options say whether processes may be hidden from this user;
-        the kernel's task count in loadavg says whether any were. Tasks born during the walk
-        (told by the last pid handed out) may be missed; any other task alive at both reads
-        of loadavg was listed, and is counted by the link count of its task directory
-        (2 + threads), one stat per process, skipped when the processes alone cover the count.
-        """
-        options = self._mount_options()
-        # The kernel shows hidepid= only when it hides something (proc_show_options).
-        hidepid = (options or {}).get("hidepid")
-        hiding = hidepid is not None
-        after = self._loadavg()
-        if before is None or after is None:
-            # No count to compare: the mount options alone say whether processes are hidden.
-            if hiding and not self._exempt(options):
-                why = f"{self.proc} is mounted hidepid={hidepid}: other users' processes are hidden"
-                self.problems.append(ScanProblem(None, why, UNSEEN))
-            return
-        seen, expected = len(pids), self._expected(before, after)
-        if seen < expected:
-            seen = sum(self._tasks(pid) for pid in pids)
-            after = self._loadavg() or after
-            expected = self._expected(before, after)
-        if seen >= expected:
-            return
-        counted = f"{seen} of {after.tasks} tasks visible"
-        if hiding:
-            why = f"{self.proc} is mounted hidepid={hidepid}: {counted}"
-        else:
-            why = f"{self.proc} shows {counted} (a pid namespace's /proc, as in a container)"
-        self.problems.append(ScanProblem(None, why, UNSEEN))
-
-    def _expected(self, before: procfs.LoadAvg, after: procfs.LoadAvg) -> int:
-        """How many tasks a scan that sees everything must have found: those alive at the end
-        less those born during the walk."""
-        born = (after.last_pid - before.last_pid) % self._pid_max()
-        return after.tasks - born
-
-    def _pid_max(self) -> int:
-        try:
-            with open(f"{self.proc}/sys/kernel/pid_max", "rb") as fh:
-                return int(fh.read())
-        except (OSError, ValueError):
-            return 4194304
-
-    def _tasks(self, pid: int) -> int:
-        try:
-            return max(os.stat(f"{self.proc}/{pid}/task").st_nlink - 2, 1)
-        except OSError as e:
-            # Gone since it was listed: nothing to count. Listed but unreadable
-            # (hidepid=noaccess): one task at least.
-            return 0 if e.errno in _GONE else 1
-
-    def _mount_options(self) -> dict[str, str] | None:
-        try:
-            with open(f"{self.proc}/self/mountinfo", "rb") as fh:
-                mountinfo = fh.read()
-        except OSError:
-            return None
-        return procfs.proc_mount_options(mountinfo, os.fsencode(self.proc))
-
-    @staticmethod
-    def _exempt(options: dict[str, str] | None) -> bool:
-        """Whether hidepid hides nothing from this process: root, or the mount's gid= group."""
-        if os.geteuid() == 0:
-            return True
-        gid = (options or {}).get("gid")
-        return gid is not None and gid.isdigit() and int(gid) in {os.getegid(), *os.getgroups()}
 
     def _problem(self, pid: int | None, path: str, e: OSError) -> None:
         self.problems.append(ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO")))
@@ -326,7 +248,7 @@ class Scanner:
         return out
 
     def _namespaces(self) -> tuple[Namespace, ...]:
-        users = _Users(self.host)
+        users = Users(self.host)
         out = []
         for ns in sorted(self.found):
             found = self.found[ns]
@@ -360,7 +282,7 @@ class Scanner:
     def _link_path(self, pid: int, ns: NamespaceId) -> str:
         return f"{self.proc}/{pid}/ns/{ns.type.value}"
 
-    def _representative(self, ns: NamespaceId, found: _Found) -> tuple[int | None, _Info | None]:
+    def _representative(self, ns: NamespaceId, found: _Found) -> tuple[int | None, Info | None]:
         """The member that stands for a namespace, and what it is: the lowest pid that can
         still be read, whole, as a living process in this namespace.
 
@@ -389,12 +311,12 @@ class Scanner:
                 unread = pid
         return unread, None
 
-    def _process_info(self, pid: int) -> tuple[bool, _Info | None]:
+    def _process_info(self, pid: int) -> tuple[bool, Info | None]:
         """(still there, what it is): (False, None) when the process is gone or exiting,
         (True, None) when it cannot be read (a problem)."""
         if pid not in self.info:
             try:
-                info = _read_process(self.proc, pid)
+                info = read_process(self.proc, pid)
                 self.info[pid] = (info is not None, info)
             except OSError as e:
                 there = e.errno not in _GONE
@@ -410,7 +332,7 @@ class Scanner:
             return known[2]
         if pid not in self.comms:
             try:
-                stat = userfile.read(f"{self.proc}/{pid}/stat", _MAX_STAT)
+                stat = userfile.read(f"{self.proc}/{pid}/stat", MAX_STAT)
                 self.comms[pid] = procfs.parse_stat(stat).comm
             except (OSError, ValueError, IndexError):
                 self.comms[pid] = None
@@ -440,67 +362,3 @@ class Scanner:
 
 def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
     return (p.pid is not None, p.pid or 0, p.path, p.errno)
-
-
-def _read_process(proc: str, pid: int) -> _Info | None:
-    """(start time, ppid, comm, cmdline, uid) of a process, all read while it lived; None when
-    it has begun to exit (its command line reads empty once its memory is released, as a
-    kernel thread's does). OSError when it is gone or cannot be read."""
-    base = f"{proc}/{pid}"
-    before = _stat(base)
-    try:
-        raw = userfile.read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
-    except OSError as e:
-        raise OSError(e.errno, e.strerror, f"{base}/cmdline") from None
-    uid = os.stat(base).st_uid
-    after = _stat(base)
-    # PF_EXITING is never cleared: the same process (start time) not yet exiting after the
-    # reads was alive during them, so an empty command line is its own, not its exit's.
-    if after.exiting or after.start_time != before.start_time:
-        return None
-    return before.start_time, before.ppid, before.comm, procfs.parse_cmdline(raw), uid
-
-
-def _stat(base: str) -> procfs.ProcStat:
-    path = f"{base}/stat"
-    try:
-        return procfs.parse_stat(userfile.read(path, _MAX_STAT))
-    except OSError as e:
-        raise OSError(e.errno, e.strerror, path) from None
-    except (ValueError, IndexError):
-        raise OSError(errno.EINVAL, "not a process's stat file", path) from None
-
-
-class _Users:
-    """uid to user name: the system's database on the live host, <root>/etc/passwd otherwise."""
-
-    def __init__(self, host: HostFS) -> None:
-        self.live = host.live
-        self.cache: dict[int, str | None] = {}
-        if not self.live:
-            try:
-                text = host.read_bytes("/etc/passwd", _MAX_PASSWD).decode(errors="surrogateescape")
-            except OSError:
-                text = ""
-            for line in text.splitlines():
-                parts = line.split(":")
-                if len(parts) > 2 and parts[2].isdigit():
-                    self.cache.setdefault(int(parts[2]), parts[0])
-
-    def name(self, uid: int | None) -> str | None:
-        if uid is None:
-            return None
-        if uid not in self.cache:
-            try:
-                self.cache[uid] = pwd.getpwuid(uid).pw_name if self.live else None
-            except KeyError:
-                self.cache[uid] = None
-        return self.cache[uid]
-
-
-def has_processes(host: HostFS) -> bool:
-    """Whether the root has a live /proc with processes (a kernel image or fixture has not)."""
-    try:
-        return any(name.isdigit() for name in os.listdir(host.path("/proc")))
-    except OSError:
-        return False
