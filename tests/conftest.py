@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,48 @@ def run(
         cwd=REPO,
         timeout=120,
     )
+
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+# main() beside a process of the same user in the host's namespaces with a higher pid than its
+# own (it starts after nsaudit does).
+_BESIDE_A_SLEEPER = """
+import subprocess, sys
+from nsaudit.cli import main
+sleeper = subprocess.Popen(["sleep", "300"])
+try:
+    code = main(sys.argv[1:])
+finally:
+    sleeper.kill()
+sys.exit(code)
+"""
+
+
+def as_nobody(
+    *args: str | os.PathLike[str], sleeper: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `nsaudit ARGS` as uid 65534 (needs root); with `sleeper`, beside a `sleep` of its own."""
+    if not sleeper:
+        return run(*args, prefix=NOBODY)
+    return subprocess.run(
+        [*NOBODY, sys.executable, "-c", _BESIDE_A_SLEEPER, *map(os.fspath, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+@contextmanager
+def nobody_dir() -> Iterator[Path]:
+    """A directory uid 65534 may write (pytest's tmp_path is root's alone)."""
+    home = Path(tempfile.mkdtemp(prefix="nsaudit-nobody-", dir="/tmp"))
+    try:
+        home.chmod(0o755)
+        os.chown(home, 65534, 65534)
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def run_json(*args: str | os.PathLike[str]) -> dict[str, Any]:

@@ -106,6 +106,20 @@ def snap(
     )
 
 
+def policy_file(path: Path, *rules: str, name: str = "test") -> Path:
+    """A policy file at `path` holding these rules (rule_toml)."""
+    path.write_text(f'[policy]\nname = "{name}"\n' + "".join(rules))
+    return path
+
+
+def rule_toml(rule_id: str, check: str, extra: str = "") -> str:
+    """One [[rule]] of a policy file: its check an inline table, `extra` more lines."""
+    return (
+        f'\n[[rule]]\nid = "{rule_id}"\ntitle = "{rule_id}"\nseverity = "medium"\n'
+        f"check = {check}\n{extra}"
+    )
+
+
 def history(db: Path) -> None:
     """Two hosts, twelve snapshots each, from 2025 to now, with namespaces that come and go."""
     rng = random.Random(5)

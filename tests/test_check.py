@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOTS, SAMPLES, needs_root, run
+from factories import policy_file, rule_toml
 from nsmakers import in_new_namespaces, netns
 
 STIG = SAMPLES / "policies" / "stig-user-namespaces.toml"
@@ -22,16 +23,7 @@ ACCEPT_PARTIAL = 'partial = "accept"\n'
 
 
 def policy(tmp_path: Path, *rules: str, name: str = "test") -> Path:
-    path = tmp_path / f"{name}.toml"
-    path.write_text(f'[policy]\nname = "{name}"\n' + "".join(rules))
-    return path
-
-
-def rule(rule_id: str, check: str, extra: str = "") -> str:
-    return (
-        f'\n[[rule]]\nid = "{rule_id}"\ntitle = "{rule_id}"\nseverity = "medium"\n'
-        f"check = {check}\n{extra}"
-    )
+    return policy_file(tmp_path / f"{name}.toml", *rules, name=name)
 
 
 def waiver_for_all_hosts() -> str:
@@ -71,13 +63,13 @@ def named_sleeper(tmp_path: Path, name: str) -> str:
 def test_capability_and_sysctl_rules_on_this_host(tmp_path: Path) -> None:
     path = policy(
         tmp_path,
-        rule("TIME", '{ kind = "capability", type = "time", status = "available" }'),
-        rule(
+        rule_toml("TIME", '{ kind = "capability", type = "time", status = "available" }'),
+        rule_toml(
             "USER-OFF", '{ kind = "capability", type = "user", status = ["disabled", "missing"] }'
         ),
-        rule("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }'),
-        rule("MAXOK", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 1 }'),
-        rule("NETMAX", '{ kind = "sysctl", name = "user.max_net_namespaces", at_least = 1 }'),
+        rule_toml("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }'),
+        rule_toml("MAXOK", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 1 }'),
+        rule_toml("NETMAX", '{ kind = "sysctl", name = "user.max_net_namespaces", at_least = 1 }'),
     )
     code, report = check("--policy", path, "--db", tmp_path / "ns.db")
     assert code == 1
@@ -104,12 +96,12 @@ def test_capability_and_sysctl_rules_on_fixture_kernels(tmp_path: Path) -> None:
     unprivileged_userns_clone, and user namespaces disabled by max_user_namespaces = 0."""
     path = policy(
         tmp_path,
-        rule("TIME", '{ kind = "capability", type = "time", status = "available" }'),
-        rule(
+        rule_toml("TIME", '{ kind = "capability", type = "time", status = "available" }'),
+        rule_toml(
             "CLONE0",
             '{ kind = "sysctl", name = "kernel.unprivileged_userns_clone", equals = 0 }',
         ),
-        rule("NETS", '{ kind = "count", type = "net", at_most = 0 }'),
+        rule_toml("NETS", '{ kind = "count", type = "net", at_most = 0 }'),
     )
     code, report = check("--policy", path, "--root", ROOTS / "debian10-no-timens")
     assert code == 1
@@ -126,7 +118,7 @@ def test_capability_and_sysctl_rules_on_fixture_kernels(tmp_path: Path) -> None:
     assert "not on this kernel" in clone["summary"]
     absent_ok = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "CLONE0",
             '{ kind = "sysctl", name = "kernel.unprivileged_userns_clone", equals = 0, '
             'if_absent = "pass" }',
@@ -195,7 +187,7 @@ def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_pa
 def test_a_rule_that_does_not_apply_is_not_waived(tmp_path: Path) -> None:
     path = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "NETS",
             '{ kind = "count", type = "net", at_most = 0 }',
             waiver_for_all_hosts(),
@@ -213,7 +205,7 @@ def test_a_rule_that_does_not_apply_is_not_waived(tmp_path: Path) -> None:
 def test_waived_rules_alone_exit_0(tmp_path: Path) -> None:
     path = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "MAX0",
             '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }',
             waiver_for_all_hosts(),
@@ -230,8 +222,8 @@ def test_count_rule_on_real_namespaces(tmp_path: Path) -> None:
     sleeper = named_sleeper(tmp_path, "nsaudit-count")
     path = policy(
         tmp_path,
-        rule("FEW", '{ kind = "count", type = "net", at_most = 1 }'),
-        rule("MANY", '{ kind = "count", type = "net", at_most = 100000 }', ACCEPT_PARTIAL),
+        rule_toml("FEW", '{ kind = "count", type = "net", at_most = 1 }'),
+        rule_toml("MANY", '{ kind = "count", type = "net", at_most = 100000 }', ACCEPT_PARTIAL),
     )
     with in_new_namespaces("--net", argv=[sleeper, "300"]) as pid:
         code, report = check("--policy", path, "--db", tmp_path / "ns.db")
@@ -248,18 +240,18 @@ def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> Non
     sleeper = named_sleeper(tmp_path, "nsaudit-holder")
     strict = policy(
         tmp_path,
-        rule("NET", '{ kind = "holders", types = ["net"], commands = ["systemd*"] }'),
+        rule_toml("NET", '{ kind = "holders", types = ["net"], commands = ["systemd*"] }'),
         name="strict",
     )
     allowed = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "NET",
             '{ kind = "holders", types = ["net"], commands = ["nsaudit-holder"], '
             'paths = ["/run/netns/*"] }',
             ACCEPT_PARTIAL,
         ),
-        rule(
+        rule_toml(
             "USERS",
             '{ kind = "holders", types = ["net"], users = ["root"], paths = ["/run/netns/*"] }',
             ACCEPT_PARTIAL,
@@ -268,7 +260,7 @@ def test_holders_rule_by_command_user_and_bind_mount_path(tmp_path: Path) -> Non
     )
     wrong_path = policy(
         tmp_path,
-        rule("NET", '{ kind = "holders", types = ["net"], paths = ["/var/run/other/*"] }'),
+        rule_toml("NET", '{ kind = "holders", types = ["net"], paths = ["/var/run/other/*"] }'),
         name="wrongpath",
     )
     db = tmp_path / "ns.db"
@@ -317,11 +309,13 @@ def test_unprivileged_owner_rule(tmp_path: Path) -> None:
     public.chmod(0o755)
     sleeper = named_sleeper(public, "nsaudit-unpriv")
     strict = policy(
-        tmp_path, rule("UNPRIV", '{ kind = "unprivileged_owner" }', ACCEPT_PARTIAL), name="strict"
+        tmp_path,
+        rule_toml("UNPRIV", '{ kind = "unprivileged_owner" }', ACCEPT_PARTIAL),
+        name="strict",
     )
     excepted = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "UNPRIV",
             '{ kind = "unprivileged_owner", commands = ["nsaudit-unpriv"] }',
             ACCEPT_PARTIAL,
@@ -358,7 +352,7 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
     sleeper = named_sleeper(tmp_path, "nsaudit-new")
     path = policy(
         tmp_path,
-        rule("NEW", '{ kind = "created", commands = ["systemd*", "sleep"] }', ACCEPT_PARTIAL),
+        rule_toml("NEW", '{ kind = "created", commands = ["systemd*", "sleep"] }', ACCEPT_PARTIAL),
     )
     db = tmp_path / "ns.db"
     check("--policy", path, "--db", db, "--record")  # the first check: where the period starts
@@ -390,7 +384,8 @@ def test_created_rule_covers_the_time_since_the_last_check(tmp_path: Path) -> No
 def test_audit_with_a_policy_records_the_check_and_exits_1_on_failure(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     path = policy(
-        tmp_path, rule("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }')
+        tmp_path,
+        rule_toml("MAX0", '{ kind = "sysctl", name = "user.max_user_namespaces", equals = 0 }'),
     )
     proc = run("audit", "--db", db, "--policy", path, "--quiet")
     assert proc.returncode == 1
@@ -400,7 +395,7 @@ def test_audit_with_a_policy_records_the_check_and_exits_1_on_failure(tmp_path: 
     assert data["check"]["results"][0]["outcome"] == "fail"
     passing = policy(
         tmp_path,
-        rule("ANY", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 0 }'),
+        rule_toml("ANY", '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 0 }'),
         name="passing",
     )
     run("audit", "--db", db)
@@ -416,7 +411,7 @@ def test_audit_with_a_policy_records_the_check_and_exits_1_on_failure(tmp_path: 
 def test_check_of_a_host_with_no_snapshots(tmp_path: Path) -> None:
     from conftest import assert_clean_error
 
-    path = policy(tmp_path, rule("ANY", '{ kind = "count", type = "net", at_most = 5 }'))
+    path = policy(tmp_path, rule_toml("ANY", '{ kind = "count", type = "net", at_most = 5 }'))
     run("check", "--policy", path, "--db", tmp_path / "ns.db", "--root", ROOTS / "no-kconfig")
     # A check of a stored snapshot never creates the database: this one exists, empty.
     run("db", "upgrade", "--db", tmp_path / "ns.db")
@@ -470,7 +465,7 @@ def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Pat
     shim.chmod(0o755)
     by_parent = policy(
         tmp_path,
-        rule(
+        rule_toml(
             "CT",
             '{ kind = "holders", types = ["net", "uts"], parents = ["containerd-shim*"] }',
             ACCEPT_PARTIAL,
@@ -479,7 +474,9 @@ def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Pat
     )
     by_command = policy(
         tmp_path,
-        rule("CT", '{ kind = "holders", types = ["net", "uts"], commands = ["containerd-shim*"] }'),
+        rule_toml(
+            "CT", '{ kind = "holders", types = ["net", "uts"], commands = ["containerd-shim*"] }'
+        ),
         name="commands",
     )
     proc = subprocess.Popen([str(shim)])

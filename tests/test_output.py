@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, ROOTS, assert_clean_error, needs_root, python_starting, run
+from conftest import (
+    NOBODY,
+    REPO,
+    ROOTS,
+    assert_clean_error,
+    needs_root,
+    python_starting,
+    run,
+)
 from nsmakers import in_new_namespaces, nested_user_and_pid, wait_for
 
 NSAUDIT = (sys.executable, "-m", "nsaudit")
@@ -672,10 +680,9 @@ def nobody() -> Iterator[tuple[Path, Callable[..., subprocess.CompletedProcess[s
     data.mkdir()
     os.chown(data, 65534, 65534)
     db = str(data / "ns.db")
-    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
     def as_nobody(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        cmd = [*user, *NSAUDIT, *map(str, args), "--db", db]
+        cmd = [*NOBODY, *NSAUDIT, *map(str, args), "--db", db]
         env = {**os.environ, "HOME": str(public)}
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
 

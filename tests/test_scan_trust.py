@@ -10,45 +10,24 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SAMPLES, assert_clean_error, needs_root, run
+from conftest import (
+    NOBODY,
+    REPO,
+    SAMPLES,
+    as_nobody,
+    assert_clean_error,
+    needs_root,
+    nobody_dir,
+    run,
+)
+from factories import policy_file, rule_toml
 from nsmakers import in_new_namespaces, kill_tree, ns_of
-
-NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-
-
-@contextmanager
-def nobody_dir() -> Iterator[Path]:
-    """A directory uid 65534 may write (pytest's tmp_path is root's alone)."""
-    home = Path(tempfile.mkdtemp(prefix="nsaudit-nobody-", dir="/tmp"))
-    try:
-        home.chmod(0o755)
-        os.chown(home, 65534, 65534)
-        yield home
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def as_nobody(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return run(*args, prefix=NOBODY)
-
-
-def policy(path: Path, *rules: str, name: str = "trust") -> Path:
-    path.write_text(f'[policy]\nname = "{name}"\n' + "".join(rules))
-    return path
-
-
-def rule(rule_id: str, check: str, extra: str = "") -> str:
-    return (
-        f'\n[[rule]]\nid = "{rule_id}"\ntitle = "{rule_id}"\nseverity = "medium"\n'
-        f"check = {check}\n{extra}"
-    )
 
 
 def results(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -107,15 +86,15 @@ def test_a_scan_that_could_not_read_most_processes_passes_no_inventory_rule(
 @needs_root
 def test_a_rule_may_accept_a_partial_scan(tmp_path: Path) -> None:
     with nobody_dir() as home, in_new_namespaces("--net"):
-        accepting = policy(
+        accepting = policy_file(
             home / "accept.toml",
-            rule(
+            rule_toml(
                 "COUNT",
                 '{ kind = "count", type = "net", at_most = 1000000 }',
                 'partial = "accept"\n',
             ),
-            rule("STRICT", '{ kind = "count", type = "net", at_most = 1000000 }'),
-            rule("KERNEL", '{ kind = "capability", type = "net", status = "available" }'),
+            rule_toml("STRICT", '{ kind = "count", type = "net", at_most = 1000000 }'),
+            rule_toml("KERNEL", '{ kind = "capability", type = "net", status = "available" }'),
         )
         proc = as_nobody("check", "--policy", accepting, "--db", home / "ns.db", "--format", "json")
     assert proc.returncode == 1, proc.stderr
@@ -134,17 +113,17 @@ def test_a_rule_may_accept_a_partial_scan(tmp_path: Path) -> None:
     ],
 )
 def test_partial_key_is_validated(tmp_path: Path, value: str, words: tuple[str, ...]) -> None:
-    path = policy(
+    path = policy_file(
         tmp_path / "bad.toml",
-        rule("A", '{ kind = "count", type = "net", at_most = 1 }', f"partial = {value}\n"),
+        rule_toml("A", '{ kind = "count", type = "net", at_most = 1 }', f"partial = {value}\n"),
     )
     assert_clean_error(run("check", "--policy", path, "--root", tmp_path), 2, *words)
 
 
 def test_partial_accept_is_refused_where_the_scan_does_not_matter(tmp_path: Path) -> None:
-    path = policy(
+    path = policy_file(
         tmp_path / "bad.toml",
-        rule(
+        rule_toml(
             "K",
             '{ kind = "sysctl", name = "user.max_user_namespaces", at_least = 1 }',
             'partial = "accept"\n',
@@ -274,8 +253,8 @@ def _sleeper(tmp_path: Path, name: str) -> str:
 @needs_root
 def test_a_check_by_hand_does_not_move_the_audits_window(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
-    path = policy(
-        tmp_path / "p.toml", rule("NEW", '{ kind = "created", commands = ["nsaudit-none"] }')
+    path = policy_file(
+        tmp_path / "p.toml", rule_toml("NEW", '{ kind = "created", commands = ["nsaudit-none"] }')
     )
     sleeper = _sleeper(tmp_path, "nsaudit-late")
 
@@ -319,8 +298,8 @@ def _rows(db: Path) -> tuple[int, int, int]:
 @needs_root
 def test_a_check_by_hand_writes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
-    path = policy(
-        tmp_path / "p.toml", rule("NEW", '{ kind = "created", commands = ["nsaudit-none"] }')
+    path = policy_file(
+        tmp_path / "p.toml", rule_toml("NEW", '{ kind = "created", commands = ["nsaudit-none"] }')
     )
     sleeper = _sleeper(tmp_path, "nsaudit-fresh")
     assert run("audit", "--db", db, "--policy", path).returncode in (0, 1)
@@ -442,26 +421,6 @@ def test_the_store_codec_round_trips() -> None:
 
 # -- item 11: nsaudit is never its namespaces' representative ------------------------------
 
-UNPRIVILEGED_WITH_SLEEPER = """
-import os, subprocess, sys
-from nsaudit.cli import main
-import nsaudit.collect.snapshot, nsaudit.kernel.detect, nsaudit.store.database
-import nsaudit.store.snapshots, nsaudit.views.snapshot, nsaudit.views.detect, nsaudit.views.diff
-import nsaudit.store.migrate, sqlalchemy.dialects.sqlite, sqlite3, gzip, zlib, json
-import alembic.ddl.sqlite, alembic.operations, alembic.runtime.environment, importlib.readers
-import tabulate, nsaudit.diff, nsaudit.compliance
-nsaudit.store.migrate.head()  # loads what Alembic imports lazily while root can still read it
-os.setgroups([]); os.setgid(65534); os.setuid(65534)
-import ctypes; ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
-# A process of the same user in the host's namespaces, with a higher pid than ours.
-sleeper = subprocess.Popen(["sleep", "300"])
-try:
-    code = main(sys.argv[1:])
-finally:
-    sleeper.kill()
-sys.exit(code)
-"""
-
 
 @needs_root
 def test_an_unprivileged_audit_does_not_report_itself() -> None:
@@ -470,22 +429,8 @@ def test_an_unprivileged_audit_does_not_report_itself() -> None:
         db = home / "ns.db"
 
         def audit(label: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    UNPRIVILEGED_WITH_SLEEPER,
-                    "audit",
-                    "--db",
-                    str(db),
-                    "--label",
-                    label,
-                    "--format",
-                    "json",
-                ],
-                capture_output=True,
-                text=True,
-                cwd=REPO,
+            return as_nobody(
+                "audit", "--db", db, "--label", label, "--format", "json", sleeper=True
             )
 
         first = audit("first-run")
@@ -493,23 +438,7 @@ def test_an_unprivileged_audit_does_not_report_itself() -> None:
         second = audit("second-run")
         assert second.returncode in (0, 1), second.stderr
         report = json.loads(second.stdout)
-        shown = json.loads(
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    UNPRIVILEGED_WITH_SLEEPER,
-                    "show",
-                    "--db",
-                    str(db),
-                    "--format",
-                    "json",
-                ],
-                capture_output=True,
-                text=True,
-                cwd=REPO,
-            ).stdout
-        )
+        shown = json.loads(as_nobody("show", "--db", db, "--format", "json", sleeper=True).stdout)
     mine = [n for n in shown["namespaces"] if (n["type"], n["dev"], n["inode"]) in host]
     assert mine, "the host's namespaces are in the snapshot"
     for n in mine:
@@ -564,7 +493,9 @@ def test_a_created_rule_cannot_pass_over_a_period_with_a_partial_snapshot(tmp_pa
     from nsaudit.store.snapshots import save
 
     db = tmp_path / "ns.db"
-    path = policy(tmp_path / "p.toml", rule("NEW", '{ kind = "created", commands = ["sleep"] }'))
+    path = policy_file(
+        tmp_path / "p.toml", rule_toml("NEW", '{ kind = "created", commands = ["sleep"] }')
+    )
     with Database(str(db)).writing() as conn:
         save(conn, snap(ns(NsType.UTS, 0), ns(NsType.NET, 1)))
     args = ("check", "--db", db, "--policy", path, "--host", "h", "--format", "json")

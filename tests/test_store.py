@@ -10,13 +10,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, assert_clean_error, needs_root, run
+from conftest import REPO, as_nobody, assert_clean_error, needs_root, nobody_dir, run
 from nsmakers import in_new_namespaces, netns, ns_of, wait_for
 
 from nsaudit.store.schema import SCHEMA_HEAD
@@ -285,44 +284,12 @@ def test_models_match_the_migrations(tmp_path: Path) -> None:
     assert diff == []
 
 
-UNPRIVILEGED = """
-import os, sys
-from nsaudit.cli import main
-import nsaudit.collect.snapshot, nsaudit.kernel.detect, nsaudit.store.database
-import nsaudit.store.snapshots, nsaudit.views.snapshot, nsaudit.views.detect
-import nsaudit.store.migrate, sqlalchemy.dialects.sqlite, sqlite3, gzip, zlib, json
-import alembic.ddl.sqlite, alembic.operations, alembic.runtime.environment, importlib.readers
-import tabulate
-nsaudit.store.migrate.head()  # loads what Alembic imports lazily while root can still read it
-os.setgroups([]); os.setgid(65534); os.setuid(65534)
-# A process that exec'd as nobody is dumpable (owns its /proc/self); setuid() cleared that here.
-import ctypes; ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 @needs_root
 def test_unprivileged_snapshot_is_partial_and_stored() -> None:
-    home = Path(tempfile.mkdtemp(prefix="nsaudit-nobody-", dir="/tmp"))
-    try:
-        os.chown(home, 65534, 65534)
+    with nobody_dir() as home:
         db = home / "ns.db"
         with in_new_namespaces("--net"):
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    UNPRIVILEGED,
-                    "snapshot",
-                    "--db",
-                    str(db),
-                    "--format",
-                    "json",
-                ],
-                capture_output=True,
-                text=True,
-                cwd=REPO,
-            )
+            proc = as_nobody("snapshot", "--db", db, "--format", "json")
         assert proc.returncode == 0, proc.stderr
         stored = json.loads(proc.stdout)
         assert stored["partial"] is True and stored["problems"] > 0
@@ -331,15 +298,8 @@ def test_unprivileged_snapshot_is_partial_and_stored() -> None:
             problems = json.loads(conn.execute("SELECT problems FROM snapshots").fetchone()[0])
         assert {p[2] for p in problems} == {"EACCES"}
         assert db.stat().st_uid == 65534
-        text = subprocess.run(
-            [sys.executable, "-c", UNPRIVILEGED, "show", "--db", str(db)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-        ).stdout
+        text = as_nobody("show", "--db", db).stdout
         assert "partial: " in text and "EACCES" in text
-    finally:
-        subprocess.run(["rm", "-rf", str(home)], check=True)
 
 
 HOSTILE = (
