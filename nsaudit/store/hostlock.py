@@ -13,7 +13,8 @@ from sqlalchemy import text
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo
 from nsaudit.store.database import Database, errors
-from nsaudit.store.engine import SqliteFile, check_existing, prepare_folder
+from nsaudit.store.engine import SqliteFile
+from nsaudit.store.files import check_existing, prepare_folder
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def _folder_lock(target: SqliteFile) -> Iterator[None]:
         check_existing(target.path)
     folder = os.path.dirname(os.path.abspath(target.path))
     try:
-        prepare_folder(target)
+        prepare_folder(target.path, target.creates)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
         raise DatabaseError(f"folder {folder} of database {target.path}: {e.strerror}") from None
