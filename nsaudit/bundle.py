@@ -23,10 +23,10 @@ from nsaudit import __version__, fields
 from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
+    NS_TYPE_NAMES,
     HostInfo,
     Namespace,
     NamespaceId,
-    NsType,
     ScanProblem,
     Snapshot,
 )
@@ -39,7 +39,6 @@ MAX_LINE = 128 * 1024 * 1024
 MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
 _HEAD = 64 * 1024
-_TYPES = tuple(t.value for t in NsType)
 _T = TypeVar("_T")
 
 
@@ -280,7 +279,7 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
     # partial and counts are derived: they must say what the data says.
     if js.flag(d["partial"], "partial") != snap.partial:
         raise js.Invalid("partial", f"{str(snap.partial).lower()}, as the problems say", None)
-    counts = js.obj(d["counts"], "counts", _TYPES)
+    counts = js.obj(d["counts"], "counts", NS_TYPE_NAMES)
     for t, number in snap.counts().items():
         if js.integer(counts[t], js.at("counts", t)) != number:
             raise js.Invalid(

@@ -9,7 +9,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from nsaudit import jsonshape as js
-from nsaudit.model import Holder, HolderKind, Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.model import (
+    NS_TYPE_NAMES,
+    Holder,
+    HolderKind,
+    Namespace,
+    NamespaceId,
+    NsType,
+    Snapshot,
+)
 from nsaudit.render.document import cell
 
 R = TypeVar("R")
@@ -17,7 +25,6 @@ HOLDER_KINDS = tuple(k.value for k in HolderKind)
 # Which holder kinds carry which fields (nsaudit.model.Holder).
 _HOLDER_NEEDS = {"fd": ("pid", "fd"), "mount": ("path",), "for_children": ("pid",)}
 _HOLDER_NEEDS["thread"] = ("pid",)
-_TYPES = tuple(t.value for t in NsType)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +159,7 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
     for f in fields:
         where = js.at(path, f.name)
         if f.kind == "id":
-            out[f.name] = _namespace_id(d, path, _TYPES)
+            out[f.name] = _namespace_id(d, path, NS_TYPE_NAMES)
         elif f.kind == "count":
             out[f.name] = js.integer(d[f.name], where)
         elif f.kind == "number":

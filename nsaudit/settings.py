@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from nsaudit import userfile
 from nsaudit.errors import UsageError
-from nsaudit.model import Namespace, NsType
+from nsaudit.model import NS_TYPE_NAMES, Namespace
 from nsaudit.policy.match import glob_problem
 from nsaudit.store.location import is_url
 from nsaudit.tomlpos import line_of
@@ -21,7 +21,6 @@ MAX_BYTES = 1024 * 1024
 _TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
-_TYPES = tuple(t.value for t in NsType)
 # An SQLite URL's database part: sqlite:///rel.db is relative, sqlite:////abs.db is not.
 _SQLITE_URL = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?", re.IGNORECASE | re.DOTALL)
 _URI_ON = re.compile(r"[?&]uri=(?:true|1)(?:&|$)", re.IGNORECASE)
@@ -149,8 +148,10 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
             if not isinstance(value, str):
                 raise _bad(path, text, key, f"ignore.{key} must be a string")
             if key == "type":
-                if value not in _TYPES:
-                    raise _bad(path, text, key, f"ignore.type must be one of {', '.join(_TYPES)}")
+                if value not in NS_TYPE_NAMES:
+                    raise _bad(
+                        path, text, key, f"ignore.type must be one of {', '.join(NS_TYPE_NAMES)}"
+                    )
             elif (problem := glob_problem(value)) is not None:
                 raise _bad(
                     path, text, key, f"pattern {value!r} in ignore.{key} cannot be used: {problem}"

@@ -84,7 +84,7 @@ def test_compare_and_metrics(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="named twice"):
         fleet.compare(database, ["web", "web"])
     published = fleet.metrics(database, Settings(), "db")
-    assert published.snapshot.host.hostname == "db" and list(published.runs) == []
+    assert published.snapshot.host.hostname == "db" and list(published.records) == []
 
 
 def test_report_and_a_stored_check_of_a_named_host(tmp_path: Path) -> None:

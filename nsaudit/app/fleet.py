@@ -92,10 +92,11 @@ def compare(database: Database, names: Sequence[str]) -> Comparison:
 
 @dataclass(frozen=True)
 class Published:
-    """What `metrics` publishes: a host's latest snapshot and its policies' last checks."""
+    """What `metrics` publishes: a host's latest snapshot and its policies' last recorded
+    evaluations."""
 
     snapshot: Snapshot
-    runs: Sequence[EvaluationRecord]
+    records: Sequence[EvaluationRecord]
 
 
 def metrics(database: Database, settings: Settings, hostname: str | None = None) -> Published:
@@ -103,8 +104,8 @@ def metrics(database: Database, settings: Settings, hostname: str | None = None)
     with database.reading() as conn:
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
-        runs = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
-    return Published(snap, runs)
+        records = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
+    return Published(snap, records)
 
 
 def export(

@@ -28,6 +28,6 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     from nsaudit.views.metrics import prometheus
 
     found = published(Database(db), settings, hostname)
-    text = prometheus(found.snapshot, found.runs)
+    text = prometheus(found.snapshot, found.records)
     write_to(output, lambda f: f.write(text))
     return EXIT_OK

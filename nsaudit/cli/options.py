@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -16,9 +16,6 @@ from nsaudit.model import NsType
 from nsaudit.refs import SnapshotRef
 from nsaudit.render import Document, OutputFormat, formatter
 from nsaudit.timespan import Duration
-
-if TYPE_CHECKING:
-    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

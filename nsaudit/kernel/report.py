@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from nsaudit import __version__
 from nsaudit import jsonshape as js
 from nsaudit.model import (
+    NS_TYPE_NAMES,
     Access,
     Answer,
     Capabilities,
@@ -32,7 +33,6 @@ from nsaudit.model import (
 )
 
 SCHEMA = "nsaudit.detect/1"
-_TYPES = tuple(t.value for t in NsType)
 _VIA = ("direct", "user namespace")
 
 
@@ -131,7 +131,7 @@ _T = TypeVar("_T", TypeCapability, ProbeResult)
 def _each_type(value: object, path: str, item: Callable[[object, str], _T]) -> tuple[_T, ...]:
     """A list with one entry for each namespace type, in any order."""
     found = [item(v, js.at(path, n)) for n, v in enumerate(js.items(value, path, "objects"))]
-    js.each_once([{"type": f.type.value} for f in found], path, "type", _TYPES)
+    js.each_once([{"type": f.type.value} for f in found], path, "type", NS_TYPE_NAMES)
     return tuple(found)
 
 
@@ -188,7 +188,7 @@ def _type(value: object, path: str) -> TypeCapability:
         "unprivileged",
     )
     t = _open(value, path, keys)
-    ns_type = NsType(js.one(t["type"], js.at(path, "type"), _TYPES))
+    ns_type = NsType(js.one(t["type"], js.at(path, "type"), NS_TYPE_NAMES))
     status = Status(js.one(t["status"], js.at(path, "status"), tuple(s.value for s in Status)))
     reason = js.string(t["reason"], js.at(path, "reason"))
     where = js.at(path, "config")
@@ -225,7 +225,7 @@ def _probe(value: object, path: str) -> ProbeRun:
 def _result(value: object, path: str) -> ProbeResult:
     r = _open(value, path, ("type", "usable", "via", "errno", "error"))
     return ProbeResult(
-        NsType(js.one(r["type"], js.at(path, "type"), _TYPES)),
+        NsType(js.one(r["type"], js.at(path, "type"), NS_TYPE_NAMES)),
         bool(js.flag(r["usable"], js.at(path, "usable"))),
         js.choice(r["via"], js.at(path, "via"), _VIA, null=True),
         js.text(r["errno"], js.at(path, "errno"), null=True),

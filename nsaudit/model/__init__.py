@@ -19,6 +19,7 @@ from nsaudit.model.inventory import (
     Snapshot,
 )
 from nsaudit.model.kernel import (
+    NS_TYPE_NAMES,
     Access,
     Answer,
     Capabilities,
@@ -37,6 +38,7 @@ from nsaudit.model.results import EvaluationRecord, Evidence, Outcome, RuleResul
 from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 
 __all__ = [
+    "NS_TYPE_NAMES",
     "Access",
     "Answer",
     "Capabilities",

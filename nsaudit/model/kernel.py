@@ -20,6 +20,10 @@ class NsType(StrEnum):
     UTS = "uts"
 
 
+# The eight types' names, in that order (what JSON and policies spell).
+NS_TYPE_NAMES = tuple(t.value for t in NsType)
+
+
 class Status(StrEnum):
     """What the evidence says about one namespace type on one kernel."""
 

@@ -60,7 +60,7 @@ class RuleResult:
 
 @dataclass(frozen=True)
 class EvaluationRecord:
-    """A stored check: when, against which snapshot, and each rule's outcome."""
+    """A recorded evaluation of a policy: when, against which snapshot, each rule's outcome."""
 
     snapshot_seq: int
     policy_name: str

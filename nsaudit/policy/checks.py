@@ -39,8 +39,7 @@ class Verdict:
 
 
 class Check(Protocol):
-    """A rule's check. Each kind also declares `keys` (its TOML keys besides kind) and a
-    classmethod `parse(place, table)` that reads them (see kinds.py)."""
+    """A rule's check, as evaluate.py uses it; as a policy file names it, a kind (kinds.Kind)."""
 
     kind: ClassVar[str]
 

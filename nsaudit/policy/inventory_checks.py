@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from nsaudit.model import Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
+from nsaudit.model import NS_TYPE_NAMES, Evidence, Namespace, NamespaceId, NsType, Outcome, Snapshot
 from nsaudit.policy.checks import (
     Subject,
     Verdict,
@@ -19,8 +19,6 @@ from nsaudit.policy.checks import (
 )
 from nsaudit.policy.match import Allowlist, who
 from nsaudit.policy.place import ALLOW_KEYS, Place, allowlist, choices, whole
-
-_TYPES = tuple(t.value for t in NsType)
 
 
 @dataclass(frozen=True)
@@ -35,8 +33,8 @@ class CountCheck:
     @classmethod
     def parse(cls, at: Place, d: dict[str, Any]) -> CountCheck:
         ns_type = d.get("type")
-        if ns_type not in _TYPES:
-            raise at.error(f"a count check's type is one of: {', '.join(_TYPES)}", "type")
+        if ns_type not in NS_TYPE_NAMES:
+            raise at.error(f"a count check's type is one of: {', '.join(NS_TYPE_NAMES)}", "type")
         at_most = whole(at, d, "at_most")
         if at_most is None:
             raise at.error("a count check needs at_most", "kind")
@@ -68,7 +66,7 @@ class _Scoped:
 
     @classmethod
     def parse(cls, at: Place, d: dict[str, Any]) -> Self:
-        types = choices(at, d, "types", _TYPES) if "types" in d else None
+        types = choices(at, d, "types", NS_TYPE_NAMES) if "types" in d else None
         allow = allowlist(at, d)
         if allow is None:
             raise at.error(

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nsaudit.kernel import userns
-from nsaudit.model import Capabilities, Evidence, NsType, Outcome, Status
+from nsaudit.model import NS_TYPE_NAMES, Capabilities, Evidence, NsType, Outcome, Status
 from nsaudit.policy.checks import Subject, Verdict
 from nsaudit.policy.place import Place, choices, whole
 
-_TYPES = tuple(t.value for t in NsType)
 _STATUSES = tuple(s.value for s in Status)
 
 SYSCTLS = (
@@ -44,7 +43,7 @@ class CapabilityCheck:
 
     @classmethod
     def parse(cls, at: Place, d: dict[str, Any]) -> CapabilityCheck:
-        return cls(choices(at, d, "type", _TYPES), choices(at, d, "status", _STATUSES))
+        return cls(choices(at, d, "type", NS_TYPE_NAMES), choices(at, d, "status", _STATUSES))
 
     def evaluate(self, subject: Subject) -> Verdict:
         report = _report(subject)

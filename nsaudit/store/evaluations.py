@@ -1,4 +1,5 @@
-"""Policy check runs: record one, find the last one of a host and policy."""
+"""Recorded evaluations of a policy on a host: record one, find a host's last one of a policy,
+and the last one of each policy."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def last(conn: Connection, host_id: int, policy_name: str) -> EvaluationRecord |
         .order_by(policy_checks.c.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _run(row)
+    return None if row is None else _record(row)
 
 
 def latest(conn: Connection, host_id: int) -> list[EvaluationRecord]:
@@ -69,10 +70,10 @@ def latest(conn: Connection, host_id: int) -> list[EvaluationRecord]:
         .where(policy_checks.c.id.in_(newest))
         .order_by(policy_checks.c.policy_name)
     )
-    return [_run(r) for r in rows]
+    return [_record(r) for r in rows]
 
 
-def _run(row: Any) -> EvaluationRecord:
+def _record(row: Any) -> EvaluationRecord:
     return EvaluationRecord(
         row.snapshot_seq,
         row.policy_name,

@@ -12,7 +12,7 @@ from nsaudit.model import EvaluationRecord, Outcome, Snapshot, Status
 from nsaudit.render.escape import terminal
 
 
-def prometheus(snap: Snapshot, runs: Sequence[EvaluationRecord]) -> str:
+def prometheus(snap: Snapshot, records: Sequence[EvaluationRecord]) -> str:
     """The metrics text: namespaces per type, capability status per type, snapshot time and
     partial, and per policy its failing rules and last check."""
     # Label values are quoted by the library, but a host name's control characters would
@@ -58,11 +58,11 @@ def prometheus(snap: Snapshot, runs: Sequence[EvaluationRecord]) -> str:
         ["policy"],
     )
     bad = (Outcome.FAIL.value, Outcome.ERROR.value)
-    for run in runs:
-        for rule_id, severity, outcome in run.outcomes:
-            failing.labels(host, run.policy_name, rule_id, severity).set(int(outcome in bad))
-        failures.labels(host, run.policy_name).set(sum(o in bad for _, _, o in run.outcomes))
-        checked.labels(host, run.policy_name).set(
-            datetime.fromisoformat(run.checked_at).timestamp()
+    for record in records:
+        for rule_id, severity, outcome in record.outcomes:
+            failing.labels(host, record.policy_name, rule_id, severity).set(int(outcome in bad))
+        failures.labels(host, record.policy_name).set(sum(o in bad for _, _, o in record.outcomes))
+        checked.labels(host, record.policy_name).set(
+            datetime.fromisoformat(record.checked_at).timestamp()
         )
     return generate_latest(registry).decode()

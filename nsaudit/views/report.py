@@ -12,7 +12,7 @@ from typing import Any
 
 from nsaudit import __version__
 from nsaudit.compliance import HostReport
-from nsaudit.model import CapabilityReport, HistoryPoint, NsType, Outcome
+from nsaudit.model import NS_TYPE_NAMES, CapabilityReport, HistoryPoint, Outcome
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
@@ -28,7 +28,6 @@ from nsaudit.views.snapshot import problem_summary
 
 SCHEMA = "nsaudit.report/1"
 CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly picked
-_TYPES = tuple(t.value for t in NsType)
 
 
 def _capability_rows(report: CapabilityReport | None) -> list[dict[str, Any]]:
@@ -115,13 +114,16 @@ def _host_tables(h: HostReport, since: str) -> list[Table]:
     tables.append(
         Table(
             "Namespaces per type (at each day's last snapshot)",
-            ("DAY", "SNAPSHOTS", *_TYPES),
-            tuple((d.day, str(d.snapshots), *(str(d.counts[t]) for t in _TYPES)) for d in h.days),
+            ("DAY", "SNAPSHOTS", *NS_TYPE_NAMES),
+            tuple(
+                (d.day, str(d.snapshots), *(str(d.counts[t]) for t in NS_TYPE_NAMES))
+                for d in h.days
+            ),
             section=section,
             chart=Chart(
                 "line",
                 tuple(p.taken_at[:16].replace("T", " ") for p in sampled),
-                tuple((t, tuple(int(p.counts.get(t, 0)) for p in sampled)) for t in _TYPES),
+                tuple((t, tuple(int(p.counts.get(t, 0)) for p in sampled)) for t in NS_TYPE_NAMES),
             ),
         )
     )
