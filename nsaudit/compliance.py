@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from nsaudit import churn
-from nsaudit.diff import diff, key
+from nsaudit.analysis import churn
+from nsaudit.analysis.diff import diff, key
 from nsaudit.errors import UsageError
 from nsaudit.model import HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
 from nsaudit.policy.checks import Subject

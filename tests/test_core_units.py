@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from factories import kernel_report, ns, restriction, snap
 
-from nsaudit.cli import _hoist_shared, _without_debug, main
-from nsaudit.diff import (
+from nsaudit.analysis.diff import (
     COMPARED_FIELDS,
     NOISE_FIELDS,
     Change,
@@ -25,6 +24,7 @@ from nsaudit.diff import (
     facts,
     without,
 )
+from nsaudit.cli import _hoist_shared, _without_debug, main
 from nsaudit.errors import DatabaseError
 from nsaudit.kernel.report import report
 from nsaudit.model import (

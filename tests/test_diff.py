@@ -9,7 +9,7 @@ from factories import kernel_report, ns, restriction, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nsaudit.diff import capability_changes, diff, key
+from nsaudit.analysis.diff import capability_changes, diff, key
 from nsaudit.model import Holder, Namespace, NamespaceId, NsType, Snapshot, Status
 
 namespaces = st.builds(
@@ -95,7 +95,7 @@ def test_capability_changes() -> None:
 
 
 # --- An independent model of `nsaudit diff`, written from the README's words (section
-# "nsaudit diff"), not from nsaudit/diff.py: plain set arithmetic over identities.
+# "nsaudit diff"), not from nsaudit/analysis/diff.py: plain set arithmetic over identities.
 #   "Identity is (type, nsfs device, inode), and NS_GET_ID where both snapshots have it."
 #   "created (in NEW, not in OLD), vanished (in OLD, not in NEW), changed (in both, with another
 #   process count, representative process, command, user, holders, parent or owner)".

@@ -83,7 +83,7 @@ def test_rows_stored_before_parent_commands_learn_them_without_a_change(tmp_path
 
     from sqlalchemy import update
 
-    from nsaudit.diff import diff
+    from nsaudit.analysis.diff import diff
     from nsaudit.store.database import Database
     from nsaudit.store.rows import to_row
     from nsaudit.store.schema import ns_states

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nsaudit import bundle, userfile
+from nsaudit.analysis.compare import Comparison
+from nsaudit.analysis.compare import compare as compare_snapshots
 from nsaudit.app.inventory import local_host
-from nsaudit.compare import Comparison
-from nsaudit.compare import compare as compare_snapshots
 from nsaudit.errors import UsageError
 from nsaudit.jsonshape import MAX_INT
 from nsaudit.model import EvaluationRecord, HostRow, Snapshot

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from nsaudit import compliance
+from nsaudit.analysis.diff import SnapshotDiff, diff, without
 from nsaudit.collect.snapshot import host_info
 from nsaudit.collect.snapshot import take as scan_host
-from nsaudit.diff import SnapshotDiff, diff, without
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from nsaudit.compare import initial
+from nsaudit.analysis.compare import initial
 from nsaudit.model import (
     UNSEEN,
     Evidence,

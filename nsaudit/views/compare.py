@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsaudit.compare import Comparison
+from nsaudit.analysis.compare import Comparison
 from nsaudit.model import NsType
 from nsaudit.render import Document, Table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nsaudit import fields
-from nsaudit.diff import Change, SnapshotDiff
+from nsaudit.analysis.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
 from nsaudit.render import Document, Table
 

@@ -11,7 +11,7 @@ from nsaudit.render import Document, Table, cell
 from nsaudit.views.tree import tree_order
 
 if TYPE_CHECKING:
-    from nsaudit.diff import SnapshotDiff
+    from nsaudit.analysis.diff import SnapshotDiff
 
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"

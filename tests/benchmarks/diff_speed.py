@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from nsaudit.diff import diff
+from nsaudit.analysis.diff import diff
 from nsaudit.model import HostInfo, Namespace, NamespaceId, NsType, Snapshot
 from nsaudit.store.database import Database
 from nsaudit.store.snapshots import load, save

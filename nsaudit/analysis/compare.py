@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from nsaudit.diff import facts
+from nsaudit.analysis.diff import facts
 from nsaudit.model import HolderKind, Namespace, NamespaceId, NsType, Snapshot
 
 

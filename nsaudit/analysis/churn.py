@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from nsaudit.diff import by_shape, key
+from nsaudit.analysis.diff import by_shape, key
 from nsaudit.model import HistoryPoint, Namespace, NsType, Step
 
 
