@@ -371,6 +371,10 @@ def test_a_nul_in_an_sqlite_file_name_is_refused(tmp_path: Path) -> None:
     for url in (f"sqlite:///{tmp_path}/a%00b.db", f"sqlite:///file:{tmp_path}/a%2500b.db?uri=true"):
         for command in ("snapshot", "show"):
             assert_clean_error(run(command, "--db", url), 4, "NUL character")
+        # A command's own argument errors come first, as before it opened anything.
+        proc = run("report", "--host", "a", "--all-hosts", "--db", url)
+        assert_clean_error(proc, 2, "either --host NAME")
+        assert_clean_error(run("compare", "a", "a", "--db", url), 2, "named twice")
     assert not list(tmp_path.iterdir())
 
 

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cached_property
 from shlex import quote
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -30,8 +31,13 @@ class Database:
 
     def __init__(self, location: str | None) -> None:
         self.location = resolve(location)
-        self.sqlite = engines.sqlite_file(self.location)
         self._engines: dict[tuple[bool, bool], Engine] = {}
+
+    @cached_property
+    def sqlite(self) -> engines.SqliteFile | None:
+        """The SQLite file the location names (None for another database). Worked out when
+        first needed, so that a command's own argument errors come before a bad location's."""
+        return engines.sqlite_file(self.location)
 
     def engine(self, write: bool, create: bool = True) -> Engine:
         key = (write, create)
