@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SAMPLES, assert_clean_error, run
 
 from nsaudit.errors import UsageError
+from nsaudit.model import Outcome
+from nsaudit.policy.inventory_checks import (
+    CountCheck,
+    CreatedCheck,
+    HoldersCheck,
+    UnprivilegedOwnerCheck,
+)
+from nsaudit.policy.kernel_checks import CapabilityCheck, SysctlCheck
 from nsaudit.policy.load import load
+from nsaudit.policy.match import Allowlist
 
 POLICIES = sorted((SAMPLES / "policies").glob("*.toml"))
 
@@ -209,3 +219,158 @@ def test_each_check_kind_refuses_a_key_it_does_not_declare(tmp_path: Path, kind:
     with pytest.raises(UsageError) as e:
         load(str(path))
     assert f"unknown key 'extra' for a {kind} check; known: {known}" in str(e.value)
+
+
+# Each check kind reads its own table (policy/kinds.py): what it builds, and each mistake with
+# its words and the line of the key at fault (a [rule.check] table puts a key on each line).
+TYPE_LIST = "cgroup, ipc, mnt, net, pid, time, user, uts"
+KIND_CHECKS: list[tuple[list[str], Any]] = [
+    (
+        ['kind = "capability"', 'type = "user"', 'status = ["disabled", "missing"]'],
+        CapabilityCheck(("user",), ("disabled", "missing")),
+    ),
+    (
+        ['kind = "capability"', 'type = ["net", "pid"]', 'status = "available"'],
+        CapabilityCheck(("net", "pid"), ("available",)),
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "equals = 0"],
+        SysctlCheck("user.max_user_namespaces", ("0",), None, None, Outcome.FAIL),
+    ),
+    (
+        [
+            'kind = "sysctl"',
+            'name = "kernel.unprivileged_userns_clone"',
+            'one_of = [0, "1"]',
+            'if_absent = "pass"',
+        ],
+        SysctlCheck("kernel.unprivileged_userns_clone", ("0", "1"), None, None, Outcome.PASS),
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_net_namespaces"', "at_least = 2", "at_most = 9"],
+        SysctlCheck("user.max_net_namespaces", None, 2, 9, Outcome.FAIL),
+    ),
+    (['kind = "count"', 'type = "net"', "at_most = 3"], CountCheck("net", 3)),
+    (
+        ['kind = "holders"', 'types = ["net"]', 'commands = ["sshd"]', 'paths = "/run/netns/*"'],
+        HoldersCheck(("net",), Allowlist(("sshd",), None, ("/run/netns/*",), None)),
+    ),
+    (
+        ['kind = "created"', 'parents = ["conmon"]', 'users = "root"'],
+        CreatedCheck(None, Allowlist(None, ("root",), None, ("conmon",))),
+    ),
+    (['kind = "unprivileged_owner"'], UnprivilegedOwnerCheck(None)),
+    (
+        ['kind = "unprivileged_owner"', 'commands = "chrome*"'],
+        UnprivilegedOwnerCheck(Allowlist(("chrome*",), None, None, None)),
+    ),
+]
+KIND_ERRORS: list[tuple[list[str], int, str]] = [
+    (
+        ['kind = "capability"', 'type = "usr"', 'status = "missing"'],
+        10,
+        f"check.type must be one or a list of: {TYPE_LIST}",
+    ),
+    (
+        ['kind = "capability"', 'type = "user"', "status = []"],
+        11,
+        "check.status must be one or a list of: available, disabled, missing, unknown",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "kernel.pid_max"', "equals = 1"],
+        10,
+        "check.name must be a sysctl nsaudit reads: user.max_user_namespaces, "
+        "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns, "
+        "user.max_cgroup_namespaces, user.max_ipc_namespaces, user.max_mnt_namespaces, "
+        "user.max_net_namespaces, user.max_pid_namespaces, user.max_time_namespaces, "
+        "user.max_uts_namespaces",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "equals = 0", "one_of = [1]"],
+        12,
+        "give either check.equals or check.one_of",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "equals = true"],
+        11,
+        "check.equals is a number or string; check.one_of a list of them",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "one_of = []"],
+        11,
+        "check.equals is a number or string; check.one_of a list of them",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "at_least = 5", "at_most = 4"],
+        11,
+        "check.at_least (5) is above check.at_most (4): the rule could never pass",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "at_least = -1"],
+        11,
+        "check.at_least must be a whole number >= 0",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"'],
+        9,
+        "a sysctl check needs equals, one_of, at_least or at_most",
+    ),
+    (
+        [
+            'kind = "sysctl"',
+            'name = "user.max_user_namespaces"',
+            "equals = 0",
+            'if_absent = "skip"',
+        ],
+        12,
+        'check.if_absent must be "pass" or "fail"',
+    ),
+    (
+        ['kind = "count"', 'type = "nett"', "at_most = 1"],
+        10,
+        f"a count check's type is one of: {TYPE_LIST}",
+    ),
+    (['kind = "count"', 'type = "net"'], 9, "a count check needs at_most"),
+    (
+        ['kind = "count"', 'type = "net"', "at_most = 1.5"],
+        11,
+        "check.at_most must be a whole number >= 0",
+    ),
+    (
+        ['kind = "holders"', 'types = ["net"]'],
+        9,
+        "a holders check needs commands, parents, users or paths (glob lists)",
+    ),
+    (
+        ['kind = "created"', 'types = "bogus"', 'commands = "x"'],
+        10,
+        f"check.types must be one or a list of: {TYPE_LIST}",
+    ),
+    (['kind = "unprivileged_owner"', "users = 5"], 10, "users must be a glob or a list of globs"),
+]
+
+
+def _check_table(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "kinds.toml"
+    path.write_text(
+        '[policy]\nname = "p"\n\n[[rule]]\nid = "R"\ntitle = "t"\nseverity = "low"\n'
+        "[rule.check]\n" + "".join(line + "\n" for line in lines)
+    )
+    return path
+
+
+@pytest.mark.parametrize(("lines", "check"), KIND_CHECKS, ids=[c[0][0] for c in KIND_CHECKS])
+def test_each_kind_builds_its_check_from_its_table(
+    tmp_path: Path, lines: list[str], check: Any
+) -> None:
+    assert load(str(_check_table(tmp_path, lines))).rules[0].check == check
+
+
+@pytest.mark.parametrize(("lines", "line", "problem"), KIND_ERRORS, ids=[e[2] for e in KIND_ERRORS])
+def test_each_kind_names_its_mistakes_and_their_lines(
+    tmp_path: Path, lines: list[str], line: int, problem: str
+) -> None:
+    path = _check_table(tmp_path, lines)
+    with pytest.raises(UsageError) as e:
+        load(str(path))
+    assert str(e.value) == f"policy {path}, line {line}, rule R: {problem}"
