@@ -10,6 +10,7 @@ import copy
 import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,17 @@ from nsaudit.hostfs import HostFS
 from nsaudit.kernel import report
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import encode
-from nsaudit.model import Holder, HostInfo, Namespace, NamespaceId, NsType, ScanProblem, Snapshot
+from nsaudit.model import (
+    Holder,
+    HostInfo,
+    Namespace,
+    NamespaceId,
+    NsType,
+    ProbeResult,
+    ProbeRun,
+    ScanProblem,
+    Snapshot,
+)
 
 ROOT = Path(__file__).resolve().parent.parent / "samples" / "roots" / "ubuntu2504-gzip-apparmor"
 TYPES = "cgroup, ipc, mnt, net, pid, time, user, uts"
@@ -818,7 +829,9 @@ def test_counts_must_agree_with_namespaces() -> None:
 
 
 def test_a_report_decodes_to_the_value_it_was_encoded_from() -> None:
-    caps = detect(HostFS(ROOT))
+    found = detect(HostFS(ROOT))
+    denied = tuple(ProbeResult(t, t is NsType.UTS, None, "EPERM", None) for t in NsType)
+    caps = replace(found, probes=(ProbeRun("nobody", 65534, denied),))
     assert report.decode(json.loads(json.dumps(encode(caps)))).value == caps
     assert report.report(caps) == report.decode(encode(caps))
 

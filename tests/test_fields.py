@@ -4,8 +4,19 @@ mutation selection)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nsaudit import fields
-from nsaudit.model import Holder, HolderKind, HostRow, Namespace, NamespaceId, NsType, SnapshotRow
+from nsaudit.model import (
+    Holder,
+    HolderKind,
+    HostRow,
+    Namespace,
+    NamespaceId,
+    NsType,
+    SnapshotRow,
+    column,
+)
 
 USER_NS = NamespaceId(NsType.USER, 4, 4026531837)
 NS = Namespace(
@@ -76,7 +87,7 @@ def test_a_namespace_in_the_terminal_table() -> None:
         owner_uid=None, holders=(),
     )  # fmt: skip
     assert fields.table_cells(bare) == ("1", "net", "0", "", "", "", "", "", "", "")
-    assert fields.csv_cells(bare)[-1] == ""
+    assert fields.csv_cells(bare) == ("net", "4", "1", "", "0", *[""] * 12)
 
 
 def test_a_namespace_as_json() -> None:
@@ -142,3 +153,19 @@ def test_a_snapshot_row() -> None:
         "boot_id": None, "kernel": "6.1", "namespaces": 21, "partial": True,
         "label": "after <deploy>",
     }  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Named:
+    """A record whose id is not its first column (no record of nsaudit's is so, yet)."""
+
+    name: str = column("text", header="NAME")
+    id: NamespaceId = column("id", header=("NS", "TYPE"))
+
+
+def test_an_id_after_another_column_keeps_both_in_the_table() -> None:
+    row = _Named(name="x", id=NamespaceId(NsType.NET, 4, 7))
+    assert fields.table_columns(_Named) == ("NAME", "NS", "TYPE")
+    assert fields.table_cells(row) == ("x", "7", "net")
+    assert fields.csv_columns(_Named) == ("name", "type", "dev", "inode")
+    assert fields.csv_cells(row) == ("x", "net", "4", "7")

@@ -250,6 +250,10 @@ KIND_CHECKS: list[tuple[list[str], Any]] = [
         ['kind = "sysctl"', 'name = "user.max_net_namespaces"', "at_least = 2", "at_most = 9"],
         SysctlCheck("user.max_net_namespaces", None, 2, 9, Outcome.FAIL),
     ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_net_namespaces"', "at_least = 3", "at_most = 3"],
+        SysctlCheck("user.max_net_namespaces", None, 3, 3, Outcome.FAIL),
+    ),
     (['kind = "count"', 'type = "net"', "at_most = 3"], CountCheck("net", 3)),
     (
         ['kind = "holders"', 'types = ["net"]', 'commands = ["sshd"]', 'paths = "/run/netns/*"'],
@@ -266,6 +270,22 @@ KIND_CHECKS: list[tuple[list[str], Any]] = [
     ),
 ]
 KIND_ERRORS: list[tuple[list[str], int, str]] = [
+    (
+        ['kind = "sysctls"'],
+        9,
+        "unknown check kind 'sysctls'; known: capability, sysctl, count, holders, "
+        "unprivileged_owner, created",
+    ),
+    (
+        ['kind = "count"', 'type = "net"', "at_most = 1", "extra = 2"],
+        12,
+        "unknown key 'extra' for a count check; known: at_most, type",
+    ),
+    (
+        ['kind = "sysctl"', 'name = "user.max_user_namespaces"', "at_most = -1"],
+        11,
+        "check.at_most must be a whole number >= 0",
+    ),
     (
         ['kind = "capability"', 'type = "usr"', 'status = "missing"'],
         10,
