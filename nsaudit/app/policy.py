@@ -54,9 +54,9 @@ def check(
     rules = compliance.locate(policy, settings.policy, required=True)
     assert rules is not None
     now = now or datetime.now(UTC)
-    local = local_host(settings, root)
     if hostname is not None or stored:
         # A stored snapshot: a check that records nothing only reads the database.
+        local = local_host(settings, root)
         opened = database.writing(create=False) if record else database.reading()
         with opened as conn:
             snapshot_id = resolve(conn, LATEST, local, hostname)
