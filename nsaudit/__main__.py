@@ -26,6 +26,11 @@ def run() -> int:
         code = e.code if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
         code = sigint.EXIT_INTERRUPTED
+    except Exception:
+        # Ctrl-C can surface as another exception while Python builds nsaudit's classes at
+        # import (a KeyboardInterrupt inside __set_name__ becomes a RuntimeError).
+        if not sigint.interrupted():
+            raise
     while True:
         # A SIGINT can still land on the call below, before settle() disarms the handler.
         try:
