@@ -24,6 +24,7 @@ from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
     NS_TYPE_NAMES,
+    Container,
     HostInfo,
     Namespace,
     NamespaceId,
@@ -236,7 +237,8 @@ _SNAPSHOT_KEYS = (
 
 
 def _snapshot(d: dict[str, Any]) -> Snapshot:
-    js.obj(d, "", _SNAPSHOT_KEYS, what="snapshot record")
+    # containers: since schema revision 0005; an older bundle's snapshots have none recorded.
+    js.obj(d, "", _SNAPSHOT_KEYS, optional=("containers",), what="snapshot record")
     js.choice(d["schema"], "schema", (fields.SNAPSHOT_SCHEMA,))
     h = js.obj(d["host"], "host", ("hostname", "machine_id", "boot_id", "kernel"), what="host")
     host = HostInfo(
@@ -264,6 +266,13 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
             )
         seen[ns.id] = n
         namespaces.append(ns)
+    containers = None
+    if d.get("containers") is not None:
+        listed = js.items(d["containers"], "containers", "container objects")
+        containers = tuple(
+            fields.from_payload(Container, c, js.at("containers", n), "container")
+            for n, c in enumerate(listed)
+        )
     snap = Snapshot(
         host=host,
         taken_at=js.timestamp(d["taken_at"], "taken_at"),
@@ -274,11 +283,23 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         namespaces=tuple(namespaces),
         problems=problems,
         capabilities=None if d["capabilities"] is None else report.decode(d["capabilities"]),
+        containers=containers,
         seq=js.integer(d["seq"], "seq", low=1),
     )
     # partial and counts are derived: they must say what the data says.
     if js.flag(d["partial"], "partial") != snap.partial:
         raise js.Invalid("partial", f"{str(snap.partial).lower()}, as the problems say", None)
+    ids = {c.id for c in containers or ()}
+    for n, ns in enumerate(namespaces):
+        at = js.at("namespaces", n)
+        named = [(js.at(at, "container"), ns.container)]
+        named += [
+            (js.at(js.at(js.at(at, "holders"), k), "container"), h.container)
+            for k, h in enumerate(ns.holders)
+        ]
+        for where, container in named:
+            if container is not None and container not in ids:
+                raise js.Invalid(where, "the id of one of the snapshot's containers", container)
     counts = js.obj(d["counts"], "counts", NS_TYPE_NAMES)
     for t, number in snap.counts().items():
         if js.integer(counts[t], js.at("counts", t)) != number:

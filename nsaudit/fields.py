@@ -67,8 +67,13 @@ def ref_payload(ref: NamespaceId | None) -> dict[str, Any] | None:
     return None if ref is None else {"type": ref.type.value, "dev": ref.dev, "inode": ref.inode}
 
 
+def ref_text(ref: NamespaceId) -> str:
+    """'net:[4026531840]', as /proc/<pid>/ns links name a namespace."""
+    return f"{ref.type.value}:[{ref.inode}]"
+
+
 def holder_payload(h: Holder) -> dict[str, Any]:
-    return {"kind": h.kind, "pid": h.pid, "fd": h.fd, "path": h.path}
+    return {"kind": h.kind, "pid": h.pid, "fd": h.fd, "path": h.path, "container": h.container}
 
 
 # The encoders: a record to JSON, CSV and the terminal table.
@@ -83,6 +88,8 @@ def payload(record: Any) -> dict[str, Any]:
             out.update(ref_payload(value) or {})
         elif f.kind == "ref":
             out[f.name] = ref_payload(value)
+        elif f.kind == "refs":
+            out[f.name] = [ref_payload(r) for r in value]
         elif f.kind == "holders":
             out[f.name] = [holder_payload(h) for h in value]
         elif "json" not in f.options:
@@ -109,6 +116,8 @@ def csv_cells(record: Any) -> tuple[str, ...]:
             out += [value.type.value, value.dev, value.inode]
         elif f.kind == "ref":
             out.append("" if value is None else str(value.inode))
+        elif f.kind == "refs":
+            out.append(" ".join(map(ref_text, value)))
         elif f.kind == "holders":
             out.append("; ".join(h.text for h in value))
         else:
@@ -138,6 +147,8 @@ def table_cells(record: Any) -> tuple[str, ...]:
             out += [str(value.inode), value.type.value]
         elif f.kind == "ref":
             out.append("" if value is None else str(value.inode))
+        elif f.kind == "refs":
+            out.append(" ".join(map(ref_text, value)))
         elif f.kind == "holders":
             out.append(", ".join(h.text for h in value))
         elif f.kind == "flag":
@@ -165,10 +176,14 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
         elif f.kind == "number":
             out[f.name] = js.whole(d.get(f.name), where, null=True)
         elif f.kind == "text":
-            out[f.name] = js.text(d.get(f.name), where, null=True)
+            required = bool(f.options.get("required"))
+            out[f.name] = js.text(d.get(f.name), where, null=not required, empty=not required)
         elif f.kind == "ref":
             own = out["id"].type
             out[f.name] = _ref(d[f.name], where, own, f.options["types"](own))
+        elif f.kind == "refs":
+            listed = js.items(d[f.name], where, "namespace references")
+            out[f.name] = tuple(_any_ref(r, js.at(where, n)) for n, r in enumerate(listed))
         else:
             listed = js.items(d[f.name], where, "holder objects")
             out[f.name] = tuple(_holder(h, js.at(where, n)) for n, h in enumerate(listed))
@@ -184,6 +199,11 @@ def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> Na
     return _namespace_id(r, path, tuple(t.value for t in types))
 
 
+def _any_ref(value: object, path: str) -> NamespaceId:
+    r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
+    return _namespace_id(r, path, NS_TYPE_NAMES)
+
+
 def _namespace_id(d: dict[str, Any], path: str, types: tuple[str, ...]) -> NamespaceId:
     """The type, dev and inode keys of a namespace object or reference."""
     return NamespaceId(
@@ -194,13 +214,15 @@ def _namespace_id(d: dict[str, Any], path: str, types: tuple[str, ...]) -> Names
 
 
 def _holder(value: object, path: str) -> Holder:
-    h = js.obj(value, path, ("kind", "pid", "fd", "path"), what="holder")
+    # container: since schema revision 0005.
+    h = js.obj(value, path, ("kind", "pid", "fd", "path"), optional=("container",), what="holder")
     kind = js.one(h["kind"], js.at(path, "kind"), HOLDER_KINDS)
     needs = _HOLDER_NEEDS[kind]
     pid = js.whole(h["pid"], js.at(path, "pid"), null="pid" not in needs)
     fd = js.whole(h["fd"], js.at(path, "fd"), null="fd" not in needs)
     where = js.text(h["path"], js.at(path, "path"), null="path" not in needs, empty=False)
-    return Holder(HolderKind(kind), pid, fd, where)
+    container = js.text(h.get("container"), js.at(path, "container"), null=True, empty=False)
+    return Holder(HolderKind(kind), pid, fd, where, container)
 
 
 SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
@@ -228,4 +250,5 @@ def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[
         "counts": snap.counts(),
         "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
         "namespaces": [payload(ns) for ns in namespaces],
+        "containers": None if snap.containers is None else [payload(c) for c in snap.containers],
     }

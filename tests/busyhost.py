@@ -18,14 +18,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
+
+import runtimes  # tests/runtimes.py, beside this script
 
 STATE = Path(os.environ.get("NSAUDIT_BUSYHOST_STATE", "/run/nsaudit-busyhost.json"))
 NETNS_PREFIX = "busyhost-"
 CONTAINER = "nsaudit-busyhost"
-IMAGE = "localhost/nsaudit-busybox:latest"
 # The flags of a container-like process: four namespaces of its own, as runtimes make them.
 FLAGS = ("--net", "--uts", "--ipc", "--mount")
 
@@ -63,42 +62,15 @@ def start(namespaces: int) -> dict[str, object]:
 
 def _container() -> str | None:
     """A podman container from busybox-static, made offline; None when podman cannot run."""
-    podman, busybox = shutil.which("podman"), shutil.which("busybox")
-    if podman is None or busybox is None:
+    problem = runtimes.podman_problem()
+    if problem is not None:
+        print(f"busyhost: no container: {problem}", file=sys.stderr)
         return None
-    if subprocess.run([podman, "image", "exists", IMAGE]).returncode != 0:
-        with tempfile.TemporaryDirectory() as tmp:
-            rootfs = Path(tmp) / "rootfs.tar"
-            with tarfile.open(rootfs, "w") as tar:
-                tar.add(busybox, arcname="bin/busybox")
-                for tool in ("sh", "sleep"):
-                    link = tarfile.TarInfo(f"bin/{tool}")
-                    link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-                    tar.addfile(link)
-            subprocess.run([podman, "import", "-q", str(rootfs), IMAGE], check=True)
-    subprocess.run([podman, "rm", "-f", CONTAINER], capture_output=True)
-    run = subprocess.run(
-        [
-            podman,
-            "run",
-            "-d",
-            "--name",
-            CONTAINER,
-            "--runtime",
-            "runc",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            IMAGE,
-            "/bin/sleep",
-            "100000",
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-    )
-    if run.returncode != 0:
-        print(f"busyhost: no container: {run.stderr.strip()}", file=sys.stderr)
+    runtimes.remove("podman", CONTAINER)
+    try:
+        runtimes.run("podman", CONTAINER)
+    except AssertionError as e:
+        print(f"busyhost: no container: {e}", file=sys.stderr)
         return None
     return CONTAINER
 
@@ -115,7 +87,7 @@ def stop() -> None:
     for name in state.get("netns", []):
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     if state.get("container") and shutil.which("podman"):
-        subprocess.run(["podman", "rm", "-f", "-t", "0", state["container"]], capture_output=True)
+        runtimes.remove("podman", state["container"])
     STATE.unlink()
 
 

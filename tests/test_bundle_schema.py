@@ -7,6 +7,7 @@ VALUE`): the path as the README names fields, the WHAT as its types and words sa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import sys
@@ -23,6 +24,7 @@ from nsaudit.kernel import report
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import encode
 from nsaudit.model import (
+    Container,
     Holder,
     HostInfo,
     Namespace,
@@ -71,6 +73,9 @@ def capabilities() -> dict[str, Any]:
     return caps
 
 
+CONTAINER_ID = "74a919e59f1dab1706687cc245c2852c7e9f57bd2e6b97bc164a8fdd774eca12"
+
+
 def ns_id(t: str, inode: int) -> NamespaceId:
     return NamespaceId(NsType(t), 4, inode)
 
@@ -112,6 +117,7 @@ def snapshot(seq: int = 1) -> Snapshot:
             owner_uid=None,
             holders=(Holder("mount", None, None, "/run/netns/blue"),),
             parent_command=None,
+            container=CONTAINER_ID,
         ),
         Namespace(
             id=ns_id("pid", 4026532300),
@@ -178,6 +184,22 @@ def snapshot(seq: int = 1) -> Snapshot:
             ScanProblem(None, "/proc is mounted hidepid=invisible", "UNSEEN"),
         ),
         capabilities=report.decode(capabilities()),
+        containers=(
+            Container(
+                id=CONTAINER_ID,
+                runtime="podman",
+                name="web-1",
+                image="localhost/busybox:latest",
+                pod_namespace=None,
+                pod_name=None,
+                pod_uid=None,
+                pid=4100,
+                shim="conmon",
+                namespaces=(ns_id("net", 4026532281), user0),
+                source="/var/lib/containers/storage/overlay-containers/containers.json",
+                note=None,
+            ),
+        ),
         seq=seq,
     )
 
@@ -342,6 +364,18 @@ FIELDS: list[tuple[tuple[str | int, ...], str]] = [
     (("namespaces", 0, "cmdline"), "str?"),
     (("namespaces", 0, "user"), "str?"),
     (("namespaces", 0, "parent_command"), "str?"),
+    (("containers", 0, "runtime"), "nestr"),
+    (("containers", 0, "name"), "str?"),
+    (("containers", 0, "image"), "str?"),
+    (("containers", 0, "pod_namespace"), "str?"),
+    (("containers", 0, "pod_name"), "str?"),
+    (("containers", 0, "pod_uid"), "str?"),
+    (("containers", 0, "pid"), "int?"),
+    (("containers", 0, "shim"), "str?"),
+    (("containers", 0, "source"), "str?"),
+    (("containers", 0, "note"), "str?"),
+    (("containers", 0, "namespaces", 0, "dev"), "int"),
+    (("containers", 0, "namespaces", 0, "inode"), "int"),
     (("namespaces", 0, "owner", "dev"), "int"),
     (("namespaces", 0, "owner", "inode"), "int"),
     (("namespaces", 2, "parent", "dev"), "int"),
@@ -432,7 +466,7 @@ def _got(value: Any) -> str:
 def test_field(path: tuple[str | int, ...], value: Any, what: str | None) -> None:
     if what is None:
         snap = good(path, value)
-        if path[0] not in ("capabilities", "namespaces", "problems", "host"):
+        if path[0] not in ("capabilities", "namespaces", "problems", "host", "containers"):
             assert getattr(snap, str(path[0])) == value
     else:
         assert bad(path, value) == f"line 2: {shown(path)}: expected {what}, got {_got(value)}"
@@ -553,7 +587,8 @@ def test_holder_fields_by_kind() -> None:
 # --- missing and unknown keys ------------------------------------------------------------
 
 CLOSED: list[tuple[tuple[str | int, ...], str, tuple[str, ...]]] = [
-    ((), "snapshot record", tuple(k for k in BASE)),
+    # containers: added in 0005, missing from older bundles.
+    ((), "snapshot record", tuple(k for k in BASE if k != "containers")),
     (("host",), "host", ("hostname", "machine_id", "boot_id", "kernel")),
     (("problems", 0), "problem", ("pid", "path", "errno")),
     (
@@ -581,6 +616,12 @@ CLOSED: list[tuple[tuple[str | int, ...], str, tuple[str, ...]]] = [
         ),  # fmt: skip
     ),
     (("namespaces", 0, "holders", 0), "holder", ("kind", "pid", "fd", "path")),
+    (
+        ("containers", 0),
+        "container",
+        tuple(f.name for f in dataclasses.fields(Container)),
+    ),
+    (("containers", 0, "namespaces", 0), "namespace reference", ("type", "dev", "inode")),
     (("namespaces", 0, "owner"), "namespace reference", ("type", "dev", "inode")),
     (("namespaces", 2, "parent"), "namespace reference", ("type", "dev", "inode")),
 ]
@@ -696,6 +737,52 @@ def test_objects_of_wrong_type(path: tuple[str | int, ...]) -> None:
         assert bad(path, value) == f"line 2: {shown(path)}: expected an object, got {got}"
 
 
+def test_a_container_id_is_text_named_by_its_namespaces() -> None:
+    rec = with_value(("containers", 0, "id"), "c1")
+    rec["namespaces"][1]["container"] = "c1"
+    ((_, snap),) = read(lines(HEADER, rec, TRAILER1))
+    assert snap.containers[0].id == snap.namespaces[1].container == "c1"
+    for value, got in (("", '""'), (None, "null"), (1, "1")):
+        message = bad(("containers", 0, "id"), value)
+        assert message == f"line 2: containers[0].id: expected a non-empty string, got {got}"
+
+
+def test_a_holders_container_is_one_of_the_snapshots() -> None:
+    rec = with_value(("namespaces", 0, "holders", 0, "container"), CONTAINER_ID)
+    ((_, snap),) = read(lines(HEADER, rec, TRAILER1))
+    assert snap.namespaces[0].holders[0].container == CONTAINER_ID
+    assert bad(("namespaces", 0, "holders", 0, "container"), "c2") == (
+        "line 2: namespaces[0].holders[0].container: expected the id of one of the snapshot's "
+        "containers, got c2"
+    )
+    assert bad(("namespaces", 0, "holders", 0, "container"), "") == (
+        'line 2: namespaces[0].holders[0].container: expected a non-empty string or null, got ""'
+    )
+    assert good(("namespaces", 0, "holders", 0, "container"), MISSING).namespaces[0].holders
+
+
+def test_containers_are_a_list_or_null() -> None:
+    for value, got in (("x", '"x"'), (1, "1")):
+        message = bad(("containers",), value)
+        assert message == f"line 2: containers: expected a list of container objects, got {got}"
+    rec = with_value(("containers",), None)
+    del rec["namespaces"][1]["container"]
+    ((_, snap),) = read(lines(HEADER, rec, TRAILER1))
+    assert snap.containers is None
+
+
+def test_containers_may_be_missing_from_an_older_bundle() -> None:
+    rec = with_value(("containers",), MISSING)
+    del rec["namespaces"][1]["container"]
+    ((_, snap),) = read(lines(HEADER, rec, TRAILER1))
+    assert snap.containers is None and snap.namespaces[1].container is None
+    # ...but a bundle that lists containers names only those in its namespaces.
+    assert bad(("namespaces", 1, "container"), "f" * 64) == (
+        f"line 2: namespaces[1].container: expected the id of one of the snapshot's "
+        f"containers, got {'f' * 64}"
+    )
+
+
 def test_parent_command_may_be_missing() -> None:
     snap = good(("namespaces", 0, "parent_command"), MISSING)
     assert snap.namespaces[0].parent_command is None
@@ -707,6 +794,7 @@ LISTS = [
     (("problems",), "problem objects"),
     (("namespaces",), "namespace objects"),
     (("namespaces", 0, "holders"), "holder objects"),
+    (("containers", 0, "namespaces"), "namespace references"),
     (("capabilities", "kconfig_tried"), "strings"),
     (("capabilities", "types"), "objects"),
     (("capabilities", "types", 0, "config"), "objects"),

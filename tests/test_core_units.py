@@ -51,7 +51,9 @@ from nsaudit.store.snapshots import load, save
 # "a change of process count or of the representative process alone (nprocs, pid, ppid,
 # pid_start, parent_command) is routine on a live host"
 README_NOISE = ("nprocs", "pid", "ppid", "pid_start", "parent_command")
-README_SIGNAL = ("command", "cmdline", "uid", "user", "holders", "parent", "owner", "owner_uid")
+README_SIGNAL = (
+    "command", "cmdline", "uid", "user", "holders", "parent", "owner", "owner_uid", "container",
+)  # fmt: skip
 OTHER_USER = ns(NsType.USER, 900).id
 
 

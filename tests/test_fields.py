@@ -64,30 +64,31 @@ def test_a_namespace_as_csv() -> None:
     assert fields.csv_columns(Namespace) == (
         "type", "dev", "inode", "ns_id", "nprocs", "pid", "pid_start", "ppid", "uid", "user",
         "command", "cmdline", "parent_inode", "owner_inode", "owner_uid", "holders",
-        "parent_command",
+        "parent_command", "container",
     )  # fmt: skip
     assert fields.csv_cells(NS) == (
         "pid", "4", "4026532302", "77", "2", "41", "141", "40", "1000", "", "sleep", "",
-        "4026531836", "4026531837", "", "fd 50:3; mount /run/netns/a b", "conmon",
+        "4026531836", "4026531837", "", "fd 50:3; mount /run/netns/a b", "conmon", "",
     )  # fmt: skip
 
 
 def test_a_namespace_in_the_terminal_table() -> None:
     assert fields.table_columns(Namespace) == (
         "NS", "TYPE", "NPROCS", "PID", "PPID", "USER", "COMMAND", "PARENT", "OWNER", "HOLDERS",
+        "CONTAINER",
     )  # fmt: skip
     # USER falls back to the uid, COMMAND to the comm when the command line is unknown.
     assert fields.table_cells(NS) == (
         "4026532302", "pid", "2", "41", "40", "1000", "sleep", "4026531836", "4026531837",
-        "fd 50:3, mount /run/netns/a b",
+        "fd 50:3, mount /run/netns/a b", "",
     )  # fmt: skip
     bare = Namespace(
         id=NamespaceId(NsType.NET, 4, 1), ns_id=None, nprocs=0, pid=None, pid_start=None,
         ppid=None, uid=None, user=None, command=None, cmdline=None, parent=None, owner=None,
         owner_uid=None, holders=(),
     )  # fmt: skip
-    assert fields.table_cells(bare) == ("1", "net", "0", "", "", "", "", "", "", "")
-    assert fields.csv_cells(bare) == ("net", "4", "1", "", "0", *[""] * 12)
+    assert fields.table_cells(bare) == ("1", "net", "0", *[""] * 8)
+    assert fields.csv_cells(bare) == ("net", "4", "1", "", "0", *[""] * 13)
 
 
 def test_a_namespace_as_json() -> None:
@@ -100,7 +101,7 @@ def test_a_namespace_as_json() -> None:
             {"kind": "fd", "pid": 50, "fd": 3, "path": None},
             {"kind": "mount", "pid": None, "fd": None, "path": "/run/netns/a b"},
         ],
-        "parent_command": "conmon",
+        "parent_command": "conmon", "container": None,
     }  # fmt: skip
 
 

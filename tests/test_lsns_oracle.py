@@ -211,9 +211,10 @@ def test_holder_only_namespaces_are_what_lsns_lacks_and_their_holders_explain_th
             for theirs in (before.get(key), after.get(key)):
                 assert theirs is None or int(theirs["nprocs"]) == 0, theirs
             assert ours[key]["nprocs"] == 0 and ours[key]["pid"] is None
-        assert {"kind": "mount", "pid": None, "fd": None, "path": path} in ours[mounted]["holders"]
+        mount = {"kind": "mount", "pid": None, "fd": None, "path": path, "container": None}
+        assert mount in ours[mounted]["holders"]
         assert ours[("net", ino)]["holders"] == [
-            {"kind": "fd", "pid": holder, "fd": fd, "path": None}
+            {"kind": "fd", "pid": holder, "fd": fd, "path": None, "container": None}
         ]
         assert os.stat(f"/proc/{holder}/fd/{fd}").st_ino == ino
         # Every namespace nsaudit has and lsns has not (on this busy host too) has no process

@@ -239,12 +239,12 @@ def test_a_long_command_line_is_cut_and_pads_no_row(tmp_path: Path) -> None:
     with in_new_namespaces("--uts", argv=["sh", "-c", "sleep 300", long_arg]):
         db = str(tmp_path / "w.db")
         assert run("snapshot", "--db", db).returncode == 0
-        table = run("show", "--db", db, env={"COLUMNS": "120"})
+        table = run("show", "--db", db, env={"COLUMNS": "140"})
         wide = run("show", "--db", db, "--wide")
         data = json.loads(run("show", "--db", db, "--format", "json").stdout)
         csv_out = run("show", "--db", db, "--format", "csv").stdout
     rows = table.stdout.splitlines()[3:]
-    assert rows and all(len(r) <= 120 for r in rows), max(map(len, rows))
+    assert rows and all(len(r) <= 140 for r in rows), max(map(len, rows))
     assert all(not r.endswith(" ") for r in table.stdout.splitlines())
     assert any(re.search(r"sh -c sleep 300 x*…", r) for r in rows)
     assert any(r.startswith("NS ") for r in table.stdout.splitlines())
@@ -581,7 +581,7 @@ def test_man_pages_are_generated_and_render(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     text = re.sub(".\b", "", shown.stdout)
     assert "nsaudit-show - Show the namespaces of a stored snapshot." in text
-    assert "--tree [parent|owner|process]" in text
+    assert "--tree [parent|owner|process|container]" in text
     assert "warning" not in shown.stderr
 
 

@@ -11,6 +11,7 @@ from conftest import SAMPLES, assert_clean_error, run
 
 from nsaudit.errors import UsageError
 from nsaudit.model import Outcome
+from nsaudit.policy.container_checks import HostNamespacesCheck
 from nsaudit.policy.inventory_checks import (
     CountCheck,
     CreatedCheck,
@@ -18,6 +19,7 @@ from nsaudit.policy.inventory_checks import (
     UnprivilegedOwnerCheck,
 )
 from nsaudit.policy.kernel_checks import CapabilityCheck, SysctlCheck
+from nsaudit.policy.kinds import KINDS
 from nsaudit.policy.load import load
 from nsaudit.policy.match import Allowlist
 
@@ -198,20 +200,14 @@ def _readme_kinds() -> dict[str, set[str]]:
 
 
 def test_each_check_kind_declares_the_keys_the_readme_lists() -> None:
-    from nsaudit.policy.kinds import KINDS
-
     readme = _readme_kinds()
     assert sorted(readme) == sorted(KINDS)
     for kind, found in KINDS.items():
         assert readme[kind] - {"fail", "pass"} == set(found.keys), kind
 
 
-@pytest.mark.parametrize(
-    "kind", ["capability", "sysctl", "count", "holders", "unprivileged_owner", "created"]
-)
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_check_kind_refuses_a_key_it_does_not_declare(tmp_path: Path, kind: str) -> None:
-    from nsaudit.policy.kinds import KINDS
-
     path = tmp_path / "p.toml"
     path.write_text(GOOD_RULE.replace('kind = "sysctl"', f'kind = "{kind}", extra = 1'))
     path.write_text('[policy]\nname = "p"\n' + path.read_text())
@@ -268,13 +264,25 @@ KIND_CHECKS: list[tuple[list[str], Any]] = [
         ['kind = "unprivileged_owner"', 'commands = "chrome*"'],
         UnprivilegedOwnerCheck(Allowlist(("chrome*",), None, None, None)),
     ),
+    (
+        ['kind = "holders"', 'runtimes = "docker"', 'images = ["nginx:*"]'],
+        HoldersCheck(None, Allowlist(runtimes=("docker",), images=("nginx:*",))),
+    ),
+    (
+        ['kind = "host_namespaces"', 'types = ["net", "pid"]'],
+        HostNamespacesCheck(("net", "pid"), None),
+    ),
+    (
+        ['kind = "host_namespaces"', 'types = "user"', 'images = "ci/*"', 'containers = ["web-*"]'],
+        HostNamespacesCheck(("user",), Allowlist(images=("ci/*",), containers=("web-*",))),
+    ),
 ]
 KIND_ERRORS: list[tuple[list[str], int, str]] = [
     (
         ['kind = "sysctls"'],
         9,
         "unknown check kind 'sysctls'; known: capability, sysctl, count, holders, "
-        "unprivileged_owner, created",
+        "unprivileged_owner, created, host_namespaces",
     ),
     (
         ['kind = "count"', 'type = "net"', "at_most = 1", "extra = 2"],
@@ -359,7 +367,8 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
     (
         ['kind = "holders"', 'types = ["net"]'],
         9,
-        "a holders check needs commands, parents, users or paths (glob lists)",
+        "a holders check needs commands, parents, users, paths, runtimes, images or containers "
+        "(glob lists)",
     ),
     (
         ['kind = "created"', 'types = "bogus"', 'commands = "x"'],
@@ -367,6 +376,23 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
         f"check.types must be one or a list of: {TYPE_LIST}",
     ),
     (['kind = "unprivileged_owner"', "users = 5"], 10, "users must be a glob or a list of globs"),
+    (['kind = "host_namespaces"'], 9, "a host_namespaces check needs types (namespace types)"),
+    (
+        ['kind = "host_namespaces"', 'types = "netns"'],
+        10,
+        f"check.types must be one or a list of: {TYPE_LIST}",
+    ),
+    (
+        ['kind = "host_namespaces"', 'types = "net"', 'commands = "x"'],
+        11,
+        "unknown key 'commands' for a host_namespaces check; known: containers, images, runtimes, "
+        "types",
+    ),
+    (
+        ['kind = "host_namespaces"', 'types = "net"', 'images = "["'],
+        11,
+        "pattern '[' in images cannot be used: '[' at position 1 is never closed",
+    ),
 ]
 
 

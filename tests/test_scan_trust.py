@@ -539,7 +539,9 @@ def test_a_bind_mount_that_cannot_be_read_makes_the_snapshot_partial(tmp_path: P
         # With its capabilities, the same scan finds the namespace and its mount.
         data = json.loads(run("snapshot", "--no-store", "--format", "json").stdout)
         (held,) = [n for n in data["namespaces"] if (n["type"], n["inode"]) == ("net", inode)]
-        assert held["holders"] == [{"kind": "mount", "pid": None, "fd": None, "path": str(target)}]
+        assert held["holders"] == [
+            {"kind": "mount", "pid": None, "fd": None, "path": str(target), "container": None}
+        ]
     finally:
         locked.chmod(0o700)
         subprocess.run(["umount", target], check=False)

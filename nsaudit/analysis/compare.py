@@ -2,7 +2,9 @@
 
 Inode numbers mean nothing across hosts, so namespaces are compared by what they look like:
 counts per type, the commands and users that hold non-initial namespaces, bind-mount paths,
-and how deep pid and user namespaces nest.
+how deep pid and user namespaces nest, and containers by their shape: runtime, image, and
+which namespaces they have of their own and which they share with the host (not their ids or
+names, which differ from host to host).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from nsaudit.analysis.diff import facts
-from nsaudit.model import HolderKind, Namespace, NamespaceId, NsType, Snapshot
+from nsaudit.model import Container, HolderKind, Namespace, NamespaceId, NsType, Snapshot
+
+# (runtime, image, types of its own, types shared with the host)
+Shape = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Comparison:
     holders: tuple[tuple[tuple[str, str, str], tuple[int, ...]], ...]  # (type, command, user)
     mounts: tuple[tuple[str, tuple[bool, ...]], ...]  # (bind-mount path, held per host)
     depth: tuple[tuple[str, tuple[int, ...]], ...]  # (pid|user, deepest nesting per host)
+    containers: tuple[tuple[Shape, tuple[int | None, ...]], ...]  # None: not recorded
 
     def differing_facts(self) -> tuple[tuple[str, tuple[object, ...]], ...]:
         return tuple(f for f in self.facts if len(set(map(repr, f[1]))) > 1)
@@ -50,6 +56,12 @@ def _depth(snap: Snapshot, ns_type: NsType) -> int:
     return deepest
 
 
+def container_shape(c: Container, host: set[NamespaceId]) -> Shape:
+    own = sorted(ns.type.value for ns in c.namespaces if ns not in host)
+    shared = sorted(ns.type.value for ns in c.namespaces if ns in host)
+    return (c.runtime, c.image or "-", " ".join(own) or "-", " ".join(shared) or "-")
+
+
 def compare(snaps: list[Snapshot]) -> Comparison:
     host_facts = [facts(s.capabilities) for s in snaps]
     keys = sorted({k for f in host_facts for k in f})
@@ -73,6 +85,13 @@ def compare(snaps: list[Snapshot]) -> Comparison:
             }
         )
     holder_keys = sorted({k for c in holder_counts for k in c})
+    shapes = [
+        None
+        if s.containers is None
+        else Counter(container_shape(c, initial(s)) for c in s.containers)
+        for s in snaps
+    ]
+    shape_keys = sorted({k for c in shapes if c is not None for k in c})
     return Comparison(
         hosts=tuple(s.host.hostname for s in snaps),
         snapshots=tuple(snaps),
@@ -84,5 +103,8 @@ def compare(snaps: list[Snapshot]) -> Comparison:
         ),
         depth=tuple(
             (t.value, tuple(_depth(s, t) for s in snaps)) for t in (NsType.PID, NsType.USER)
+        ),
+        containers=tuple(
+            (k, tuple(None if c is None else c[k] for c in shapes)) for k in shape_keys
         ),
     )

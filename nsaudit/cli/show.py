@@ -46,7 +46,8 @@ def snapshots(
 @click.option(
     "--tree",
     type=click.Choice(TREES),
-    help="Draw namespaces as a tree of parents (pid, user), owning user namespaces, or processes.",
+    help="Draw namespaces as a tree of parents (pid, user), owning user namespaces, processes "
+    "or containers.",
 )
 @click.option(
     "--host",

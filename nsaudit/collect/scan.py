@@ -133,7 +133,7 @@ class Scanner:
             self.problems.append(unseen)
         self._bind_mounts()
         namespaces = self._namespaces()
-        return ScanResult(namespaces, tuple(sorted(set(self.problems), key=_problem_key)))
+        return ScanResult(namespaces, tuple(sorted(set(self.problems), key=problem_key)))
 
     def _problem(self, pid: int | None, path: str, e: OSError) -> None:
         self.problems.append(ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO")))
@@ -360,5 +360,5 @@ class Scanner:
         return nsfs.Relations(None, None, None, None, None)
 
 
-def _problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
+def problem_key(p: ScanProblem) -> tuple[bool, int, str, str]:
     return (p.pid is not None, p.pid or 0, p.path, p.errno)

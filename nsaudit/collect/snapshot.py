@@ -7,7 +7,8 @@ import time
 from datetime import UTC, datetime
 
 from nsaudit import __version__
-from nsaudit.collect.scan import Scanner, ScanResult
+from nsaudit.collect.containers import Attributed, attribute
+from nsaudit.collect.scan import Scanner, ScanResult, problem_key
 from nsaudit.hostfs import HostFS
 from nsaudit.model import CapabilityReport, HostInfo, Snapshot
 
@@ -44,6 +45,7 @@ def take(
     taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
     started = time.monotonic()
     result = Scanner(host, threads).run() if scan else ScanResult((), ())
+    found = attribute(host, result.namespaces) if scan else Attributed((), (), ())
     info = host_info(host, hostname)
     return Snapshot(
         host=info,
@@ -52,7 +54,8 @@ def take(
         label=label,
         duration_ms=round((time.monotonic() - started) * 1000),
         threads=threads,
-        namespaces=result.namespaces,
-        problems=result.problems,
+        namespaces=found.namespaces,
+        problems=tuple(sorted(set(result.problems + found.problems), key=problem_key)),
         capabilities=capabilities,
+        containers=found.containers,
     )

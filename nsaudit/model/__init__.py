@@ -1,6 +1,6 @@
 """The small frozen values that travel between nsaudit's parts, one module a vocabulary:
 kernel.py     the kernel's vocabulary: types, statuses, the capability report
-inventory.py  namespaces, their holders, hosts, snapshots
+inventory.py  namespaces, their holders, containers, hosts, snapshots
 rows.py       what the store answers: saves, list lines, history
 results.py    a policy's results: outcomes, evidence, waivers, stored runs
 columns.py    how a record declares its fields once
@@ -9,7 +9,9 @@ Every name is imported from here: `from nsaudit.model import Namespace`."""
 
 from nsaudit.model.columns import column
 from nsaudit.model.inventory import (
+    SHIMS,
     UNSEEN,
+    Container,
     Holder,
     HolderKind,
     HostInfo,
@@ -43,6 +45,7 @@ __all__ = [
     "Answer",
     "Capabilities",
     "CapabilityReport",
+    "Container",
     "EvaluationRecord",
     "Evidence",
     "HistoryPoint",
@@ -59,6 +62,7 @@ __all__ = [
     "ProbeResult",
     "ProbeRun",
     "Restriction",
+    "SHIMS",
     "RuleResult",
     "Saved",
     "ScanProblem",

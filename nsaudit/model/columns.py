@@ -11,7 +11,8 @@ def column(kind: str, default: Any = MISSING, **options: Any) -> Any:
     nsaudit/store/rows.py (database): its kind, and where it differs from the defaults.
 
     kind: "id" (type, dev, inode), "count" (a whole number), "number" (one or null), "text"
-    (or null), "flag" (yes/no), "ref" (a NamespaceId or null), "holders". options: db (its
+    (or null), "flag" (yes/no), "ref" (a NamespaceId or null), "refs" (NamespaceIds of any
+    types), "holders". options: required (a text that is never null nor empty), db (its
     database column when not its name), big (a 64-bit database integer), json (its JSON key
     when not its name; "a.b" nests), csv (its CSV column when not its JSON key), header (its
     terminal table column; "id" has two), width (the table shows at most this many

@@ -1,4 +1,5 @@
-"""The inventory's vocabulary: namespaces, what holds them, and the snapshot of a host."""
+"""The inventory's vocabulary: namespaces, what holds them, the containers they belong to,
+and the snapshot of a host."""
 
 from __future__ import annotations
 
@@ -33,13 +34,15 @@ class Holder:
 
     kind: "fd" (pid and fd number), "mount" (a bind-mount path), "for_children" (a process
     whose pid_for_children or time_for_children is this namespace), "thread" (with --threads,
-    a thread whose namespace differs from its process's).
+    a thread whose namespace differs from its process's). container: the id of the container
+    the holding process runs in, if any (Snapshot.containers tells the rest).
     """
 
     kind: HolderKind
     pid: int | None = None
     fd: int | None = None
     path: str | None = None
+    container: str | None = None
 
     @property
     def text(self) -> str:
@@ -75,7 +78,8 @@ class Namespace:
     parent (pid and user types) and owner (the owning user namespace) come from the nsfs
     ioctls NS_GET_PARENT and NS_GET_USERNS when the kernel answers; ns_id from NS_GET_ID.
     parent_command is the comm of the pid's parent process (a container's first process has
-    its runtime's shim there), which policies can allow.
+    its runtime's shim there), which policies can allow. container is the id of the container
+    whose process the pid is (Snapshot.containers tells the rest); None for the host's own.
     """
 
     id: NamespaceId = column("id", header=("NS", "TYPE"))
@@ -95,12 +99,75 @@ class Namespace:
     owner_uid: int | None = column("number", big=True, diff="signal")
     holders: tuple[Holder, ...] = column("holders", header="HOLDERS", diff="signal")
     parent_command: str | None = column("text", None, added="0003", diff="noise")
+    container: str | None = column(
+        "text", None, added="0005", header="CONTAINER", width=12, diff="signal"
+    )
 
     @property
     def identity(self) -> tuple[str, int, int, int | None]:
         """Identity within a boot: (type, nsfs device, inode), and NS_GET_ID where known,
         since an inode is reused once its namespace dies."""
         return (self.id.type.value, self.id.dev, self.id.inode, self.ns_id)
+
+
+# The shim each runtime starts a container's first process under (its parent's comm).
+SHIMS = {
+    "docker": ("containerd-shim",),
+    "containerd": ("containerd-shim",),
+    "cri": ("containerd-shim", "conmon"),
+    "podman": ("conmon",),
+    "crio": ("conmon",),
+    "lxc": ("lxc-start",),
+    "nspawn": ("systemd-nspawn",),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Container:
+    """A container on the host, its fields declared once (nsaudit.model.column).
+
+    runtime and id come from the kernel: the cgroup of the container's processes
+    (/proc/<pid>/cgroup), which the container cannot rename from inside. id is the runtime's
+    full id (LXC and systemd-nspawn name their containers instead). name, image and the pod
+    come from the runtime's own state (its API or its state files), never from the container;
+    source says which. pid is its first process (the topmost one in its cgroup), shim the
+    comm of that process's parent, namespaces the first process's namespaces, one of each
+    type. note says what could not be learned, and why, or that the shim is not the
+    runtime's.
+    """
+
+    id: str = column("text", header="CONTAINER", width=12, required=True)
+    runtime: str = column("text", header="RUNTIME", required=True)
+    name: str | None = column("text", header="NAME")
+    image: str | None = column("text", header="IMAGE")
+    pod_namespace: str | None = column("text")
+    pod_name: str | None = column("text", header="POD", cell=lambda c: c.pod)
+    pod_uid: str | None = column("text")
+    pid: int | None = column("number", header="PID")
+    shim: str | None = column("text", header="SHIM")
+    namespaces: tuple[NamespaceId, ...] = column("refs", header="NAMESPACES")
+    source: str | None = column("text")
+    note: str | None = column("text", header="NOTE")
+
+    @property
+    def label(self) -> str:
+        """What an operator calls it: its name, else its id cut to 12 characters as the
+        runtimes' own lists do."""
+        return self.name or self.id[:12]
+
+    @property
+    def pod(self) -> str:
+        """'namespace/name' of its Kubernetes pod, as kubectl names one; '' outside a pod."""
+        if self.pod_name is None:
+            return ""
+        return f"{self.pod_namespace or '?'}/{self.pod_name}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.runtime, self.id)
+
+    def namespace(self, ns_type: str) -> NamespaceId | None:
+        return next((ns for ns in self.namespaces if ns.type.value == ns_type), None)
 
 
 UNSEEN = "UNSEEN"
@@ -134,6 +201,8 @@ class Snapshot:
     """Every namespace on a host at one moment, and the capability report of that moment.
 
     capabilities is that report, typed and as its versioned JSON (schema nsaudit.detect/1).
+    containers: the containers whose processes the scan met, by their cgroups; None when the
+    snapshot has no record of them (taken, or exported, by an nsaudit before containers).
 
     id and seq are None until the snapshot is stored; seq numbers a host's snapshots 1, 2, 3...
     """
@@ -147,12 +216,17 @@ class Snapshot:
     namespaces: tuple[Namespace, ...]
     problems: tuple[ScanProblem, ...]
     capabilities: CapabilityReport | None
+    containers: tuple[Container, ...] | None = None
     id: int | None = None
     seq: int | None = None
 
     @property
     def partial(self) -> bool:
         return bool(self.problems)
+
+    def container(self, ns: Namespace) -> Container | None:
+        """The container a namespace's process belongs to, if any."""
+        return next((c for c in self.containers or () if c.id == ns.container), None)
 
     def counts(self) -> dict[str, int]:
         out = {t.value: 0 for t in NsType}

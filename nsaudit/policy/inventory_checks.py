@@ -70,7 +70,9 @@ class _Scoped:
         allow = allowlist(at, d)
         if allow is None:
             raise at.error(
-                f"a {d['kind']} check needs commands, parents, users or paths (glob lists)", "kind"
+                f"a {d['kind']} check needs commands, parents, users, paths, runtimes, images "
+                "or containers (glob lists)",
+                "kind",
             )
         return cls(types, allow)
 
@@ -90,7 +92,7 @@ def _screen(
     ]
     bad = []
     for ns in checked:
-        why = allow.violation(ns)
+        why = allow.violation(ns, snap.container(ns))
         if why is not None:
             bad.append(about(ns, f"{prefix}{ns_name(ns.id)} {why}"))
     return checked, bad
@@ -169,7 +171,7 @@ class UnprivilegedOwnerCheck:
             via = ns.id if ns.id in unprivileged else ns.owner
             if via is None or via not in unprivileged:
                 continue
-            if self.allow is not None and self.allow.violation(ns) is None:
+            if self.allow is not None and self.allow.violation(ns, snap.container(ns)) is None:
                 continue
             how = (
                 "is a user namespace"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from nsaudit.policy.checks import Check
+from nsaudit.policy.container_checks import HostNamespacesCheck
 from nsaudit.policy.inventory_checks import (
     CountCheck,
     CreatedCheck,
@@ -36,12 +37,14 @@ KINDS: dict[str, Kind] = {
         HoldersCheck,
         UnprivilegedOwnerCheck,
         CreatedCheck,
+        HostNamespacesCheck,
     )
 }
 # The kinds whose evidence is the scan's inventory of processes and namespaces; capability
 # and sysctl checks read the kernel's own report, which a partial scan does not touch.
 INVENTORY_KINDS = frozenset(
-    k.kind for k in (CountCheck, HoldersCheck, UnprivilegedOwnerCheck, CreatedCheck)
+    k.kind
+    for k in (CountCheck, HoldersCheck, UnprivilegedOwnerCheck, CreatedCheck, HostNamespacesCheck)
 )
 
 

@@ -1,4 +1,5 @@
-"""Glob allowlists: which commands, users and bind-mount paths may hold a namespace."""
+"""Glob allowlists: which commands, users, bind-mount paths and containers may hold a
+namespace."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nsaudit.model import Holder, HolderKind, Namespace
+from nsaudit.model import Container, Holder, HolderKind, Namespace
 
 
 def glob_problem(pattern: str) -> str | None:
@@ -52,16 +53,41 @@ class Allowlist:
     matches `paths`. A namespace passes when it has an allowed holder and, if paths are given,
     no bind mount anywhere else. A namespace held only by an fd or as a *_for_children target
     has no recorded command: it does not pass.
+
+    A namespace of a container (its process runs in one, by its cgroup) is also allowed when
+    the container matches every one of `runtimes`, `images` and `containers` (names) that is
+    given: what the kernel and the runtime say, which the container's processes cannot
+    change, unlike their commands (the recommended way on a container host).
     """
 
     commands: tuple[str, ...] | None = None
     users: tuple[str, ...] | None = None
     paths: tuple[str, ...] | None = None
     parents: tuple[str, ...] | None = None
+    runtimes: tuple[str, ...] | None = None
+    images: tuple[str, ...] | None = None
+    containers: tuple[str, ...] | None = None
 
     @property
     def _about_processes(self) -> bool:
         return self.commands is not None or self.users is not None or self.parents is not None
+
+    @property
+    def about_containers(self) -> bool:
+        return any(x is not None for x in (self.runtimes, self.images, self.containers))
+
+    def container_ok(self, c: Container | None) -> bool:
+        """Whether a container is one the list allows (never when it names none)."""
+        if c is None or not self.about_containers:
+            return False
+        return all(
+            given is None or matches(value, given)
+            for value, given in (
+                (c.runtime, self.runtimes),
+                (c.image, self.images),
+                (c.name, self.containers),
+            )
+        )
 
     def _process_ok(self, ns: Namespace) -> bool:
         if not self._about_processes:
@@ -74,8 +100,10 @@ class Allowlist:
             self.parents is not None and matches(ns.parent_command, self.parents)
         )
 
-    def violation(self, ns: Namespace) -> str | None:
-        """Why the namespace is not allowed, in words, or None."""
+    def violation(self, ns: Namespace, container: Container | None = None) -> str | None:
+        """Why the namespace (of that container, if any) is not allowed, in words, or None."""
+        if self.container_ok(container):
+            return None
         mounts = [h for h in ns.holders if h.kind == HolderKind.MOUNT]
         if self.paths is not None:
             stray = [h for h in mounts if not matches(h.path, self.paths)]
@@ -86,6 +114,8 @@ class Allowlist:
         if ns.pid is not None:
             if self._process_ok(ns):
                 return None
+            if container is not None and self.about_containers:
+                return f"held by {who(ns)}, in {container_words(container)}, which is not allowed"
             if not self._about_processes:
                 return f"held by {who(ns)}, and not bind-mounted at an allowed path"
             lists = [
@@ -103,6 +133,12 @@ class Allowlist:
         if ns.holders:  # none of them a mount (handled above): fds, *_for_children
             return f"held only by {_holders(ns.holders)}, whose command is not recorded"
         return "no holder recorded"
+
+
+def container_words(c: Container) -> str:
+    """'container web-1 (docker 8737a0cb9d76, image nginx:1.27)', as evidence names one."""
+    pod = f", pod {c.pod}" if c.pod else ""
+    return f"container {c.label} ({c.runtime} {c.id[:12]}, image {c.image or 'unknown'}{pod})"
 
 
 def _holders(holders: Iterable[Holder]) -> str:

@@ -15,7 +15,9 @@ from nsaudit.tomlpos import line_of
 
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\.\s*waiver\s*\]\]")
-ALLOW_KEYS = frozenset({"commands", "users", "paths", "parents"})
+ALLOW_KEYS = frozenset(
+    {"commands", "users", "paths", "parents", "runtimes", "images", "containers"}
+)
 
 
 class PolicyText:
@@ -126,4 +128,4 @@ def allowlist(at: Place, d: Mapping[str, Any]) -> Allowlist | None:
     fields = {k: globs(at, d, k) for k in sorted(ALLOW_KEYS)}
     if all(v is None for v in fields.values()):
         return None
-    return Allowlist(fields["commands"], fields["users"], fields["paths"], fields["parents"])
+    return Allowlist(**fields)

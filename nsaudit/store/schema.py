@@ -61,6 +61,16 @@ capability_reports = Table(
     Column("body", Text, nullable=False),
 )
 
+# A snapshot's containers as JSON (fields.payload of each), stored once however many
+# snapshots find the same ones: a host's containers change less often than it is scanned.
+container_sets = Table(
+    "container_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+)
+
 snapshots = Table(
     "snapshots",
     metadata,
@@ -78,6 +88,7 @@ snapshots = Table(
     Column("counts", Text, nullable=False),
     Column("problems", Text, nullable=False),
     Column("capability_id", Integer, ForeignKey("capability_reports.id")),
+    Column("container_set_id", Integer, ForeignKey("container_sets.id")),
     UniqueConstraint("host_id", "seq"),
 )
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Table,
     bindparam,
     func,
     insert,
@@ -19,11 +20,13 @@ from sqlalchemy import (
     update,
 )
 
+from nsaudit import fields
 from nsaudit import jsonshape as js
 from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.kernel import report
 from nsaudit.model import (
     CapabilityReport,
+    Container,
     HostInfo,
     Namespace,
     Saved,
@@ -31,7 +34,7 @@ from nsaudit.model import (
     Snapshot,
 )
 from nsaudit.store.rows import from_row, learned, to_row
-from nsaudit.store.schema import capability_reports, hosts, ns_states, snapshots
+from nsaudit.store.schema import capability_reports, container_sets, hosts, ns_states, snapshots
 
 _CHUNK = 500
 
@@ -74,15 +77,17 @@ def _host_id(conn: Connection, info: HostInfo) -> int:
 def _capability_id(conn: Connection, report: CapabilityReport | None) -> int | None:
     if report is None:
         return None
-    body = json.dumps(report.document, sort_keys=True, separators=(",", ":"))
+    return _blob_id(conn, capability_reports, report.document)
+
+
+def _blob_id(conn: Connection, table: Table, document: Any) -> int:
+    """The id of a stored JSON document, stored once by its digest."""
+    body = json.dumps(document, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(body.encode()).hexdigest()
-    found = conn.execute(
-        select(capability_reports.c.id).where(capability_reports.c.sha256 == digest)
-    ).scalar()
+    found = conn.execute(select(table.c.id).where(table.c.sha256 == digest)).scalar()
     if found is not None:
         return int(found)
-    result = conn.execute(insert(capability_reports).values(sha256=digest, body=body))
-    return _new_id(result)
+    return _new_id(conn.execute(insert(table).values(sha256=digest, body=body)))
 
 
 def save(conn: Connection, snap: Snapshot) -> Saved:
@@ -133,6 +138,9 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
             ),
             capability_id=_capability_id(conn, snap.capabilities),
+            container_set_id=None
+            if snap.containers is None
+            else _blob_id(conn, container_sets, list(map(fields.payload, snap.containers))),
         )
     )
     snapshot_id = _new_id(snapshot_result)
@@ -215,9 +223,16 @@ def _before(taken_at: str, other: str) -> bool:
 def load(conn: Connection, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
     row = conn.execute(
-        select(snapshots, hosts.c.hostname, hosts.c.machine_id, capability_reports.c.body)
+        select(
+            snapshots,
+            hosts.c.hostname,
+            hosts.c.machine_id,
+            capability_reports.c.body,
+            container_sets.c.body.label("containers"),
+        )
         .join(hosts, hosts.c.id == snapshots.c.host_id)
         .outerjoin(capability_reports, capability_reports.c.id == snapshots.c.capability_id)
+        .outerjoin(container_sets, container_sets.c.id == snapshots.c.container_set_id)
         .where(snapshots.c.id == snapshot_id)
     ).one()
     states = conn.execute(
@@ -239,6 +254,7 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
         namespaces=tuple(namespace_of(s) for s in states),
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
         capabilities=_capabilities(row.body, row.id),
+        containers=_containers(row.containers, row.id),
         id=row.id,
         seq=row.seq,
     )
@@ -258,5 +274,22 @@ def _capabilities(body: str | None, snapshot_id: int) -> CapabilityReport | None
     except (ValueError, js.Invalid) as e:
         raise DatabaseError(
             f"the capability report of snapshot {snapshot_id} is damaged ({e}); "
+            "`nsaudit db check` lists what else is"
+        ) from None
+
+
+def _containers(body: str | None, snapshot_id: int) -> tuple[Container, ...] | None:
+    """The stored containers (None for a snapshot taken before 0005); damage is an error."""
+    if body is None:
+        return None
+    try:
+        listed = js.items(json.loads(body), "containers", "container objects")
+        return tuple(
+            fields.from_payload(Container, c, js.at("containers", n), "container")
+            for n, c in enumerate(listed)
+        )
+    except (ValueError, js.Invalid) as e:
+        raise DatabaseError(
+            f"the containers of snapshot {snapshot_id} are damaged ({e}); "
             "`nsaudit db check` lists what else is"
         ) from None

@@ -54,6 +54,12 @@ def document(c: Comparison) -> Document:
             tuple((p, *("yes" if h else "no" for h in held)) for p, held in c.mounts),
         ),
         Table("Deepest nesting", ("TYPE", *hosts), tuple((t, *map(str, n)) for t, n in c.depth)),
+        Table(
+            "Containers by shape",
+            ("RUNTIME", "IMAGE", "OWN NAMESPACES", "SHARED WITH HOST", *hosts),
+            tuple((*k, *(_text(x) for x in n)) for k, n in c.containers),
+            cut=frozenset({"IMAGE"}),
+        ),
     ]
     lines = tuple(
         f"{s.host.hostname}: snapshot {s.id} (seq {s.seq}) at {s.taken_at}, kernel "
@@ -81,6 +87,10 @@ def document(c: Comparison) -> Document:
         ],
         "mounts": [{"path": p, "held": list(h)} for p, h in c.mounts],
         "depth": {t: list(n) for t, n in c.depth},
+        "containers": [
+            {"runtime": k[0], "image": k[1], "own": k[2], "shared": k[3], "counts": list(n)}
+            for k, n in c.containers
+        ],
     }
     return Document(
         "nsaudit compare", payload, lines, tuple(t for t in tables if t.rows), tables[0]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from nsaudit import fields
+from nsaudit.analysis.containers import ContainerEvent, Event, events
 from nsaudit.analysis.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
+from nsaudit.policy.match import container_words
 from nsaudit.render import Document, Table
 
 SCHEMA = "nsaudit.diff/1"
@@ -22,11 +24,14 @@ def _about(s: Snapshot) -> dict[str, Any]:
     }
 
 
-def summary(d: SnapshotDiff, show_all: bool) -> str:
+def summary(d: SnapshotDiff, show_all: bool, containers: tuple[ContainerEvent, ...] = ()) -> str:
     text = (
         f"{len(d.created)} created, {len(d.vanished)} vanished, {len(d.signal)} changed, "
         f"{len(d.capabilities)} capability changes"
     )
+    if containers:
+        counts = [(e, sum(1 for c in containers if c.event is e)) for e in Event]
+        text += "; containers: " + ", ".join(f"{n} {e}" for e, n in counts if n)
     if d.noise:
         verb = "listed" if show_all else "not shown (--all lists them)"
         text += f"; {len(d.noise)} process-count changes {verb}"
@@ -46,6 +51,32 @@ def _row(change: str, ns: Namespace, detail: str, nprocs: str | None = None) -> 
         ns.cmdline or ns.command or "",
         detail,
     )
+
+
+def _event_row(e: ContainerEvent) -> tuple[str, ...]:
+    c = e.container
+    what = {Event.STARTED: "created", Event.STOPPED: "vanished", Event.RESTARTED: "replaced"}
+    touched = e.created if e.event is not Event.STOPPED else e.vanished
+    types = ", ".join(sorted({ns.id.type.value for ns in touched}))
+    detail = f"{container_words(c)}: {len(touched)} namespaces {what[e.event]}"
+    detail += f" ({types})" if types else ""
+    if e.old is not None and e.new is not None and e.old.id != e.new.id:
+        detail += f"; was {e.old.id[:12]}"
+    pid = "" if c.pid is None else str(c.pid)
+    return (f"container {e.event}", "", "", "", pid, "", c.label, detail)
+
+
+def _event_payload(e: ContainerEvent) -> dict[str, Any]:
+    def ids(namespaces: tuple[Namespace, ...]) -> list[dict[str, Any] | None]:
+        return [fields.ref_payload(ns.id) for ns in namespaces]
+
+    return {
+        "event": e.event.value,
+        "old": None if e.old is None else fields.payload(e.old),
+        "new": None if e.new is None else fields.payload(e.new),
+        "created": ids(e.created),
+        "vanished": ids(e.vanished),
+    }
 
 
 def _change_detail(c: Change) -> str:
@@ -75,9 +106,17 @@ def document(
             f"host rebooted between the snapshots (boot {old.host.boot_id} -> "
             f"{new.host.boot_id}): namespaces compared by shape, not inode"
         )
-    lines.append(summary(d, show_all))
-    rows = [_row("created", n, ", ".join(h.text for h in n.holders)) for n in d.created]
-    rows += [_row("vanished", n, "") for n in d.vanished]
+    containers = events(old, new, d)
+    lines.append(summary(d, show_all, containers))
+    # A container's own namespaces are its event's row, not one row each.
+    theirs = {ns.id for e in containers for ns in (*e.created, *e.vanished)}
+    rows = [_event_row(e) for e in containers]
+    rows += [
+        _row("created", n, ", ".join(h.text for h in n.holders))
+        for n in d.created
+        if n.id not in theirs
+    ]
+    rows += [_row("vanished", n, "") for n in d.vanished if n.id not in theirs]
     rows += [
         _row("changed", c.new, _change_detail(c), f"{c.old.nprocs}->{c.new.nprocs}")
         for c in changes
@@ -107,6 +146,7 @@ def document(
             for c in changes
         ],
         "capabilities": [{"key": c.key, "old": c.old, "new": c.new} for c in d.capabilities],
+        "containers": [_event_payload(e) for e in containers],
         "summary": {
             "created": len(d.created),
             "vanished": len(d.vanished),

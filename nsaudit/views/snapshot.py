@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"
-TREES = ("parent", "owner", "process")
-_CUT = frozenset({"USER", "COMMAND", "HOLDERS"})  # the columns a narrow terminal cuts
+TREES = ("parent", "owner", "process", "container")
+_CUT = frozenset({"USER", "COMMAND", "HOLDERS", "CONTAINER"})  # what a narrow terminal cuts
 
 
 def problem_summary(snap: Snapshot) -> str:
@@ -66,6 +66,55 @@ def _ordered(
     return tree_order(namespaces, key, parent, ascii_only)
 
 
+_CONTAINER_COLUMN = fields.table_columns(Namespace).index("CONTAINER")
+
+
+def container_label(snap: Snapshot, ns: Namespace) -> str:
+    """A namespace's CONTAINER cell: its container's name (else short id), "host" for the
+    host's own processes, "" when no process holds it or containers were not recorded."""
+    if ns.container is not None:
+        found = snap.container(ns)
+        return found.label if found is not None else ns.container[:12]
+    return "host" if ns.pid is not None and snap.containers is not None else ""
+
+
+def _cells(snap: Snapshot, ns: Namespace) -> tuple[tuple[str, ...]]:
+    cells = list(fields.table_cells(ns))
+    cells[_CONTAINER_COLUMN] = container_label(snap, ns)
+    return (tuple(cells),)
+
+
+def _container_tree(
+    snap: Snapshot, namespaces: tuple[Namespace, ...], ascii_only: bool
+) -> tuple[tuple[str, ...], ...]:
+    """Each container (by name), then the host, with their namespaces below them: a
+    container's row names it in the NS column, its runtime, id and image in CONTAINER."""
+    fork, last_fork = ("|-", "`-") if ascii_only else ("├─", "└─")
+    width = len(fields.table_columns(Namespace))
+    groups: dict[str, list[Namespace]] = {}
+    for ns in namespaces:
+        groups.setdefault(ns.container or "", []).append(ns)
+    by_id = {c.id: c for c in snap.containers or ()}
+    order = sorted(
+        (k for k in groups if k), key=lambda k: (by_id[k].label, k) if k in by_id else ("", k)
+    )
+    rows: list[tuple[str, ...]] = []
+    for key in [*order, ""]:
+        if key not in groups:
+            continue
+        c = by_id.get(key)
+        title = ["host" if key == "" else c.label if c else key[:12]] + [""] * (width - 1)
+        if c is not None:
+            title[_CONTAINER_COLUMN] = f"{c.runtime} {c.id[:12]}, image {c.image or 'unknown'}"
+        rows.append(tuple(title))
+        for n, ns in enumerate(groups[key]):
+            cells = list(fields.table_cells(ns))
+            cells[_CONTAINER_COLUMN] = ""
+            branch = last_fork if n == len(groups[key]) - 1 else fork
+            rows.append((branch + cells[0], *cells[1:]))
+    return tuple(rows)
+
+
 def snapshot_document(
     snap: Snapshot, ns_type: str | None = None, tree: str | None = None, ascii_only: bool = False
 ) -> Document:
@@ -78,11 +127,14 @@ def snapshot_document(
         f"boot {snap.host.boot_id or '?'}, kernel {snap.host.kernel or '?'}, "
         f"{len(snap.namespaces)} namespaces, {problem_summary(snap)}",
     )
-    rows = tuple(
-        (branch + cells[0], *cells[1:])
-        for branch, ns in _ordered(namespaces, tree, ascii_only)
-        for cells in (fields.table_cells(ns),)
-    )
+    if tree == "container":
+        rows = _container_tree(snap, namespaces, ascii_only)
+    else:
+        rows = tuple(
+            (branch + cells[0], *cells[1:])
+            for branch, ns in _ordered(namespaces, tree, ascii_only)
+            for cells in _cells(snap, ns)
+        )
     records = tuple(map(fields.csv_cells, namespaces))
     return Document(
         title=f"nsaudit show: {where} of {snap.host.hostname}",

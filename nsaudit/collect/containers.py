@@ -1,0 +1,144 @@
+"""Attribute a scan's namespaces to containers: each namespace's process's cgroup names its
+container (the kernel's word); the container's first process gives its namespaces and its
+shim; the runtime, asked once, gives name, image and pod."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from nsaudit import userfile
+from nsaudit.collect import cgroup, procfs
+from nsaudit.collect.cgroup import Placement
+from nsaudit.collect.process import MAX_STAT
+from nsaudit.collect.runtimes import Runtimes
+from nsaudit.hostfs import HostFS
+from nsaudit.model import SHIMS, Container, Namespace, NamespaceId, NsType, ScanProblem
+
+_GONE = frozenset({errno.ENOENT, errno.ESRCH})
+_MAX_CGROUP = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Attributed:
+    namespaces: tuple[Namespace, ...]
+    containers: tuple[Container, ...]
+    problems: tuple[ScanProblem, ...]
+
+
+class _Reader:
+    """Reads processes' cgroups and stats under one /proc, once each."""
+
+    def __init__(self, proc: str) -> None:
+        self.proc = proc
+        self.places: dict[int, Placement | None] = {}
+        self.problems: list[ScanProblem] = []
+
+    def placement(self, pid: int) -> Placement | None:
+        if pid not in self.places:
+            path = f"{self.proc}/{pid}/cgroup"
+            try:
+                text = userfile.read(path, _MAX_CGROUP).decode(errors="surrogateescape")
+                self.places[pid] = cgroup.placement(text)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    self.problems.append(
+                        ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO"))
+                    )
+                self.places[pid] = None
+        return self.places[pid]
+
+    def stat(self, pid: int) -> procfs.ProcStat | None:
+        try:
+            return procfs.parse_stat(userfile.read(f"{self.proc}/{pid}/stat", MAX_STAT))
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def first_process(self, pid: int, where: Placement) -> tuple[int, str | None]:
+        """The topmost process of a container, from one of its processes: up through parents
+        while they are in the same container; and the comm of the parent above it."""
+        seen = {pid}
+        while (stat := self.stat(pid)) is not None and stat.ppid > 0 and stat.ppid not in seen:
+            if self.placement(stat.ppid) != where:
+                parent = self.stat(stat.ppid)
+                return pid, parent.comm if parent else None
+            pid = stat.ppid
+            seen.add(pid)
+        return pid, None
+
+    def namespaces(
+        self, pid: int, known: Mapping[tuple[NsType, int], NamespaceId]
+    ) -> tuple[NamespaceId, ...]:
+        out = []
+        for t in NsType:
+            try:
+                link = procfs.nsfs_link(os.readlink(f"{self.proc}/{pid}/ns/{t.value}"))
+            except OSError:
+                continue
+            if link is not None:
+                ns = known.get((t, link[1]))
+                out.append(ns if ns is not None else NamespaceId(t, 0, link[1]))
+        return tuple(out)
+
+
+def attribute(
+    host: HostFS, namespaces: tuple[Namespace, ...], environ: Mapping[str, str] | None = None
+) -> Attributed:
+    """The namespaces, each with the container its process runs in, and those containers."""
+    reader = _Reader(str(host.path("/proc")))
+    runtimes = Runtimes(host, environ)
+    known = {(ns.id.type, ns.id.inode): ns.id for ns in namespaces}
+    containers: dict[Placement, Container] = {}
+
+    def container_of(pid: int | None) -> str | None:
+        where = reader.placement(pid) if pid is not None else None
+        if where is None or pid is None:
+            return None
+        if where not in containers:
+            containers[where] = _container(reader, runtimes, where, pid, known)
+        return containers[where].id
+
+    out = []
+    for ns in namespaces:
+        holders = tuple(replace(h, container=container_of(h.pid)) for h in ns.holders)
+        out.append(replace(ns, container=container_of(ns.pid), holders=holders))
+    listed = tuple(sorted(containers.values(), key=lambda c: (c.runtime, c.id)))
+    return Attributed(tuple(out), listed, tuple(reader.problems))
+
+
+def _container(
+    reader: _Reader,
+    runtimes: Runtimes,
+    where: Placement,
+    pid: int,
+    known: Mapping[tuple[NsType, int], NamespaceId],
+) -> Container:
+    first, shim = reader.first_process(pid, where)
+    try:
+        uid: int | None = os.stat(f"{reader.proc}/{first}").st_uid
+    except OSError:
+        uid = None
+    said = runtimes.describe(where, uid)
+    notes = [said.note] if said.note else []
+    shims = SHIMS.get(said.runtime, ())
+    if shim is not None and shims and not shim.startswith(shims):
+        notes.append(
+            f"its first process's parent is {shim!r}, not {said.runtime}'s shim "
+            f"({' or '.join(shims)}): the cgroup and the process tree disagree"
+        )
+    return Container(
+        id=where.id,
+        runtime=said.runtime,
+        name=said.name,
+        image=said.image,
+        pod_namespace=said.pod_namespace,
+        pod_name=said.pod_name,
+        pod_uid=said.pod_uid or where.pod_uid,
+        pid=first,
+        shim=shim,
+        namespaces=reader.namespaces(first, known),
+        source=said.source,
+        note="; ".join(notes) or None,
+    )
