@@ -27,7 +27,12 @@ IS_ROOT = os.geteuid() == 0
 
 # The container-host trees of samples/roots/ (tests/test_container_roots.py); the others are
 # kernel trees with detect expectations (tests/test_oracles.py).
-CONTAINER_ROOTS = ("k8s-containerd-systemd-v2", "k8s-crio-cgroupfs-v1", "nspawn-machined-v2")
+CONTAINER_ROOTS = (
+    "k8s-containerd-systemd-v2",
+    "k8s-crio-cgroupfs-v1",
+    "nspawn-machined-v2",
+    "podman-rootless-systemd-v2",
+)
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (CI runs as root)")
 

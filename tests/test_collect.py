@@ -58,16 +58,17 @@ def test_network_namespace_held_only_by_a_bind_mount() -> None:
         dev_ino = (os.stat(f"/run/netns/{name}").st_dev, os.stat(f"/run/netns/{name}").st_ino)
         ns = find(live_scan(), "net", dev_ino)
         assert ns["nprocs"] == 0 and ns["pid"] is None
-        assert {"kind": "mount", "pid": None, "fd": None, "path": f"/run/netns/{name}"} in ns[
-            "holders"
-        ]
+        mount = {"kind": "mount", "pid": None, "fd": None, "path": f"/run/netns/{name}"}
+        assert {**mount, "container": None} in ns["holders"]
 
 
 def test_namespace_held_only_by_an_open_fd() -> None:
     with fd_held_netns() as (holder, fd, dev, ino):
         ns = find(live_scan(), "net", (dev, ino))
         assert ns["nprocs"] == 0 and ns["pid"] is None
-        assert ns["holders"] == [{"kind": "fd", "pid": holder, "fd": fd, "path": None}]
+        assert ns["holders"] == [
+            {"kind": "fd", "pid": holder, "fd": fd, "path": None, "container": None}
+        ]
 
 
 def test_nested_user_and_pid_namespaces_have_the_right_parent_and_owner() -> None:
@@ -103,7 +104,9 @@ def test_pid_for_children_that_differs_is_a_holder() -> None:
         assert ns_of(sleeper, "pid") == (st.st_dev, st.st_ino) != ns_of(os.getpid(), "pid")
         ns = find(live_scan(), "pid", (st.st_dev, st.st_ino))
         assert ns["nprocs"] == 1 and ns["pid"] == sleeper
-        assert ns["holders"] == [{"kind": "for_children", "pid": sh, "fd": None, "path": None}]
+        assert ns["holders"] == [
+            {"kind": "for_children", "pid": sh, "fd": None, "path": None, "container": None}
+        ]
 
 
 def test_process_with_an_empty_pid_for_children_is_still_scanned() -> None:
@@ -153,7 +156,9 @@ def test_threads_option_finds_a_thread_in_its_own_namespace() -> None:
         without = live_scan()
         assert all((n["dev"], n["inode"]) != (st.st_dev, st.st_ino) for n in without["namespaces"])
         ns = find(live_scan("--threads"), "uts", (st.st_dev, st.st_ino))
-        assert ns["holders"] == [{"kind": "thread", "pid": tid, "fd": None, "path": None}]
+        assert ns["holders"] == [
+            {"kind": "thread", "pid": tid, "fd": None, "path": None, "container": None}
+        ]
     finally:
         kill_tree(proc)
 

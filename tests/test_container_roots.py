@@ -6,6 +6,8 @@ machined (CI runs no systemd)."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +80,91 @@ def test_a_systemd_nspawn_machine() -> None:
     assert (machine["pid"], machine["shim"], machine["note"]) == (501, "systemd-nspawn", None)
     own = [ns for ns in data["namespaces"] if ns["pid"] == 501]
     assert len(own) == 6 and all(ns["container"] == "web-1" for ns in own)
+
+
+def _tree(tmp_path: Path) -> Any:
+    """An empty container-host tree in tmp_path, as make_container_roots.py writes them."""
+    sys.path.insert(0, str(ROOTS))
+    try:
+        import make_container_roots as make
+    finally:
+        sys.path.remove(str(ROOTS))
+    make.HERE = tmp_path
+    tree = make.Tree("host", True)
+    tree.process(1, 0, "systemd", ["/sbin/init"], "/init.scope", {})
+    return tree
+
+
+def test_a_container_name_is_data(tmp_path: Path) -> None:
+    # LXC names its cgroup after the container, whatever bytes the name holds.
+    t = _tree(tmp_path)
+    name = "ev\x1b[31mil\u202e=cmd"
+    t.process(40, 1, "lxc-start", ["lxc-start"], f"/lxc.monitor.{name}", {})
+    t.process(41, 40, "init", ["/sbin/init"], f"/lxc.payload.{name}", {"uts": t.inode()})
+    table = run("snapshot", "--root", t.root, "--no-store", "--wide")
+    assert table.returncode == 0, table.stderr
+    assert "ev\\x1b[31mil\\u202e=cmd" in table.stdout and "\x1b" not in table.stdout
+    as_json = run("snapshot", "--root", t.root, "--no-store", "--format", "json")
+    (c,) = json.loads(as_json.stdout)["containers"]
+    assert (c["runtime"], c["id"], c["name"]) == ("lxc", name, name)
+    assert c["note"] == f"/var/lib/lxc/{name}/config: no lxc.rootfs.path"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "not json",
+        '{"a": 1}',
+        '[{"id": 5}, "x", {"id": "' + "ab" * 32 + '", "metadata": "{broken", "names": 7}]',
+    ],
+)
+def test_damaged_runtime_state_is_a_note_not_a_failure(tmp_path: Path, state: str) -> None:
+    t = _tree(tmp_path)
+    ident = "ab" * 32
+    t.process(50, 1, "conmon", ["conmon"], "/libpod_parent/conmon", {})
+    t.process(51, 50, "sleep", ["sleep"], f"/libpod_parent/libpod-{ident}", {"uts": t.inode()})
+    t.file("var/lib/containers/storage/overlay-containers/containers.json", state)
+    proc = run("snapshot", "--root", t.root, "--no-store", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (c,) = json.loads(proc.stdout)["containers"]
+    assert (c["runtime"], c["id"], c["shim"]) == ("podman", ident, "conmon")
+    assert c["name"] is None and c["image"] is None
+    if state.startswith("["):
+        assert c["note"] is None  # listed, with neither a usable name nor an image
+    else:
+        assert c["note"] == (
+            "/var/lib/containers/storage/overlay-containers/containers.json cannot be read"
+        )
+
+
+def test_a_forged_scope_is_said_to_disagree(tmp_path: Path) -> None:
+    # A process in a cgroup named like a docker scope, started by a shell, not a shim, and
+    # unknown to dockerd: attributed by its cgroup, with both disagreements in the note.
+    t = _tree(tmp_path)
+    ident = "cd" * 32
+    t.process(60, 1, "bash", ["bash"], "/user.slice", {})
+    t.process(61, 60, "sleep", ["sleep"], f"/system.slice/docker-{ident}.scope", {"uts": t.inode()})
+    proc = run("snapshot", "--root", t.root, "--no-store", "--format", "json")
+    (c,) = json.loads(proc.stdout)["containers"]
+    assert c["runtime"] == "docker" and c["name"] is None
+    assert "docker does not know it" in c["note"] or "no state under" in c["note"]
+    assert "its first process's parent is 'bash', not docker's shim" in c["note"]
+
+
+def test_a_rootless_podman_container_is_its_users_and_in_her_user_namespace() -> None:
+    root = ROOTS / "podman-rootless-systemd-v2"
+    data = scan("podman-rootless-systemd-v2")
+    (c,) = data["containers"]
+    assert (c["runtime"], c["name"], c["image"]) == (
+        "podman",
+        "alice-web",
+        "docker.io/library/alpine:3.20",
+    )
+    assert (
+        c["source"]
+        == "/home/alice/.local/share/containers/storage/overlay-containers/containers.json"
+    )
+    proc = run("check", "--root", root, "--policy", POLICY, "--format", "json")
+    results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    # Not the host's user namespace: root in it is alice on the host.
+    assert results["CH-14"]["outcome"] == "pass", results["CH-14"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from nsaudit import fields
 from nsaudit.model import (
+    Container,
     Holder,
     HolderKind,
     HostRow,
@@ -98,8 +99,8 @@ def test_a_namespace_as_json() -> None:
         "cmdline": None, "parent": {"type": "pid", "dev": 4, "inode": 4026531836},
         "owner": {"type": "user", "dev": 4, "inode": 4026531837}, "owner_uid": None,
         "holders": [
-            {"kind": "fd", "pid": 50, "fd": 3, "path": None},
-            {"kind": "mount", "pid": None, "fd": None, "path": "/run/netns/a b"},
+            {"kind": "fd", "pid": 50, "fd": 3, "path": None, "container": None},
+            {"kind": "mount", "pid": None, "fd": None, "path": "/run/netns/a b", "container": None},
         ],
         "parent_command": "conmon", "container": None,
     }  # fmt: skip
@@ -170,3 +171,41 @@ def test_an_id_after_another_column_keeps_both_in_the_table() -> None:
     assert fields.table_cells(row) == ("x", "7", "net")
     assert fields.csv_columns(_Named) == ("name", "type", "dev", "inode")
     assert fields.csv_cells(row) == ("x", "net", "4", "7")
+
+
+POD_NGINX = Container(
+    id="02" * 32,
+    runtime="containerd",
+    name="nginx",
+    image="docker.io/library/nginx:1.27",
+    pod_namespace="default",
+    pod_name="web-7d4b9c5f6-x2x9q",
+    pod_uid="00000001-1111-4222-8333-000000000001",
+    pid=1020,
+    shim="containerd-shim",
+    namespaces=(NamespaceId(NsType.MNT, 0, 4026532306), NamespaceId(NsType.NET, 0, 4026531838)),
+    source="/run/containerd/io.containerd.runtime.v2.task/k8s.io/0202/config.json",
+    note=None,
+)
+
+
+def test_a_container_in_json_csv_and_the_table() -> None:
+    assert fields.payload(POD_NGINX)["namespaces"] == [
+        {"type": "mnt", "dev": 0, "inode": 4026532306},
+        {"type": "net", "dev": 0, "inode": 4026531838},
+    ]
+    assert fields.csv_columns(Container) == (
+        "id", "runtime", "name", "image", "pod_namespace", "pod_name", "pod_uid", "pid", "shim",
+        "namespaces", "source", "note",
+    )  # fmt: skip
+    assert fields.csv_cells(POD_NGINX)[9] == "mnt:[4026532306] net:[4026531838]"
+    assert fields.table_columns(Container) == (
+        "CONTAINER", "RUNTIME", "NAME", "IMAGE", "POD", "PID", "SHIM", "NAMESPACES", "NOTE",
+    )  # fmt: skip
+    # The id cut to 12 characters as the runtimes' lists show it; the pod as kubectl names it.
+    assert fields.table_cells(POD_NGINX) == (
+        "020202020202", "containerd", "nginx", "docker.io/library/nginx:1.27",
+        "default/web-7d4b9c5f6-x2x9q", "1020", "containerd-shim",
+        "mnt:[4026532306] net:[4026531838]", "",
+    )  # fmt: skip
+    assert fields.from_payload(Container, fields.payload(POD_NGINX), "", "container") == POD_NGINX

@@ -68,6 +68,20 @@ class _Reader:
             seen.add(pid)
         return pid, None
 
+    def uid(self, pid: int) -> int | None:
+        """The process's real uid (status's Uid line): who runs it, also when /proc/<pid> is
+        root's because the process is not dumpable."""
+        try:
+            status = userfile.read(f"{self.proc}/{pid}/status", _MAX_CGROUP).decode(
+                errors="replace"
+            )
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("Uid:") and len(line.split()) > 1 and line.split()[1].isdigit():
+                return int(line.split()[1])
+        return None
+
     def namespaces(
         self, pid: int, known: Mapping[tuple[NsType, int], NamespaceId]
     ) -> tuple[NamespaceId, ...]:
@@ -90,6 +104,9 @@ def attribute(
     reader = _Reader(str(host.path("/proc")))
     runtimes = Runtimes(host, environ)
     known = {(ns.id.type, ns.id.inode): ns.id for ns in namespaces}
+    # Who created each user namespace: a rootless container's is its user's, whatever uid
+    # its first process runs as.
+    creators = {ns.id: ns.owner_uid for ns in namespaces if ns.owner_uid is not None}
     containers: dict[Placement, Container] = {}
 
     def container_of(pid: int | None) -> str | None:
@@ -97,7 +114,7 @@ def attribute(
         if where is None or pid is None:
             return None
         if where not in containers:
-            containers[where] = _container(reader, runtimes, where, pid, known)
+            containers[where] = _container(reader, runtimes, where, pid, known, creators)
         return containers[where].id
 
     out = []
@@ -114,13 +131,13 @@ def _container(
     where: Placement,
     pid: int,
     known: Mapping[tuple[NsType, int], NamespaceId],
+    creators: Mapping[NamespaceId, int],
 ) -> Container:
     first, shim = reader.first_process(pid, where)
-    try:
-        uid: int | None = os.stat(f"{reader.proc}/{first}").st_uid
-    except OSError:
-        uid = None
-    said = runtimes.describe(where, uid)
+    namespaces = reader.namespaces(first, known)
+    user = next((ns for ns in namespaces if ns.type is NsType.USER), None)
+    uid = creators.get(user) if user is not None else None
+    said = runtimes.describe(where, reader.uid(first) if uid is None else uid)
     notes = [said.note] if said.note else []
     shims = SHIMS.get(said.runtime, ())
     if shim is not None and shims and not shim.startswith(shims):
@@ -138,7 +155,7 @@ def _container(
         pod_uid=said.pod_uid or where.pod_uid,
         pid=first,
         shim=shim,
-        namespaces=reader.namespaces(first, known),
+        namespaces=namespaces,
         source=said.source,
         note="; ".join(notes) or None,
     )

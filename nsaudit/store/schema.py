@@ -53,23 +53,22 @@ hosts = Table(
     UniqueConstraint("hostname", "machine_id"),
 )
 
-capability_reports = Table(
-    "capability_reports",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sha256", String(64), nullable=False, unique=True),
-    Column("body", Text, nullable=False),
-)
 
-# A snapshot's containers as JSON (fields.payload of each), stored once however many
-# snapshots find the same ones: a host's containers change less often than it is scanned.
-container_sets = Table(
-    "container_sets",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sha256", String(64), nullable=False, unique=True),
-    Column("body", Text, nullable=False),
-)
+def _documents(name: str) -> Table:
+    """JSON documents stored once by their digest, however many snapshots have the same."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("sha256", String(64), nullable=False, unique=True),
+        Column("body", Text, nullable=False),
+    )
+
+
+capability_reports = _documents("capability_reports")
+# A snapshot's containers (fields.payload of each): a host's containers change less often
+# than it is scanned.
+container_sets = _documents("container_sets")
 
 snapshots = Table(
     "snapshots",

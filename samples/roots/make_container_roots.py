@@ -44,10 +44,18 @@ class Tree:
         return self.next_inode
 
     def process(
-        self, pid: int, ppid: int, comm: str, argv: list[str], cgroup: str, ns: dict[str, int]
+        self,
+        pid: int,
+        ppid: int,
+        comm: str,
+        argv: list[str],
+        cgroup: str,
+        ns: dict[str, int],
+        uid: int = 0,
     ) -> None:
         base = self.root / "proc" / str(pid)
         (base / "ns").mkdir(parents=True)
+        (base / "status").write_text(f"Name:\t{comm}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n")
         fields = [str(pid), f"({comm})", "S", str(ppid), str(pid), str(pid), "0", "-1", "4194560"]
         fields += ["0"] * 12 + [str(1000 + pid)] + ["0"] * 30
         (base / "stat").write_text(" ".join(fields) + "\n")
@@ -206,7 +214,49 @@ def nspawn() -> None:
     )
 
 
+def rootless() -> None:
+    """Podman run by alice (uid 1000) under her systemd user manager: her user namespace (held
+    by podman's pause process) owns the container's namespaces."""
+    t = Tree("podman-rootless-systemd-v2", True)
+    t.process(1, 0, "systemd", ["/sbin/init"], "/init.scope", {})
+    home = "/user.slice/user-1000.slice/user@1000.service"
+    t.process(900, 1, "systemd", ["/lib/systemd/systemd", "--user"], home + "/init.scope", {}, 1000)
+    user = {"user": t.inode()}
+    pause = {**user, "mnt": t.inode()}
+    t.process(950, 1, "catatonit", ["catatonit", "-P"], home + "/user.slice/podman-pause.scope",
+              pause, 1000)  # fmt: skip
+    ident = cid(0x42)
+    conmon = home + f"/user.slice/libpod-conmon-{ident}.scope"
+    t.process(1000, 1, "conmon", ["/usr/bin/conmon", "-c", ident], conmon, pause, 1000)
+    own = {**user, **{x: t.inode() for x in ("ipc", "uts", "net", "pid", "mnt", "cgroup")}}
+    scope = home + f"/user.slice/libpod-{ident}.scope"
+    t.process(1010, 1000, "sleep", ["sleep", "infinity"], scope, own, 1000)
+    t.file(
+        "etc/passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+    )
+    meta = {"image-name": "docker.io/library/alpine:3.20", "name": "alice-web"}
+    listed = [{"id": ident, "names": ["alice-web"], "metadata": json.dumps(meta)}]
+    storage = "home/alice/.local/share/containers/storage/overlay-containers/containers.json"
+    t.file(storage, json.dumps(listed))
+    readme(
+        t,
+        "Rootless Podman, uid 1000, under her systemd user manager (cgroup v2)",
+        """\
+- `proc/<pid>/cgroup`: podman with the systemd cgroup manager puts a rootless container in
+  `user@<uid>.service/user.slice/libpod-<id>.scope` and its conmon in `libpod-conmon-<id>.scope`
+  (podman `libpod/oci_conmon_linux.go`); its pause process keeps the user namespace.
+- `proc/<pid>/status`: the Uid line, proc(5); every process here is alice's.
+- `home/alice/.local/share/containers/storage/overlay-containers/containers.json`: c/storage's
+  container list in the user's graphroot (containers-storage.conf(5)), with podman's metadata
+  (`image-name`, `name`), as on this project's CI machine for a rootful container.
+- Why a fixture: without systemd (CI's machine), rootless podman cannot give a container a
+  cgroup of its own (cgroupfs manager on cgroup v1), so nothing the kernel says names it.
+""",
+    )
+
+
 if __name__ == "__main__":
     kubernetes("k8s-containerd-systemd-v2", True, "containerd")
     kubernetes("k8s-crio-cgroupfs-v1", False, "crio")
     nspawn()
+    rootless()

@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import runtimes  # noqa: E402  (tests/runtimes.py)
+from snapshot_speed import IN_NAMESPACES, PLAIN, spawn, wall  # noqa: E402
 
 from nsaudit.collect.containers import attribute  # noqa: E402
 from nsaudit.collect.scan import Scanner  # noqa: E402
 from nsaudit.hostfs import HostFS  # noqa: E402
 
-IN_NAMESPACES = 1500  # each in a new uts and ipc namespace: 3,000 namespaces
-PLAIN = 2500  # more processes, in the initial namespaces: about 4,000 in all
 CONTAINERS = 20  # of each runtime
 RUNS = 7
-
-
-def wall(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def measure(label: str) -> float:
@@ -59,11 +51,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("container_attribution: needs root (unshare, podman, docker)")
         return 2
-    script = (
-        f"for i in $(seq {IN_NAMESPACES}); do unshare --uts --ipc sleep 900 & done; "
-        f"for i in $(seq {PLAIN}); do sleep 900 & done; wait"
-    )
-    spawner = subprocess.Popen(["bash", "-c", script], start_new_session=True)
+    spawner = spawn()
     names: dict[str, list[str]] = {"podman": [], "docker": []}
     try:
         deadline = time.monotonic() + 300
