@@ -105,7 +105,7 @@ def test_show_names_every_containers_namespaces(
 
 
 @pytest.mark.parametrize("shared", ["net", "pid", "ipc", "uts"])
-def test_check_fails_exactly_the_containers_that_share_a_host_namespace(
+def test_check_fails_exactly_the_podman_containers_that_share_a_host_namespace(
     tmp_path: Path, podman: list[str], shared: str
 ) -> None:
     sharing, _ = start("podman", podman, f"--{'network' if shared == 'net' else shared}", "host")
@@ -114,14 +114,33 @@ def test_check_fails_exactly_the_containers_that_share_a_host_namespace(
     remapped, _ = start(
         "podman", podman, "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"
     )
+    expect_failures(tmp_path, shared, sharing, own, remapped)
+
+
+@pytest.mark.parametrize("shared", ["net", "pid", "ipc", "uts"])
+def test_check_fails_exactly_the_docker_containers_that_share_a_host_namespace(
+    tmp_path: Path, docker: list[str], shared: str
+) -> None:
+    # dockerd remaps user namespaces for all its containers or none (userns-remap): none here.
+    sharing, _ = start("docker", docker, f"--{'network' if shared == 'net' else shared}", "host")
+    own, _ = start("docker", docker)
+    expect_failures(tmp_path, shared, sharing, own, None)
+
+
+def expect_failures(
+    tmp_path: Path, shared: str, sharing: str, own: str, remapped: str | None
+) -> None:
+    """The sample policy's host_namespaces rules, on this test's containers: the one that
+    shares `shared` fails that rule alone, and every one not remapped fails the user rule."""
     db = tmp_path / "c.db"
     snapshot(db)
     proc = run("check", "--db", db, "--no-snapshot", "--policy", POLICY, "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    ours = [name for name in (sharing, own, remapped) if name is not None]
     for ns_type, rule in RULE_OF.items():
         text = " ".join(e["text"] for e in results[rule]["evidence"])
-        mine = {name for name in (sharing, own, remapped) if f"container {name} (" in text}
+        mine = {name for name in ours if f"container {name} (" in text}
         if ns_type == shared:
             expected = {sharing}
         elif ns_type == "user":
