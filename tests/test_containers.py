@@ -102,6 +102,10 @@ def test_show_names_every_containers_namespaces(
     lines = table.stdout.splitlines()
     title = next(line for line in lines if line.startswith(web + " "))
     assert f"podman {web_id[:12]}, image {runtimes.IMAGE}" in title
+    # The compliance report lists them, each with what it shares with the host.
+    report = run("report", "--db", tmp_path / "a.db", "--format", "markdown", "--wide").stdout
+    row = next(line for line in report.splitlines() if line.startswith(f"| {hostnet} "))
+    assert "| ipc mnt pid uts " in row and " net " in row.split("|")[7], row
 
 
 @pytest.mark.parametrize("shared", ["net", "pid", "ipc", "uts"])

@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nsaudit import __version__
+from nsaudit import __version__, fields
+from nsaudit.analysis.compare import container_shape, initial
 from nsaudit.compliance import HostReport
-from nsaudit.model import NS_TYPE_NAMES, CapabilityReport, HistoryPoint, Outcome
+from nsaudit.model import (
+    NS_TYPE_NAMES,
+    CapabilityReport,
+    Container,
+    HistoryPoint,
+    NamespaceId,
+    Outcome,
+)
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Chart
@@ -79,6 +87,33 @@ def _about_table(h: HostReport, since: str, section: str) -> Table:
     )
 
 
+def _containers_table(
+    containers: Sequence[Container], host: set[NamespaceId], section: str
+) -> Table:
+    """Each container by name, with the namespaces it has of its own and those it shares
+    with the host (compare's shape of it)."""
+    rows = []
+    for c in containers:
+        _, image, own, shared = container_shape(c, host)
+        rows.append((c.label, c.runtime, c.id[:12], image, c.pod, own, shared, c.note or ""))
+    return Table(
+        "Containers",
+        (
+            "CONTAINER",
+            "RUNTIME",
+            "ID",
+            "IMAGE",
+            "POD",
+            "OWN NAMESPACES",
+            "SHARED WITH HOST",
+            "NOTE",
+        ),
+        tuple(rows),
+        section=section,
+        cut=frozenset({"IMAGE", "NOTE"}),
+    )
+
+
 def _host_tables(h: HostReport, since: str) -> list[Table]:
     section = f"Host {_label(h)}"
     s = h.snapshot
@@ -103,6 +138,8 @@ def _host_tables(h: HostReport, since: str) -> list[Table]:
             section=section,
         ),
     ]
+    if s.containers:
+        tables.append(_containers_table(s.containers, initial(s), section))
     if h.evaluation is not None:
         tables.append(results_table(h.evaluation.results, section))
         evidence = evidence_table(h.evaluation.results, section)
@@ -213,6 +250,7 @@ def _host_payload(h: HostReport) -> dict[str, Any]:
             "partial": s.partial,
         },
         "capabilities": _capability_rows(s.capabilities),
+        "containers": None if s.containers is None else [fields.payload(c) for c in s.containers],
         "policy_period": h.evaluation.period if h.evaluation else None,
         "results": [result_payload(r) for r in h.evaluation.results] if h.evaluation else None,
         "history": {
