@@ -4,6 +4,7 @@ about them only: the host may run others."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import runtimes
-from conftest import IS_ROOT, SAMPLES, run, run_json
+from conftest import IS_ROOT, SAMPLES, nobody_dir, run, run_json
 
 POLICY = SAMPLES / "policies" / "container-host.toml"
 OWN_TYPES = {"ipc", "mnt", "net", "pid", "uts"}
@@ -308,3 +309,99 @@ def test_a_namespace_held_by_a_container_process_names_the_container(
         if h["kind"] == "fd" and h["pid"] == pid and h["fd"] == 3
     ]
     assert held == [{"kind": "fd", "pid": pid, "fd": 3, "path": None, "container": ident}]
+
+
+def _cgroup_mounts() -> list[Path]:
+    """The unified hierarchy and systemd's named one: where systemd would put a scope."""
+    out = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, point, kind, options = line.split()[:4]
+        if kind == "cgroup2" or (kind == "cgroup" and "name=systemd" in options.split(",")):
+            out.append(Path(point))
+    return out
+
+
+def test_a_rootless_podman_container_owns_its_user_namespace(tmp_path: Path) -> None:
+    """nobody's own podman (no subordinate ids: one uid mapped), its storage in a home of its
+    own. CI's machine runs no systemd, so the test does what systemd's user manager does for
+    rootless podman: it gives the container the scope `user@<uid>.service/user.slice/
+    libpod-<id>.scope` (made by root, before the container starts in it)."""
+    _needs(runtimes.podman_problem() if IS_ROOT else None)
+    with nobody_dir() as home:
+        _rootless(tmp_path, home)
+
+
+def _rootless(tmp_path: Path, home: Path) -> None:
+    (home / "run").mkdir()
+    os.chown(home / "run", 65534, 65534)
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run")}
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "podman"]
+    tar = runtimes.rootfs(home / "rootfs.tar")
+    os.chown(tar, 65534, 65534)
+
+    def podman(*args: str) -> str:
+        done = subprocess.run(
+            [*as_nobody, *args], env=env, cwd=home, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    podman("import", "-q", str(tar), "localhost/rootless:latest")
+    name = f"nsa-rl-{uuid.uuid4().hex[:8]}"
+    flags = ("--network", "none", "--cgroup-manager", "cgroupfs", *runtimes.PODMAN_RUN)
+    ident = podman("create", "--name", name, *flags, "localhost/rootless:latest", "sleep", "1000")
+    # As systemd does for rootless podman: conmon in libpod-conmon-<id>.scope, the container
+    # moved into libpod-<id>.scope once it runs.
+    user_slice = "user.slice/user-65534.slice/user@65534.service/user.slice"
+    conmon = [m / user_slice / f"libpod-conmon-{ident}.scope" for m in _cgroup_mounts()]
+    payload = [m / user_slice / f"libpod-{ident}.scope" for m in _cgroup_mounts()]
+    made = conmon + payload
+    try:
+        for path in made:
+            path.mkdir(parents=True, exist_ok=True)
+
+        def into_conmon_scope() -> None:
+            for path in conmon:
+                (path / "cgroup.procs").write_text("0")
+
+        started = subprocess.run(
+            [*as_nobody, "start", name], env=env, cwd=home, capture_output=True, text=True,
+            preexec_fn=into_conmon_scope, timeout=120,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        pid = podman("inspect", "-f", "{{.State.Pid}}", name)
+        for path in payload:
+            (path / "cgroup.procs").write_text(pid)
+        db = tmp_path / "r.db"
+        shown = snapshot(db)
+        found = containers(shown)[name]
+        assert (found["runtime"], found["id"], found["image"]) == (
+            "podman",
+            ident,
+            "localhost/rootless:latest",
+        )
+        # Its user's storage, as its conmon was told (vfs without fuse-overlayfs).
+        storage = f"{home}/.local/share/containers/storage/"
+        assert found["source"].startswith(storage), found["source"]
+        assert found["source"].endswith("-containers/containers.json")
+        user = next(ns for ns in found["namespaces"] if ns["type"] == "user")
+        owner = next(
+            ns
+            for ns in shown["namespaces"]
+            if ns["type"] == "user" and ns["inode"] == user["inode"]
+        )
+        assert owner["owner_uid"] == 65534
+        proc = run("check", "--db", db, "--no-snapshot", "--policy", POLICY, "--format", "json")
+        results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+        assert f"container {name} (" not in str(results["CH-14"]["evidence"])
+    finally:
+        subprocess.run([*as_nobody, "rm", "-f", "-t", "0", name], env=env, cwd=home,
+                       capture_output=True, timeout=120)  # fmt: skip
+        pause = home / "run" / "libpod" / "tmp" / "pause.pid"
+        if pause.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pause.read_text()), 9)
+        for path in made:
+            for level in [path, *path.parents][:5]:
+                with contextlib.suppress(OSError):
+                    level.rmdir()

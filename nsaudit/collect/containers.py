@@ -56,17 +56,32 @@ class _Reader:
         except (OSError, ValueError, IndexError):
             return None
 
-    def first_process(self, pid: int, where: Placement) -> tuple[int, str | None]:
+    def first_process(self, pid: int, where: Placement) -> tuple[int, int | None, str | None]:
         """The topmost process of a container, from one of its processes: up through parents
-        while they are in the same container; and the comm of the parent above it."""
+        while they are in the same container; and the pid and comm of the parent above it."""
         seen = {pid}
         while (stat := self.stat(pid)) is not None and stat.ppid > 0 and stat.ppid not in seen:
             if self.placement(stat.ppid) != where:
                 parent = self.stat(stat.ppid)
-                return pid, parent.comm if parent else None
+                return pid, stat.ppid, parent.comm if parent else None
             pid = stat.ppid
             seen.add(pid)
-        return pid, None
+        return pid, None, None
+
+    def storage(self, conmon: int | None, uid: int | None) -> str | None:
+        """Where a rootless podman keeps its containers, as its conmon was told (`--root`
+        among its exit command's arguments): the user's own word, about the user's own
+        container, so only from a conmon the same user runs."""
+        if conmon is None or not uid or self.uid(conmon) != uid:
+            return None
+        try:
+            raw = userfile.read(f"{self.proc}/{conmon}/cmdline", procfs.CMDLINE_MAX, cut=True)
+        except OSError:
+            return None
+        args = [a for a in raw.decode(errors="surrogateescape").split("\0") if a]
+        exits = [args[n + 1] for n, a in enumerate(args[:-1]) if a == "--exit-command-arg"]
+        root = next((exits[n + 1] for n, a in enumerate(exits[:-1]) if a == "--root"), None)
+        return root if root and root.startswith("/") else None
 
     def uid(self, pid: int) -> int | None:
         """The process's real uid (status's Uid line): who runs it, also when /proc/<pid> is
@@ -133,11 +148,12 @@ def _container(
     known: Mapping[tuple[NsType, int], NamespaceId],
     creators: Mapping[NamespaceId, int],
 ) -> Container:
-    first, shim = reader.first_process(pid, where)
+    first, parent, shim = reader.first_process(pid, where)
     namespaces = reader.namespaces(first, known)
     user = next((ns for ns in namespaces if ns.type is NsType.USER), None)
     uid = creators.get(user) if user is not None else None
-    said = runtimes.describe(where, reader.uid(first) if uid is None else uid)
+    uid = reader.uid(first) if uid is None else uid
+    said = runtimes.describe(where, uid, reader.storage(parent, uid))
     notes = [said.note] if said.note else []
     shims = SHIMS.get(said.runtime, ())
     if shim is not None and shims and not shim.startswith(shims):

@@ -18,7 +18,9 @@ from nsaudit.hostfs import HostFS
 
 TIMEOUT = 0.5  # seconds a step, for each daemon's socket
 _MAX_STATE = 64 * 1024 * 1024
-_CONTAINERS_JSON = "overlay-containers/containers.json"
+# c/storage's list of containers, in its storage driver's folder (overlay-containers,
+# vfs-containers for rootless podman without fuse-overlayfs, btrfs-containers...).
+_CONTAINERS_JSON = "*-containers/containers.json"
 _CONTAINERD_TASKS = "/run/containerd/io.containerd.runtime.v2.task"
 _CRIO_STATE = "/run/containers/storage/overlay-containers"
 _KUBELET_LOGS = "/var/log/pods"
@@ -44,13 +46,16 @@ class Runtimes:
     def __init__(self, host: HostFS, environ: Mapping[str, str] | None = None) -> None:
         self.host = host
         self.environ = os.environ if environ is None else environ
-        self.tables: dict[tuple[str, int], tuple[dict[str, Described], str | None]] = {}
+        self.tables: dict[tuple[str, int, str | None], tuple[dict[str, Described], str | None]]
+        self.tables = {}
 
-    def describe(self, where: Placement, uid: int | None) -> Described:
-        """What the container's runtime says of it; with a note when it says nothing."""
+    def describe(self, where: Placement, uid: int | None, storage: str | None = None) -> Described:
+        """What the container's runtime says of it; with a note when it says nothing. uid:
+        whose container it is (a rootless one's user); storage: where that user's podman
+        keeps it, when not in the default place."""
         if where.runtime in ("docker", "podman"):
             owner = 0 if where.runtime == "docker" or not uid else uid
-            table, why = self._table(where.runtime, owner)
+            table, why = self._table(where.runtime, owner, storage if owner else None)
             found = table.get(where.id)
             if found is not None:
                 return found
@@ -61,23 +66,27 @@ class Runtimes:
             return _lxc(self.host, where.id)
         return _nspawn(self.host, where.id)
 
-    def _table(self, runtime: str, uid: int) -> tuple[dict[str, Described], str | None]:
-        if (runtime, uid) not in self.tables:
+    def _table(
+        self, runtime: str, uid: int, storage: str | None
+    ) -> tuple[dict[str, Described], str | None]:
+        key = (runtime, uid, storage)
+        if key not in self.tables:
             socket, state = _places(self.host, runtime, uid, self.environ)
+            state = storage or state
             if not os.path.exists(socket):
                 # No API: podman's is off unless its service runs; the state files are the
                 # same record.
-                self.tables[runtime, uid] = _from_state(self.host, runtime, state)
-                return self.tables[runtime, uid]
+                self.tables[key] = _from_state(self.host, runtime, state)
+                return self.tables[key]
             try:
                 listed = unixhttp.get_json(socket, "/containers/json", TIMEOUT)
-                self.tables[runtime, uid] = (_from_api(runtime, listed, socket), None)
+                self.tables[key] = (_from_api(runtime, listed, socket), None)
             except unixhttp.Unanswered as e:
                 table, why = _from_state(self.host, runtime, state)
                 unanswered = f"API: {e}; " + (why or "read from its state files")
                 table = {k: replace(d, note=unanswered) for k, d in table.items()}
-                self.tables[runtime, uid] = (table, unanswered)
-        return self.tables[runtime, uid]
+                self.tables[key] = (table, unanswered)
+        return self.tables[key]
 
     def _cri(self, where: Placement) -> Described:
         """A CRI container (containerd or CRI-O): its OCI bundle's annotations, which the CRI
@@ -163,7 +172,7 @@ def _from_api(runtime: str, listed: Any, socket: str) -> dict[str, Described]:
 def _from_state(host: HostFS, runtime: str, root: str) -> tuple[dict[str, Described], str | None]:
     """The runtime's state files, written by the runtime, when its API does not answer."""
     if runtime == "docker":
-        out = {}
+        out: dict[str, Described] = {}
         for path in host.glob(f"{root}/containers/*/config.v2.json"):
             config = _read_json(host, path)
             if isinstance(config, dict) and isinstance(config.get("ID"), str):
@@ -175,11 +184,22 @@ def _from_state(host: HostFS, runtime: str, root: str) -> tuple[dict[str, Descri
                     source=path,
                 )
         return out, None if out else f"no state under {root}/containers"
-    path = f"{root}/{_CONTAINERS_JSON}"
-    listed = _read_json(host, path)
-    if not isinstance(listed, list):
-        return {}, f"{path} cannot be read"
+    found = host.glob(f"{root}/{_CONTAINERS_JSON}")
+    if not found:
+        return {}, f"no {_CONTAINERS_JSON} under {root}"
     out = {}
+    unread = []
+    for path in found:
+        listed = _read_json(host, path)
+        if isinstance(listed, list):
+            out.update(_podman_state(runtime, path, listed))
+        else:
+            unread.append(f"{path} cannot be read")
+    return out, "; ".join(unread) or None
+
+
+def _podman_state(runtime: str, path: str, listed: list[Any]) -> dict[str, Described]:
+    out: dict[str, Described] = {}
     for c in listed:
         if not isinstance(c, dict) or not isinstance(c.get("id"), str):
             continue
@@ -197,7 +217,7 @@ def _from_state(host: HostFS, runtime: str, root: str) -> tuple[dict[str, Descri
             image=image if isinstance(image, str) else None,
             source=path,
         )
-    return out, None
+    return out
 
 
 def _annotated(runtime: str, notes: Any, path: str, pod_uid: str | None) -> Described:
