@@ -33,21 +33,23 @@ def _needs(problem: str | None) -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture
-def podman() -> Iterator[list[str]]:
-    """Podman containers this test starts (by name), removed after it."""
-    _needs(runtimes.podman_problem() if IS_ROOT else None)
+def _started(runtime: str) -> Iterator[list[str]]:
+    """The containers of a runtime this test starts (by name), removed after it."""
+    problem = runtimes.podman_problem if runtime == "podman" else runtimes.docker_problem
+    _needs(problem() if IS_ROOT else None)
     names: list[str] = []
     yield names
-    runtimes.remove("podman", *names)
+    runtimes.remove(runtime, *names)
+
+
+@pytest.fixture
+def podman() -> Iterator[list[str]]:
+    yield from _started("podman")
 
 
 @pytest.fixture
 def docker() -> Iterator[list[str]]:
-    _needs(runtimes.docker_problem() if IS_ROOT else None)
-    names: list[str] = []
-    yield names
-    runtimes.remove("docker", *names)
+    yield from _started("docker")
 
 
 def start(
