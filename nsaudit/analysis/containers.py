@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nsaudit.analysis.diff import SnapshotDiff
+from nsaudit.analysis.diff import Change, SnapshotDiff
 from nsaudit.model import Container, Namespace, Snapshot
 
 
@@ -24,6 +24,9 @@ class ContainerEvent:
     new: Container | None
     created: tuple[Namespace, ...]
     vanished: tuple[Namespace, ...]
+    # Namespaces of the old container that the diff matched with the new one's: the kernel
+    # gives a freed inode number again, and without NS_GET_ID that reads as one namespace.
+    reused: tuple[Change, ...] = ()
 
     @property
     def container(self) -> Container:
@@ -54,7 +57,9 @@ def events(old: Snapshot, new: Snapshot, d: SnapshotDiff) -> tuple[ContainerEven
     def event(kind: Event, a: Container | None, b: Container | None) -> ContainerEvent:
         made = tuple(created.pop(b.id, ())) if b else ()
         left = tuple(vanished.pop(a.id, ())) if a else ()
-        return ContainerEvent(kind, a, b, made, left)
+        pair = (a.id if a else None, b.id if b else None)
+        reused = tuple(c for c in d.changed if (c.old.container, c.new.container) == pair)
+        return ContainerEvent(kind, a, b, made, left, reused if a and b else ())
 
     out = []
     for k in sorted(before.keys() & after.keys()):

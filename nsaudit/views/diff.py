@@ -57,6 +57,7 @@ def _event_row(e: ContainerEvent) -> tuple[str, ...]:
     c = e.container
     what = {Event.STARTED: "created", Event.STOPPED: "vanished", Event.RESTARTED: "replaced"}
     touched = e.created if e.event is not Event.STOPPED else e.vanished
+    touched += tuple(c.new for c in e.reused)
     types = ", ".join(sorted({ns.id.type.value for ns in touched}))
     detail = f"{container_words(c)}: {len(touched)} namespaces {what[e.event]}"
     detail += f" ({types})" if types else ""
@@ -76,6 +77,7 @@ def _event_payload(e: ContainerEvent) -> dict[str, Any]:
         "new": None if e.new is None else fields.payload(e.new),
         "created": ids(e.created),
         "vanished": ids(e.vanished),
+        "reused": ids(tuple(c.new for c in e.reused)),
     }
 
 
@@ -110,6 +112,7 @@ def document(
     lines.append(summary(d, show_all, containers))
     # A container's own namespaces are its event's row, not one row each.
     theirs = {ns.id for e in containers for ns in (*e.created, *e.vanished)}
+    reused = {id(c) for e in containers for c in e.reused}
     rows = [_event_row(e) for e in containers]
     rows += [
         _row("created", n, ", ".join(h.text for h in n.holders))
@@ -120,6 +123,7 @@ def document(
     rows += [
         _row("changed", c.new, _change_detail(c), f"{c.old.nprocs}->{c.new.nprocs}")
         for c in changes
+        if id(c) not in reused
     ]
     columns = ("CHANGE", "TYPE", "NS", "NPROCS", "PID", "USER", "COMMAND", "DETAIL")
     free_text = frozenset({"USER", "COMMAND", "DETAIL"})
