@@ -226,6 +226,13 @@ def python_starting(returncode: int, stderr: str) -> bool:
     starting = starting or (
         stderr.startswith("Traceback") and stderr.endswith("KeyboardInterrupt\n")
     )
+    # Interrupted while Python's site module runs a .pth file (an editable install's finder):
+    # site prints the error, ignores the rest of that file and goes on (seen in CI).
+    first = stderr.partition("\n")[0]
+    starting = starting or (
+        first.startswith("Error processing line") and first.endswith(".pth:")
+        and "KeyboardInterrupt" in stderr
+    )  # fmt: skip
     return starting and "/nsaudit/" not in stderr
 
 

@@ -14,12 +14,13 @@ and commit them with the change that made them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -254,7 +255,13 @@ def _run(case: Case, workdir: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes() -> Iterator[dict[str, Outcome]]:
     """Every case run once (four at a time: each is a process of its own)."""
-    workdir = Path(tempfile.mkdtemp(prefix="nsaudit-golden-", dir="/tmp"))  # a fixed length
+    # A fixed length, and only hex digits: mkdtemp's "_" would come out of Markdown as "\_",
+    # which no longer reads as the path that becomes $WORK.
+    while True:
+        workdir = Path(f"/tmp/nsaudit-golden-{secrets.token_hex(4)}")
+        with contextlib.suppress(FileExistsError):
+            workdir.mkdir(mode=0o700)
+            break
     try:
         for name, source in (("roots", ROOTS), ("inputs", INPUTS)):
             shutil.copytree(source, workdir / name, symlinks=True)
