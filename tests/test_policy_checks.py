@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from nsaudit.model import (
     UNSEEN,
     CapabilityReport,
+    Container,
     Evidence,
     Holder,
+    HolderKind,
     Namespace,
     NamespaceId,
     NsType,
@@ -1003,3 +1005,21 @@ def test_expired_waivers_leave_the_failure_and_name_the_latest() -> None:
     # A pass says nothing of expired waivers.
     ok = run(rule(CountCheck("net", 5), older), failing())
     assert ok.outcome is Outcome.PASS and ok.waiver is None
+
+
+def test_a_container_allowlist_still_refuses_a_stray_bind_mount() -> None:
+    web = Container(
+        id="a" * 64, runtime="docker", name="web", image="nginx:1.27", pod_namespace=None,
+        pod_name=None, pod_uid=None, pid=10, shim="containerd-shim", namespaces=(), source=None,
+        note=None,
+    )  # fmt: skip
+    allow = Allowlist(paths=("/run/netns/*",), runtimes=("docker",))
+    base = replace(ns(NsType.NET, 5), container=web.id)
+    assert allow.violation(base, web) is None
+    stray = replace(base, holders=(Holder(HolderKind.MOUNT, path="/tmp/x"),))
+    assert allow.violation(stray, web) == "bind-mounted at /tmp/x, not an allowed path"
+    other = replace(web, runtime="podman")
+    assert allow.violation(base, other) == (
+        "held by sleep (pid 105, user root, parent not recorded), in container web (podman "
+        "aaaaaaaaaaaa, image nginx:1.27), which is not allowed"
+    )

@@ -56,8 +56,9 @@ class Allowlist:
 
     A namespace of a container (its process runs in one, by its cgroup) is also allowed when
     the container matches every one of `runtimes`, `images` and `containers` (names) that is
-    given: what the kernel and the runtime say, which the container's processes cannot
-    change, unlike their commands (the recommended way on a container host).
+    given (and, with paths given, it is bind-mounted nowhere else): what the kernel and the
+    runtime say, which the container's processes cannot change, unlike their commands (the
+    recommended way on a container host).
     """
 
     commands: tuple[str, ...] | None = None
@@ -102,8 +103,6 @@ class Allowlist:
 
     def violation(self, ns: Namespace, container: Container | None = None) -> str | None:
         """Why the namespace (of that container, if any) is not allowed, in words, or None."""
-        if self.container_ok(container):
-            return None
         mounts = [h for h in ns.holders if h.kind == HolderKind.MOUNT]
         if self.paths is not None:
             stray = [h for h in mounts if not matches(h.path, self.paths)]
@@ -111,6 +110,8 @@ class Allowlist:
                 return f"bind-mounted at {stray[0].path}, not an allowed path"
             if mounts:
                 return None
+        if self.container_ok(container):
+            return None
         if ns.pid is not None:
             if self._process_ok(ns):
                 return None
