@@ -121,3 +121,18 @@ def test_systemd_unit_escapes() -> None:
     assert unescape("web\\x2d1") == "web-1"
     assert unescape("a\\x5cb") == "a\\b"
     assert unescape("plain") == "plain"
+
+
+def test_which_line_speaks_first() -> None:
+    other = "cd" * 32
+    # No unified line: systemd's named hierarchy before the controllers.
+    named_last = f"4:memory:/docker/{other}\n1:name=systemd:/docker/{ID}\n"
+    assert placement(named_last) == Placement("docker", ID)
+    # Among controllers, the file's own order (not the paths' order).
+    assert placement(f"4:memory:/docker/{other}\n2:cpu:/docker/{ID}\n") == Placement(
+        "docker", other
+    )
+    # A line that is not hierarchy:controllers:path is skipped, not the end of the file.
+    assert placement(f"garbage\n0::/docker/{ID}\n") == Placement("docker", ID)
+    # A colon in the path (LXC names may hold one) belongs to the path.
+    assert placement("0::/lxc.payload.web:1\n") == Placement("lxc", "web:1")

@@ -81,3 +81,27 @@ def test_no_events_without_a_record_of_containers() -> None:
     before = replace(host(own(c, 700), containers=(c,)), containers=None)
     after = host(containers=())
     assert events(before, after, diff(before, after)) == ()
+
+
+def test_a_restart_is_a_new_first_process_or_new_namespaces() -> None:
+    c = container("1" * 64, "web", 80)
+    moved = replace(c, namespaces=(ns(NsType.NET, 9).id,))
+    same = host(own(c, 800), containers=(c,))
+    assert events(same, same, diff(same, same)) == ()
+    after = host(own(c, 800), containers=(moved,))
+    (e,) = events(same, after, diff(same, after))
+    assert (e.event, e.old, e.new) == (Event.RESTARTED, c, moved)
+
+
+def test_a_namespace_a_new_container_joined_is_its_own_line() -> None:
+    # An existing namespace that a starting container's process now stands for: a change of
+    # that namespace, not one of the container's own (only a restart takes changes).
+    c = container("2" * 64, "api", 90)
+    old_ns = ns(NsType.UTS, 900, ns_id=900)
+    before = host([old_ns], containers=())
+    after = host([replace(old_ns, container=c.id)], containers=(c,))
+    d = diff(before, after)
+    (e,) = events(before, after, d)
+    assert e.event is Event.STARTED and e.reused == ()
+    rows = document(before, after, d, False).tables[0].rows
+    assert [r[0] for r in rows] == ["container started", "changed"]

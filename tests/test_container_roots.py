@@ -6,6 +6,7 @@ machined (CI runs no systemd)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,64 @@ def test_a_rootless_podman_container_is_its_users_and_in_her_user_namespace() ->
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     # Not the host's user namespace: root in it is alice on the host.
     assert results["CH-14"]["outcome"] == "pass", results["CH-14"]
+
+
+# The collector's attribution in this process (collect/containers.py), on trees like these.
+
+
+def _attributed(root: Path) -> Any:
+    from nsaudit.collect.snapshot import take
+    from nsaudit.hostfs import HostFS
+
+    return take(HostFS(root))
+
+
+def test_every_field_the_collector_fills_in() -> None:
+    s = _attributed(ROOTS / "podman-rootless-systemd-v2")
+    (c,) = s.containers
+    assert (c.pid, c.shim, c.note, c.pod_uid) == (1010, "conmon", None, None)
+    assert [(n.type.value, n.inode) for n in c.namespaces] == [
+        ("cgroup", 4026532308), ("ipc", 4026532303), ("mnt", 4026532307), ("net", 4026532305),
+        ("pid", 4026532306), ("time", 4026531840), ("user", 4026532301), ("uts", 4026532304),
+    ]  # fmt: skip
+    mine = {(n.id.type.value, n.id.inode) for n in s.namespaces if n.container == c.id}
+    assert mine == {(t, i) for t, i in [(n.type.value, n.inode) for n in c.namespaces]} - {
+        ("time", 4026531840),
+        ("user", 4026532301),
+    }
+    k8s = _attributed(ROOTS / "k8s-crio-cgroupfs-v1")
+    nginx = next(c for c in k8s.containers if c.name == "nginx")
+    assert nginx.pod_uid == "00000001-1111-4222-8333-000000000001" and nginx.pid == 1020
+
+
+def test_a_rootless_containers_storage_is_where_its_own_conmon_says(tmp_path: Path) -> None:
+    t = _tree(tmp_path)
+    ident = "ef" * 32
+    user = {"user": t.inode()}
+    exit_args = ["--exit-command-arg", "--root", "--exit-command-arg", "/srv/alice"]
+    t.process(70, 1, "conmon", ["/usr/bin/conmon", "-c", ident, *exit_args], "/", user, 1000)
+    scope = f"/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ident}.scope"
+    t.process(71, 70, "sleep", ["sleep"], scope, {**user, "uts": t.inode()}, 1000)
+    listed = [{"id": ident, "metadata": json.dumps({"name": "a", "image-name": "i"})}]
+    t.file("srv/alice/vfs-containers/containers.json", json.dumps(listed))
+    (c,) = _attributed(t.root).containers
+    assert (c.name, c.image, c.source) == ("a", "i", "/srv/alice/vfs-containers/containers.json")
+    # A conmon of another user is not asked: the user's home is.
+    (t.root / "proc/70/status").write_text("Name:\tconmon\nUid:\t0\t0\t0\t0\n")
+    (c,) = _attributed(t.root).containers
+    assert (
+        c.name is None
+        and c.note
+        == "no *-containers/containers.json under /home/1000/.local/share/containers/storage"
+    )
+
+
+def test_an_unreadable_cgroup_makes_the_snapshot_partial(tmp_path: Path) -> None:
+    t = _tree(tmp_path)
+    t.process(80, 1, "sleep", ["sleep"], "/", {"uts": t.inode()})
+    cgroup = t.root / "proc/80/cgroup"
+    cgroup.unlink()
+    os.mkfifo(cgroup)
+    s = _attributed(t.root)
+    assert [(p.pid, p.path) for p in s.problems] == [(80, f"{t.root}/proc/80/cgroup")]
+    assert s.containers == () and all(n.container is None for n in s.namespaces)
