@@ -134,3 +134,17 @@ def test_not_applicable_without_an_inventory() -> None:
     s = replace(snap(), containers=())
     v = NET.evaluate(Subject(s, (), "now", no_inventory="a kernel image runs nothing"))
     assert (v.outcome, v.summary) == (Outcome.SKIP, "not applicable: a kernel image runs nothing")
+
+
+def test_each_type_each_container_and_the_fields_of_the_evidence() -> None:
+    check = HostNamespacesCheck(("net", "pid"), Allowlist(containers=("ok-*",)))
+    # Sharing pid but not net: every listed type is looked at, not only the first.
+    web = container("web", (NsType.PID,))
+    unread = replace(container("cut", (), 600), namespaces=())
+    allowed = [container(f"ok-{n}", (NsType.NET,), 700 + n) for n in range(2)]
+    s = replace(snap(*host_ns()), containers=(web, unread, *allowed))
+    v = check.evaluate(Subject(s, (), "now"))
+    assert v.summary == "1 of 4 containers share the host's net/pid namespaces; 2 shared as allowed"
+    shared, *unknown = v.evidence
+    assert (shared.namespace, shared.pid) == ("pid:[14]", 500)
+    assert [(e.namespace, e.pid) for e in unknown] == [(None, 600), (None, 600)]
