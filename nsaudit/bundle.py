@@ -24,7 +24,6 @@ from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
     NS_TYPE_NAMES,
-    Container,
     HostInfo,
     Namespace,
     NamespaceId,
@@ -268,11 +267,7 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         namespaces.append(ns)
     containers = None
     if d.get("containers") is not None:
-        listed = js.items(d["containers"], "containers", "container objects")
-        containers = tuple(
-            fields.from_payload(Container, c, js.at("containers", n), "container")
-            for n, c in enumerate(listed)
-        )
+        containers = fields.containers_from_payload(d["containers"], "containers")
     snap = Snapshot(
         host=host,
         taken_at=js.timestamp(d["taken_at"], "taken_at"),

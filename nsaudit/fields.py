@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from nsaudit import jsonshape as js
 from nsaudit.model import (
     NS_TYPE_NAMES,
+    Container,
     Holder,
     HolderKind,
     Namespace,
@@ -188,6 +189,14 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
             listed = js.items(d[f.name], where, "holder objects")
             out[f.name] = tuple(_holder(h, js.at(where, n)) for n, h in enumerate(listed))
     return record(**out)
+
+
+def containers_from_payload(value: object, path: str) -> tuple[Container, ...]:
+    """A snapshot's list of containers (bundles and the store keep it as payloads)."""
+    listed = js.items(value, path, "container objects")
+    return tuple(
+        from_payload(Container, c, js.at(path, n), "container") for n, c in enumerate(listed)
+    )
 
 
 def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> NamespaceId | None:

@@ -283,11 +283,7 @@ def _containers(body: str | None, snapshot_id: int) -> tuple[Container, ...] | N
     if body is None:
         return None
     try:
-        listed = js.items(json.loads(body), "containers", "container objects")
-        return tuple(
-            fields.from_payload(Container, c, js.at("containers", n), "container")
-            for n, c in enumerate(listed)
-        )
+        return fields.containers_from_payload(json.loads(body), "containers")
     except (ValueError, js.Invalid) as e:
         raise DatabaseError(
             f"the containers of snapshot {snapshot_id} are damaged ({e}); "
