@@ -89,28 +89,33 @@ def _container_tree(
 ) -> tuple[tuple[str, ...], ...]:
     """Each container (by name), then the host, with their namespaces below them: a
     container's row names it in the NS column, its runtime, id and image in CONTAINER."""
-    fork, last_fork = ("|-", "`-") if ascii_only else ("├─", "└─")
     width = len(fields.table_columns(Namespace))
-    groups: dict[str, list[Namespace]] = {}
-    for ns in namespaces:
-        groups.setdefault(ns.container or "", []).append(ns)
     by_id = {c.id: c for c in snap.containers or ()}
+    groups = {ns.container or "" for ns in namespaces}
     order = sorted(
         (k for k in groups if k), key=lambda k: (by_id[k].label, k) if k in by_id else ("", k)
     )
+    # Each group a root of the tree (a string key), its namespaces its children.
+    items: list[str | Namespace] = [k for k in [*order, ""] if k in groups]
+    items += namespaces
+
+    def key(item: str | Namespace) -> Hashable:
+        return item if isinstance(item, str) else item.id
+
+    def parent(item: str | Namespace) -> Hashable | None:
+        return None if isinstance(item, str) else item.container or ""
+
     rows: list[tuple[str, ...]] = []
-    for key in [*order, ""]:
-        if key not in groups:
-            continue
-        c = by_id.get(key)
-        title = ["host" if key == "" else c.label if c else key[:12]] + [""] * (width - 1)
-        if c is not None:
-            title[_CONTAINER_COLUMN] = f"{c.runtime} {c.id[:12]}, image {c.image or 'unknown'}"
-        rows.append(tuple(title))
-        for n, ns in enumerate(groups[key]):
-            cells = list(fields.table_cells(ns))
+    for branch, item in tree_order(items, key, parent, ascii_only):
+        if isinstance(item, str):
+            c = by_id.get(item)
+            title = ["host" if item == "" else c.label if c else item[:12]] + [""] * (width - 1)
+            if c is not None:
+                title[_CONTAINER_COLUMN] = f"{c.runtime} {c.id[:12]}, image {c.image or 'unknown'}"
+            rows.append(tuple(title))
+        else:
+            cells = list(fields.table_cells(item))
             cells[_CONTAINER_COLUMN] = ""
-            branch = last_fork if n == len(groups[key]) - 1 else fork
             rows.append((branch + cells[0], *cells[1:]))
     return tuple(rows)
 
