@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from nsaudit.model.columns import column
 from nsaudit.model.kernel import CapabilityReport, NsType
@@ -226,7 +227,12 @@ class Snapshot:
 
     def container(self, ns: Namespace) -> Container | None:
         """The container a namespace's process belongs to, if any."""
-        return next((c for c in self.containers or () if c.id == ns.container), None)
+        return self._containers_by_id.get(ns.container) if ns.container else None
+
+    @cached_property
+    def _containers_by_id(self) -> dict[str, Container]:
+        # Looked up once for each namespace a view or check goes through.
+        return {c.id: c for c in self.containers or ()}
 
     def counts(self) -> dict[str, int]:
         out = {t.value: 0 for t in NsType}
