@@ -67,6 +67,7 @@ def compare(snaps: list[Snapshot]) -> Comparison:
     keys = sorted({k for f in host_facts for k in f})
     holder_counts = []
     mount_sets = []
+    shapes: list[Counter[Shape] | None] = []
     for s in snaps:
         own = initial(s)
         holder_counts.append(
@@ -84,13 +85,11 @@ def compare(snaps: list[Snapshot]) -> Comparison:
                 if h.kind == HolderKind.MOUNT and h.path
             }
         )
+        recorded = s.containers is not None
+        shapes.append(
+            Counter(container_shape(c, own) for c in s.containers or ()) if recorded else None
+        )
     holder_keys = sorted({k for c in holder_counts for k in c})
-    shapes = [
-        None
-        if s.containers is None
-        else Counter(container_shape(c, initial(s)) for c in s.containers)
-        for s in snaps
-    ]
     shape_keys = sorted({k for c in shapes if c is not None for k in c})
     return Comparison(
         hosts=tuple(s.host.hostname for s in snaps),
