@@ -230,3 +230,17 @@ def test_an_unreadable_cgroup_makes_the_snapshot_partial(tmp_path: Path) -> None
     s = _attributed(t.root)
     assert [(p.pid, p.path) for p in s.problems] == [(80, f"{t.root}/proc/80/cgroup")]
     assert s.containers == () and all(n.container is None for n in s.namespaces)
+
+
+def test_a_pod_without_its_bundle_is_named_from_the_kubelets_log_folder(tmp_path: Path) -> None:
+    t = _tree(tmp_path)
+    ident, uid = "ab" * 32, "00000009-1111-4222-8333-000000000009"
+    t.process(
+        90, 1, "pause", ["/pause"], f"/kubepods/besteffort/pod{uid}/{ident}", {"net": t.inode()}
+    )
+    (t.root / f"var/log/pods/shop_cart-5f6d_{uid}").mkdir(parents=True)
+    (c,) = _attributed(t.root).containers
+    assert (c.runtime, c.pod_namespace, c.pod_name, c.pod_uid, c.name) == (
+        "cri", "shop", "cart-5f6d", uid, None,
+    )  # fmt: skip
+    assert c.source == "/var/log/pods" and c.note.startswith("no OCI bundle at ")

@@ -107,7 +107,15 @@ class Runtimes:
         note = f"no OCI bundle at {' or '.join(tried)}"
         if pod is None:
             return Described(where.runtime, pod_uid=where.pod_uid, note=note)
-        return Described(where.runtime, *pod, source=_KUBELET_LOGS, note=note)
+        namespace, name = pod
+        return Described(
+            where.runtime,
+            pod_namespace=namespace,
+            pod_name=name,
+            pod_uid=where.pod_uid,
+            source=_KUBELET_LOGS,
+            note=note,
+        )
 
 
 def _places(host: HostFS, runtime: str, uid: int, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -245,11 +253,11 @@ def _annotated(runtime: str, notes: Any, path: str, pod_uid: str | None) -> Desc
     )
 
 
-def _pod_from_logs(host: HostFS, uid: str | None) -> tuple[None, None, str, str, str] | None:
-    """The kubelet names each pod's log folder <namespace>_<name>_<uid>."""
+def _pod_from_logs(host: HostFS, uid: str) -> tuple[str, str] | None:
+    """(namespace, name) of a pod: the kubelet names its log folder <namespace>_<name>_<uid>."""
     for path in host.glob(f"{_KUBELET_LOGS}/*_*_{uid}"):
         namespace, name, _ = os.path.basename(path).split("_", 2)
-        return None, None, namespace, name, str(uid)
+        return namespace, name
     return None
 
 

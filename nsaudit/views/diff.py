@@ -112,7 +112,7 @@ def document(
     lines.append(summary(d, show_all, containers))
     # A container's own namespaces are its event's row, not one row each.
     theirs = {ns.id for e in containers for ns in (*e.created, *e.vanished)}
-    reused = {id(c) for e in containers for c in e.reused}
+    reused = {c for e in containers for c in e.reused}
     rows = [_event_row(e) for e in containers]
     rows += [
         _row("created", n, ", ".join(h.text for h in n.holders))
@@ -123,7 +123,7 @@ def document(
     rows += [
         _row("changed", c.new, _change_detail(c), f"{c.old.nprocs}->{c.new.nprocs}")
         for c in changes
-        if id(c) not in reused
+        if c not in reused
     ]
     columns = ("CHANGE", "TYPE", "NS", "NPROCS", "PID", "USER", "COMMAND", "DETAIL")
     free_text = frozenset({"USER", "COMMAND", "DETAIL"})
