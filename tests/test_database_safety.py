@@ -22,7 +22,7 @@ import pytest
 from conftest import REPO, SAMPLES, assert_clean_error, needs_root, run
 from factories import kernel_report, ns, snap
 
-from nsaudit.model import HostInfo, NsType
+from nsaudit.model import Container, HostInfo, NsType
 from nsaudit.store.database import Database
 from nsaudit.store.schema import SCHEMA_HEAD
 from nsaudit.store.snapshots import save
@@ -495,6 +495,35 @@ def test_a_damaged_capability_report_is_a_database_error(tmp_path: Path) -> None
     problems = [line for line in proc.stdout.splitlines() if line.startswith("problem: ")]
     assert f"problem: capability report 1 is not an nsaudit.detect/1 report: {damage}" in "\n".join(
         problems
+    ), proc.stdout
+    assert any("snapshot 1" in p and "cannot be loaded" in p for p in problems), proc.stdout
+    assert digest(db) == before
+
+
+def test_a_damaged_container_set_is_a_database_error(tmp_path: Path) -> None:
+    db = tmp_path / "ns.db"
+    database = Database(str(db))
+    host = HostInfo("web", "a" * 32, "boot-1", "6.1")
+    web = Container(
+        id="c" * 64, runtime="docker", name="web", image="nginx:1.27", pod_namespace=None,
+        pod_name=None, pod_uid=None, pid=7, shim="containerd-shim", namespaces=(), source=None,
+        note=None,
+    )  # fmt: skip
+    with database.writing() as conn:
+        save(conn, replace(snap(ns(NsType.NET, 1)), host=host, containers=(web,)))
+    database.dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE container_sets SET body = replace(body, '\"docker\"', '\"\"')")
+    settle(db)
+    before = digest(db)
+    damage = 'containers[0].runtime: expected a non-empty string, got ""'
+    proc = run("show", "1", "--db", db)
+    assert_clean_error(proc, 4, "containers of snapshot 1 are damaged", damage, "db check")
+    proc = run("db", "check", "--db", db)
+    assert proc.returncode == 4
+    problems = [line for line in proc.stdout.splitlines() if line.startswith("problem: ")]
+    assert "problem: container set 1 is not a list of containers: [0].runtime: expected a " in (
+        "\n".join(problems)
     ), proc.stdout
     assert any("snapshot 1" in p and "cannot be loaded" in p for p in problems), proc.stdout
     assert digest(db) == before

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Table, select, text
 
+from nsaudit import fields
 from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.store.schema import (
     SCHEMA_HEAD,
     capability_reports,
+    container_sets,
     hosts,
     ns_states,
     policy_checks,
@@ -81,7 +83,7 @@ def check(conn: Connection, revision: str | None) -> Checked:
         for r in rows:
             findings.extend(_snapshot(conn, who, r.id, r.seq))
     findings.extend(_states(conn))
-    findings.extend(_reports(conn))
+    findings.extend(_documents(conn))
     findings.extend(_checks(conn))
     return Checked(tuple(findings), host_count, snapshot_count)
 
@@ -154,21 +156,34 @@ def _states(conn: Connection) -> Iterator[Finding]:
         )
 
 
-def _reports(conn: Connection) -> Iterator[Finding]:
-    for r in conn.execute(select(capability_reports)):
-        what = f"capability report {r.id}"
-        try:
-            body = json.loads(r.body)
-        except ValueError as e:
-            yield Finding(True, f"{what} is not JSON: {e}")
-            continue
-        try:
-            report.decode(body, "")
-        except js.Invalid as e:
-            yield Finding(True, f"{what} is not an nsaudit.detect/1 report: {e}")
-            continue
-        if hashlib.sha256(r.body.encode()).hexdigest() != r.sha256:
-            yield Finding(True, f"{what} does not match its sha256")
+# The tables of JSON documents stored once by their digest: each row's name, what its body must
+# be, and how to read it.
+_DOCUMENTS: tuple[tuple[Table, str, str, Callable[[Any], object]], ...] = (
+    (capability_reports, "capability report", "an nsaudit.detect/1 report",
+     lambda body: report.decode(body, "")),
+    (container_sets, "container set", "a list of containers",
+     lambda body: fields.containers_from_payload(body, "")),
+)  # fmt: skip
+
+
+def _documents(conn: Connection) -> Iterator[Finding]:
+    """Each stored document reads as what it is, and matches the digest that new snapshots
+    look it up by (a damaged one would be shared with them)."""
+    for table, name, kind, decode in _DOCUMENTS:
+        for r in conn.execute(select(table)):
+            what = f"{name} {r.id}"
+            try:
+                body = json.loads(r.body)
+            except ValueError as e:
+                yield Finding(True, f"{what} is not JSON: {e}")
+                continue
+            try:
+                decode(body)
+            except js.Invalid as e:
+                yield Finding(True, f"{what} is not {kind}: {e}")
+                continue
+            if hashlib.sha256(r.body.encode()).hexdigest() != r.sha256:
+                yield Finding(True, f"{what} does not match its sha256")
 
 
 def _checks(conn: Connection) -> Iterator[Finding]:
