@@ -30,6 +30,7 @@ from nsaudit.kernel.report import report
 from nsaudit.model import (
     Answer,
     CapabilityReport,
+    Container,
     Holder,
     HostInfo,
     KconfigOption,
@@ -471,11 +472,13 @@ def store(
     when: str,
     *namespaces: Namespace,
     caps: CapabilityReport | None = None,
+    containers: tuple[Container, ...] | None = None,
 ) -> int:
     s = replace(
         snap(*namespaces, caps=caps),
         taken_at=when,
         host=HostInfo(hostname, "machine-" + hostname, "boot-1", "6.1"),
+        containers=containers,
     )
     with db.writing() as conn:
         saved = save(conn, s)
@@ -524,6 +527,30 @@ def test_prune_deletes_old_snapshots_and_only_their_states(database: Database) -
     assert loaded(database, ids[2:]) == before
     # the capability reports only seq 1 and 2 used are gone; seq 3's stays
     assert count(database, "capability_reports") == 1
+
+
+def _container(name: str) -> Container:
+    return Container(
+        id=name * 16, runtime="podman", name=name, image=None, pod_namespace=None,
+        pod_name=None, pod_uid=None, pid=9, shim="conmon", namespaces=(), source=None, note=None,
+    )  # fmt: skip
+
+
+def test_prune_and_forget_drop_the_container_sets_no_snapshot_uses(database: Database) -> None:
+    a, b = (_container("a"),), (_container("b"),)
+    for n, sets in enumerate((a, a, b), 1):
+        store(database, "web", day(n), ns(NsType.NET, 1), containers=sets)
+    store(database, "db", day(1), ns(NsType.NET, 2), containers=b)
+    assert count(database, "container_sets") == 2  # stored once each
+    with database.writing() as conn:
+        retention.prune(conn, day(10), 1)
+    assert count(database, "container_sets") == 1  # web's seq 1 and 2 used a alone
+    with database.writing() as conn:
+        retention.forget(conn, host_id(database, "web"))
+    assert count(database, "container_sets") == 1  # db's snapshot still uses b
+    with database.writing() as conn:
+        retention.forget(conn, host_id(database, "db"))
+    assert count(database, "container_sets") == 0
 
 
 def test_prune_keeps_at_least_the_newest_snapshot(database: Database) -> None:

@@ -8,9 +8,26 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, delete, func, select
 
-from nsaudit.store.schema import capability_reports, hosts, ns_states, policy_checks, snapshots
+from nsaudit.store.schema import (
+    capability_reports,
+    container_sets,
+    hosts,
+    ns_states,
+    policy_checks,
+    snapshots,
+)
 
 _CHUNK = 500
+
+
+def _drop_unused_documents(conn: Connection) -> None:
+    """The capability reports and container sets no snapshot uses any more."""
+    for table, ref in (
+        (capability_reports, snapshots.c.capability_id),
+        (container_sets, snapshots.c.container_set_id),
+    ):
+        used = select(ref).where(ref.is_not(None))
+        conn.execute(delete(table).where(table.c.id.not_in(used)))
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,7 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
     for ids, table in ((stale_states, ns_states), (doomed, snapshots)):
         for i in range(0, len(ids), _CHUNK):
             conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
-    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
-    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
+    _drop_unused_documents(conn)
     # Old check records go too, but each host's last check of each policy stays: it is where
     # the next check's period starts, and what `nsaudit metrics` publishes.
     newest = (
@@ -95,11 +111,11 @@ def host_counts(conn: Connection, host_id: int) -> Forgotten:
 
 def forget(conn: Connection, host_id: int) -> Forgotten:
     """Remove a host whole, inside the caller's transaction: its check records, namespace
-    states, snapshots, its host row, and the capability reports only it used."""
+    states, snapshots, its host row, and the capability reports and container sets only it
+    used."""
     removed = host_counts(conn, host_id)
     for table in (policy_checks, ns_states, snapshots):
         conn.execute(delete(table).where(table.c.host_id == host_id))
     conn.execute(delete(hosts).where(hosts.c.id == host_id))
-    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
-    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
+    _drop_unused_documents(conn)
     return removed
