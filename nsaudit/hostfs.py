@@ -68,6 +68,33 @@ class HostFS:
             raise
         return data.decode("utf-8", errors="replace").strip()
 
+    def resolve(self, name: str) -> str | None:
+        """The host path `name` leads to, its symbolic links followed as that host would follow
+        them: an absolute link in a --root tree points into the tree, `..` stops at its top.
+        None for a loop of links."""
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        done: list[str] = []
+        hops = 40  # the kernel's own limit on links in one lookup
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                done = done[:-1]
+                continue
+            if part == ".":
+                continue
+            here = self.path("/".join([*done, part]))
+            if not here.is_symlink():
+                done.append(part)
+                continue
+            hops -= 1
+            if hops < 0:
+                return None
+            target = os.readlink(here)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p] + parts
+        return "/" + "/".join(done)
+
     def glob(self, pattern: str) -> list[str]:
         """Host paths (as seen inside the root) that match a glob."""
         return sorted(

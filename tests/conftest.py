@@ -33,6 +33,14 @@ CONTAINER_ROOTS = (
     "nspawn-machined-v2",
     "podman-rootless-systemd-v2",
 )
+# RHEL 9 hosts for the STIG's user-namespace items (samples/roots/make_stig_roots.py).
+STIG_ROOTS = (
+    "stig-userns-conflict",
+    "stig-userns-container-host",
+    "stig-userns-not-applied",
+    "stig-userns-not-persisted",
+    "stig-userns-persisted",
+)
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (CI runs as root)")
 
@@ -139,7 +147,7 @@ def run(
     full_env = {**os.environ, **(env or {})}
     full_env.pop("NO_COLOR", None) if env is None or "NO_COLOR" not in env else None
     cmd = [*prefix, sys.executable, "-m", "nsaudit", *map(os.fspath, args)]
-    return subprocess.run(
+    proc = subprocess.run(
         cmd,
         capture_output=True,
         text=True,
@@ -148,6 +156,37 @@ def run(
         cwd=REPO,
         timeout=120,
     )
+    conforms(cmd[cmd.index("nsaudit") + 1 :], proc)
+    return proc
+
+
+def conforms(args: list[str], proc: subprocess.CompletedProcess[str]) -> None:
+    """Every JSON document a command prints validates against its published schema (`nsaudit
+    schema`), closed: a key the schema does not list is an error here, so neither can drift."""
+    formats = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--format"]
+    formats += [a.removeprefix("--format=") for a in args if a.startswith("--format=")]
+    as_json = "json" in formats
+    lines = "jsonl" in formats
+    exported = bool(args) and args[0] == "export" and "-o" not in args and "--output" not in args
+    if (
+        proc.returncode not in (0, 1)
+        or not proc.stdout.strip()
+        or not (as_json or exported or lines)
+    ):
+        return
+    from schema_check import validate
+
+    if lines:
+        for line in proc.stdout.splitlines():
+            document = json.loads(line)
+            validate(document, document["schema"])
+        return
+    if exported:
+        for line in proc.stdout.splitlines():
+            validate(json.loads(line), "nsaudit.bundle/1")
+        return
+    document = json.loads(proc.stdout)
+    validate(document, document["schema"])
 
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")

@@ -5,6 +5,8 @@ collector reads them as it reads the kernel's)."""
 from __future__ import annotations
 
 import random
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,19 @@ def process(
         for fd, target in fds.items():
             (base / "fd" / fd).symlink_to(target)
     return base
+
+
+def stig_running_only(path: Path, identifiers: bool = True) -> Path:
+    """The shipped STIG policy at `path`, checking the running value alone and applicable
+    whatever runs (tests/test_stig.py checks the boot-time value and not-applicable)."""
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    text = (samples / "policies" / "stig-user-namespaces.toml").read_text()
+    text = text.replace('not_applicable_if = "containers"\n', "").replace(
+        ", persisted = true }", " }"
+    )
+    if not identifiers:
+        text = re.sub(r"(?m)^identifiers = .*\n", "", text)
+    path.write_text(text)
+    # its kernel_exposure rule reads the data beside it
+    shutil.copytree(samples / "policies" / "data", path.parent / "data", dirs_exist_ok=True)
+    return path

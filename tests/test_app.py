@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLES
-from factories import kernel_report, ns, restriction, snap
+from conftest import REPO
+from factories import kernel_report, ns, restriction, snap, stig_running_only
 
 from nsaudit.app import database as app_database
 from nsaudit.app import fleet, inventory, policy
@@ -89,7 +89,7 @@ def test_compare_and_metrics(tmp_path: Path) -> None:
 
 def test_report_and_a_stored_check_of_a_named_host(tmp_path: Path) -> None:
     database = stored(tmp_path)
-    rules = str(SAMPLES / "policies" / "stig-user-namespaces.toml")
+    rules = str(stig_running_only(tmp_path / "stig.toml"))
     now = datetime(2026, 12, 3, tzinfo=UTC)
     result = policy.check(database, Settings(), policy=rules, hostname="db", now=now)
     user_limit = [r for r in result.results if "max_user_namespaces" in r.summary]

@@ -467,11 +467,22 @@ def test_real_sample_roots(tmp_path: Path) -> None:
 # --- the user-namespace sysctls and the unprivileged verdicts -----------------------------------
 
 
+# Ubuntu's switches around its AppArmor restriction, listed after the three older ones.
+UBUNTU_APPARMOR = (
+    "kernel.apparmor_restrict_unprivileged_unconfined",
+    "kernel.apparmor_restrict_unprivileged_userns_complain",
+    "kernel.unprivileged_userns_apparmor_policy",
+)
+
+
 def test_plain_kernel_allows_unprivileged_users_everything(tmp_path: Path) -> None:
     # KDOC-USER + USERNS7: a limit above 0 and neither distribution switch.
     root = tree(tmp_path / "r", limits={"user": "127574"})
     caps = detect(HostFS(root))
-    assert caps.restrictions == (
+    assert [(r.name, r.value, r.meaning) for r in caps.restrictions[3:]] == [
+        (name, None, "not on this kernel: no such switch") for name in UBUNTU_APPARMOR
+    ]
+    assert caps.restrictions[:3] == (
         Restriction(
             CLONE,
             f"{root}/proc/sys/kernel/unprivileged_userns_clone",
@@ -637,7 +648,10 @@ def test_no_proc_sys_leaves_every_switch_unknown(tmp_path: Path) -> None:
     kc = config(tmp_path / "c", ALL_Y)
     caps = detect(HostFS(root), kc)
     unread = f"unknown: no {root}/proc/sys to read"
-    assert caps.restrictions == (
+    assert [(r.name, r.meaning, r.read) for r in caps.restrictions[3:]] == [
+        (name, unread, False) for name in UBUNTU_APPARMOR
+    ]
+    assert caps.restrictions[:3] == (
         Restriction(
             CLONE, f"{root}/proc/sys/kernel/unprivileged_userns_clone", None, unread, False
         ),

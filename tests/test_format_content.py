@@ -299,6 +299,9 @@ DETECT_SYSCTLS = {
     "kernel.unprivileged_userns_clone": "0",
     "kernel.apparmor_restrict_unprivileged_userns": "",
     "user.max_user_namespaces": "31529",
+    "kernel.apparmor_restrict_unprivileged_unconfined": "",
+    "kernel.apparmor_restrict_unprivileged_userns_complain": "",
+    "kernel.unprivileged_userns_apparmor_policy": "",
 }
 
 

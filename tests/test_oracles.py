@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CONTAINER_ROOTS, KCONFIGS, ROOTS, by_type, run, run_json
+from conftest import CONTAINER_ROOTS, KCONFIGS, ROOTS, STIG_ROOTS, by_type, run, run_json
 
 TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 
@@ -102,6 +102,17 @@ ROOT_CASES: dict[str, Case] = {
         "restricted",
         ("apparmor_restrict_unprivileged_userns = 1", "AppArmor"),
     ),
+    # UBUNTU 24.04: the same restriction, with AppArmor's policy applied to unprivileged user
+    # namespaces (unprivileged_userns_apparmor_policy = 1): its bypasses are profiles, which
+    # detect lists (tests/test_apparmor.py), not a change of verdict.
+    "ubuntu2404-apparmor-userns": (
+        table(
+            via_userns_denied("apparmor_restrict_unprivileged_userns = 1"),
+            ("restricted", ("apparmor_restrict_unprivileged_userns = 1", "AppArmor")),
+        ),
+        "restricted",
+        ("apparmor_restrict_unprivileged_userns = 1", "AppArmor"),
+    ),
 }
 
 
@@ -153,7 +164,7 @@ def check(report: dict[str, Any], case: Case) -> None:
 
 def test_every_sample_root_and_kconfig_has_an_expectation() -> None:
     trees = {p.name for p in ROOTS.iterdir() if p.is_dir()}
-    assert trees == set(ROOT_CASES) | set(CONTAINER_ROOTS)
+    assert trees == set(ROOT_CASES) | set(CONTAINER_ROOTS) | set(STIG_ROOTS)
     assert {p.name for p in KCONFIGS.iterdir()} == set(KCONFIG_CASES)
 
 

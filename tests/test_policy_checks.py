@@ -412,6 +412,9 @@ def test_sysctl_names_are_those_the_readme_lists() -> None:
         "user.max_user_namespaces",
         "kernel.unprivileged_userns_clone",
         "kernel.apparmor_restrict_unprivileged_userns",
+        "kernel.apparmor_restrict_unprivileged_unconfined",
+        "kernel.apparmor_restrict_unprivileged_userns_complain",
+        "kernel.unprivileged_userns_apparmor_policy",
         "user.max_cgroup_namespaces",
         "user.max_ipc_namespaces",
         "user.max_mnt_namespaces",
@@ -965,7 +968,7 @@ def test_a_waiver_in_force_waives_a_failure_on_matching_hosts_only() -> None:
     result = run(rule(CountCheck("net", 1), w), failing("build-7"))
     assert result.outcome is Outcome.WAIVED
     assert result.waiver == WaiverNote(
-        ("web-*", "build-*"), "rootless builds", "2027-04-01", False, None
+        ("web-*", "build-*"), "rootless builds", "2027-04-01", False, None, "fail"
     )
     assert result.summary == "2 net namespaces (at most 1)"  # the failure is still told
     other = run(rule(CountCheck("net", 1), w), failing("db-1"))

@@ -282,7 +282,7 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
         ['kind = "sysctls"'],
         9,
         "unknown check kind 'sysctls'; known: capability, sysctl, count, holders, "
-        "unprivileged_owner, created, host_namespaces",
+        "unprivileged_owner, created, host_namespaces, apparmor_userns, kernel_exposure",
     ),
     (
         ['kind = "count"', 'type = "net"', "at_most = 1", "extra = 2"],
@@ -309,7 +309,10 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
         10,
         "check.name must be a sysctl nsaudit reads: user.max_user_namespaces, "
         "kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns, "
-        "user.max_cgroup_namespaces, user.max_ipc_namespaces, user.max_mnt_namespaces, "
+        "kernel.apparmor_restrict_unprivileged_unconfined, "
+        "kernel.apparmor_restrict_unprivileged_userns_complain, "
+        "kernel.unprivileged_userns_apparmor_policy, user.max_cgroup_namespaces, "
+        "user.max_ipc_namespaces, user.max_mnt_namespaces, "
         "user.max_net_namespaces, user.max_pid_namespaces, user.max_time_namespaces, "
         "user.max_uts_namespaces",
     ),

@@ -17,7 +17,28 @@ from nsaudit.render.escape import csv_cell, markdown_cell, terminal
 def test_every_format_has_a_formatter(fmt: OutputFormat) -> None:
     table = Table("t", ("A", "B"), (("1", "x"),))
     doc = Document("title", {"schema": "x/1"}, ("line",), (table,), table)
+    if fmt in RESULT_FORMATS:
+        doc = checked()
     assert formatter(fmt).render(doc).endswith("\n")
+
+
+# The formats of a policy's results, built from the check or report payload.
+RESULT_FORMATS = (OutputFormat.XCCDF, OutputFormat.ARF, OutputFormat.JSONL)
+
+
+def checked() -> Document:
+    from datetime import UTC, datetime
+
+    from conftest import SAMPLES
+    from factories import kernel_report, snap
+
+    from nsaudit.compliance import evaluate_offline
+    from nsaudit.policy.load import load
+    from nsaudit.views.check import document
+
+    policy = load(str(SAMPLES / "policies" / "container-host.toml"))
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    return document(evaluate_offline(snap(caps=kernel_report()), policy, "a test", now))
 
 
 @given(st.text())

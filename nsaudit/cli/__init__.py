@@ -20,6 +20,7 @@ from nsaudit.cli.hosts import compare, hosts, prune
 from nsaudit.cli.manpage import man
 from nsaudit.cli.metrics import metrics
 from nsaudit.cli.report import report
+from nsaudit.cli.schema import schema
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
 from nsaudit.errors import (
@@ -70,6 +71,7 @@ for command in (
     import_,
     prune,
     db,
+    schema,
     man,
 ):
     cli.add_command(command)

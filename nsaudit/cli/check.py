@@ -40,6 +40,9 @@ from nsaudit.settings import Settings
         OutputFormat.MARKDOWN,
         OutputFormat.CSV,
         OutputFormat.JUNIT,
+        OutputFormat.XCCDF,
+        OutputFormat.ARF,
+        OutputFormat.JSONL,
     ]
 )
 def check(

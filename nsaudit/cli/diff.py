@@ -42,7 +42,7 @@ from nsaudit.timespan import Duration
     help="Also list process-count changes (they never make the exit status 1).",
 )
 @db_option
-@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN])
+@common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.JSONL])
 def diff_command(
     old: SnapshotRef | None,
     new: SnapshotRef | None,

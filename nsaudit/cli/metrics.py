@@ -28,6 +28,6 @@ def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> i
     from nsaudit.views.metrics import prometheus
 
     found = published(Database(db), settings, hostname)
-    text = prometheus(found.snapshot, found.records)
+    text = prometheus(found.snapshot, found.records, other_host=hostname is not None)
     write_to(output, lambda f: f.write(text))
     return EXIT_OK

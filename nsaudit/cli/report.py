@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import click
 
 from nsaudit.cli.options import (
@@ -13,7 +16,8 @@ from nsaudit.cli.options import (
     policy_option,
 )
 from nsaudit.cli.output import to_stderr
-from nsaudit.errors import EXIT_FINDINGS, EXIT_OK
+from nsaudit.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from nsaudit.model import HostInfo
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import Duration
@@ -38,6 +42,13 @@ from nsaudit.timespan import Duration
     help="The period: history and rules about created namespaces cover this much (7d, 4w).",
 )
 @output_option("the report")
+@click.option(
+    "--per-host",
+    "per_host",
+    metavar="DIR",
+    help="Also write each host's own report into DIR, one file per host named after it "
+    "(web-1-<machine id>.xccdf.xml), for tools that take one host per file.",
+)
 @db_option
 @common_options(
     [
@@ -46,6 +57,9 @@ from nsaudit.timespan import Duration
         OutputFormat.HTML,
         OutputFormat.JSON,
         OutputFormat.JUNIT,
+        OutputFormat.XCCDF,
+        OutputFormat.ARF,
+        OutputFormat.JSONL,
     ]
 )
 def report(
@@ -54,6 +68,7 @@ def report(
     all_hosts: bool,
     since: Duration,
     output: str,
+    per_host: str | None,
     db: str,
     settings: Settings,
     common: Common,
@@ -66,13 +81,41 @@ def report(
     from nsaudit.store.database import Database
     from nsaudit.views.report import document
 
-    # JUnit XML is a test per rule: without a policy it would be an empty, passing suite.
-    junit = common.format is OutputFormat.JUNIT
+    # JUnit XML and XCCDF are a result per rule: without a policy they would say nothing.
+    junit = common.format in (OutputFormat.JUNIT, OutputFormat.XCCDF, OutputFormat.ARF)
     found = run_report(
         Database(db), settings, since, common.root, policy, hostnames, all_hosts, junit
     )
+    if per_host is not None and not os.path.isdir(per_host):
+        raise UsageError(f"--per-host {per_host}: not a directory; create it first")
     common.emit(document(found.hosts, found.since, found.now, found.policy), output)
     if output != "-":
         hosts = f"{len(found.hosts)} host{'s' if len(found.hosts) > 1 else ''}"
         to_stderr(f"wrote the report of {hosts} to {output}")
+    if per_host is not None:
+        for h in found.hosts:
+            name = os.path.join(per_host, host_file(h.snapshot.host, common.format))
+            common.emit(document([h], found.since, found.now, found.policy), name)
+        to_stderr(f"wrote {len(found.hosts)} per-host reports to {per_host}")
     return EXIT_FINDINGS if found.failed else EXIT_OK
+
+
+_EXTENSION = {
+    OutputFormat.TEXT: ".txt",
+    OutputFormat.MARKDOWN: ".md",
+    OutputFormat.HTML: ".html",
+    OutputFormat.JSON: ".json",
+    OutputFormat.JUNIT: ".junit.xml",
+    OutputFormat.XCCDF: ".xccdf.xml",
+    OutputFormat.ARF: ".arf.xml",
+    OutputFormat.JSONL: ".jsonl",
+}
+
+
+def host_file(host: HostInfo, fmt: OutputFormat) -> str:
+    """A host's file name: its name with anything but letters, digits, '.', '_' and '-' made
+    '_' (a host name is untrusted text: no '/', no '..'), and its machine id's start, so that
+    two hosts of one name do not share a file."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", host.hostname).lstrip(".") or "host"
+    machine = re.sub(r"[^0-9a-f]", "", (host.machine_id or "").lower())[:8] or "unknown"
+    return f"{name[:64]}-{machine}{_EXTENSION[fmt]}"

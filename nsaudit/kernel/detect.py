@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
-from nsaudit.kernel import kconfig, userns
+from nsaudit.kernel import apparmor, kconfig, sysctlconf, userns
 from nsaudit.kernel.kconfig import Kconfig, KconfigError
 from nsaudit.kernel.nstypes import SPECS, UMBRELLA, TypeSpec
 from nsaudit.kernel.release import at_least, same_series
@@ -49,6 +49,8 @@ def detect(host: HostFS, kconfig_file: str | None = None) -> Capabilities:
     user_status = next(t.status for t in types if t.type is NsType.USER)
     access = userns.unprivileged_access(user_status, restrictions, apparmor_active)
     types = [_with_unprivileged(t, access) for t in types]
+    persisted = sysctlconf.read(host, userns.CHECKED_SYSCTLS, warnings)
+    profiles = apparmor.userns_profiles(host, warnings)
     source = None
     if config is not None:
         source = KconfigSource(config.path, config.compressed, config.release, matches)
@@ -62,6 +64,8 @@ def detect(host: HostFS, kconfig_file: str | None = None) -> Capabilities:
         restrictions=restrictions,
         unprivileged_userns=access,
         warnings=tuple(warnings),
+        persisted=persisted,
+        userns_profiles=profiles,
     )
 
 

@@ -24,12 +24,15 @@ from nsaudit.model import (
     KconfigOption,
     KconfigSource,
     NsType,
+    PersistedSysctls,
     ProbeResult,
     ProbeRun,
     Restriction,
     Status,
+    SysctlSetting,
     TypeCapability,
     Unprivileged,
+    UsernsProfile,
 )
 
 SCHEMA = "nsaudit.detect/1"
@@ -56,6 +59,20 @@ def encode(caps: Capabilities) -> dict[str, object]:
             for p in caps.probes
         ],
         "warnings": list(caps.warnings),
+        "persisted_sysctls": _persisted_document(caps.persisted),
+        "userns_profiles": (
+            [asdict(p) for p in caps.userns_profiles] if caps.userns_profiles is not None else None
+        ),
+    }
+
+
+def _persisted_document(p: PersistedSysctls | None) -> dict[str, object] | None:
+    if p is None:
+        return None
+    return {
+        "files": list(p.files),
+        "settings": [asdict(s) for s in p.settings],
+        "unread": list(p.unread),
     }
 
 
@@ -104,8 +121,55 @@ def decode(document: object, path: str = "capabilities") -> CapabilityReport:
             for n, p in enumerate(js.items(c["probes"], js.at(path, "probes"), "objects"))
         ),
         warnings=_strings(c["warnings"], js.at(path, "warnings")),
+        # added to nsaudit.detect/1 later: absent (None) in an older report
+        persisted=_persisted(c.get("persisted_sysctls"), js.at(path, "persisted_sysctls")),
+        userns_profiles=_profiles(c.get("userns_profiles"), js.at(path, "userns_profiles")),
     )
     return CapabilityReport(caps, c)
+
+
+def _persisted(value: object, path: str) -> PersistedSysctls | None:
+    if value is None:
+        return None
+    p = _open(value, path, ("files", "settings", "unread"))
+    where = js.at(path, "settings")
+    settings = []
+    for n, item in enumerate(js.items(p["settings"], where, "objects")):
+        at = js.at(where, n)
+        s = _open(item, at, ("name", "value", "path", "line", "pattern"))
+        settings.append(
+            SysctlSetting(
+                js.string(s["name"], js.at(at, "name"), empty=False),
+                js.string(s["value"], js.at(at, "value")),
+                js.string(s["path"], js.at(at, "path"), empty=False),
+                js.integer(s["line"], js.at(at, "line"), low=1),
+                js.text(s["pattern"], js.at(at, "pattern"), null=True),
+            )
+        )
+    return PersistedSysctls(
+        _strings(p["files"], js.at(path, "files")),
+        tuple(settings),
+        _strings(p["unread"], js.at(path, "unread")),
+    )
+
+
+def _profiles(value: object, path: str) -> tuple[UsernsProfile, ...] | None:
+    if value is None:
+        return None
+    out = []
+    for n, item in enumerate(js.items(value, path, "objects")):
+        at = js.at(path, n)
+        p = _open(item, at, ("name", "attachment", "mode", "path", "line"))
+        out.append(
+            UsernsProfile(
+                js.string(p["name"], js.at(at, "name"), empty=False),
+                js.text(p["attachment"], js.at(at, "attachment"), null=True),
+                js.string(p["mode"], js.at(at, "mode"), empty=False),
+                js.string(p["path"], js.at(at, "path"), empty=False),
+                js.integer(p["line"], js.at(at, "line"), low=1),
+            )
+        )
+    return tuple(out)
 
 
 def _open(

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from nsaudit.hostfs import HostFS
-from nsaudit.model import Access, Answer, Restriction, Status, Unprivileged
+from nsaudit.model import NS_TYPE_NAMES, Access, Answer, Restriction, Status, Unprivileged
 
 CLONE_SWITCH = "kernel.unprivileged_userns_clone"
 APPARMOR_SWITCH = "kernel.apparmor_restrict_unprivileged_userns"
 MAX_USERNS = "user.max_user_namespaces"
+# Ubuntu's kernels (24.04 on): around the AppArmor restriction.
+APPARMOR_UNCONFINED = "kernel.apparmor_restrict_unprivileged_unconfined"
+APPARMOR_COMPLAIN = "kernel.apparmor_restrict_unprivileged_userns_complain"
+APPARMOR_POLICY = "kernel.unprivileged_userns_apparmor_policy"
 
-SYSCTLS = (CLONE_SWITCH, APPARMOR_SWITCH, MAX_USERNS)
+SYSCTLS = (
+    CLONE_SWITCH,
+    APPARMOR_SWITCH,
+    MAX_USERNS,
+    APPARMOR_UNCONFINED,
+    APPARMOR_COMPLAIN,
+    APPARMOR_POLICY,
+)
+# Every sysctl a policy may check: these, and the other types' limits beside max_user_namespaces.
+CHECKED_SYSCTLS = (
+    MAX_USERNS,
+    CLONE_SWITCH,
+    APPARMOR_SWITCH,
+    APPARMOR_UNCONFINED,
+    APPARMOR_COMPLAIN,
+    APPARMOR_POLICY,
+    *(f"user.max_{t}_namespaces" for t in NS_TYPE_NAMES if t != "user"),
+)
 
 
 def sysctl_path(name: str) -> str:
@@ -69,6 +90,8 @@ def _meaning(name: str, value: str | None, apparmor_active: bool | None) -> str:
         if value == "0":
             return "unprivileged users cannot create user namespaces; root still can"
         return "unprivileged users may create user namespaces"
+    if name in _APPARMOR_MEANINGS:
+        return _APPARMOR_MEANINGS[name][value == "0"]
     if value == "0":
         return "AppArmor does not restrict unprivileged user namespaces"
     meaning = (
@@ -78,6 +101,26 @@ def _meaning(name: str, value: str | None, apparmor_active: bool | None) -> str:
     if apparmor_active is False:
         meaning += "; AppArmor is not active, so this has no effect"
     return meaning
+
+
+_APPARMOR_MEANINGS = {
+    # (value not 0, value 0)
+    APPARMOR_UNCONFINED: (
+        "an unconfined process cannot move to a profile that grants userns (aa-exec -p) to get "
+        "around the restriction",
+        "an unconfined process may move to any profile that grants userns (aa-exec -p "
+        "PROFILE): a way around the restriction",
+    ),
+    APPARMOR_COMPLAIN: (
+        "a profile in complain mode is restricted too",
+        "a profile in complain mode only logs: its programs get user namespaces with capabilities",
+    ),
+    APPARMOR_POLICY: (
+        "AppArmor policy applies inside unprivileged user namespaces",
+        "AppArmor policy does not mediate unprivileged user namespaces, so the restriction has "
+        "no effect",
+    ),
+}
 
 
 def unprivileged_access(
@@ -96,7 +139,8 @@ def unprivileged_access(
         # A switch that may deny or restrict could not be read: never a guess of "allowed".
         return Answer(Access.UNKNOWN, f"{', '.join(unread)} could not be read")
     apparmor = values.get(APPARMOR_SWITCH)
-    if apparmor not in (None, "0") and apparmor_active is not False:
+    mediated = values.get(APPARMOR_POLICY) != "0"
+    if apparmor not in (None, "0") and apparmor_active is not False and mediated:
         return Answer(
             Access.RESTRICTED,
             f"{APPARMOR_SWITCH} = {apparmor}: created without capabilities "

@@ -3,6 +3,7 @@ kernel.py     the kernel's vocabulary: types, statuses, the capability report
 inventory.py  namespaces, their holders, containers, hosts, snapshots
 rows.py       what the store answers: saves, list lines, history
 results.py    a policy's results: outcomes, evidence, waivers, stored runs
+identifiers.py  the identifier families rules carry (CCE, CCI, STIG, ...), XCCDF's words
 columns.py    how a record declares its fields once
 
 Every name is imported from here: `from nsaudit.model import Namespace`."""
@@ -29,12 +30,15 @@ from nsaudit.model.kernel import (
     KconfigOption,
     KconfigSource,
     NsType,
+    PersistedSysctls,
     ProbeResult,
     ProbeRun,
     Restriction,
     Status,
+    SysctlSetting,
     TypeCapability,
     Unprivileged,
+    UsernsProfile,
 )
 from nsaudit.model.results import EvaluationRecord, Evidence, Outcome, RuleResult, WaiverNote
 from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
@@ -59,6 +63,7 @@ __all__ = [
     "NamespaceId",
     "NsType",
     "Outcome",
+    "PersistedSysctls",
     "ProbeResult",
     "ProbeRun",
     "Restriction",
@@ -70,9 +75,11 @@ __all__ = [
     "SnapshotRow",
     "Status",
     "Step",
+    "SysctlSetting",
     "TypeCapability",
     "UNSEEN",
     "Unprivileged",
+    "UsernsProfile",
     "WaiverNote",
     "column",
 ]

@@ -120,6 +120,52 @@ class Restriction:
 
 
 @dataclass(frozen=True)
+class SysctlSetting:
+    """One line of a sysctl.d file that sets a sysctl nsaudit checks. `pattern`: the key as
+    written when it was a glob (net.ipv4.conf.*.rp_filter), which an explicit key overrides."""
+
+    name: str
+    value: str
+    path: str
+    line: int
+    pattern: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class PersistedSysctls:
+    """What the boot-time sysctl files set, as systemd-sysctl applies them: `files` in the
+    order read (later ones override), `settings` in that order, `unread` the files or folders
+    that could not be read (each with its reason), so a missing setting may be in one."""
+
+    files: tuple[str, ...]
+    settings: tuple[SysctlSetting, ...]
+    unread: tuple[str, ...]
+
+    def of(self, name: str) -> tuple[SysctlSetting, ...]:
+        """The lines that set `name`, in the order applied; an explicit key beats every glob,
+        as in systemd-sysctl, so globs count only where no line names the sysctl itself."""
+        found = tuple(s for s in self.settings if s.name == name)
+        explicit = tuple(s for s in found if s.pattern is None)
+        return explicit or found
+
+
+@dataclass(frozen=True)
+class UsernsProfile:
+    """An AppArmor profile that grants `userns,`: a program run under it may create user
+    namespaces with capabilities despite kernel.apparmor_restrict_unprivileged_userns."""
+
+    name: str
+    attachment: str | None
+    mode: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """The outcome of one real unshare(2) of one type in a short-lived child process."""
 
@@ -153,6 +199,9 @@ class Capabilities:
     unprivileged_userns: Answer
     warnings: tuple[str, ...]
     probes: tuple[ProbeRun, ...] = field(default=())
+    # None: not recorded (an older nsaudit's report read neither)
+    persisted: PersistedSysctls | None = None
+    userns_profiles: tuple[UsernsProfile, ...] | None = None
 
     def of(self, ns_type: NsType) -> TypeCapability:
         return next(t for t in self.types if t.type is ns_type)

@@ -8,13 +8,16 @@ from enum import StrEnum
 
 class Outcome(StrEnum):
     """A rule's result on one host. `error`: the evidence the rule needs is not there;
-    `skip`: the rule does not apply (a kernel image has no running namespaces to check)."""
+    `skip`: the rule does not apply (a kernel image has no running namespaces to check);
+    `informational`: a fact for the assessor that is no verdict (a kernel release in a
+    vulnerability's upstream range, which a distribution may have patched)."""
 
     PASS = "pass"
     FAIL = "fail"
     WAIVED = "waived"
     ERROR = "error"
     SKIP = "skip"
+    INFORMATIONAL = "informational"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class WaiverNote:
     expires: str
     expired: bool
     approved_by: str | None
+    set_aside: str | None = None  # the outcome (fail or error) a waiver in force set aside
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class RuleResult:
     summary: str
     evidence: tuple[Evidence, ...]
     waiver: WaiverNote | None
+    identifiers: tuple[tuple[str, str], ...] = ()  # (family, value): policy/identifiers.py
 
 
 @dataclass(frozen=True)

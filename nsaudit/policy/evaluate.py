@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from nsaudit.model import Outcome, RuleResult, WaiverNote
+from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote
 from nsaudit.policy.checks import Subject, Verdict, period_unseen, unseen
 from nsaudit.policy.kinds import INVENTORY_KINDS
-from nsaudit.policy.rules import Policy, Rule, Waiver
+from nsaudit.policy.rules import CONDITIONS, Policy, Rule, Waiver
 
 
 def evaluate(policy: Policy, subject: Subject, today: date) -> tuple[RuleResult, ...]:
@@ -38,8 +39,43 @@ def _on_partial(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
     )
 
 
+def _applicable(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
+    """The verdict, unless a condition of the rule's not_applicable_if holds: then the rule
+    does not apply (skip). A condition nobody could see turns what is not a pass into an
+    error: the rule may not apply at all."""
+    if "containers" not in rule.not_applicable_if:
+        return verdict
+    # A root that runs nothing has no inventory: its containers are unknown, not none.
+    containers = None if subject.no_inventory else subject.snapshot.containers
+    if containers:
+        evidence = tuple(
+            Evidence(
+                f"container {c.name or c.id[:12]} ({c.runtime}"
+                + (f", image {c.image}" if c.image else "")
+                + ")"
+            )
+            for c in containers
+        )
+        n = len(containers)
+        return Verdict(
+            Outcome.SKIP,
+            f"not applicable: {CONDITIONS['containers']} ({n} container{'s' if n > 1 else ''})",
+            evidence,
+        )
+    if containers is None and verdict.outcome is not Outcome.PASS:
+        why = subject.no_inventory or "the snapshot does not record containers"
+        return Verdict(
+            Outcome.ERROR,
+            f"cannot tell whether the rule applies ({why}; it does not where "
+            f"{CONDITIONS['containers']}): {verdict.summary}",
+            verdict.evidence,
+        )
+    return verdict
+
+
 def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
     verdict = _on_partial(rule, subject, rule.check.evaluate(subject))
+    verdict = _applicable(rule, subject, verdict)
     outcome = verdict.outcome
     host = subject.snapshot.host.hostname
     matching = [w for w in rule.waivers if w.covers(host)]
@@ -47,7 +83,8 @@ def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
     waiver = None
     failed = outcome in (Outcome.FAIL, Outcome.ERROR)
     if failed and in_force:
-        outcome, waiver = Outcome.WAIVED, _note(in_force[0], today)
+        waiver = replace(_note(in_force[0], today), set_aside=outcome.value)
+        outcome = Outcome.WAIVED
     elif failed and matching:
         # Only expired waivers: the failure stands, and the report says why the waiver did not.
         waiver = _note(max(matching, key=lambda w: w.expires), today)
@@ -60,4 +97,5 @@ def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
         verdict.summary,
         verdict.evidence,
         waiver,
+        rule.identifiers,
     )

@@ -6,13 +6,14 @@ from typing import Any, Protocol
 
 from nsaudit.policy.checks import Check
 from nsaudit.policy.container_checks import HostNamespacesCheck
+from nsaudit.policy.exposure_checks import KernelExposureCheck
 from nsaudit.policy.inventory_checks import (
     CountCheck,
     CreatedCheck,
     HoldersCheck,
     UnprivilegedOwnerCheck,
 )
-from nsaudit.policy.kernel_checks import CapabilityCheck, SysctlCheck
+from nsaudit.policy.kernel_checks import AppArmorUsernsCheck, CapabilityCheck, SysctlCheck
 from nsaudit.policy.place import Place
 
 
@@ -38,6 +39,8 @@ KINDS: dict[str, Kind] = {
         UnprivilegedOwnerCheck,
         CreatedCheck,
         HostNamespacesCheck,
+        AppArmorUsernsCheck,
+        KernelExposureCheck,
     )
 }
 # The kinds whose evidence is the scan's inventory of processes and namespaces; capability

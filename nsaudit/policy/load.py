@@ -12,9 +12,9 @@ from typing import Any
 
 from nsaudit import userfile
 from nsaudit.errors import UsageError
-from nsaudit.policy import kinds
+from nsaudit.policy import identifiers, kinds
 from nsaudit.policy.place import Place, PolicyText, globs, optional_text
-from nsaudit.policy.rules import SEVERITIES, Policy, Rule, Waiver
+from nsaudit.policy.rules import CONDITIONS, SEVERITIES, Policy, Rule, Waiver
 
 MAX_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -29,6 +29,8 @@ _RULE_KEYS = {
     "check",
     "waiver",
     "partial",
+    "identifiers",
+    "not_applicable_if",
 }
 _PARTIAL = ("error", "accept")
 _WAIVER_KEYS = {"hosts", "reason", "expires", "approved_by"}
@@ -162,7 +164,18 @@ def _rule(where: PolicyText, n: int, rule: dict[str, Any]) -> Rule:
         parsed,
         tuple(_waiver(at, w, k) for k, w in enumerate(waivers)),
         partial == "accept",
+        identifiers.parse(at, rule),
+        _conditions(at, rule),
     )
+
+
+def _conditions(at: Place, rule: dict[str, Any]) -> tuple[str, ...]:
+    raw = rule.get("not_applicable_if", [])
+    values = [raw] if isinstance(raw, str) else raw
+    known = ", ".join(f"{k!r} ({why})" for k, why in CONDITIONS.items())
+    if not isinstance(values, list) or not all(v in CONDITIONS for v in values):
+        raise at.error(f"not_applicable_if is one or more of {known}", "not_applicable_if")
+    return tuple(values)
 
 
 def _waiver(at: Place, w: Any, waiver: int) -> Waiver:

@@ -9,6 +9,8 @@ from datetime import date
 from nsaudit.policy.checks import Check
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+# When a rule does not apply, in words: the STIG makes user namespaces N/A where containers run.
+CONDITIONS = {"containers": "containers are in use"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Rule:
     check: Check
     waivers: tuple[Waiver, ...]
     accept_partial: bool = False  # partial = "accept": a partial scan may still pass it
+    identifiers: tuple[tuple[str, str], ...] = ()  # (family, value): identifiers.py
+    not_applicable_if: tuple[str, ...] = ()  # conditions (CONDITIONS) that make it N/A
 
 
 @dataclass(frozen=True)

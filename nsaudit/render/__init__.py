@@ -16,6 +16,9 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     HTML = "html"
     JUNIT = "junit"
+    XCCDF = "xccdf"
+    JSONL = "jsonl"
+    ARF = "arf"
 
 
 def formatter(
@@ -42,6 +45,18 @@ def formatter(
             from nsaudit.render.junit import JunitFormat
 
             return JunitFormat()
+        case OutputFormat.JSONL:
+            from nsaudit.render.jsonl import JsonlFormat
+
+            return JsonlFormat()
+        case OutputFormat.XCCDF:
+            from nsaudit.render.xccdf import XccdfFormat
+
+            return XccdfFormat()
+        case OutputFormat.ARF:
+            from nsaudit.render.xccdf import ArfFormat
+
+            return ArfFormat()
 
 
 __all__ = ["Document", "Formatter", "OutputFormat", "Table", "cell", "formatter"]

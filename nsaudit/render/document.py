@@ -53,9 +53,10 @@ class Case:
     suite: str
     classname: str
     name: str
-    outcome: str  # pass, fail, waived, error
+    outcome: str  # pass, fail, waived, error, skip
     message: str
     details: str
+    identifiers: str = ""  # CCE-83956-3, CCI-000366, ...
 
 
 @dataclass(frozen=True)

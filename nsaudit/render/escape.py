@@ -1,4 +1,4 @@
-"""Untrusted text made safe for a terminal, a CSV cell or a Markdown cell."""
+"""Untrusted text made safe for a terminal, a CSV cell, a Markdown cell or XML text."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def terminal(text: str) -> str:
         else:  # eight digits, as Python writes it: U+E0001 is not U+E000 and a "1"
             out.append(f"\\U{code:08x}")
     return "".join(out)
+
+
+def xml_text(value: str) -> str:
+    """XML 1.0 cannot carry control characters at all: each line escaped as a terminal would
+    (ElementTree then escapes markup)."""
+    return "\n".join(terminal(line) for line in value.split("\n"))
 
 
 def csv_cell(text: str) -> str:

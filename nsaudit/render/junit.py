@@ -5,16 +5,11 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from nsaudit.render.document import Case, Document
-from nsaudit.render.escape import terminal
+from nsaudit.render.escape import xml_text as _text
 
 # How each outcome shows in JUnit: waived and not applicable rules are skipped, missing
 # evidence is an error.
 _ELEMENT = {"fail": "failure", "error": "error", "waived": "skipped", "skip": "skipped"}
-
-
-def _text(value: str) -> str:
-    """XML 1.0 cannot carry control characters at all: escape them as a terminal would."""
-    return "\n".join(terminal(line) for line in value.split("\n"))
 
 
 class JunitFormat:
@@ -41,15 +36,17 @@ class JunitFormat:
                     suite, "testcase", name=_text(c.name), classname=_text(c.classname), time="0"
                 )
                 element = _ELEMENT.get(c.outcome)
+                identifiers = f"identifiers: {c.identifiers}" if c.identifiers else ""
                 if element is not None:
                     child = ET.SubElement(testcase, element, message=_text(c.message))
                     if element != "skipped":
                         child.set("type", c.outcome)
                     child.text = _text(c.details)
+                    out = identifiers
                 else:
-                    ET.SubElement(testcase, "system-out").text = _text(
-                        "\n".join(x for x in (c.message, c.details) if x)
-                    )
+                    out = "\n".join(x for x in (c.message, c.details, identifiers) if x)
+                if out:
+                    ET.SubElement(testcase, "system-out").text = _text(out)
         for k, v in totals.items():
             root.set(k, str(v))
         root.set("time", "0")

@@ -8,7 +8,7 @@ from typing import Any
 
 from nsaudit import __version__
 from nsaudit.compliance import Evaluation
-from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote
+from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote, identifiers
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Case
 
@@ -29,6 +29,7 @@ def waiver_payload(w: WaiverNote | None) -> dict[str, Any] | None:
         "expires": w.expires,
         "expired": w.expired,
         "approved_by": w.approved_by,
+        "set_aside": w.set_aside,
     }
 
 
@@ -50,6 +51,7 @@ def result_payload(r: RuleResult) -> dict[str, Any]:
         "summary": r.summary,
         "evidence": [evidence_payload(e) for e in r.evidence],
         "waiver": waiver_payload(r.waiver),
+        "identifiers": identifiers.grouped(r.identifiers),
     }
 
 
@@ -94,12 +96,23 @@ def period_lines(c: Evaluation) -> tuple[str, ...]:
 
 
 def results_table(results: tuple[RuleResult, ...], section: str | None = None) -> Table:
+    """A row per rule; an IDENTIFIERS column when any rule carries identifiers."""
+    columns: tuple[str, ...] = ("RULE", "SEVERITY", "RESULT", "SUMMARY")
+    rows: list[tuple[str, ...]] = [
+        (r.rule_id, r.severity, r.outcome.value, r.summary) for r in results
+    ]
+    if any(r.identifiers for r in results):
+        columns += ("IDENTIFIERS",)
+        rows = [
+            (*row, identifiers.text(r.identifiers)) for row, r in zip(rows, results, strict=True)
+        ]
     return Table(
         "Policy results",
-        ("RULE", "SEVERITY", "RESULT", "SUMMARY"),
-        tuple((r.rule_id, r.severity, r.outcome.value, r.summary) for r in results),
+        columns,
+        tuple(rows),
         frozenset({"RESULT"}),
         section=section,
+        cut=frozenset({"SUMMARY", "IDENTIFIERS"}),
     )
 
 
@@ -128,7 +141,18 @@ def records(checked: Sequence[Evaluation]) -> Table:
     """A row per host and rule: what the CSV format writes."""
     return Table(
         None,
-        ("host", "policy", "rule", "severity", "result", "title", "summary", "evidence", "waiver"),
+        (
+            "host",
+            "policy",
+            "rule",
+            "severity",
+            "result",
+            "title",
+            "summary",
+            "evidence",
+            "waiver",
+            "identifiers",
+        ),
         tuple(
             (
                 c.snapshot.host.hostname,
@@ -140,6 +164,7 @@ def records(checked: Sequence[Evaluation]) -> Table:
                 r.summary,
                 " | ".join(e.text for e in r.evidence if e.text),
                 waiver_text(r.waiver) if r.waiver else "",
+                identifiers.text(r.identifiers),
             )
             for c in checked
             for r in c.results
@@ -162,6 +187,7 @@ def cases(c: Evaluation) -> tuple[Case, ...]:
                 r.outcome.value,
                 message,
                 "\n".join(e.text for e in r.evidence if e.text),
+                identifiers.text(r.identifiers),
             )
         )
     return tuple(out)

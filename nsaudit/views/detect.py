@@ -12,7 +12,12 @@ def document(caps: Capabilities) -> Document:
         title="nsaudit detect: kernel namespace capabilities",
         payload=encode(caps),
         lines=_lines(caps),
-        tables=(_types_table(caps), _restrictions_table(caps)),
+        tables=(
+            _types_table(caps),
+            _restrictions_table(caps),
+            *_boot_table(caps),
+            *_profiles_table(caps),
+        ),
         records=_records(caps),
         warnings=caps.warnings,
     )
@@ -113,6 +118,42 @@ def _restrictions_table(caps: Capabilities) -> Table:
         ("SYSCTL", "VALUE", "MEANING"),
         rows,
         cut=frozenset({"MEANING"}),
+    )
+
+
+def _boot_table(caps: Capabilities) -> tuple[Table, ...]:
+    """What the sysctl files set at boot, when they set any of these sysctls."""
+    if caps.persisted is None or not caps.persisted.settings:
+        return ()
+    rows = tuple(
+        (s.name, s.value, s.where + (f" (pattern {s.pattern})" if s.pattern else ""))
+        for s in caps.persisted.settings
+    )
+    return (
+        Table(
+            "Set at boot (sysctl.d, in the order applied)",
+            ("SYSCTL", "VALUE", "FILE"),
+            rows,
+            cut=frozenset({"FILE"}),
+        ),
+    )
+
+
+def _profiles_table(caps: Capabilities) -> tuple[Table, ...]:
+    """The AppArmor profiles that grant userns: a program run under one gets user namespaces
+    with capabilities despite kernel.apparmor_restrict_unprivileged_userns."""
+    if not caps.userns_profiles:
+        return ()
+    rows = tuple(
+        (p.name, p.mode, p.attachment or "-", f"{p.path}:{p.line}") for p in caps.userns_profiles
+    )
+    return (
+        Table(
+            "AppArmor profiles that grant userns (ways around the restriction)",
+            ("PROFILE", "MODE", "ATTACHED TO", "GRANTED AT"),
+            rows,
+            cut=frozenset({"ATTACHED TO", "GRANTED AT"}),
+        ),
     )
 
 

@@ -12,20 +12,36 @@ from nsaudit.model import EvaluationRecord, Outcome, Snapshot, Status
 from nsaudit.render.escape import terminal
 
 
-def prometheus(snap: Snapshot, records: Sequence[EvaluationRecord]) -> str:
+def prometheus(
+    snap: Snapshot, records: Sequence[EvaluationRecord], other_host: bool = False
+) -> str:
     """The metrics text: namespaces per type, capability status per type, snapshot time and
-    partial, and per policy its failing rules and last check."""
+    partial, and per policy its failing rules and last check.
+
+    Of this host (the textfile collector's case) the metrics carry no `host` label: Prometheus
+    names the target itself (`instance`), and a second name for it would disagree when the
+    host is renamed. `other_host`: they describe another host of a fleet database, so each
+    carries `host`."""
     # Label values are quoted by the library, but a host name's control characters would
     # still reach a terminal: escaped like any untrusted text.
-    host = terminal(snap.host.hostname)
+    host = (terminal(snap.host.hostname),) if other_host else ()
     registry = CollectorRegistry()
 
-    def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
-        return Gauge(name, doc, ["host", *labels], registry=registry)
+    class Labelled:
+        def __init__(self, gauge: Gauge) -> None:
+            self.gauge = gauge
+
+        def labels(self, *values: str) -> Gauge:
+            labelled = (*host, *values)
+            return self.gauge.labels(*labelled) if labelled else self.gauge
+
+    def gauge(name: str, doc: str, labels: list[str]) -> Labelled:
+        names = ["host", *labels] if other_host else labels
+        return Labelled(Gauge(name, doc, names, registry=registry))
 
     namespaces = gauge("nsaudit_namespaces", "Namespaces in the latest snapshot.", ["type"])
     for ns_type, count in snap.counts().items():
-        namespaces.labels(host, ns_type).set(count)
+        namespaces.labels(ns_type).set(count)
     status = gauge(
         "nsaudit_capability_status",
         "1 for the namespace type's status in the latest capability report.",
@@ -33,17 +49,17 @@ def prometheus(snap: Snapshot, records: Sequence[EvaluationRecord]) -> str:
     )
     for t in snap.capabilities.value.types if snap.capabilities else ():
         for s in Status:
-            status.labels(host, t.type.value, s.value).set(int(t.status is s))
+            status.labels(t.type.value, s.value).set(int(t.status is s))
     gauge(
         "nsaudit_last_snapshot_timestamp_seconds",
         "When the latest snapshot was taken (Unix time).",
         [],
-    ).labels(host).set(datetime.fromisoformat(snap.taken_at).timestamp())
+    ).labels().set(datetime.fromisoformat(snap.taken_at).timestamp())
     gauge(
         "nsaudit_snapshot_partial",
         "1 when the latest snapshot could not read every process.",
         [],
-    ).labels(host).set(int(snap.partial))
+    ).labels().set(int(snap.partial))
     failing = gauge(
         "nsaudit_policy_rule_failing",
         "1 when the rule failed (or lacked evidence) in the last check of its policy.",
@@ -60,9 +76,9 @@ def prometheus(snap: Snapshot, records: Sequence[EvaluationRecord]) -> str:
     bad = (Outcome.FAIL.value, Outcome.ERROR.value)
     for record in records:
         for rule_id, severity, outcome in record.outcomes:
-            failing.labels(host, record.policy_name, rule_id, severity).set(int(outcome in bad))
-        failures.labels(host, record.policy_name).set(sum(o in bad for _, _, o in record.outcomes))
-        checked.labels(host, record.policy_name).set(
+            failing.labels(record.policy_name, rule_id, severity).set(int(outcome in bad))
+        failures.labels(record.policy_name).set(sum(o in bad for _, _, o in record.outcomes))
+        checked.labels(record.policy_name).set(
             datetime.fromisoformat(record.checked_at).timestamp()
         )
     return generate_latest(registry).decode()

@@ -20,6 +20,7 @@ from nsaudit.model import (
     HistoryPoint,
     NamespaceId,
     Outcome,
+    identifiers,
 )
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
@@ -271,8 +272,17 @@ def _host_payload(h: HostReport) -> dict[str, Any]:
 def _rules_table(policy: Policy) -> Table:
     return Table(
         f"Policy {policy.name}: {policy.title}",
-        ("RULE", "SEVERITY", "TITLE", "REFERENCES"),
-        tuple((r.id, r.severity, r.title, "; ".join(r.references) or "-") for r in policy.rules),
+        ("RULE", "SEVERITY", "TITLE", "IDENTIFIERS", "REFERENCES"),
+        tuple(
+            (
+                r.id,
+                r.severity,
+                r.title,
+                identifiers.text(r.identifiers) or "-",
+                "; ".join(r.references) or "-",
+            )
+            for r in policy.rules
+        ),
         section="Policy",
     )
 
