@@ -7,7 +7,7 @@ not a finding"); a rule that does not apply is `notapplicable`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -84,14 +84,10 @@ def hosts_of(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def benchmark(
-    payload: Mapping[str, Any], hosts: Sequence[dict[str, Any]] | None = None
-) -> ET.Element:
-    """The Benchmark: the policy's rules, then a TestResult for each host (all of them, or
-    `hosts`, as a per-host file has one)."""
+def benchmark(payload: Mapping[str, Any]) -> ET.Element:
+    """The Benchmark: the policy's rules, then a TestResult for each host."""
     policy = payload["policy"]
     every = hosts_of(payload)
-    chosen = every if hosts is None else list(hosts)
     bench = ET.Element(
         _q("Benchmark"),
         {
@@ -109,7 +105,7 @@ def benchmark(
     rules = every[0]["results"] if every else []
     for r in rules:
         _rule(bench, r)
-    for n, host in enumerate(chosen, 1):
+    for n, host in enumerate(every, 1):
         _test_result(bench, policy, host, n)
     return bench
 
