@@ -37,6 +37,13 @@ def oscap() -> str:
     return found
 
 
+def oscap_reads(oscap: str, *args: str | Path) -> str:
+    """What the real oscap prints for these arguments; it must succeed."""
+    proc = subprocess.run([oscap, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def xccdf(*args: str | Path) -> str:
     proc = run(*args, "--format", "xccdf")
     assert proc.returncode in (0, 1), proc.stderr
@@ -113,15 +120,11 @@ def test_oscap_reads_the_result_and_writes_its_report(
 ) -> None:
     results = tmp_path / "results.xml"
     results.write_text(xccdf("check", "--root", ROOTS / "stig-userns-conflict", "--policy", STIG))
-    valid = subprocess.run([oscap, "xccdf", "validate", str(results)], capture_output=True,
-                           text=True, timeout=120)  # fmt: skip
-    assert valid.returncode == 0, valid.stdout + valid.stderr
-    report = subprocess.run([oscap, "xccdf", "generate", "report", str(results)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert report.returncode == 0, report.stderr
-    assert "xccdf_org.nsaudit_rule_RHEL-09-213105" in report.stdout
-    assert "CCE-83956-3" in report.stdout
-    assert "conflict.example.org" in report.stdout
+    oscap_reads(oscap, "xccdf", "validate", results)
+    report = oscap_reads(oscap, "xccdf", "generate", "report", results)
+    assert "xccdf_org.nsaudit_rule_RHEL-09-213105" in report
+    assert "CCE-83956-3" in report
+    assert "conflict.example.org" in report
 
 
 def test_a_fleet_report_has_a_test_result_per_host(tmp_path: Path, xccdf_schema: Any) -> None:
@@ -203,10 +206,5 @@ def test_arf_wraps_the_same_results_and_oscap_reads_it(tmp_path: Path, oscap: st
     ]
     path = tmp_path / "results-arf.xml"
     path.write_text(text)
-    valid = subprocess.run([oscap, "ds", "rds-validate", str(path)], capture_output=True,
-                           text=True, timeout=120)  # fmt: skip
-    assert valid.returncode == 0, valid.stdout + valid.stderr
-    report = subprocess.run([oscap, "xccdf", "generate", "report", str(path)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert report.returncode == 0, report.stderr
-    assert "CCE-83956-3" in report.stdout
+    oscap_reads(oscap, "ds", "rds-validate", path)
+    assert "CCE-83956-3" in oscap_reads(oscap, "xccdf", "generate", "report", path)
