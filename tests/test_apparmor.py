@@ -4,6 +4,7 @@ and the profiles that grant `userns,` (the way around it), on an Ubuntu 24.04-li
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from conftest import ROOTS, SAMPLES, run, run_json
@@ -93,3 +94,47 @@ def test_no_apparmor_folder_is_no_profile_and_an_unreadable_one_is_unknown(tmp_p
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/apparmor.d").write_text("not a folder")
     assert userns_profiles(HostFS(tmp_path), []) == ()
+
+
+def test_what_is_skipped_and_what_is_still_read(tmp_path: Path) -> None:
+    host = write(
+        tmp_path,
+        {
+            ".hidden": "profile hidden /x {\n  userns,\n}\n",
+            "apache2.d/site": "profile site /y {\n  userns,\n}\n",  # a folder, not a profile
+            "b-latin": (
+                "profile latin /z flags=(complain,attach_disconnected) {\n  userns, # a\xe9\n}\n"
+            ),
+            "c-var": "@{HOME}/bin/tool {\n  userns, # one # two\n}\n",
+            "d-kill": (
+                "profile k /k flags=(kill) {\n  userns,\n  include if exists <local/none>\n}\n"
+            ),
+            "e-vars": "profile v /v {\n  @{PROC}/{a,b}/ r,\n  userns,\n}\n",
+        },
+    )
+    warnings = ["earlier"]
+    found = userns_profiles(host, warnings)
+    assert found is not None
+    assert [(p.name, p.attachment, p.mode, p.line) for p in found] == [
+        ("latin", "/z", "complain", 2),
+        ("@{HOME}/bin/tool", "@{HOME}/bin/tool", "enforce", 2),
+        ("k", "/k", "kill", 2),
+        ("v", "/v", "enforce", 3),  # braces of variables and alternations open no block
+    ]
+    assert warnings == ["earlier"]  # a missing local/ include is no warning
+
+
+def test_an_unreadable_profile_is_a_warning_and_the_others_are_read(tmp_path: Path) -> None:
+    host = write(tmp_path, {"b-ok": "profile ok /ok {\n  userns,\n}\n"})
+    os.mkfifo(tmp_path / "etc/apparmor.d/a-fifo")
+    warnings: list[str] = []
+    found = userns_profiles(host, warnings)
+    assert [p.name for p in found or ()] == ["ok"]
+    assert warnings == []  # a FIFO is no regular file: not a profile at all
+    (tmp_path / "etc/apparmor.d/a-big").write_bytes(b"x" * (1024 * 1024 + 1))
+    found = userns_profiles(host, warnings)
+    assert [p.name for p in found or ()] == ["ok"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"AppArmor profile {tmp_path}/etc/apparmor.d/a-big cannot be read"
+    )

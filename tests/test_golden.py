@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOTS, SAMPLES, needs_root
+from conftest import ROOTS, SAMPLES, conforms, needs_root
 from factories import process
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -246,6 +246,7 @@ def _run(case: Case, workdir: Path) -> Outcome:
         cwd=place,
         timeout=300,
     )
+    conforms(args, proc)  # every JSON output against its published schema
     out = Outcome(proc.returncode, proc.stdout, proc.stderr)
     for path, word in ((str(db), "$DB"), (str(workdir), WORK)):
         out = Outcome(out.code, out.stdout.replace(path, word), out.stderr.replace(path, word))

@@ -256,3 +256,102 @@ def test_not_applicable_if_names_its_conditions(tmp_path: Path) -> None:
         2,
         "not_applicable_if is one or more of 'containers' (containers are in use)",
     )
+
+
+# In-process: a rule's identifiers, word for word.
+
+
+def identifiers_of(table: object) -> tuple[tuple[str, str], ...]:
+    from nsaudit.policy.identifiers import parse
+    from nsaudit.policy.place import Place, PolicyText
+
+    at = Place(PolicyText("p.toml", '[[rule]]\nid = "R1"\nidentifiers = {}\n'), 0, "R1")
+    return parse(at, {"identifiers": table} if table is not None else {})
+
+
+def test_identifiers_in_family_order_each_once() -> None:
+    assert identifiers_of(None) == ()
+    assert identifiers_of({}) == ()
+    got = identifiers_of(
+        {"nist": ["CM-6 b", "AC-6 (10)"], "cce": "CCE-83956-3", "cci": ["CCI-000366", "CCI-000366"]}
+    )
+    assert got == (
+        ("cce", "CCE-83956-3"),
+        ("cci", "CCI-000366"),
+        ("nist", "CM-6 b"),
+        ("nist", "AC-6 (10)"),
+    )
+    every = {
+        "cce": "CCE-82211-4", "cci": "CCI-000366", "srg": "SRG-OS-000480-GPOS-00227",
+        "stig": "RHEL-09-213105", "vuln": "V-257816", "stig_rule": "SV-257816r942981_rule",
+        "cis": "Bottlerocket 1.4.4", "nist": "SC-39",
+    }  # fmt: skip
+    assert [k for k, _ in identifiers_of(every)] == list(every)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("CCE-83956-3", 'identifiers is a table such as identifiers = { cce = "CCE-83956-3", '
+                        'cci = ["CCI-000366"] }'),
+        ({"ccx": "x"}, "unknown identifier family 'ccx'; known: cce, cci, srg, stig, vuln, "
+                       "stig_rule, cis, nist"),
+        ({"cce": []}, "identifiers.cce is a string or a list of strings"),
+        ({"cce": 5}, "identifiers.cce is a string or a list of strings"),
+        ({"cci": [5]}, "identifiers.cci: 5 is not a CCI identifier (e.g. CCI-000366)"),
+        ({"cce": "CCE-83956-3 "}, "identifiers.cce: 'CCE-83956-3 ' is not a CCE identifier "
+                                  "(e.g. CCE-83956-3)"),
+        ({"vuln": "SV-257816"}, "identifiers.vuln: 'SV-257816' is not a Vul ID identifier "
+                                "(e.g. V-257816)"),
+        ({"stig_rule": "SV-257816r1"}, "identifiers.stig_rule: 'SV-257816r1' is not a Rule ID "
+                                       "identifier (e.g. SV-257816r942981_rule)"),
+        ({"srg": "SRG-OS-480"}, "identifiers.srg: 'SRG-OS-480' is not a SRG identifier "
+                                "(e.g. SRG-OS-000480-GPOS-00227)"),
+        ({"stig": "rhel-09-213105"}, "identifiers.stig: 'rhel-09-213105' is not a STIG ID "
+                                     "identifier (e.g. RHEL-09-213105)"),
+        ({"nist": "CM6"}, "identifiers.nist: 'CM6' is not a NIST 800-53 identifier (e.g. CM-6 b)"),
+        ({"cis": "1"}, "identifiers.cis: '1' is not a CIS identifier (e.g. Bottlerocket 1.4.4)"),
+    ],
+)  # fmt: skip
+def test_each_identifier_mistake_in_words(table: object, problem: str) -> None:
+    from nsaudit.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        identifiers_of(table)
+    assert str(e.value) == f"policy p.toml, line 3, rule R1: {problem}"
+
+
+def test_a_masked_name_reads_nothing_and_warns_of_nothing(tmp_path: Path) -> None:
+    host = tree(tmp_path, {"usr/lib/sysctl.d/50-x.conf": f"{MAX} = 9\n"})
+    (tmp_path / "etc/sysctl.d").mkdir(parents=True)
+    os.symlink("/dev/null", tmp_path / "etc/sysctl.d/50-x.conf")
+    p = persisted(host)
+    assert (p.files, p.settings, p.unread) == ((), (), ())
+
+
+def test_values_keep_their_own_equals_signs_and_bad_bytes(tmp_path: Path) -> None:
+    host = tree(tmp_path, {})
+    (tmp_path / "etc/sysctl.d").mkdir(parents=True)
+    (tmp_path / "etc/sysctl.d/10-a.conf").write_bytes(f"{MAX} = a=b\xff\n".encode("latin-1"))
+    (setting,) = persisted(host).of(MAX)
+    assert setting.value == "a=b\ufffd"
+    assert (setting.path, setting.line) == (str(tmp_path / "etc/sysctl.d/10-a.conf"), 1)
+
+
+def test_a_glob_line_names_its_file_and_line(tmp_path: Path) -> None:
+    host = tree(tmp_path, {"etc/sysctl.d/10-a.conf": "\n# x\nuser.max_*_namespaces = 5\n"})
+    (setting,) = persisted(host).of(MAX)
+    assert (setting.path, setting.line, setting.pattern) == (
+        str(tmp_path / "etc/sysctl.d/10-a.conf"), 3, "user.max_*_namespaces"
+    )  # fmt: skip
+
+
+def test_unread_files_are_warnings_after_the_earlier_ones(tmp_path: Path) -> None:
+    host = tree(tmp_path, {"etc/sysctl.d/20-ok.conf": f"{MAX} = 0\n"})
+    os.mkfifo(tmp_path / "etc/sysctl.d/10-fifo.conf")
+    warnings = ["earlier"]
+    p = sysctlconf.read(host, (MAX,), warnings)
+    assert warnings[0] == "earlier" and len(warnings) == 2
+    assert warnings[1].startswith(f"boot-time sysctl file {tmp_path}/etc/sysctl.d/10-fifo.conf")
+    # the files after an unreadable one are still read
+    assert [s.value for s in p.of(MAX)] == ["0"]
