@@ -355,3 +355,27 @@ def test_unread_files_are_warnings_after_the_earlier_ones(tmp_path: Path) -> Non
     assert warnings[1].startswith(f"boot-time sysctl file {tmp_path}/etc/sysctl.d/10-fifo.conf")
     # the files after an unreadable one are still read
     assert [s.value for s in p.of(MAX)] == ["0"]
+
+
+def test_the_diff_tells_a_changed_boot_value_and_a_new_bypass_profile() -> None:
+    from dataclasses import replace
+
+    from nsaudit.analysis.diff import CapabilityChange, capability_changes
+    from nsaudit.model import UsernsProfile
+
+    def report(value: str | None, profiles: tuple[UsernsProfile, ...] | None) -> Any:
+        base = kernel_report()
+        files = None
+        if value is not None:
+            line = SysctlSetting(MAX, value, "/etc/sysctl.d/90.conf", 2)
+            files = PersistedSysctls(("/etc/sysctl.d/90.conf",), (line,), ())
+        return replace(base, value=replace(base.value, persisted=files, userns_profiles=profiles))
+
+    busybox = UsernsProfile("busybox", "/usr/bin/busybox", "unconfined", "/etc/apparmor.d/b", 8)
+    assert capability_changes(report("0", ()), report("28633", (busybox,))) == [
+        CapabilityChange("apparmor.userns_profile.busybox", None, "unconfined"),
+        CapabilityChange("sysctl.at_boot.user.max_user_namespaces", "0", "28633"),
+    ]
+    assert capability_changes(report("0", ()), report("0", ())) == []
+    # A report of an nsaudit that did not read them: the upgrade is no change of the host.
+    assert capability_changes(report(None, None), report("28633", (busybox,))) == []

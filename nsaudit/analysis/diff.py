@@ -165,17 +165,43 @@ def facts(stored: CapabilityReport | None) -> dict[str, object]:
         out[f"types.{name}.unprivileged"] = t.unprivileged.value.value
     for r in report.restrictions:
         out[f"sysctl.{r.name}"] = r.value
+    if report.persisted is not None:
+        for name in sorted({s.name for s in report.persisted.settings}):
+            out[f"{AT_BOOT}{name}"] = report.persisted.of(name)[-1].value
+    for p in report.userns_profiles or ():
+        out[f"{USERNS_PROFILE}{p.name}"] = p.mode
     return out
+
+
+# Facts a report records only since nsaudit read them (None in an older report): compared only
+# when both reports have them, so that an upgrade is not a change of the host.
+AT_BOOT = "sysctl.at_boot."
+USERNS_PROFILE = "apparmor.userns_profile."
+
+
+def _recorded(stored: CapabilityReport | None) -> set[str]:
+    if stored is None:
+        return set()
+    report = stored.value
+    return {
+        prefix
+        for prefix, value in (
+            (AT_BOOT, report.persisted),
+            (USERNS_PROFILE, report.userns_profiles),
+        )
+        if value is not None
+    }
 
 
 def capability_changes(
     old: CapabilityReport | None, new: CapabilityReport | None
 ) -> list[CapabilityChange]:
     a, b = facts(old), facts(new)
+    later = {AT_BOOT, USERNS_PROFILE} - (_recorded(old) & _recorded(new))
     return [
         CapabilityChange(k, a.get(k), b.get(k))
         for k in sorted(a.keys() | b.keys())
-        if a.get(k) != b.get(k)
+        if a.get(k) != b.get(k) and not k.startswith(tuple(later))
     ]
 
 
