@@ -72,53 +72,36 @@ def _changes(payload: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     }
     for change in ("created", "vanished"):
         for ns in payload[change]:
-            yield {**base, "change": change, **_namespace(ns), "fields": [], "detail": None}
+            yield _line(base, change, [], None, **_namespace(ns))
     for c in payload["changed"]:
         if not c["noise"]:
-            detail = c["note"]
-            yield {**base, "change": "changed", **_namespace(c["new"]), "fields": c["fields"],
-                   "detail": detail}  # fmt: skip
+            yield _line(base, "changed", c["fields"], c["note"], **_namespace(c["new"]))
     for e in payload["containers"]:
         c = e["new"] or e["old"]
-        yield {
-            **base,
-            "change": f"container {e['event']}",
-            "type": None,
-            "inode": None,
-            "pid": c["pid"],
-            "command": None,
-            "user": None,
-            "container": c["id"],
-            "container_name": c["name"],
-            "image": c["image"],
-            "fields": [],
-            "detail": f"{len(e['created'])} namespaces created, {len(e['vanished'])} vanished",
-        }
+        detail = f"{len(e['created'])} namespaces created, {len(e['vanished'])} vanished"
+        yield _line(base, f"container {e['event']}", [], detail, pid=c["pid"], container=c["id"],
+                    container_name=c["name"], image=c["image"])  # fmt: skip
     for cap in payload["capabilities"]:
-        yield {
-            **base,
-            "change": "capability",
-            "type": None,
-            "inode": None,
-            "pid": None,
-            "command": None,
-            "user": None,
-            "container": None,
-            "container_name": None,
-            "image": None,
-            "fields": [cap["key"]],
-            "detail": f"{cap['key']}: {cap['old']} -> {cap['new']}",
-        }
+        detail = f"{cap['key']}: {cap['old']} -> {cap['new']}"
+        yield _line(base, "capability", [cap["key"]], detail)
+
+
+# What a change line says of its subject: null where the change has none (a capability).
+_SUBJECT = ("type", "inode", "pid", "command", "user", "container", "container_name", "image")
+
+
+def _line(
+    base: Mapping[str, Any], change: str, fields: list[str], detail: str | None, **subject: Any
+) -> dict[str, Any]:
+    return {
+        **base,
+        "change": change,
+        **{k: subject.get(k) for k in _SUBJECT},
+        "fields": fields,
+        "detail": detail,
+    }
 
 
 def _namespace(ns: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "type": ns["type"],
-        "inode": ns["inode"],
-        "pid": ns["pid"],
-        "command": ns["command"],
-        "user": ns["user"],
-        "container": ns.get("container"),
-        "container_name": None,
-        "image": None,
-    }
+    keys = ("type", "inode", "pid", "command", "user")
+    return {**{k: ns[k] for k in keys}, "container": ns.get("container")}
