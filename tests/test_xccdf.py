@@ -11,7 +11,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import ROOTS, SAMPLES, run
+from conftest import ROOTS, SAMPLES, assert_clean_error, run
 from factories import policy_file, rule_toml
 
 XSD = Path("/usr/share/openscap/schemas/xccdf/1.2/xccdf_1.2.xsd")
@@ -208,3 +208,14 @@ def test_arf_wraps_the_same_results_and_oscap_reads_it(tmp_path: Path, oscap: st
     path.write_text(text)
     oscap_reads(oscap, "ds", "rds-validate", path)
     assert "CCE-83956-3" in oscap_reads(oscap, "xccdf", "generate", "report", path)
+
+
+def test_per_host_needs_an_existing_folder_and_writes_nothing_else(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    assert run("audit", "--root", ROOTS / "stig-userns-persisted", "--db", db).returncode in (0, 1)
+    before = db.read_bytes()
+    proc = run("report", "--all-hosts", "--db", db, "--policy", STIG, "--format", "xccdf",
+               "--per-host", tmp_path / "none", "-o", tmp_path / "all.xml")  # fmt: skip
+    assert_clean_error(proc, 2, "--per-host", "not a directory; create it first")
+    assert not (tmp_path / "all.xml").exists() and not (tmp_path / "none").exists()
+    assert db.read_bytes() == before
