@@ -1,11 +1,14 @@
 """XCCDF 1.2 results (`--format xccdf`): valid against the XCCDF 1.2 schema that Debian's
-openscap-common ships, read by the real `oscap`, with identifiers and waivers where the schema
-puts them."""
+openscap-common ships, read by the real `oscap` and by MITRE SAF (Heimdall's reader), with
+identifiers and waivers where the schema puts them."""
 
 from __future__ import annotations
 
+import html
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -13,6 +16,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from conftest import ROOTS, SAMPLES, assert_clean_error, run
 from factories import policy_file, rule_toml
+
+from nsaudit.model.identifiers import XCCDF_SEVERITY
+from nsaudit.render.xccdf import RESULT
 
 XSD = Path("/usr/share/openscap/schemas/xccdf/1.2/xccdf_1.2.xsd")
 NS = {"x": "http://checklists.nist.gov/xccdf/1.2"}
@@ -34,6 +40,14 @@ def oscap() -> str:
     found = shutil.which("oscap")
     if found is None:
         pytest.skip("needs the oscap tool (Debian's openscap-scanner; .ci/run installs it)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def saf() -> str:
+    found = shutil.which("saf")
+    if found is None:
+        pytest.skip("needs MITRE SAF's saf (npm's @mitre/saf; .ci/run installs it)")
     return found
 
 
@@ -73,6 +87,8 @@ def test_a_stig_check_is_valid_xccdf_with_its_identifiers(xccdf_schema: Any) -> 
                for m in messages)  # fmt: skip
     root = ET.fromstring(text)
     assert root.findtext("x:TestResult/x:target", namespaces=NS) == "conflict.example.org"
+    test = root.find("x:TestResult", NS)
+    assert test is not None and test.get("start-time", "~") <= test.get("end-time", "")
     facts = {f.get("name"): f.text for f in root.findall(".//x:fact", NS)}
     assert facts["urn:xccdf:fact:asset:identifier:machine_id"] == (
         (ROOTS / "stig-userns-conflict/etc/machine-id").read_text().strip()
@@ -184,30 +200,75 @@ def test_a_report_without_a_policy_cannot_be_xccdf(tmp_path: Path) -> None:
 
 
 ARF_XSD = Path("/usr/share/openscap/schemas/arf/1.1/asset-reporting-format_1.1.0.xsd")
+ARF_NS = {"arf": "http://scap.nist.gov/schema/asset-reporting-format/1.1",
+          "ai": "http://scap.nist.gov/schema/asset-identification/1.1",
+          "core": "http://scap.nist.gov/schema/reporting-core/1.1",
+          "ds": "http://scap.nist.gov/schema/scap/source/1.2", **NS}  # fmt: skip
 
 
-def test_arf_wraps_the_same_results_and_oscap_reads_it(tmp_path: Path, oscap: str) -> None:
+@pytest.fixture(scope="session")
+def arf_schema() -> Any:
     if not ARF_XSD.exists():
         pytest.skip("needs Debian's openscap-common (its ARF 1.1 schema; .ci/run installs it)")
     import xmlschema
 
+    return xmlschema.XMLSchema(str(ARF_XSD))
+
+
+def test_arf_wraps_the_same_results_as_oscap_does_and_oscap_reads_it(
+    tmp_path: Path, oscap: str, arf_schema: Any
+) -> None:
     text = run("check", "--root", ROOTS / "stig-userns-conflict", "--policy", STIG,
                "--format", "arf").stdout  # fmt: skip
-    xmlschema.XMLSchema(str(ARF_XSD)).validate(text)
-    arf = {"arf": "http://scap.nist.gov/schema/asset-reporting-format/1.1",
-           "ai": "http://scap.nist.gov/schema/asset-identification/1.1", **NS}  # fmt: skip
+    arf_schema.validate(text)
     root = ET.fromstring(text)
-    assert root.findtext(".//ai:hostname", namespaces=arf) == "conflict.example.org"
-    inner = root.find("arf:reports/arf:report/arf:content/x:Benchmark", arf)
-    assert inner is not None
-    same = xccdf("check", "--root", ROOTS / "stig-userns-conflict", "--policy", STIG)
-    assert [r.get("idref") for r in inner.iter(f"{{{NS['x']}}}rule-result")] == [
-        r.get("idref") for r in ET.fromstring(same).iter(f"{{{NS['x']}}}rule-result")
+    assert root.findtext(".//ai:hostname", namespaces=ARF_NS) == "conflict.example.org"
+    # The policy is the request, in a source data stream; the report is the host's TestResult.
+    request = "arf:report-requests/arf:report-request/arf:content/ds:data-stream-collection"
+    (bench,) = root.findall(f"{request}/ds:component/x:Benchmark", ARF_NS)
+    assert bench.find("x:TestResult", NS) is None
+    (test,) = root.findall("arf:reports/arf:report/arf:content/x:TestResult", ARF_NS)
+    same = ET.fromstring(xccdf("check", "--root", ROOTS / "stig-userns-conflict", "--policy", STIG))
+    assert [r.get("idref") for r in test.iter(f"{{{NS['x']}}}rule-result")] == [
+        r.get("idref") for r in same.iter(f"{{{NS['x']}}}rule-result")
+    ]
+    assert [r.get("id") for r in bench.iter(f"{{{NS['x']}}}Rule")] == [
+        r.get("id") for r in same.iter(f"{{{NS['x']}}}Rule")
     ]
     path = tmp_path / "results-arf.xml"
     path.write_text(text)
     oscap_reads(oscap, "ds", "rds-validate", path)
+    info = oscap_reads(oscap, "info", path)
+    assert "Report request: collection1" in info
+    assert "Source benchmark: #scap_org.nsaudit_comp_stig-user-namespaces" in info
     assert "CCE-83956-3" in oscap_reads(oscap, "xccdf", "generate", "report", path)
+
+
+def test_a_fleet_arf_has_an_asset_and_a_report_per_host(
+    tmp_path: Path, oscap: str, arf_schema: Any
+) -> None:
+    db = tmp_path / "fleet.db"
+    for name in ("stig-userns-conflict", "stig-userns-persisted"):
+        assert run("audit", "--root", ROOTS / name, "--db", db, "--policy", STIG).returncode < 2
+    text = run("report", "--all-hosts", "--db", db, "--policy", STIG, "--format", "arf").stdout
+    arf_schema.validate(text)
+    root = ET.fromstring(text)
+    about = {
+        r.get("subject"): r.findtext("core:ref", namespaces=ARF_NS)
+        for r in root.iterfind("core:relationships/core:relationship", ARF_NS)
+        if r.get("type") == "arfvocab:isAbout"
+    }
+    hosts = {a.get("id"): a.findtext(".//ai:hostname", namespaces=ARF_NS)
+             for a in root.iterfind("arf:assets/arf:asset", ARF_NS)}  # fmt: skip
+    targets = {
+        r.get("id"): r.findtext("arf:content/x:TestResult/x:target", namespaces=ARF_NS)
+        for r in root.iterfind("arf:reports/arf:report", ARF_NS)
+    }
+    assert sorted(targets.values()) == ["conflict.example.org", "persisted.example.org"]
+    assert all(hosts[about[report]] == target for report, target in targets.items())
+    path = tmp_path / "fleet-arf.xml"
+    path.write_text(text)
+    oscap_reads(oscap, "ds", "rds-validate", path)
 
 
 def test_per_host_needs_an_existing_folder_and_writes_nothing_else(tmp_path: Path) -> None:
@@ -219,3 +280,74 @@ def test_per_host_needs_an_existing_folder_and_writes_nothing_else(tmp_path: Pat
     assert_clean_error(proc, 2, "--per-host", "not a directory; create it first")
     assert not (tmp_path / "all.xml").exists() and not (tmp_path / "none").exists()
     assert db.read_bytes() == before
+
+
+# What MITRE SAF makes of each XCCDF result (its getStatus), for Heimdall and its checklists.
+SAF_STATUS = {"pass": "passed", "fail": "failed", "error": "error", "notapplicable": "skipped",
+              "informational": "skipped"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("root", "rule", "status"),
+    [("stig-userns-conflict", "RHEL-09-213105", "failed"),
+     ("stig-userns-container-host", "RHEL-08-040284", "skipped")],
+)  # fmt: skip
+def test_mitre_saf_reads_every_rule_with_its_result_and_identifiers(
+    tmp_path: Path, saf: str, root: str, rule: str, status: str
+) -> None:
+    results = tmp_path / "results.xml"
+    results.write_text(xccdf("check", "--root", ROOTS / root, "--policy", STIG))
+    hdf = tmp_path / "results-hdf.json"
+    proc = subprocess.run([saf, "convert", "xccdf_results2hdf", "-i", results, "-o", hdf],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    # SAF exits 0 even when its reader fails, so the file it writes is what tells.
+    assert proc.returncode == 0 and hdf.exists(), proc.stdout + proc.stderr
+    (profile,) = json.loads(hdf.read_text())["profiles"]
+    controls = {c["id"].removeprefix(RULE): c for c in profile["controls"]}
+    ours = json.loads(run("check", "--root", ROOTS / root, "--policy", STIG, "--format", "json"
+                          ).stdout)["results"]  # fmt: skip
+    assert list(controls) == [r["id"] for r in ours]
+    text = results.read_text()
+    for r in ours:
+        control = controls[r["id"]]
+        result = rule_result(text, r["id"]).findtext("x:result", namespaces=NS) or ""
+        assert [x["status"] for x in control["results"]] == [SAF_STATUS[result]], r["id"]
+        idents = control["tags"].get("ident") or []
+        idents = idents if isinstance(idents, list) else [idents]
+        assert sorted(i["text"] for i in idents) == sorted(
+            v for values in r["identifiers"].values() for v in values
+        )
+        assert control["tags"]["cci"] == r["identifiers"].get("cci", [])
+        assert control["tags"]["severity"] == XCCDF_SEVERITY[r["severity"]]
+    assert controls[rule]["results"][0]["status"] == status
+
+
+@pytest.mark.parametrize("fmt", ["xccdf", "arf"])
+def test_openscaps_python_reader_reads_every_rule_with_its_evidence(
+    tmp_path: Path, fmt: str
+) -> None:
+    """openscap-report (OpenSCAP's reader in Python, apart from the oscap tool) reads each rule's
+    result, identifiers, description and messages, and the target, as the JSON holds them."""
+    args = ("check", "--root", ROOTS / "stig-userns-conflict", "--policy", STIG)
+    results = tmp_path / f"results.{fmt}.xml"
+    results.write_text(run(*args, "--format", fmt).stdout)
+    read = tmp_path / "read.json"
+    reader = Path(sys.executable).parent / "oscap-report"
+    proc = subprocess.run([reader, "-f", "JSON-EVERYTHING", "-o", read, results],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and read.exists(), proc.stderr
+    doc = json.loads(read.read_text())
+    assert doc["scan_result"]["target"] == "conflict.example.org"
+    rules = doc["rules"]
+    ours = json.loads(run(*args, "--format", "json").stdout)["results"]
+    assert [r.removeprefix(RULE) for r in rules] == [r["id"] for r in ours]
+    for r in ours:
+        got = rules[RULE + r["id"]]
+        assert got["result"] == RESULT[r["outcome"]]
+        assert got["title"] == r["title"]
+        # It holds the description as HTML, as XCCDF allows: escaped, for its page.
+        assert html.unescape(got["description"]) == (r["description"] or "")
+        assert sorted(i["text"] for i in got["identifiers"]) == sorted(
+            v for values in r["identifiers"].values() for v in values
+        )
+        assert got["messages"] == [r["summary"], *(e["text"] for e in r["evidence"])]

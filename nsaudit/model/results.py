@@ -61,6 +61,7 @@ class RuleResult:
     evidence: tuple[Evidence, ...]
     waiver: WaiverNote | None
     identifiers: tuple[tuple[str, str], ...] = ()  # (family, value): policy/identifiers.py
+    description: str | None = None  # the rule's, as the policy wrote it
 
 
 @dataclass(frozen=True)

@@ -98,4 +98,5 @@ def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
         verdict.evidence,
         waiver,
         rule.identifiers,
+        rule.description,
     )

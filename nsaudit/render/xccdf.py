@@ -1,6 +1,10 @@
 """XCCDF 1.2 results, as `oscap xccdf eval --results` writes them: a Benchmark with the policy's
 rules and a TestResult per host, for OpenSCAP, SCAP Workbench, DefectDojo and Heimdall.
 
+Each Rule sits in a Group of its own, as in DISA's STIG benchmarks (a Group per Vul ID) and
+ComplianceAsCode's: MITRE SAF and Heimdall read the rules from the Groups and see none that a
+Benchmark holds directly.
+
 Built from the check or report payload (nsaudit.check/1, nsaudit.report/1), so it carries
 exactly what the JSON does. Waivers are XCCDF overrides (the STIG's "documented with the ISSO,
 not a finding"); a rule that does not apply is `notapplicable`."""
@@ -86,6 +90,14 @@ def hosts_of(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def benchmark(payload: Mapping[str, Any]) -> ET.Element:
     """The Benchmark: the policy's rules, then a TestResult for each host."""
+    bench = rules_of(payload)
+    for n, host in enumerate(hosts_of(payload), 1):
+        bench.append(test_result(payload["policy"], host, n))
+    return bench
+
+
+def rules_of(payload: Mapping[str, Any]) -> ET.Element:
+    """The Benchmark without results: the policy, a Group and Rule per rule."""
     policy = payload["policy"]
     every = hosts_of(payload)
     bench = ET.Element(
@@ -96,18 +108,19 @@ def benchmark(payload: Mapping[str, Any]) -> ET.Element:
             "{http://www.w3.org/XML/1998/namespace}lang": "en",
         },
     )
-    day = (every[0]["ended"] if every else payload.get("checked_at", ""))[:10]
-    _sub(bench, "status", "accepted", **({"date": day} if day else {}))
+    _sub(bench, "status", "accepted", date=_when(payload)[:10])
     _sub(bench, "title", policy["title"])
     _sub(bench, "description", f"nsaudit policy {policy['name']} ({policy['source']})")
     _sub(bench, "version", policy["sha256"][:12])
     _sub(bench, "metadata").append(_creator())
-    rules = every[0]["results"] if every else []
-    for r in rules:
+    for r in every[0]["results"] if every else []:
         _rule(bench, r)
-    for n, host in enumerate(every, 1):
-        _test_result(bench, policy, host, n)
     return bench
+
+
+def _when(payload: Mapping[str, Any]) -> str:
+    """When the results are from: the check, or the end of the report's period."""
+    return str(payload["checked_at"] if "hosts" not in payload else payload["period"]["until"])
 
 
 def _creator() -> ET.Element:
@@ -117,17 +130,29 @@ def _creator() -> ET.Element:
 
 
 def _rule(bench: ET.Element, r: Mapping[str, Any]) -> None:
+    group = _sub(bench, "Group", id=f"xccdf_{ORG}_group_{r['id']}")
+    _sub(group, "title", r["id"])
     rule = _sub(
-        bench,
+        group,
         "Rule",
         id=rule_id(r["id"]),
         selected="true",
         severity=XCCDF_SEVERITY[r["severity"]],
     )
     _sub(rule, "title", r["title"])
+    if r["description"]:
+        _sub(rule, "description", r["description"])
     for ref in r["references"]:
-        _sub(rule, "reference", ref)
+        _reference(rule, ref)
     _idents(rule, r)
+
+
+def _reference(rule: ET.Element, text: str) -> None:
+    """A reference, with its address as `href` when it is one, as ComplianceAsCode writes them.
+    `override="false"` is XCCDF's default, written out because MITRE SAF's reader (1.5.3)
+    fails on a reference with no attribute in a rule with no ident (mitre/saf#1183)."""
+    url = text if text.startswith(("https://", "http://")) else None
+    _sub(rule, "reference", text, override="false", **({"href": url} if url else {}))
 
 
 def _idents(parent: ET.Element, r: Mapping[str, Any]) -> None:
@@ -136,18 +161,21 @@ def _idents(parent: ET.Element, r: Mapping[str, Any]) -> None:
             _sub(parent, "ident", value, system=BY_KEY[family].system)
 
 
-def _test_result(
-    bench: ET.Element, policy: Mapping[str, Any], host: Mapping[str, Any], n: int
-) -> None:
-    test = _sub(
-        bench,
-        "TestResult",
-        id=f"xccdf_{ORG}_testresult_{policy['name']}-{n}",
-        **{"start-time": host["started"], "end-time": host["ended"]},
-        version=policy["sha256"][:12],
-        **{"test-system": f"cpe:/a:nsaudit:nsaudit:{__version__}"},
+def test_result(
+    policy: Mapping[str, Any], host: Mapping[str, Any], n: int, source: str = "#"
+) -> ET.Element:
+    """A host's TestResult; `source` is where its Benchmark is (`#`: this document)."""
+    test = ET.Element(
+        _q("TestResult"),
+        {
+            "id": f"xccdf_{ORG}_testresult_{policy['name']}-{n}",
+            "start-time": _to_second(host["started"]),
+            "end-time": host["ended"],
+            "version": policy["sha256"][:12],
+            "test-system": f"cpe:/a:nsaudit:nsaudit:{__version__}",
+        },
     )
-    _sub(test, "benchmark", href="#", id=f"xccdf_{ORG}_benchmark_{policy['name']}")
+    _sub(test, "benchmark", href=source, id=f"xccdf_{ORG}_benchmark_{policy['name']}")
     _sub(test, "title", f"nsaudit check of {policy['name']} on {host['hostname']}")
     _sub(test, "target", host["hostname"])
     facts = _sub(test, "target-facts")
@@ -164,6 +192,13 @@ def _test_result(
         _rule_result(test, r, result, host["ended"])
     _sub(test, "score", f"{100 * passed / scored if scored else 0:.2f}",
          system="urn:xccdf:scoring:flat-unweighted", maximum="100")  # fmt: skip
+    return test
+
+
+def _to_second(time: str) -> str:
+    """A time to the second, as the end time is, so that the start never falls after it."""
+    head, dot, rest = time.partition(".")
+    return head + rest.lstrip("0123456789") if dot else time
 
 
 def _fact(facts: ET.Element, name: str, value: str) -> None:
@@ -208,37 +243,73 @@ def _rule_result(test: ET.Element, r: Mapping[str, Any], result: str, when: str)
 ARF = "http://scap.nist.gov/schema/asset-reporting-format/1.1"
 CORE = "http://scap.nist.gov/schema/reporting-core/1.1"
 AI = "http://scap.nist.gov/schema/asset-identification/1.1"
+DS = "http://scap.nist.gov/schema/scap/source/1.2"
+XLINK = "http://www.w3.org/1999/xlink"
 VOCABULARY = "http://scap.nist.gov/specifications/arf/vocabulary/relationships/1.0#"
 
 
 class ArfFormat:
-    """The same results in SCAP's Asset Reporting Format (ARF 1.1), as `oscap xccdf eval
-    --results-arf` wraps them: an asset per host (its host name), the XCCDF results as the
-    report, and a relationship saying the report is about the assets."""
+    """The same results in SCAP's Asset Reporting Format (ARF 1.1), shaped as `oscap xccdf eval
+    --results-arf` writes it: the policy's Benchmark as the request (in a source data stream),
+    an asset per host (its host name), and a report per host holding its TestResult, related to
+    both (`createdFor` the request, `isAbout` the asset)."""
 
     def render(self, doc: Document) -> str:
-        for prefix, uri in (("", NS), ("arf", ARF), ("core", CORE), ("ai", AI)):
+        for prefix, uri in (("", NS), ("arf", ARF), ("core", CORE), ("ai", AI), ("ds", DS),
+                            ("xlink", XLINK)):  # fmt: skip
             ET.register_namespace(prefix, uri)
-        hosts = hosts_of(doc.payload)
+        payload: Mapping[str, Any] = doc.payload
+        policy = payload["policy"]
         root = ET.Element(f"{{{ARF}}}asset-report-collection")
         # The relationship's type is a QName of ARF's vocabulary: its prefix is declared here.
         root.set("xmlns:arfvocab", VOCABULARY)
         relations = ET.SubElement(root, f"{{{CORE}}}relationships")
-        relation = ET.SubElement(
-            relations,
-            f"{{{CORE}}}relationship",
-            {"type": "arfvocab:isAbout", "subject": "xccdf1"},
-        )
+        requests = ET.SubElement(root, f"{{{ARF}}}report-requests")
+        request = ET.SubElement(requests, f"{{{ARF}}}report-request", id="collection1")
+        ET.SubElement(request, f"{{{ARF}}}content").append(_data_stream(payload))
         assets = ET.SubElement(root, f"{{{ARF}}}assets")
-        for n, host in enumerate(hosts):
-            ET.SubElement(relation, f"{{{CORE}}}ref").text = f"asset{n}"
-            asset = ET.SubElement(assets, f"{{{ARF}}}asset", id=f"asset{n}")
+        reports = ET.SubElement(root, f"{{{ARF}}}reports")
+        for n, host in enumerate(hosts_of(payload), 1):
+            report_id, asset_id = f"xccdf{n}", f"asset{n}"
+            for kind, ref in (("createdFor", "collection1"), ("isAbout", asset_id)):
+                relation = ET.SubElement(relations, f"{{{CORE}}}relationship",
+                                         type=f"arfvocab:{kind}", subject=report_id)  # fmt: skip
+                ET.SubElement(relation, f"{{{CORE}}}ref").text = ref
+            asset = ET.SubElement(assets, f"{{{ARF}}}asset", id=asset_id)
             device = ET.SubElement(asset, f"{{{AI}}}computing-device")
             ET.SubElement(device, f"{{{AI}}}hostname").text = _hostname(host["hostname"])
-        reports = ET.SubElement(root, f"{{{ARF}}}reports")
-        report = ET.SubElement(reports, f"{{{ARF}}}report", id="xccdf1")
-        ET.SubElement(report, f"{{{ARF}}}content").append(benchmark(doc.payload))
+            report = ET.SubElement(reports, f"{{{ARF}}}report", id=report_id)
+            content = ET.SubElement(report, f"{{{ARF}}}content")
+            source = f"#scap_{ORG}_comp_{policy['name']}"
+            content.append(test_result(policy, host, n, source))
         return _xml(root)
+
+
+def _data_stream(payload: Mapping[str, Any]) -> ET.Element:
+    """A SCAP 1.2 source data stream with the Benchmark as its one checklist, as oscap wraps a
+    plain XCCDF file it evaluates."""
+    name = payload["policy"]["name"]
+    collection = ET.Element(
+        f"{{{DS}}}data-stream-collection",
+        {"id": f"scap_{ORG}_collection_{name}", "schematron-version": "1.2"},
+    )
+    stream = ET.SubElement(
+        collection,
+        f"{{{DS}}}data-stream",
+        {"id": f"scap_{ORG}_datastream_{name}", "scap-version": "1.2", "use-case": "OTHER"},
+    )
+    ET.SubElement(
+        ET.SubElement(stream, f"{{{DS}}}checklists"),
+        f"{{{DS}}}component-ref",
+        {"id": f"scap_{ORG}_cref_{name}", f"{{{XLINK}}}href": f"#scap_{ORG}_comp_{name}"},
+    )
+    component = ET.SubElement(
+        collection,
+        f"{{{DS}}}component",
+        {"id": f"scap_{ORG}_comp_{name}", "timestamp": _when(payload)},
+    )
+    component.append(rules_of(payload))
+    return collection
 
 
 def _hostname(name: str) -> str:

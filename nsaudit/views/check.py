@@ -45,6 +45,7 @@ def result_payload(r: RuleResult) -> dict[str, Any]:
     return {
         "id": r.rule_id,
         "title": r.title,
+        "description": r.description,
         "severity": r.severity,
         "references": list(r.references),
         "outcome": r.outcome.value,

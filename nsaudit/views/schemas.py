@@ -403,6 +403,7 @@ def result() -> Schema:
         {
             "id": STRING,
             "title": STRING,
+            "description": null(STRING),
             "severity": one_of(*SEVERITIES),
             "references": array(STRING),
             "identifiers": identifiers,
@@ -411,7 +412,7 @@ def result() -> Schema:
             "evidence": array(evidence),
             "waiver": null(waiver),
         },
-        optional=("identifiers",),
+        optional=("identifiers", "description"),
     )
 
 
