@@ -19,8 +19,10 @@ def run() -> int:
     sigint.install()
     code = sigint.EXIT_INTERRUPTED
     try:
-        from nsaudit.cli import main
+        from nsaudit import timing
 
+        with timing.phase("import"):
+            from nsaudit.cli import main
         code = main()
     except SystemExit as e:  # shell completion ends in sys.exit()
         code = e.code if isinstance(e.code, int) else 0

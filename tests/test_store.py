@@ -375,3 +375,41 @@ def test_commands_that_need_no_migration_do_not_import_alembic(
     modules = proc.stdout.strip().splitlines()[-1]
     assert "'nsaudit" in modules
     assert "alembic" not in modules
+
+
+def test_a_snapshot_reads_back_whatever_the_order_of_its_columns(tmp_path: Path) -> None:
+    """The row decoder finds each field's columns by position: any column order reads the same
+    namespaces as the stored snapshot loads, holders, refs and escaped text included."""
+    from sqlalchemy import select
+
+    from nsaudit.model import Namespace
+    from nsaudit.store.database import Database
+    from nsaudit.store.rows import decoder
+    from nsaudit.store.schema import ns_states
+    from nsaudit.store.snapshots import load
+
+    db = tmp_path / "ns.db"
+    with in_new_namespaces("--net", "--uts"), netns():
+        taken = snapshot(db)
+    with Database(str(db)).reading() as conn:
+        loaded = {ns.identity: ns for ns in load(conn, taken["id"]).namespaces}
+        columns = list(ns_states.c)
+        random.Random(7).shuffle(columns)
+        rows = conn.execute(select(*columns).where(ns_states.c.end_seq.is_(None)))
+        decode = decoder(Namespace, tuple(rows.keys()))
+        read = [decode(r) for r in rows]
+    assert {ns.identity: ns for ns in read} == loaded
+    assert any(ns.holders for ns in read) and any(ns.owner for ns in read)
+
+
+def test_timings_name_where_a_snapshot_spends_its_time(tmp_path: Path) -> None:
+    """NSAUDIT_TIMINGS (the benchmarks' breakdown) gets each phase's milliseconds; unset, no
+    file is written."""
+    timings = tmp_path / "timings.json"
+    env = {**os.environ, "NSAUDIT_TIMINGS": str(timings)}
+    proc = run("snapshot", "--db", tmp_path / "ns.db", env=env)
+    assert proc.returncode == 0, proc.stderr
+    spent = json.loads(timings.read_text())
+    assert {"import", "detect", "walk", "details", "relations", "containers", "save",
+            "compare", "output"} <= set(spent)  # fmt: skip
+    assert all(isinstance(v, float) and v >= 0 for v in spent.values())

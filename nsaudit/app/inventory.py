@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from nsaudit import compliance
+from nsaudit import timing
 from nsaudit.analysis.diff import SnapshotDiff, diff, without
 from nsaudit.collect.snapshot import host_info
 from nsaudit.collect.snapshot import take as scan_host
@@ -26,6 +27,10 @@ from nsaudit.store.database import Database
 from nsaudit.store.queries import list_rows, previous, resolve, resolve_before
 from nsaudit.store.snapshots import load, save
 from nsaudit.timespan import Duration
+
+if TYPE_CHECKING:
+    # Only `audit --policy` checks: a plain snapshot does not load the policy engine.
+    from nsaudit import compliance
 
 
 def local_host(settings: Settings, root: str = "/") -> HostInfo:
@@ -49,11 +54,13 @@ def _fresh(
     settings: Settings, root: str, threads: bool, label: str | None, namespaces: bool
 ) -> Snapshot:
     host = HostFS(root)
+    with timing.phase("detect"):
+        capabilities = report(detect(host))
     return scan_host(
         host,
         threads=threads,
         label=label,
-        capabilities=report(detect(host)),
+        capabilities=capabilities,
         hostname=settings.hostname,
         scan=namespaces,
     )
@@ -91,12 +98,16 @@ def take(
     with hostlock.scanning(database, local_host(settings, root)):
         snap = scan(settings, root, threads, label)
         with database.writing() as conn:
-            saved = save(conn, snap)
+            with timing.phase("save"):
+                saved = save(conn, snap)
             before = stored = changes = None
             if compare:
-                before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
+                with timing.phase("compare"):
+                    before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
             checked = None
             if policy is not None:
+                from nsaudit import compliance
+
                 when = now or datetime.now(UTC)
                 checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
     return Taken(snap, saved, before, stored, changes, checked)

@@ -31,11 +31,14 @@ def audit(
     """The whole routine for cron: detect, store a snapshot, diff it against this host's
     previous one, and check the policy (when one is given or configured). Exit 0 when nothing
     changed and no rule fails, 1 otherwise."""
-    from nsaudit.app.policy import audit as run_audit
-    from nsaudit.store.database import Database
-    from nsaudit.views import diff as diff_view
-    from nsaudit.views.check import with_check
-    from nsaudit.views.snapshot import stored_document
+    from nsaudit import timing
+
+    with timing.phase("import"):
+        from nsaudit.app.policy import audit as run_audit
+        from nsaudit.store.database import Database
+        from nsaudit.views import diff as diff_view
+        from nsaudit.views.check import with_check
+        from nsaudit.views.snapshot import stored_document
 
     taken = run_audit(Database(db), settings, common.root, policy, threads, label)
     doc = stored_document(taken.snapshot, taken.saved, taken.changes)

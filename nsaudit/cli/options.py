@@ -11,6 +11,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from nsaudit import timing
 from nsaudit.errors import UsageError
 from nsaudit.model import NsType
 from nsaudit.refs import SnapshotRef
@@ -63,13 +64,14 @@ class Common:
         On standard output a table fits the terminal unless --wide; in a file it is whole."""
         from nsaudit.cli import output as out
 
-        if output != "-":
-            text = formatter(self.format, False).render(doc)
-        else:
-            width = None if self.wide else out.terminal_width()
-            shown = formatter(self.format, self.use_color(), width, out.unicode_stdout())
-            text = shown.render(doc)
-        write_to(output, lambda f: f.write(text))
+        with timing.phase("output"):
+            if output != "-":
+                text = formatter(self.format, False).render(doc)
+            else:
+                width = None if self.wide else out.terminal_width()
+                shown = formatter(self.format, self.use_color(), width, out.unicode_stdout())
+                text = shown.render(doc)
+            write_to(output, lambda f: f.write(text))
 
     def ascii_only(self) -> bool:
         """Whether standard output cannot show box-drawing characters (trees in ASCII)."""

@@ -21,9 +21,12 @@ def snapshot(
 ) -> int:
     """Take a snapshot of every namespace on the host (from processes, open fds and bind
     mounts) and store it; print its id and what changed since the previous one."""
-    from nsaudit.app import inventory
-    from nsaudit.store.database import Database
-    from nsaudit.views import snapshot as views
+    from nsaudit import timing
+
+    with timing.phase("import"):
+        from nsaudit.app import inventory
+        from nsaudit.store.database import Database
+        from nsaudit.views import snapshot as views
 
     if no_store:
         common.emit(views.snapshot_document(inventory.scan(settings, common.root, threads, label)))

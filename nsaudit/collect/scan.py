@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from nsaudit import userfile
+from nsaudit import timing, userfile
 from nsaudit.collect import nsfs, procfs, visibility
 from nsaudit.collect.process import MAX_STAT, Info, Users, read_process
 from nsaudit.errors import HostReadError
@@ -127,11 +128,12 @@ class Scanner:
                 f"no processes under {self.proc}: a snapshot needs a live /proc there "
                 "(mount one, or leave out --root)"
             )
-        for pid in pids:
-            self._process(pid)
-        if self.host.live and (unseen := visibility.unseen(self.proc, pids, before)):
-            self.problems.append(unseen)
-        self._bind_mounts()
+        with timing.phase("walk"):
+            for pid in pids:
+                self._process(pid)
+            if self.host.live and (unseen := visibility.unseen(self.proc, pids, before)):
+                self.problems.append(unseen)
+            self._bind_mounts()
         namespaces = self._namespaces()
         return ScanResult(namespaces, tuple(sorted(set(self.problems), key=problem_key)))
 
@@ -248,16 +250,24 @@ class Scanner:
         return out
 
     def _namespaces(self) -> tuple[Namespace, ...]:
+        """Each namespace found, in turn: what its representative process is (the details),
+        then what the kernel says of it (the relations)."""
         users = Users(self.host)
         out = []
         for ns in sorted(self.found):
             found = self.found[ns]
+            started = time.perf_counter()
             pid, info = self._representative(ns, found)
+            read = time.perf_counter()
             if found.nprocs == 0 and not found.holders:
+                timing.add("details", read - started)
                 continue  # its every process exited during the scan, and nothing holds it
             rel = self._relations(ns, pid, self._paths(ns, found, pid))
+            asked = time.perf_counter()
             uid = info[4] if info else None
             parent_command = self._command(info[1]) if info and info[1] > 0 else None
+            timing.add("relations", asked - read)
+            timing.add("details", read - started + time.perf_counter() - asked)
             out.append(
                 Namespace(
                     id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,

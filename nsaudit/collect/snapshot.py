@@ -6,7 +6,7 @@ import socket
 import time
 from datetime import UTC, datetime
 
-from nsaudit import __version__
+from nsaudit import __version__, timing
 from nsaudit.collect.containers import Attributed, attribute
 from nsaudit.collect.scan import Scanner, ScanResult, problem_key
 from nsaudit.hostfs import HostFS
@@ -45,7 +45,8 @@ def take(
     taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
     started = time.monotonic()
     result = Scanner(host, threads).run() if scan else ScanResult((), ())
-    found = attribute(host, result.namespaces) if scan else Attributed((), (), ())
+    with timing.phase("containers"):
+        found = attribute(host, result.namespaces) if scan else Attributed((), (), ())
     info = host_info(host, hostname)
     return Snapshot(
         host=info,

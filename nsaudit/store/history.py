@@ -9,8 +9,8 @@ import json
 from sqlalchemy import Connection, and_, func, or_, select
 
 from nsaudit.model import HistoryPoint, Namespace, Step
+from nsaudit.store.rows import decoder
 from nsaudit.store.schema import ns_states, snapshots
-from nsaudit.store.snapshots import namespace_of
 
 
 def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoint]:
@@ -80,7 +80,8 @@ def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list
                 and_(ns_states.c.end_seq > after_seq, ns_states.c.end_seq <= upto_seq),
             ),
         )
-    ).all()
+    )
+    namespace_of = decoder(Namespace, tuple(states.keys()))
     opened: list[list[Namespace]] = [[] for _ in window]
     ended: list[list[Namespace]] = [[] for _ in window]
     for s in states:

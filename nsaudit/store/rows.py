@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Integer, String, Text
@@ -104,21 +105,44 @@ def _holder(stored: dict[str, Any]) -> Holder:
     return Holder(HolderKind(stored.pop("kind")), **stored)
 
 
-def from_row(record: type[R], row: Any) -> R:
-    out: dict[str, Any] = {}
-    for f, names in _plan(record):
+def _holders(text: str) -> tuple[Holder, ...]:
+    return () if text == "[]" else tuple(_holder(h) for h in json.loads(text))
+
+
+def decoder(record: type[R], keys: Sequence[str]) -> Callable[[Sequence[Any]], R]:
+    """The record from a row of a query whose columns are `keys`.
+
+    The many rows of a snapshot are read by one function written for these columns, as
+    dataclasses writes __init__: each field an expression on the row by position, with no
+    lookup by name and no branch per field."""
+    at = {k: i for i, k in enumerate(keys)}
+    scope: dict[str, Any] = {
+        "record": record,
+        "NamespaceId": NamespaceId,
+        "_TYPES": _TYPES,
+        "from_db": from_db,
+        "_holders": _holders,
+    }
+    lines, args = [], []
+    for n, (f, names) in enumerate(_plan(record)):
+        pos = [at[c] for c in names]
         if f.kind == "id":
-            kind, dev, inode = (getattr(row, c) for c in names)
-            out[f.name] = NamespaceId(_TYPES[kind], dev, inode)
+            lines.append(f"    t = _TYPES[row[{pos[0]}]]")
+            value = f"NamespaceId(t, row[{pos[1]}], row[{pos[2]}])"
         elif f.kind == "text":
-            out[f.name] = from_db(getattr(row, names[0]))
+            value = f"from_db(row[{pos[0]}])"
         elif f.kind == "ref":
-            dev, inode = (getattr(row, c) for c in names)
-            types = f.options["types"](out["id"].type)
-            out[f.name] = NamespaceId(types[0], dev, inode) if dev is not None else None
+            scope[f"types_{n}"] = f.options["types"]
+            dev, inode = (f"row[{i}]" for i in pos)
+            # The ref's type follows from the record's own: its id comes first.
+            value = f"None if {dev} is None else NamespaceId(types_{n}(t)[0], {dev}, {inode})"
         elif f.kind == "holders":
-            text = getattr(row, names[0])
-            out[f.name] = () if text == "[]" else tuple(_holder(h) for h in json.loads(text))
+            value = f"_holders(row[{pos[0]}])"
         else:
-            out[f.name] = getattr(row, names[0])
-    return record(**out)
+            value = f"row[{pos[0]}]"
+        args.append(f"{f.name}={value}")
+    source = "def decode(row):\n" + "".join(f"{line}\n" for line in lines)
+    source += f"    return record({', '.join(args)})\n"
+    exec(source, scope)  # noqa: S102 - the source is built above from the record's fields
+    decode: Callable[[Sequence[Any]], R] = scope["decode"]
+    return decode

@@ -33,7 +33,7 @@ from nsaudit.model import (
     ScanProblem,
     Snapshot,
 )
-from nsaudit.store.rows import from_row, learned, to_row
+from nsaudit.store.rows import decoder, learned, to_row
 from nsaudit.store.schema import capability_reports, container_sets, hosts, ns_states, snapshots
 
 _CHUNK = 500
@@ -243,7 +243,8 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
             or_(ns_states.c.end_seq.is_(None), ns_states.c.end_seq > row.seq),
         )
         .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
-    ).all()
+    )
+    namespace_of = decoder(Namespace, tuple(states.keys()))
     return Snapshot(
         host=HostInfo(row.hostname, row.machine_id or None, row.boot_id, row.kernel),
         taken_at=row.taken_at,
@@ -251,18 +252,13 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
         label=row.label,
         duration_ms=row.duration_ms,
         threads=bool(row.threads),
-        namespaces=tuple(namespace_of(s) for s in states),
+        namespaces=tuple(map(namespace_of, states)),
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
         capabilities=_capabilities(row.body, row.id),
         containers=_containers(row.containers, row.id),
         id=row.id,
         seq=row.seq,
     )
-
-
-def namespace_of(s: Any) -> Namespace:
-    """A Namespace from an ns_states row."""
-    return from_row(Namespace, s)
 
 
 def _capabilities(body: str | None, snapshot_id: int) -> CapabilityReport | None:

@@ -1,80 +1,132 @@
-"""nsaudit snapshot (scan and store) against lsns --json, on a host the benchmark populates.
+"""nsaudit snapshot and audit against lsns --json, on three host shapes the benchmark makes.
 
-Target (issue 3): nsaudit snapshot takes at most half of lsns's wall time.
+Targets (issue 14), each ratio measured in one run on the same host:
+- `nsaudit snapshot` (scan and store) wall time at most 1.0x `lsns --json` on every shape, at
+  most 0.5x on the process-heavy one; its CPU time (user + system) at most 1.0x lsns's;
+- `nsaudit audit` (detect, snapshot, diff) wall time at most 1.2x lsns's;
+- peak RSS of `snapshot` at 20,000 processes under 150 MB.
+
+Beside nsaudit it prints where nsaudit's time goes (NSAUDIT_TIMINGS: nsaudit/timing.py) and the
+floor: a bare walk, in a fresh Python, that readlinks every namespace link and fd of /proc and
+does nothing else. Exit 1 when a target is missed. `--shape NAME` runs one shape.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-IN_NAMESPACES = 1500  # each in a new uts and ipc namespace: 3,000 namespaces
-PLAIN = 2500  # more processes, in the initial namespaces: about 4,000 in all
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from population import Population, Run, processes, timed  # noqa: E402
+
+# name: (processes in all, of which each in new uts and ipc namespaces, lsns's target ratio)
+SHAPES = {
+    "old": (4000, 1500, 1.0),
+    "namespace-heavy": (1500, 1500, 1.0),
+    "process-heavy": (20000, 1000, 0.5),
+}
 RUNS = 5
+LSNS_RUNS = {"process-heavy": 3}  # lsns takes half a minute there
+MAX_RSS_MB = 150
+PHASES = ("import", "detect", "walk", "details", "relations", "containers", "save", "compare",
+          "output")  # fmt: skip
+
+FLOOR = """
+import os
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    for d in ("ns", "fd"):
+        try:
+            names = os.listdir(f"/proc/{pid}/{d}")
+        except OSError:
+            continue
+        for n in names:
+            try:
+                os.readlink(f"/proc/{pid}/{d}/{n}")
+            except OSError:
+                pass
+"""
 
 
-def wall(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def spawn() -> subprocess.Popen[bytes]:
-    """About 4,000 processes, IN_NAMESPACES of them each in new uts and ipc namespaces, in a
-    session of their own (os.killpg ends them)."""
-    script = (
-        f"for i in $(seq {IN_NAMESPACES}); do unshare --uts --ipc sleep 900 & done; "
-        f"for i in $(seq {PLAIN}); do sleep 900 & done; wait"
+def median_run(runs: list[Run]) -> Run:
+    return Run(
+        statistics.median(r.wall for r in runs),
+        statistics.median(r.cpu for r in runs),
+        max(r.max_rss_kb for r in runs),
     )
-    return subprocess.Popen(["bash", "-c", script], start_new_session=True)
 
 
-def main() -> int:
-    if os.geteuid() != 0:
-        print("snapshot_speed: needs root (unshare)")
-        return 2
-    spawner = spawn()
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
-            out = subprocess.run(
-                ["lsns", "--raw", "--noheadings", "-o", "NS"], capture_output=True, text=True
-            ).stdout
-            namespaces = len(out.split())
-            if namespaces >= 2 * IN_NAMESPACES and procs >= IN_NAMESPACES + PLAIN:
-                break
-            if time.monotonic() > deadline:
-                print(f"only {procs} processes and {namespaces} namespaces after 300 s")
-                return 1
-            time.sleep(1)
-        print(f"host: {procs} processes, {namespaces} namespaces")
+def phases(cmd: list[str], db: str) -> tuple[Run, dict[str, float]]:
+    """The command's runs, and the median of each phase's milliseconds."""
+    runs, spent = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = str(Path(tmp) / "timings.json")
+        env = {**os.environ, "NSAUDIT_TIMINGS": timings}
+        for _ in range(RUNS):
+            runs.append(timed([*cmd, "--db", db], env))
+            spent.append(json.loads(Path(timings).read_text()))
+    return median_run(runs), {p: statistics.median(s.get(p, 0.0) for s in spent) for p in PHASES}
+
+
+def line(label: str, run: Run, lsns: Run) -> str:
+    return (f"  {label:<22} wall {run.wall * 1000:7.0f} ms ({run.wall / lsns.wall:5.2f}x)  "
+            f"cpu {run.cpu * 1000:7.0f} ms ({run.cpu / lsns.cpu:5.2f}x)  "
+            f"peak RSS {run.max_rss_kb / 1024:5.0f} MB")  # fmt: skip
+
+
+def measure(name: str) -> list[str]:
+    """Measure one shape; what missed its target."""
+    total, in_namespaces, target = SHAPES[name]
+    missed = []
+    with Population(total, in_namespaces):
+        print(f"{name}: {processes()} processes, {2 * in_namespaces}+ namespaces")
         nsaudit = [sys.executable, "-m", "nsaudit"]
         with tempfile.TemporaryDirectory() as tmp:
             db = str(Path(tmp) / "bench.db")
-            first = wall([*nsaudit, "snapshot", "--db", db])
-            lsns = [wall(["lsns", "--json"]) for _ in range(RUNS)]
-            stored = [wall([*nsaudit, "snapshot", "--db", db]) for _ in range(RUNS)]
-            scan_only = [wall([*nsaudit, "snapshot", "--no-store"]) for _ in range(RUNS)]
-        t_lsns, t_store, t_scan = (statistics.median(x) for x in (lsns, stored, scan_only))
-        ratio = t_store / t_lsns
-        print(f"lsns --json                 median {t_lsns * 1000:8.1f} ms")
-        print(f"nsaudit snapshot (1st, db)  once   {first * 1000:8.1f} ms")
-        print(f"nsaudit snapshot (stored)   median {t_store * 1000:8.1f} ms")
-        print(f"nsaudit snapshot --no-store median {t_scan * 1000:8.1f} ms")
-        print(
-            f"ratio nsaudit snapshot / lsns = {ratio:.2f} (target <= 0.50): "
-            f"{'met' if ratio <= 0.5 else 'NOT met'}"
-        )
-        return 0 if ratio <= 0.5 else 1
-    finally:
-        os.killpg(spawner.pid, 9)
-        spawner.wait()
+            timed([*nsaudit, "snapshot", "--db", db])  # the first: creates the database
+            lsns = median_run([timed(["lsns", "--json"]) for _ in range(LSNS_RUNS.get(name, RUNS))])
+            snap, spent = phases([*nsaudit, "snapshot"], db)
+            audit, _ = phases([*nsaudit, "audit"], db)
+        floor = median_run([timed([sys.executable, "-c", FLOOR]) for _ in range(RUNS)])
+        python = median_run([timed([sys.executable, "-c", "pass"]) for _ in range(RUNS)])
+    print(line("lsns --json", lsns, lsns))
+    print(line("nsaudit snapshot", snap, lsns))
+    print(line("nsaudit audit", audit, lsns))
+    print(line("floor: readlink walk", floor, lsns))
+    print(line("floor: python -c pass", python, lsns))
+    rest = snap.wall * 1000 - sum(spent.values())
+    print("  snapshot breakdown (ms): " + ", ".join(f"{p} {spent[p]:.0f}" for p in PHASES)
+          + f", start-up and the rest {rest:.0f}")  # fmt: skip
+    checks = [
+        (f"snapshot wall <= {target}x lsns", snap.wall <= target * lsns.wall),
+        ("snapshot cpu <= 1.0x lsns", snap.cpu <= lsns.cpu),
+        ("audit wall <= 1.2x lsns", audit.wall <= 1.2 * lsns.wall),
+    ]
+    if name == "process-heavy":
+        checks.append((f"snapshot peak RSS < {MAX_RSS_MB} MB", snap.max_rss_kb < MAX_RSS_MB * 1024))
+    for what, met in checks:
+        print(f"  {what}: {'met' if met else 'NOT met'}")
+        if not met:
+            missed.append(f"{name}: {what}")
+    return missed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=list(SHAPES), action="append")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("snapshot_speed: needs root (unshare)")
+        return 2
+    missed = [m for name in args.shape or SHAPES for m in measure(name)]
+    print("all targets met" if not missed else "NOT met: " + "; ".join(missed))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
