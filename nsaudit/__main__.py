@@ -19,6 +19,10 @@ def run() -> int:
     sigint.install()
     code = sigint.EXIT_INTERRUPTED
     try:
+        from nsaudit.collect import prescan
+
+        # The scan of `snapshot` and `audit` runs meanwhile on another core.
+        prescan.start(sys.argv[1:])
         from nsaudit import timing
 
         with timing.phase("import"):

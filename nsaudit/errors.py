@@ -35,6 +35,11 @@ class DatabaseError(NsauditError):
     exit_code = EXIT_DATABASE
 
 
+class ScanOutOfOrder(DatabaseError):
+    """A new snapshot was taken before the host's newest stored one: the clock went back, or
+    another run stored a later scan meanwhile (then scanning again puts it in order)."""
+
+
 class OutputError(NsauditError):
     """Standard output or the -o file could not be written (a full disk, read-only media)."""
 

@@ -36,10 +36,15 @@ def add(name: str, seconds: float) -> None:
         _SPENT[name] = _SPENT.get(name, 0.0) + seconds
 
 
+def spent() -> dict[str, float]:
+    """Each phase's milliseconds so far."""
+    return {k: round(v * 1000, 1) for k, v in _SPENT.items()}
+
+
 def _write() -> None:
     if _FILE is not None:
         with open(_FILE, "w", encoding="utf-8") as f:
-            json.dump({k: round(v * 1000, 1) for k, v in _SPENT.items()}, f)
+            json.dump(spent(), f)
 
 
 atexit.register(_write)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from typing import BinaryIO
 
 _KINDS = (
@@ -92,3 +93,31 @@ def read(
     if len(data) > limit:
         raise Unusable(f"it is larger than the {limit} bytes nsaudit reads")
     return data
+
+
+def read_procfs(path: str, limit: int, cut: bool = False) -> bytes:
+    """read() for a file of the running host's own /proc: the same bytes, limits and errors,
+    in three system calls instead of eight. procfs answers for the file's kind (no process
+    can put a FIFO or a device there), so only a --root tree's /proc needs read()'s checks."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        if cut:
+            return data[:limit]
+        raise Unusable(f"it is larger than the {limit} bytes nsaudit reads")
+    return data
+
+
+def reader(live: bool) -> Callable[..., bytes]:
+    """How to read a host's /proc files: read_procfs for the running host's, read otherwise."""
+    return read_procfs if live else read

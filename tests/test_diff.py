@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from factories import kernel_report, ns, restriction, snap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nsaudit.analysis.diff import capability_changes, diff, key
 from nsaudit.model import Holder, Namespace, NamespaceId, NsType, Snapshot, Status
+from nsaudit.store.database import Database
+from nsaudit.store.snapshots import load, load_difference, save
 
 namespaces = st.builds(
     ns,
@@ -290,3 +294,68 @@ def test_after_a_reboot_diff_agrees_with_a_multiset_model_of_shapes(
     for c in d.changed:
         assert model_shape(c.old) == model_shape(c.new)
     assert Counter(model_shape(c.new) for c in d.changed) <= old & new
+
+
+# A host's history: each snapshot a list of namespaces (some without NS_GET_ID's id, inodes
+# reused with another id), and whether the host rebooted before it.
+histories = st.lists(
+    st.tuples(
+        st.lists(
+            st.builds(
+                ns,
+                st.sampled_from([NsType.NET, NsType.UTS, NsType.USER]),
+                st.integers(0, 8),
+                st.integers(0, 2),
+                st.sampled_from(["sleep", "bash"]),
+                st.sampled_from([(), (Holder("mount", path="/run/netns/a"),)]),
+                st.sampled_from([None, 1, 2]),
+            ),
+            max_size=10,
+            unique_by=lambda n: (n.id.type, n.id.inode),
+        ),
+        st.booleans(),
+    ),
+    min_size=2,
+    max_size=5,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories, st.sampled_from([None, "net"]))
+def test_the_stored_difference_diffs_as_the_whole_snapshots(
+    tmp_path_factory: pytest.TempPathFactory, history: list[tuple[list[Namespace], bool]],
+    ns_type: str | None,
+) -> None:  # fmt: skip
+    """load_difference reads only the namespaces whose stored state differs: diff() of them is
+    diff() of the whole snapshots, for every pair, either way round, of one type or all."""
+    database = Database(str(tmp_path_factory.mktemp("d") / "d.db"))
+    ids, boot = [], 1
+    for n, (namespaces, rebooted) in enumerate(history):
+        boot += rebooted
+        taken = replace(snap(*namespaces, boot=f"boot-{boot}"),
+                        taken_at=f"2026-01-01T00:00:{n:02d}+00:00")  # fmt: skip
+        with database.writing() as conn:
+            ids.append(save(conn, taken).id)
+    with database.reading() as conn:
+        for a in ids:
+            for b in ids:
+                whole = diff(load(conn, a), load(conn, b), ns_type)
+                assert diff(*load_difference(conn, a, b), ns_type) == whole
+
+
+def test_the_stored_difference_keeps_the_whole_snapshots_choice_of_identity(
+    tmp_path: Path,
+) -> None:
+    """A namespace without NS_GET_ID's id that did not change still makes diff() match by
+    inode alone: an inode reused with another id is then no new namespace, as in the whole."""
+    database = Database(str(tmp_path / "d.db"))
+    kept = ns(NsType.UTS, 1)
+    with database.writing() as conn:
+        a = save(conn, snap(kept, ns(NsType.NET, 2, ns_id=1))).id
+    with database.writing() as conn:
+        later = snap(kept, ns(NsType.NET, 2, ns_id=2))
+        b = save(conn, replace(later, taken_at="2026-01-01T00:00:01+00:00")).id
+    with database.reading() as conn:
+        whole = diff(load(conn, a), load(conn, b))
+        assert diff(*load_difference(conn, a, b)) == whole
+    assert not whole.created and not whole.vanished

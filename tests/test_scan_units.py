@@ -797,3 +797,19 @@ def test_a_tree_process_with_the_scanner_s_pid_is_not_the_scanner(tmp_path: Path
     assert problems == []
     assert (rows[("uts", UTS)].pid, rows[("uts", UTS)].nprocs) == (me, 2)
     assert rows[("uts", IPC)].holders == (Holder("fd", pid=me, fd=3),)
+
+
+def test_the_running_hosts_proc_is_read_as_userfile_reads_it() -> None:
+    """read_procfs (the live /proc, three system calls) gives read()'s bytes, limits and errors."""
+    from nsaudit import userfile
+
+    me = f"/proc/{os.getpid()}"
+    for path in (f"{me}/stat", f"{me}/cmdline", f"{me}/status"):
+        assert userfile.read_procfs(path, 1 << 16) == userfile.read(path, 1 << 16)
+    assert userfile.read_procfs(f"{me}/status", 10, cut=True) == userfile.read(
+        f"{me}/status", 10, cut=True
+    )
+    with pytest.raises(userfile.Unusable, match="larger than the 10 bytes"):
+        userfile.read_procfs(f"{me}/status", 10)
+    with pytest.raises(FileNotFoundError):
+        userfile.read_procfs("/proc/0/stat", 100)

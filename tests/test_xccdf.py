@@ -26,29 +26,34 @@ STIG = SAMPLES / "policies" / "stig-user-namespaces.toml"
 RULE = "xccdf_org.nsaudit_rule_"
 
 
-@pytest.fixture(scope="session")
-def xccdf_schema() -> Any:
-    if not XSD.exists():
-        pytest.skip("needs Debian's openscap-common (its XCCDF 1.2 schema; .ci/run installs it)")
+def schema_at(path: Path, package: str) -> Any:
+    if not path.exists():
+        pytest.skip(f"needs {package} ({path.name}; .ci/run installs it)")
     import xmlschema
 
-    return xmlschema.XMLSchema(str(XSD))
+    return xmlschema.XMLSchema(str(path))
+
+
+def tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"needs {name} ({package}; .ci/run installs it)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def xccdf_schema() -> Any:
+    return schema_at(XSD, "Debian's openscap-common")
 
 
 @pytest.fixture(scope="session")
 def oscap() -> str:
-    found = shutil.which("oscap")
-    if found is None:
-        pytest.skip("needs the oscap tool (Debian's openscap-scanner; .ci/run installs it)")
-    return found
+    return tool("oscap", "Debian's openscap-scanner")
 
 
 @pytest.fixture(scope="session")
 def saf() -> str:
-    found = shutil.which("saf")
-    if found is None:
-        pytest.skip("needs MITRE SAF's saf (npm's @mitre/saf; .ci/run installs it)")
-    return found
+    return tool("saf", "MITRE SAF, npm's @mitre/saf")
 
 
 def oscap_reads(oscap: str, *args: str | Path) -> str:
@@ -208,11 +213,7 @@ ARF_NS = {"arf": "http://scap.nist.gov/schema/asset-reporting-format/1.1",
 
 @pytest.fixture(scope="session")
 def arf_schema() -> Any:
-    if not ARF_XSD.exists():
-        pytest.skip("needs Debian's openscap-common (its ARF 1.1 schema; .ci/run installs it)")
-    import xmlschema
-
-    return xmlschema.XMLSchema(str(ARF_XSD))
+    return schema_at(ARF_XSD, "Debian's openscap-common")
 
 
 def test_arf_wraps_the_same_results_as_oscap_does_and_oscap_reads_it(

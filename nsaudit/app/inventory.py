@@ -12,9 +12,10 @@ from sqlalchemy import Connection
 
 from nsaudit import timing
 from nsaudit.analysis.diff import SnapshotDiff, diff, without
+from nsaudit.collect import prescan
 from nsaudit.collect.snapshot import host_info
 from nsaudit.collect.snapshot import take as scan_host
-from nsaudit.errors import UsageError
+from nsaudit.errors import ScanOutOfOrder, UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import report
@@ -25,7 +26,7 @@ from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
 from nsaudit.store.database import Database
 from nsaudit.store.queries import list_rows, previous, resolve, resolve_before
-from nsaudit.store.snapshots import load, save
+from nsaudit.store.snapshots import load, load_difference, save
 from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def _fresh(
         capabilities=capabilities,
         hostname=settings.hostname,
         scan=namespaces,
+        scanned=prescan.take(host, threads) if namespaces else None,
     )
 
 
@@ -70,7 +72,8 @@ def _fresh(
 class Taken:
     """A snapshot scanned and stored: what saving did; the host's previous snapshot, this one
     as stored and their diff (ignore rules applied; None for a host's first snapshot, or when
-    not asked); and the policy's check of it, recorded, when a policy was given."""
+    not asked; the two as load_difference gives them, with only the namespaces that differ);
+    and the policy's check of it, recorded, when a policy was given."""
 
     snapshot: Snapshot
     saved: Saved
@@ -93,34 +96,53 @@ def take(
     """Scan this host and store the snapshot; with `compare`, diff it against the host's
     previous one; with a policy, check it and record the check (as `audit --policy` does).
 
-    The host's scan lock spans the scan and the save (seq order is scan order); the
-    database's write lock is held for the write only."""
+    The host's scan lock spans the scan and the save (seq order is scan order; a scan begun
+    at start-up, before the lock, that another run overtook is made again); the database's
+    write lock is held for the write only."""
     with hostlock.scanning(database, local_host(settings, root)):
         snap = scan(settings, root, threads, label)
-        with database.writing() as conn:
-            with timing.phase("save"):
-                saved = save(conn, snap)
-            before = stored = changes = None
-            if compare:
-                with timing.phase("compare"):
-                    before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
-            checked = None
-            if policy is not None:
-                from nsaudit import compliance
+        try:
+            return _store(database, snap, settings, policy, now, compare)
+        except ScanOutOfOrder:
+            # A scan begun at start-up (nsaudit/collect/prescan.py) may predate one that another
+            # run stored meanwhile: scanned again, it comes after it. A clock that went back
+            # fails the same way twice.
+            snap = scan(settings, root, threads, label)
+            return _store(database, snap, settings, policy, now, compare)
 
-                when = now or datetime.now(UTC)
-                checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
+
+def _store(
+    database: Database,
+    snap: Snapshot,
+    settings: Settings,
+    policy: Policy | None,
+    now: datetime | None,
+    compare: bool,
+) -> Taken:
+    """Save a snapshot, diff it with the previous one and check the policy, in one write."""
+    with database.writing() as conn:
+        with timing.phase("save"):
+            saved = save(conn, snap)
+        before = stored = changes = None
+        if compare:
+            with timing.phase("compare"):
+                before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
+        checked = None
+        if policy is not None:
+            from nsaudit import compliance
+
+            when = now or datetime.now(UTC)
+            checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
     return Taken(snap, saved, before, stored, changes, checked)
 
 
 def _since_previous(
     conn: Connection, snapshot_id: int, ignore: Sequence[IgnoreRule]
-) -> tuple[Snapshot | None, Snapshot, SnapshotDiff | None]:
+) -> tuple[Snapshot | None, Snapshot | None, SnapshotDiff | None]:
     before_id = previous(conn, snapshot_id)
-    after = load(conn, snapshot_id)
     if before_id is None:
-        return None, after, None
-    before = load(conn, before_id)
+        return None, None, None
+    before, after = load_difference(conn, before_id, snapshot_id)
     return before, after, without(diff(before, after), ignored(ignore))
 
 
@@ -152,6 +174,9 @@ def stored(
 
 @dataclass(frozen=True)
 class Compared:
+    """Two stored snapshots, with only the namespaces that differ (load_difference), and
+    their diff."""
+
     before: Snapshot
     after: Snapshot
     changes: SnapshotDiff
@@ -182,6 +207,6 @@ def compare_snapshots(
             )
         else:
             old_id = resolve(conn, old or BEFORE_LATEST, local, hostname)
-        before, after = load(conn, old_id), load(conn, new_id)
+        before, after = load_difference(conn, old_id, new_id)
     changes = without(diff(before, after, ns_type), ignored(settings.ignore))
     return Compared(before, after, changes)

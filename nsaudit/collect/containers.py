@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from nsaudit import userfile
 from nsaudit.collect import cgroup, procfs
 from nsaudit.collect.cgroup import Placement
-from nsaudit.collect.process import MAX_STAT
+from nsaudit.collect.process import MAX_STAT, Read
 from nsaudit.collect.runtimes import Runtimes
 from nsaudit.hostfs import HostFS
 from nsaudit.model import SHIMS, Container, Namespace, NamespaceId, NsType, ScanProblem
@@ -31,8 +31,9 @@ class Attributed:
 class _Reader:
     """Reads processes' cgroups and stats under one /proc, once each."""
 
-    def __init__(self, proc: str) -> None:
+    def __init__(self, proc: str, read: Read) -> None:
         self.proc = proc
+        self.read = read
         self.places: dict[int, Placement | None] = {}
         self.problems: list[ScanProblem] = []
 
@@ -40,7 +41,7 @@ class _Reader:
         if pid not in self.places:
             path = f"{self.proc}/{pid}/cgroup"
             try:
-                text = userfile.read(path, _MAX_CGROUP).decode(errors="surrogateescape")
+                text = self.read(path, _MAX_CGROUP).decode(errors="surrogateescape")
                 self.places[pid] = cgroup.placement(text)
             except OSError as e:
                 if e.errno not in _GONE:
@@ -52,7 +53,7 @@ class _Reader:
 
     def stat(self, pid: int) -> procfs.ProcStat | None:
         try:
-            return procfs.parse_stat(userfile.read(f"{self.proc}/{pid}/stat", MAX_STAT))
+            return procfs.parse_stat(self.read(f"{self.proc}/{pid}/stat", MAX_STAT))
         except (OSError, ValueError, IndexError):
             return None
 
@@ -75,7 +76,7 @@ class _Reader:
         if conmon is None or not uid or self.uid(conmon) != uid:
             return None
         try:
-            raw = userfile.read(f"{self.proc}/{conmon}/cmdline", procfs.CMDLINE_MAX, cut=True)
+            raw = self.read(f"{self.proc}/{conmon}/cmdline", procfs.CMDLINE_MAX, cut=True)
         except OSError:
             return None
         args = [a for a in raw.decode(errors="surrogateescape").split("\0") if a]
@@ -87,9 +88,7 @@ class _Reader:
         """The process's real uid (status's Uid line): who runs it, also when /proc/<pid> is
         root's because the process is not dumpable."""
         try:
-            status = userfile.read(f"{self.proc}/{pid}/status", _MAX_CGROUP).decode(
-                errors="replace"
-            )
+            status = self.read(f"{self.proc}/{pid}/status", _MAX_CGROUP).decode(errors="replace")
         except OSError:
             return None
         for line in status.splitlines():
@@ -116,7 +115,7 @@ def attribute(
     host: HostFS, namespaces: tuple[Namespace, ...], environ: Mapping[str, str] | None = None
 ) -> Attributed:
     """The namespaces, each with the container its process runs in, and those containers."""
-    reader = _Reader(str(host.path("/proc")))
+    reader = _Reader(str(host.path("/proc")), userfile.reader(host.live))
     runtimes = Runtimes(host, environ)
     known = {(ns.id.type, ns.id.inode): ns.id for ns in namespaces}
     # Who created each user namespace: a rootless container's is its user's, whatever uid

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+from collections.abc import Callable
 
 from nsaudit import userfile
 from nsaudit.collect import procfs
@@ -15,20 +16,22 @@ MAX_STAT = 64 * 1024
 _MAX_PASSWD = 64 * 1024 * 1024
 # (start time, ppid, comm, cmdline, uid) of a process
 Info = tuple[int, int, str, str, int]
+Read = Callable[..., bytes]  # userfile.read, or read_procfs for the running host's /proc
 
 
-def read_process(proc: str, pid: int) -> Info | None:
+def read_process(proc: str, pid: int, read: Read = userfile.read) -> Info | None:
     """(start time, ppid, comm, cmdline, uid) of a process, all read while it lived; None when
     it has begun to exit (its command line reads empty once its memory is released, as a
-    kernel thread's does). OSError when it is gone or cannot be read."""
+    kernel thread's does). OSError when it is gone or cannot be read. `read`: how the host's
+    /proc files are read (userfile.reader)."""
     base = f"{proc}/{pid}"
-    before = _stat(base)
+    before = _stat(base, read)
     try:
-        raw = userfile.read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
+        raw = read(f"{base}/cmdline", procfs.CMDLINE_MAX + 1, cut=True)
     except OSError as e:
         raise OSError(e.errno, e.strerror, f"{base}/cmdline") from None
     uid = os.stat(base).st_uid
-    after = _stat(base)
+    after = _stat(base, read)
     # PF_EXITING is never cleared: the same process (start time) not yet exiting after the
     # reads was alive during them, so an empty command line is its own, not its exit's.
     if after.exiting or after.start_time != before.start_time:
@@ -36,10 +39,10 @@ def read_process(proc: str, pid: int) -> Info | None:
     return before.start_time, before.ppid, before.comm, procfs.parse_cmdline(raw), uid
 
 
-def _stat(base: str) -> procfs.ProcStat:
+def _stat(base: str, read: Read) -> procfs.ProcStat:
     path = f"{base}/stat"
     try:
-        return procfs.parse_stat(userfile.read(path, MAX_STAT))
+        return procfs.parse_stat(read(path, MAX_STAT))
     except OSError as e:
         raise OSError(e.errno, e.strerror, path) from None
     except (ValueError, IndexError):

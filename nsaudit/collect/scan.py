@@ -32,25 +32,22 @@ class _Found:
     """What the walk learns about one namespace before it becomes a Namespace."""
 
     nprocs: int = 0
-    members: list[int] = field(default_factory=list)  # but nsaudit's own process
-    own: bool = False  # nsaudit's own process is a member
+    members: list[int] = field(default_factory=list)  # but nsaudit's own processes
+    own: list[int] = field(default_factory=list)  # nsaudit's own processes among the members
     holders: dict[Holder, str] = field(default_factory=dict)  # each with a path that opens it
 
     def member(self, pid: int, own: bool) -> None:
         self.nprocs += 1
-        if own:
-            self.own = True
-        else:
-            self.members.append(pid)
+        (self.own if own else self.members).append(pid)
 
     def held(self, holder: Holder, path: str) -> None:
         self.holders.setdefault(holder, path)
 
-    def candidates(self, own: int | None) -> list[int]:
+    def candidates(self) -> list[int]:
         """Members in the order they may stand for the namespace: lowest pid first, and
         nsaudit itself last, only when nothing else does: its pid and arguments change every
         run, and would read as a change of the namespace."""
-        return sorted(self.members) + ([own] if self.own and own is not None else [])
+        return sorted(self.members) + sorted(self.own)
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,10 @@ class ScanResult:
 class Scanner:
     """One scan of one host's /proc."""
 
-    def __init__(self, host: HostFS, threads: bool = False) -> None:
+    def __init__(self, host: HostFS, threads: bool = False, command: int | None = None) -> None:
+        """`command`: the nsaudit command this scan is for, when this process is its prescan
+        (nsaudit/collect/prescan.py): the command counts as nsaudit's own process, and the
+        prescan, a helper that exists only meanwhile, is not counted at all."""
         self.proc = str(host.path("/proc"))
         self.host = host
         self.threads = threads
@@ -75,13 +75,15 @@ class Scanner:
             links = {t.value for t in NsType} | set(_FOR_CHILDREN)
         self.types = [t for t in NsType if t.value in links]
         self.for_children = [name for name in _FOR_CHILDREN if name in links]
-        self.type_names = [(t, t.value) for t in self.types]
+        self.type_links = [t.value for t in self.types]
         self.with_id = host.live and nsfs.has_ns_get_id()
         self.nsfs_dev = self._nsfs_dev()
         self.info: dict[int, tuple[bool, Info | None]] = {}
         self.comms: dict[int, str | None] = {}  # parents' commands only
         self.targets: dict[str, NamespaceId | None] = {}
-        self.own = os.getpid() if host.live else None
+        self.own = command or os.getpid() if host.live else None
+        self.helper = os.getpid() if host.live and command else None
+        self.read = userfile.reader(host.live)
 
     def _nsfs_dev(self) -> int:
         """The nsfs device, from stat (which follows a link to nsfs), learned once.
@@ -109,12 +111,13 @@ class Scanner:
     def _link(self, path: str) -> NamespaceId | None:
         target = os.readlink(path)
         # Most links name the same few namespaces: parse each distinct target once.
-        if target not in self.targets:
-            link = procfs.nsfs_link(target)
-            self.targets[target] = (
-                NamespaceId(NsType(link[0]), self.nsfs_dev, link[1]) if link else None
-            )
-        return self.targets[target]
+        return self.targets[target] if target in self.targets else self._target(target)
+
+    def _target(self, target: str) -> NamespaceId | None:
+        link = procfs.nsfs_link(target)
+        ns = NamespaceId(NsType(link[0]), self.nsfs_dev, link[1]) if link else None
+        self.targets[target] = ns
+        return ns
 
     def run(self) -> ScanResult:
         before = visibility.loadavg(self.proc) if self.host.live else None
@@ -130,7 +133,8 @@ class Scanner:
             )
         with timing.phase("walk"):
             for pid in pids:
-                self._process(pid)
+                if pid != self.helper:
+                    self._process(pid)
             if self.host.live and (unseen := visibility.unseen(self.proc, pids, before)):
                 self.problems.append(unseen)
             self._bind_mounts()
@@ -141,38 +145,47 @@ class Scanner:
         self.problems.append(ScanProblem(pid, path, errno.errorcode.get(e.errno or 0, "EIO")))
 
     def _process(self, pid: int) -> None:
+        """Record a process's namespaces (all of its type links read, or none of them: gone,
+        or unreadable and counted), then its for_children links, fds and threads. The hot
+        path of the walk: a readlink per link, each distinct target parsed once."""
         base = f"{self.proc}/{pid}"
-        seen: list[tuple[NamespaceId, Holder | None, str]] = []
-        member: dict[NsType, NamespaceId] = {}
-        own = pid == self.own
-        for t, name in self.type_names:
+        targets = self.targets
+        members: list[NamespaceId] = []
+        for name in self.type_links:
             path = f"{base}/ns/{name}"
-            ok, ns = self._read(pid, path)
-            if not ok:
-                return  # gone, or unreadable (counted): nothing of it is half-recorded
+            try:
+                target = os.readlink(path)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    self._problem(pid, path, e)
+                return
+            ns = targets[target] if target in targets else self._target(target)
             if ns is not None:
-                member[t] = ns
-                seen.append((ns, None, path))
+                members.append(ns)
+        own = pid == self.own
+        found = self.found
+        for ns in members:
+            entry = found.get(ns)
+            if entry is None:
+                entry = found[ns] = _Found()
+            entry.member(pid, own)
+        held: list[tuple[NamespaceId, Holder, str]] = []
         for name in self.for_children:
             path = f"{base}/ns/{name}"
             # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty until
             # the first child is born.
             ok, ns = self._read(pid, path)
-            if ns is not None and ns != member.get(ns.type):
-                seen.append((ns, Holder(HolderKind.FOR_CHILDREN, pid=pid), path))
+            if ns is not None and ns not in members:
+                held.append((ns, Holder(HolderKind.FOR_CHILDREN, pid=pid), path))
         if not own:  # nsaudit's own fds are the scan's, not the host's
-            seen += self._fds(pid, base)
+            held += self._fds(pid, base)
         if self.threads and not own:
-            seen += self._threads(pid, base, member)
-        for ns, holder, where in seen:
-            found = self.found.setdefault(ns, _Found())
-            if holder is None:
-                found.member(pid, own)
-            else:
-                found.held(holder, where)
+            held += self._threads(pid, base, {ns.type: ns for ns in members})
+        for ns, holder, where in held:
+            self.found.setdefault(ns, _Found()).held(holder, where)
 
-    def _fds(self, pid: int, base: str) -> list[tuple[NamespaceId, Holder | None, str]]:
-        out: list[tuple[NamespaceId, Holder | None, str]] = []
+    def _fds(self, pid: int, base: str) -> list[tuple[NamespaceId, Holder, str]]:
+        out: list[tuple[NamespaceId, Holder, str]] = []
         try:
             fds = os.listdir(f"{base}/fd")
         except OSError as e:
@@ -188,8 +201,8 @@ class Scanner:
 
     def _threads(
         self, pid: int, base: str, member: dict[NsType, NamespaceId]
-    ) -> list[tuple[NamespaceId, Holder | None, str]]:
-        out: list[tuple[NamespaceId, Holder | None, str]] = []
+    ) -> list[tuple[NamespaceId, Holder, str]]:
+        out: list[tuple[NamespaceId, Holder, str]] = []
         try:
             tids = [int(t) for t in os.listdir(f"{base}/task") if int(t) != pid]
         except OSError as e:
@@ -211,7 +224,7 @@ class Scanner:
         the next one when a process exits before it could be read."""
         mount_namespaces = [f for ns, f in self.found.items() if ns.type is NsType.MNT]
         for found in mount_namespaces:
-            for pid in found.candidates(self.own):
+            for pid in found.candidates():
                 mounts = self._nsfs_mounts(pid)
                 if mounts is None:
                     continue
@@ -226,7 +239,7 @@ class Scanner:
         process is gone or exiting (its mount namespace can be read through another member)."""
         base = f"{self.proc}/{pid}"
         try:
-            mounts = procfs.nsfs_mounts(userfile.read(f"{base}/mountinfo", _MAX_MOUNTINFO))
+            mounts = procfs.nsfs_mounts(self.read(f"{base}/mountinfo", _MAX_MOUNTINFO))
         except OSError as e:
             # A process past exit_task_namespaces() has no mount namespace: the kernel answers
             # EINVAL (userfile's own EINVAL, a file it will not read, is a problem).
@@ -303,7 +316,7 @@ class Scanner:
         be read.
         """
         unread = None
-        for pid in found.candidates(self.own):
+        for pid in found.candidates():
             there, info = self._process_info(pid)
             if info is not None:
                 path = self._link_path(pid, ns)
@@ -326,7 +339,7 @@ class Scanner:
         (True, None) when it cannot be read (a problem)."""
         if pid not in self.info:
             try:
-                info = read_process(self.proc, pid)
+                info = read_process(self.proc, pid, self.read)
                 self.info[pid] = (info is not None, info)
             except OSError as e:
                 there = e.errno not in _GONE
@@ -342,7 +355,7 @@ class Scanner:
             return known[2]
         if pid not in self.comms:
             try:
-                stat = userfile.read(f"{self.proc}/{pid}/stat", MAX_STAT)
+                stat = self.read(f"{self.proc}/{pid}/stat", MAX_STAT)
                 self.comms[pid] = procfs.parse_stat(stat).comm
             except (OSError, ValueError, IndexError):
                 self.comms[pid] = None
@@ -351,7 +364,7 @@ class Scanner:
     def _paths(self, ns: NamespaceId, found: _Found, pid: int | None) -> Iterator[str]:
         """The files that open a namespace: its representative's link first, then those of
         the members after it (those before it are gone), then its holders'."""
-        members = found.candidates(self.own)
+        members = found.candidates()
         after = members.index(pid) if pid is not None else len(members)
         for member in members[after:]:
             yield self._link_path(member, ns)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nsaudit import __version__, timing
@@ -31,6 +32,26 @@ def host_info(host: HostFS, hostname: str | None = None) -> HostInfo:
     )
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """One scan of a host's namespaces, containers attributed: when it began, how long it took."""
+
+    taken_at: str
+    duration_ms: int
+    result: ScanResult
+    found: Attributed
+
+
+def scan_now(host: HostFS, threads: bool, command: int | None = None) -> Scanned:
+    """Scan the host now; `command`: the nsaudit command a prescan scans for (scan.py)."""
+    taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    started = time.monotonic()
+    result = Scanner(host, threads, command).run()
+    with timing.phase("containers"):
+        found = attribute(host, result.namespaces)
+    return Scanned(taken_at, round((time.monotonic() - started) * 1000), result, found)
+
+
 def take(
     host: HostFS,
     *,
@@ -39,21 +60,23 @@ def take(
     capabilities: CapabilityReport | None = None,
     hostname: str | None = None,
     scan: bool = True,
+    scanned: Scanned | None = None,
 ) -> Snapshot:
-    """Scan the host now; the Snapshot is not stored (id and seq are None). Without `scan`,
-    only the host facts and capabilities (a root that runs nothing has no namespaces)."""
-    taken_at = datetime.now(UTC).isoformat(timespec="microseconds")
-    started = time.monotonic()
-    result = Scanner(host, threads).run() if scan else ScanResult((), ())
-    with timing.phase("containers"):
-        found = attribute(host, result.namespaces) if scan else Attributed((), (), ())
-    info = host_info(host, hostname)
+    """Scan the host now, or take `scanned` (begun at start-up: nsaudit/collect/prescan.py);
+    the Snapshot is not stored (id and seq are None). Without `scan`, only the host facts and
+    capabilities (a root that runs nothing has no namespaces)."""
+    if scan:
+        scanned = scanned or scan_now(host, threads)
+    else:
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        scanned = Scanned(now, 0, ScanResult((), ()), Attributed((), (), ()))
+    result, found = scanned.result, scanned.found
     return Snapshot(
-        host=info,
-        taken_at=taken_at,
+        host=host_info(host, hostname),
+        taken_at=scanned.taken_at,
         nsaudit_version=__version__,
         label=label,
-        duration_ms=round((time.monotonic() - started) * 1000),
+        duration_ms=scanned.duration_ms,
         threads=threads,
         namespaces=found.namespaces,
         problems=tuple(sorted(set(result.problems + found.problems), key=problem_key)),

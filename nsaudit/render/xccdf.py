@@ -92,7 +92,7 @@ def benchmark(payload: Mapping[str, Any]) -> ET.Element:
     """The Benchmark: the policy's rules, then a TestResult for each host."""
     bench = rules_of(payload)
     for n, host in enumerate(hosts_of(payload), 1):
-        bench.append(test_result(payload["policy"], host, n))
+        bench.append(host_results(payload["policy"], host, n))
     return bench
 
 
@@ -161,7 +161,7 @@ def _idents(parent: ET.Element, r: Mapping[str, Any]) -> None:
             _sub(parent, "ident", value, system=BY_KEY[family].system)
 
 
-def test_result(
+def host_results(
     policy: Mapping[str, Any], host: Mapping[str, Any], n: int, source: str = "#"
 ) -> ET.Element:
     """A host's TestResult; `source` is where its Benchmark is (`#`: this document)."""
@@ -281,7 +281,7 @@ class ArfFormat:
             report = ET.SubElement(reports, f"{{{ARF}}}report", id=report_id)
             content = ET.SubElement(report, f"{{{ARF}}}content")
             source = f"#scap_{ORG}_comp_{policy['name']}"
-            content.append(test_result(policy, host, n, source))
+            content.append(host_results(policy, host, n, source))
         return _xml(root)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from nsaudit import fields
 from nsaudit import jsonshape as js
-from nsaudit.errors import DatabaseError, UsageError
+from nsaudit.errors import DatabaseError, ScanOutOfOrder, UsageError
 from nsaudit.kernel import report
 from nsaudit.model import (
     CapabilityReport,
@@ -115,7 +115,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
         if _before(snap.taken_at, newest):
             # Seq order is time order, or `latest` and `diff` would go back in time.
             what = f"snapshot seq {seq}" if snap.seq is not None else "the new snapshot"
-            error = UsageError if snap.seq is not None else DatabaseError
+            error = UsageError if snap.seq is not None else ScanOutOfOrder
             raise error(
                 f"{what} of host {snap.host.hostname!r} was taken at {snap.taken_at}, before "
                 f"its newest stored snapshot (seq {previous}, {newest}); nothing was stored "
@@ -222,7 +222,60 @@ def _before(taken_at: str, other: str) -> bool:
 
 def load(conn: Connection, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
-    row = conn.execute(
+    row = _header(conn, snapshot_id)
+    return _snapshot(row, conn.execute(_states(row.host_id, _open_at(row.seq))))
+
+
+def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapshot, Snapshot]:
+    """Two stored snapshots as diff() needs them: of one host, each with only the namespaces
+    whose stored state the other does not share (an unchanged namespace keeps its one row, so
+    diff() finds nothing in it; no row outlives a boot); of two hosts, whole. diff() of the two
+    is diff() of the whole snapshots, at the cost of what changed rather than of the host's
+    size."""
+    old, new = _header(conn, old_id), _header(conn, new_id)
+    if old.host_id != new.host_id:
+        return load(conn, old_id), load(conn, new_id)
+    lo, hi = sorted((old.seq, new.seq))
+    # Open at lo and ended by hi; begun after lo and still open at hi.
+    at_lo = _states(old.host_id, _open_at(lo), ns_states.c.end_seq <= hi)
+    at_hi = _states(old.host_id, _open_at(hi), ns_states.c.first_seq > lo)
+    first, second = (at_lo, at_hi) if old.seq == lo else (at_hi, at_lo)
+    a, b = _snapshot(old, conn.execute(first)), _snapshot(new, conn.execute(second))
+    # diff() matches by NS_GET_ID's id only when every namespace of both (of the type it is
+    # asked about) has one: the same answer, type by type, from these namespaces as from all,
+    # or the whole snapshots decide it.
+    unidentified = conn.execute(
+        select(ns_states.c.ns_type)
+        .distinct()
+        .where(
+            ns_states.c.host_id == old.host_id,
+            ns_states.c.ns_id.is_(None),
+            or_(_open_at(lo), _open_at(hi)),
+        )
+    ).scalars()
+    if set(unidentified) != {
+        n.id.type.value for n in (*a.namespaces, *b.namespaces) if n.ns_id is None
+    }:
+        return load(conn, old_id), load(conn, new_id)
+    return a, b
+
+
+def _open_at(seq: int) -> Any:
+    return (ns_states.c.first_seq <= seq) & or_(
+        ns_states.c.end_seq.is_(None), ns_states.c.end_seq > seq
+    )
+
+
+def _states(host_id: int, *where: Any) -> Any:
+    return (
+        select(ns_states)
+        .where(ns_states.c.host_id == host_id, *where)
+        .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
+    )
+
+
+def _header(conn: Connection, snapshot_id: int) -> Any:
+    return conn.execute(
         select(
             snapshots,
             hosts.c.hostname,
@@ -235,15 +288,10 @@ def load(conn: Connection, snapshot_id: int) -> Snapshot:
         .outerjoin(container_sets, container_sets.c.id == snapshots.c.container_set_id)
         .where(snapshots.c.id == snapshot_id)
     ).one()
-    states = conn.execute(
-        select(ns_states)
-        .where(
-            ns_states.c.host_id == row.host_id,
-            ns_states.c.first_seq <= row.seq,
-            or_(ns_states.c.end_seq.is_(None), ns_states.c.end_seq > row.seq),
-        )
-        .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
-    )
+
+
+def _snapshot(row: Any, states: Any) -> Snapshot:
+    """The snapshot of a header row, with these ns_states rows as its namespaces."""
     namespace_of = decoder(Namespace, tuple(states.keys()))
     return Snapshot(
         host=HostInfo(row.hostname, row.machine_id or None, row.boot_id, row.kernel),

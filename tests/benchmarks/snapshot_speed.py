@@ -33,8 +33,10 @@ SHAPES = {
 RUNS = 5
 LSNS_RUNS = {"process-heavy": 3}  # lsns takes half a minute there
 MAX_RSS_MB = 150
-PHASES = ("import", "detect", "walk", "details", "relations", "containers", "save", "compare",
-          "output")  # fmt: skip
+# The command's own phases, in order; the scan's run in the prescan child meanwhile (nsaudit/
+# collect/prescan.py), alongside the import, and the command waits for what is left of them.
+PHASES = ("import", "detect", "prescan wait", "save", "compare", "output")
+SCAN = ("walk", "details", "relations", "containers")
 
 FLOOR = """
 import os
@@ -71,7 +73,8 @@ def phases(cmd: list[str], db: str) -> tuple[Run, dict[str, float]]:
         for _ in range(RUNS):
             runs.append(timed([*cmd, "--db", db], env))
             spent.append(json.loads(Path(timings).read_text()))
-    return median_run(runs), {p: statistics.median(s.get(p, 0.0) for s in spent) for p in PHASES}
+    names = (*PHASES, *SCAN)
+    return median_run(runs), {p: statistics.median(s.get(p, 0.0) for s in spent) for p in names}
 
 
 def line(label: str, run: Run, lsns: Run) -> str:
@@ -100,9 +103,10 @@ def measure(name: str) -> list[str]:
     print(line("nsaudit audit", audit, lsns))
     print(line("floor: readlink walk", floor, lsns))
     print(line("floor: python -c pass", python, lsns))
-    rest = snap.wall * 1000 - sum(spent.values())
+    rest = snap.wall * 1000 - sum(spent[p] for p in PHASES)
     print("  snapshot breakdown (ms): " + ", ".join(f"{p} {spent[p]:.0f}" for p in PHASES)
-          + f", start-up and the rest {rest:.0f}")  # fmt: skip
+          + f", start-up and the rest {rest:.0f}; the scan, in the prescan meanwhile: "
+          + ", ".join(f"{p} {spent[p]:.0f}" for p in SCAN))  # fmt: skip
     checks = [
         (f"snapshot wall <= {target}x lsns", snap.wall <= target * lsns.wall),
         ("snapshot cpu <= 1.0x lsns", snap.cpu <= lsns.cpu),
