@@ -6,10 +6,12 @@ unshare(2) and exec, as `unshare --uts --ipc sleep` would."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -81,16 +83,34 @@ class Run:
     max_rss_kb: int
 
 
+# Runs a command for timed(): forked from this small process, not from the benchmark's, so that
+# the peak RSS wait4 reports is the command's own (a child's counts the memory of the process
+# it was forked or vforked from until it execs).
+_TIMER = """
+import json, os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(cmd[0], cmd)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as f:
+    json.dump([time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss, os.waitstatus_to_exitcode(status)], f)
+"""
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> Run:
     """Run a command to its end: wall time, CPU time and peak RSS (from wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{cmd} exited {proc.returncode}")
-    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "run.json")
+        subprocess.run([sys.executable, "-c", _TIMER, report, *cmd], stdout=subprocess.DEVNULL,
+                       env=env, check=True)  # fmt: skip
+        with open(report) as f:
+            elapsed, cpu, max_rss_kb, code = json.load(f)
+    if code not in (0, 1):
+        raise SystemExit(f"{cmd} exited {code}")
+    return Run(elapsed, cpu, max_rss_kb)
 
 
 def wall(cmd: list[str]) -> float:
