@@ -97,7 +97,7 @@ def read(
 
 def read_procfs(path: str, limit: int, cut: bool = False) -> bytes:
     """read() for a file of the running host's own /proc: the same bytes, limits and errors,
-    in three system calls instead of eight. procfs answers for the file's kind (no process
+    in four system calls instead of nine. procfs answers for the file's kind (no process
     can put a FIFO or a device there), so only a --root tree's /proc needs read()'s checks."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from conftest import needs_root, run
+from conftest import NOBODY, needs_root, run
 from nsmakers import in_new_namespaces, netns, ns_of
 
 NO_PRESCAN = {"NSAUDIT_NO_PRESCAN": "1"}
@@ -86,3 +86,13 @@ def test_a_command_that_fails_leaves_no_prescan_behind(tmp_path: Path) -> None:
     assert proc.returncode == 2
     left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert left.stdout == "", left.stdout
+
+
+@needs_root
+def test_a_command_that_cannot_fork_scans_itself() -> None:
+    """Out of processes (RLIMIT_NPROC: nobody may run one, this one), the prescan is never
+    begun and the command scans as ever."""
+    proc = run("snapshot", "--no-store", "--format", "json",
+               prefix=("prlimit", "--nproc=1", *NOBODY))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["namespaces"]

@@ -42,8 +42,16 @@ def start(argv: list[str]) -> None:
     if any(a.partition("=")[0] in ("--root", "--help", "-h") for a in argv):
         return
     threads = "--threads" in argv
-    read, write = os.pipe()
-    pid = os.fork()
+    try:
+        read, write = os.pipe()
+    except OSError:
+        return
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (RLIMIT_NPROC, a seccomp filter): scan as ever
+        os.close(read)
+        os.close(write)
+        return
     if pid == 0:
         os.close(read)
         _child(write, threads)

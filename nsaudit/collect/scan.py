@@ -150,7 +150,7 @@ class Scanner:
         path of the walk: a readlink per link, each distinct target parsed once."""
         base = f"{self.proc}/{pid}"
         targets = self.targets
-        members: list[NamespaceId] = []
+        namespaces: list[NamespaceId] = []  # those it is a member of
         for name in self.type_links:
             path = f"{base}/ns/{name}"
             try:
@@ -161,10 +161,10 @@ class Scanner:
                 return
             ns = targets[target] if target in targets else self._target(target)
             if ns is not None:
-                members.append(ns)
+                namespaces.append(ns)
         own = pid == self.own
         found = self.found
-        for ns in members:
+        for ns in namespaces:
             entry = found.get(ns)
             if entry is None:
                 entry = found[ns] = _Found()
@@ -175,12 +175,12 @@ class Scanner:
             # ENOENT here is no exit: after unshare(CLONE_NEWPID) the link stays empty until
             # the first child is born.
             ok, ns = self._read(pid, path)
-            if ns is not None and ns not in members:
+            if ns is not None and ns not in namespaces:
                 held.append((ns, Holder(HolderKind.FOR_CHILDREN, pid=pid), path))
         if not own:  # nsaudit's own fds are the scan's, not the host's
             held += self._fds(pid, base)
         if self.threads and not own:
-            held += self._threads(pid, base, {ns.type: ns for ns in members})
+            held += self._threads(pid, base, {ns.type: ns for ns in namespaces})
         for ns, holder, where in held:
             self.found.setdefault(ns, _Found()).held(holder, where)
 
