@@ -45,7 +45,7 @@ def namespaces() -> int:
 
 
 class Population:
-    """`processes` processes in all on the host (those already there included), of which
+    """`processes_in_all` processes on the host (those already there included), of which
     `in_namespaces` are each in new uts and ipc namespaces; ended on exit."""
 
     def __init__(self, processes_in_all: int, in_namespaces: int) -> None:
