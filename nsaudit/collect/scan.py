@@ -147,7 +147,8 @@ class Scanner:
     def _process(self, pid: int) -> None:
         """Record a process's namespaces (all of its type links read, or none of them: gone,
         or unreadable and counted), then its for_children links, fds and threads. The hot
-        path of the walk: a readlink per link, each distinct target parsed once."""
+        path of the walk: a readlink per link (_read and _link, inlined), each distinct target
+        parsed once."""
         base = f"{self.proc}/{pid}"
         targets = self.targets
         namespaces: list[NamespaceId] = []  # those it is a member of
@@ -267,20 +268,18 @@ class Scanner:
         then what the kernel says of it (the relations)."""
         users = Users(self.host)
         out = []
+        relations = 0.0  # of the time the loop takes, what the kernel's answers took
+        started = time.perf_counter()
         for ns in sorted(self.found):
             found = self.found[ns]
-            started = time.perf_counter()
             pid, info = self._representative(ns, found)
-            read = time.perf_counter()
             if found.nprocs == 0 and not found.holders:
-                timing.add("details", read - started)
                 continue  # its every process exited during the scan, and nothing holds it
+            asking = time.perf_counter()
             rel = self._relations(ns, pid, self._paths(ns, found, pid))
-            asked = time.perf_counter()
+            relations += time.perf_counter() - asking
             uid = info[4] if info else None
             parent_command = self._command(info[1]) if info and info[1] > 0 else None
-            timing.add("relations", asked - read)
-            timing.add("details", read - started + time.perf_counter() - asked)
             out.append(
                 Namespace(
                     id=NamespaceId(ns.type, rel.dev, ns.inode) if rel.dev else ns,
@@ -300,6 +299,8 @@ class Scanner:
                     parent_command=parent_command,
                 )
             )
+        timing.add("relations", relations)
+        timing.add("details", time.perf_counter() - started - relations)
         return tuple(out)
 
     def _link_path(self, pid: int, ns: NamespaceId) -> str:

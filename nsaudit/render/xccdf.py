@@ -280,8 +280,7 @@ class ArfFormat:
             ET.SubElement(device, f"{{{AI}}}hostname").text = _hostname(host["hostname"])
             report = ET.SubElement(reports, f"{{{ARF}}}report", id=report_id)
             content = ET.SubElement(report, f"{{{ARF}}}content")
-            source = f"#scap_{ORG}_comp_{policy['name']}"
-            content.append(host_results(policy, host, n, source))
+            content.append(host_results(policy, host, n, f"#{_component(policy['name'])}"))
         return _xml(root)
 
 
@@ -301,15 +300,20 @@ def _data_stream(payload: Mapping[str, Any]) -> ET.Element:
     ET.SubElement(
         ET.SubElement(stream, f"{{{DS}}}checklists"),
         f"{{{DS}}}component-ref",
-        {"id": f"scap_{ORG}_cref_{name}", f"{{{XLINK}}}href": f"#scap_{ORG}_comp_{name}"},
+        {"id": f"scap_{ORG}_cref_{name}", f"{{{XLINK}}}href": f"#{_component(name)}"},
     )
     component = ET.SubElement(
         collection,
         f"{{{DS}}}component",
-        {"id": f"scap_{ORG}_comp_{name}", "timestamp": _when(payload)},
+        {"id": _component(name), "timestamp": _when(payload)},
     )
     component.append(rules_of(payload))
     return collection
+
+
+def _component(policy: str) -> str:
+    """The id of the data stream's component that holds the policy's Benchmark."""
+    return f"scap_{ORG}_comp_{policy}"
 
 
 def _hostname(name: str) -> str:
