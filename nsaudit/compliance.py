@@ -4,7 +4,7 @@ record. Shared by `check`, `audit --policy` and `report`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from nsaudit.analysis import churn
 from nsaudit.analysis.diff import diff, key
 from nsaudit.errors import UsageError
-from nsaudit.model import HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
+from nsaudit.model import Container, HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
@@ -79,7 +79,8 @@ def evaluate_stored(
         )
     steps = stored_history.steps(conn, host_id, after, seq)
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
-    result = _evaluate(policy, snap, steps, period, now, partial=partial)
+    seen = stored_history.containers_seen(conn, host_id, after, seq)
+    result = _evaluate(policy, snap, steps, period, now, partial=partial, seen=seen)
     if record:
         evaluations.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
@@ -112,8 +113,9 @@ def evaluate_fresh(
     )
     added = diff(load(conn, latest), snap).created
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
+    seen = stored_history.containers_seen(conn, host_id, after, seq)
     period = f"the snapshots since {since} and this scan"
-    return _evaluate(policy, snap, steps, period, now, added, partial)
+    return _evaluate(policy, snap, steps, period, now, added, partial, seen)
 
 
 def evaluate_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> Evaluation:
@@ -142,15 +144,14 @@ def host_report(
     snap = load(conn, snapshot_id)
     host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)
-    steps = stored_history.steps(
-        conn, host_id, stored_history.seq_before(conn, host_id, since), seq
-    )
+    after = stored_history.seq_before(conn, host_id, since)
+    steps = stored_history.steps(conn, host_id, after, seq)
     partial = [p.seq for p in points if p.partial and p.seq <= seq]
-    checked = (
-        _evaluate(policy, snap, steps, f"the snapshots since {since[:19]}Z", now, partial=partial)
-        if policy is not None
-        else None
-    )
+    checked = None
+    if policy is not None:
+        seen = stored_history.containers_seen(conn, host_id, after, seq)
+        period = f"the snapshots since {since[:19]}Z"
+        checked = _evaluate(policy, snap, steps, period, now, partial=partial, seen=seen)
     return HostReport(snap, checked, points, churn.days(points, steps))
 
 
@@ -162,10 +163,13 @@ def _evaluate(
     now: datetime,
     added: tuple[Namespace, ...] = (),
     partial: list[int] | None = None,
+    seen: Mapping[str, Container] | None = None,
 ) -> Evaluation:
     created = churn.created(steps)
     known = {key(ns) for ns in created}
     created += tuple(ns for ns in added if key(ns) not in known)
-    subject = Subject(snap, created, period, partial_in_period=tuple(partial or ()))
+    subject = Subject(
+        snap, created, period, partial_in_period=tuple(partial or ()), seen=seen or {}
+    )
     results = evaluate(policy, subject, now.date())
     return Evaluation(policy, snap, period, now.isoformat(timespec="seconds"), results)

@@ -536,21 +536,35 @@ def _container(name: str) -> Container:
     )  # fmt: skip
 
 
-def test_prune_and_forget_drop_the_container_sets_no_snapshot_uses(database: Database) -> None:
+def test_containers_are_stored_as_states_and_each_snapshot_loads_its_own(
+    database: Database,
+) -> None:
+    a, b = _container("a"), _container("b")
+    sets: list[tuple[Container, ...] | None] = [(a,), (a, b), None, (a, b), (b,), (a, b)]
+    ids = [store(database, "web", day(n), ns(NsType.NET, 1), containers=c)
+           for n, c in enumerate(sets, 1)]  # fmt: skip
+    assert [s.containers for s in loaded(database, ids).values()] == sets
+    # a from seq 1 to 5 (seq 3 recorded no containers: it ends nothing) and again from 6; b
+    # from seq 2 on: a container that only lives on is one row, however many snapshots.
+    assert count(database, "container_states") == 3
+
+
+def test_prune_and_forget_drop_the_container_states_no_snapshot_uses(database: Database) -> None:
     a, b = (_container("a"),), (_container("b"),)
-    for n, sets in enumerate((a, a, b), 1):
-        store(database, "web", day(n), ns(NsType.NET, 1), containers=sets)
+    web = [store(database, "web", day(n), ns(NsType.NET, 1), containers=sets)
+           for n, sets in enumerate((a, a, b), 1)]  # fmt: skip
     store(database, "db", day(1), ns(NsType.NET, 2), containers=b)
-    assert count(database, "container_sets") == 2  # stored once each
+    assert count(database, "container_states") == 3  # web's a and b, db's b
     with database.writing() as conn:
         retention.prune(conn, day(10), 1)
-    assert count(database, "container_sets") == 1  # web's seq 1 and 2 used a alone
+    assert count(database, "container_states") == 2  # web's seq 1 and 2 used a alone
+    assert loaded(database, [web[2]])[web[2]].containers == b
     with database.writing() as conn:
         retention.forget(conn, host_id(database, "web"))
-    assert count(database, "container_sets") == 1  # db's snapshot still uses b
+    assert count(database, "container_states") == 1  # db's snapshot still has b
     with database.writing() as conn:
         retention.forget(conn, host_id(database, "db"))
-    assert count(database, "container_sets") == 0
+    assert count(database, "container_states") == 0
 
 
 def test_prune_keeps_at_least_the_newest_snapshot(database: Database) -> None:

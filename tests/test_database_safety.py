@@ -500,7 +500,7 @@ def test_a_damaged_capability_report_is_a_database_error(tmp_path: Path) -> None
     assert digest(db) == before
 
 
-def test_a_damaged_container_set_is_a_database_error(tmp_path: Path) -> None:
+def test_a_damaged_container_state_is_a_database_error(tmp_path: Path) -> None:
     db = tmp_path / "ns.db"
     database = Database(str(db))
     host = HostInfo("web", "a" * 32, "boot-1", "6.1")
@@ -513,7 +513,7 @@ def test_a_damaged_container_set_is_a_database_error(tmp_path: Path) -> None:
         save(conn, replace(snap(ns(NsType.NET, 1)), host=host, containers=(web,)))
     database.dispose()
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE container_sets SET body = replace(body, '\"docker\"', '\"\"')")
+        conn.execute("UPDATE container_states SET body = replace(body, '\"docker\"', '\"\"')")
     settle(db)
     before = digest(db)
     damage = 'containers[0].runtime: expected a non-empty string, got ""'
@@ -522,7 +522,7 @@ def test_a_damaged_container_set_is_a_database_error(tmp_path: Path) -> None:
     proc = run("db", "check", "--db", db)
     assert proc.returncode == 4
     problems = [line for line in proc.stdout.splitlines() if line.startswith("problem: ")]
-    assert "problem: container set 1 is not a list of containers: [0].runtime: expected a " in (
+    assert "problem: container state 1 is not a container: runtime: expected a " in (
         "\n".join(problems)
     ), proc.stdout
     assert any("snapshot 1" in p and "cannot be loaded" in p for p in problems), proc.stdout

@@ -4,12 +4,14 @@ The kinds: kernel_checks.py (the capability report) and inventory_checks.py (the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from nsaudit.analysis.compare import initial
 from nsaudit.model import (
     UNSEEN,
+    Container,
     Evidence,
     HolderKind,
     Namespace,
@@ -29,6 +31,17 @@ class Subject:
     period: str  # in words: "the snapshots since the last check (2026-11-28T10:00:00Z, ...)"
     no_inventory: str | None = None  # why there are no namespaces to check, if so
     partial_in_period: tuple[int, ...] = ()  # seqs of the period's partial snapshots
+    # The containers the period's snapshots saw, by id: a namespace created meanwhile may
+    # belong to one that has gone since.
+    seen: Mapping[str, Container] = field(default_factory=dict)
+
+    def container(self, ns: Namespace) -> Container | None:
+        """The container a namespace belongs to: as the snapshot found it, or as the period's
+        snapshots did."""
+        found = self.snapshot.container(ns)
+        if found is None and ns.container is not None:
+            found = self.seen.get(ns.container)
+        return found
 
 
 @dataclass(frozen=True)

@@ -79,20 +79,20 @@ class _Scoped:
 
 def _screen(
     namespaces: tuple[Namespace, ...],
-    snap: Snapshot,
+    subject: Subject,
     types: tuple[str, ...] | None,
     allow: Allowlist,
     prefix: str,
 ) -> tuple[list[Namespace], list[Evidence]]:
     """The namespaces beyond the host's own (of those types), and evidence for each one the
     allowlist does not accept."""
-    own = host_own(snap)
+    own = host_own(subject.snapshot)
     checked = [
         ns for ns in namespaces if ns.id not in own and (types is None or ns.id.type.value in types)
     ]
     bad = []
     for ns in checked:
-        why = allow.violation(ns, snap.container(ns))
+        why = allow.violation(ns, subject.container(ns))
         if why is not None:
             bad.append(about(ns, f"{prefix}{ns_name(ns.id)} {why}"))
     return checked, bad
@@ -108,7 +108,7 @@ class HoldersCheck(_Scoped):
         if (skipped := skip(subject)) is not None:
             return skipped
         snap = subject.snapshot
-        checked, bad = _screen(snap.namespaces, snap, self.types, self.allow, "")
+        checked, bad = _screen(snap.namespaces, subject, self.types, self.allow, "")
         scope = "/".join(self.types) if self.types else "non-initial"
         if bad:
             return Verdict(
@@ -207,9 +207,7 @@ class CreatedCheck(_Scoped):
     def evaluate(self, subject: Subject) -> Verdict:
         if (skipped := skip(subject)) is not None:
             return skipped
-        checked, bad = _screen(
-            subject.created, subject.snapshot, self.types, self.allow, "created "
-        )
+        checked, bad = _screen(subject.created, subject, self.types, self.allow, "created ")
         note = partial_note(subject.snapshot, period_unseen(subject))
         if bad:
             return Verdict(

@@ -21,8 +21,10 @@ from nsaudit.store.location import is_url
 from nsaudit.store.schema import metadata
 
 BUSY_TIMEOUT_MS = 60_000
-# The tables nsaudit's migrations create; SQLite's own (sqlite_*) are allowed too.
-OWN_TABLES = frozenset(metadata.tables) | {"alembic_version"}
+# The tables nsaudit's migrations create, and those earlier revisions had that later ones
+# dropped (a database at such a revision is nsaudit's, to upgrade); SQLite's own (sqlite_*)
+# are allowed too.
+OWN_TABLES = frozenset(metadata.tables) | {"alembic_version", "container_sets"}
 _SQLITE_CANTOPEN = 14
 _SQLITE_READONLY = 8
 

@@ -8,9 +8,10 @@ import json
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from nsaudit.model import HistoryPoint, Namespace, Step
+from nsaudit.model import Container, HistoryPoint, Namespace, Step
 from nsaudit.store.rows import decoder
-from nsaudit.store.schema import ns_states, snapshots
+from nsaudit.store.schema import container_states, ns_states, snapshots
+from nsaudit.store.snapshots import containers_from_bodies
 
 
 def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoint]:
@@ -98,3 +99,21 @@ def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list
         )
         out.append(Step(r.seq, r.taken_at, rebooted, tuple(opened[i]), tuple(ended[i])))
     return out
+
+
+def containers_seen(
+    conn: Connection, host_id: int, after_seq: int, upto_seq: int
+) -> dict[str, Container]:
+    """The containers the snapshots with after_seq < seq <= upto_seq saw, by id: those a
+    namespace created in that time belonged to, though they may have gone since."""
+    bodies = conn.execute(
+        select(container_states.c.body)
+        .where(
+            container_states.c.host_id == host_id,
+            container_states.c.first_seq <= upto_seq,
+            or_(container_states.c.end_seq.is_(None), container_states.c.end_seq > after_seq),
+        )
+        .order_by(container_states.c.id)
+    ).scalars()
+    owner = f"the snapshots after seq {after_seq} up to seq {upto_seq}"
+    return {c.id: c for c in containers_from_bodies(bodies, owner)}

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select
 
 from nsaudit.store.schema import (
     capability_reports,
-    container_sets,
+    container_states,
     hosts,
     ns_states,
     policy_checks,
@@ -20,14 +21,10 @@ from nsaudit.store.schema import (
 _CHUNK = 500
 
 
-def _drop_unused_documents(conn: Connection) -> None:
-    """The capability reports and container sets no snapshot uses any more."""
-    for table, ref in (
-        (capability_reports, snapshots.c.capability_id),
-        (container_sets, snapshots.c.container_set_id),
-    ):
-        used = select(ref).where(ref.is_not(None))
-        conn.execute(delete(table).where(table.c.id.not_in(used)))
+def _drop_unused_reports(conn: Connection) -> None:
+    """The capability reports no snapshot uses any more."""
+    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
+    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
 
 
 @dataclass(frozen=True)
@@ -41,41 +38,24 @@ class Pruned:
 def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
     """Delete snapshots taken before `cutoff` except each host's newest `keep_last` (at least
     one: a host's newest snapshot is what the next one is compared with). Every remaining
-    snapshot keeps exactly the namespaces it had."""
+    snapshot keeps exactly the namespaces and containers it had."""
     keep_last = max(keep_last, 1)
-    # Newest first within each host (rank counts per host, so hosts may interleave).
     rows = conn.execute(
         select(snapshots.c.id, snapshots.c.host_id, snapshots.c.seq, snapshots.c.taken_at).order_by(
-            snapshots.c.seq.desc()
+            snapshots.c.host_id, snapshots.c.seq
         )
     ).all()
-    doomed: list[int] = []
-    kept: dict[int, list[int]] = {}
-    rank: dict[int, int] = {}
+    by_host: dict[int, list[Any]] = {}
     for r in rows:
-        rank[r.host_id] = rank.get(r.host_id, 0) + 1
-        if rank[r.host_id] > keep_last and r.taken_at < cutoff:
-            doomed.append(r.id)
-        else:
-            kept.setdefault(r.host_id, []).append(r.seq)
-    stale_states: list[int] = []
-    # Every host keeps at least its newest snapshot, so every host is in `kept`.
-    for host_id, kept_seqs in kept.items():
-        seqs = sorted(kept_seqs)
-        states = conn.execute(
-            select(ns_states.c.id, ns_states.c.first_seq, ns_states.c.end_seq).where(
-                ns_states.c.host_id == host_id
-            )
-        )
-        for s in states:
-            # Still needed when a kept snapshot lies in [first_seq, end_seq).
-            i = bisect.bisect_left(seqs, s.first_seq)
-            if i == len(seqs) or (s.end_seq is not None and seqs[i] >= s.end_seq):
-                stale_states.append(s.id)
-    for ids, table in ((stale_states, ns_states), (doomed, snapshots)):
-        for i in range(0, len(ids), _CHUNK):
-            conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
-    _drop_unused_documents(conn)
+        by_host.setdefault(r.host_id, []).append(r)
+    doomed = states = 0
+    for host_id, host_rows in by_host.items():
+        # Newest first: a host's newest keep_last stay whatever their age.
+        gone = [r for r in host_rows[: len(host_rows) - keep_last] if r.taken_at < cutoff]
+        if gone:
+            doomed += len(gone)
+            states += _prune_host(conn, host_id, [r.seq for r in gone], host_rows)
+    _drop_unused_reports(conn)
     # Old check records go too, but each host's last check of each policy stays: it is where
     # the next check's period starts, and what `nsaudit metrics` publishes.
     newest = (
@@ -88,7 +68,46 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
             policy_checks.c.checked_at < cutoff, policy_checks.c.id.not_in(newest)
         )
     ).rowcount
-    return Pruned(len(doomed), len(stale_states), len(rows) - len(doomed), checks)
+    return Pruned(doomed, states, len(rows) - doomed, checks)
+
+
+def _prune_host(conn: Connection, host_id: int, gone: list[int], rows: list[Any]) -> int:
+    """Delete the host's snapshots with these seqs and the states only they used: how many
+    namespace states went."""
+    kept = sorted({r.seq for r in rows} - set(gone))
+    if max(gone) < kept[0]:
+        # The usual case (seq order is time order): everything before kept[0] goes, and a
+        # state is still needed unless it ended by then. Each a range of an index.
+        conn.execute(
+            delete(snapshots).where(snapshots.c.host_id == host_id, snapshots.c.seq < kept[0])
+        )
+        for table in (container_states, ns_states):
+            result = conn.execute(
+                delete(table).where(table.c.host_id == host_id, table.c.end_seq <= kept[0])
+            )
+        return int(result.rowcount)
+    # Seqs out of time order (a database written before nsaudit kept them in order): a state
+    # is still needed when a kept snapshot lies in [first_seq, end_seq).
+    doomed = [r.id for r in rows if r.seq in set(gone)]
+    _delete_ids(conn, snapshots, doomed)
+    for table in (container_states, ns_states):
+        states = conn.execute(
+            select(table.c.id, table.c.first_seq, table.c.end_seq).where(table.c.host_id == host_id)
+        )
+        stale = [s.id for s in states if _unused(kept, s.first_seq, s.end_seq)]
+        _delete_ids(conn, table, stale)
+    return len(stale)  # the last table's: ns_states
+
+
+def _delete_ids(conn: Connection, table: Table, ids: list[int]) -> None:
+    for i in range(0, len(ids), _CHUNK):
+        conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
+
+
+def _unused(kept: list[int], first_seq: int, end_seq: int | None) -> bool:
+    """No kept seq lies in [first_seq, end_seq)."""
+    i = bisect.bisect_left(kept, first_seq)
+    return i == len(kept) or (end_seq is not None and kept[i] >= end_seq)
 
 
 @dataclass(frozen=True)
@@ -110,12 +129,11 @@ def host_counts(conn: Connection, host_id: int) -> Forgotten:
 
 
 def forget(conn: Connection, host_id: int) -> Forgotten:
-    """Remove a host whole, inside the caller's transaction: its check records, namespace
-    states, snapshots, its host row, and the capability reports and container sets only it
-    used."""
+    """Remove a host whole, inside the caller's transaction: its check records, namespace and
+    container states, snapshots, its host row, and the capability reports only it used."""
     removed = host_counts(conn, host_id)
-    for table in (policy_checks, ns_states, snapshots):
+    for table in (policy_checks, container_states, ns_states, snapshots):
         conn.execute(delete(table).where(table.c.host_id == host_id))
     conn.execute(delete(hosts).where(hosts.c.id == host_id))
-    _drop_unused_documents(conn)
+    _drop_unused_reports(conn)
     return removed

@@ -66,9 +66,6 @@ def _documents(name: str) -> Table:
 
 
 capability_reports = _documents("capability_reports")
-# A snapshot's containers (fields.payload of each): a host's containers change less often
-# than it is scanned.
-container_sets = _documents("container_sets")
 
 snapshots = Table(
     "snapshots",
@@ -87,7 +84,9 @@ snapshots = Table(
     Column("counts", Text, nullable=False),
     Column("problems", Text, nullable=False),
     Column("capability_id", Integer, ForeignKey("capability_reports.id")),
-    Column("container_set_id", Integer, ForeignKey("container_sets.id")),
+    # How many containers the snapshot found (container_states holds them); NULL for a
+    # snapshot that recorded none, taken before 0005.
+    Column("container_count", Integer),
     UniqueConstraint("host_id", "seq"),
 )
 
@@ -103,6 +102,21 @@ ns_states = Table(
     *columns(Namespace),  # the namespace's declared fields (nsaudit/model/inventory.py)
     Index("ix_ns_states_host_open", "host_id", "end_seq"),
     Index("ix_ns_states_host_first", "host_id", "first_seq"),
+)
+
+# A container as snapshots saw it (its fields.payload as JSON), from first_seq up to (not
+# including) end_seq, as ns_states holds namespaces: a container that only lives on costs
+# nothing, however many snapshots see it.
+container_states = Table(
+    "container_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("end_seq", Integer),
+    Column("body", Text, nullable=False),
+    Index("ix_container_states_host_open", "host_id", "end_seq"),
+    Index("ix_container_states_host_first", "host_id", "first_seq"),
 )
 
 policy_checks = Table(

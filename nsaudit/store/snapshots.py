@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,13 @@ from nsaudit.model import (
     Snapshot,
 )
 from nsaudit.store.rows import decoder, learned, to_row
-from nsaudit.store.schema import capability_reports, container_sets, hosts, ns_states, snapshots
+from nsaudit.store.schema import (
+    capability_reports,
+    container_states,
+    hosts,
+    ns_states,
+    snapshots,
+)
 
 _CHUNK = 500
 
@@ -138,12 +144,12 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
             ),
             capability_id=_capability_id(conn, snap.capabilities),
-            container_set_id=None
-            if snap.containers is None
-            else _blob_id(conn, container_sets, list(map(fields.payload, snap.containers))),
+            container_count=None if snap.containers is None else len(snap.containers),
         )
     )
     snapshot_id = _new_id(snapshot_result)
+    if snap.containers is not None:
+        _save_containers(conn, host_id, seq, snap.containers)
 
     open_rows = conn.execute(
         select(
@@ -213,6 +219,37 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
     return Saved(int(snapshot_id), seq, previous, created, vanished, changed)
 
 
+def _container_body(container: Container) -> str:
+    return json.dumps(fields.payload(container), sort_keys=True, separators=(",", ":"))
+
+
+def _save_containers(
+    conn: Connection, host_id: int, seq: int, containers: tuple[Container, ...]
+) -> None:
+    """The containers' states: an open one that the snapshot sees again goes on, the others
+    end at this seq, and a container seen anew (or changed) begins one."""
+    open_rows = conn.execute(
+        select(container_states.c.id, container_states.c.body).where(
+            container_states.c.host_id == host_id, container_states.c.end_seq.is_(None)
+        )
+    ).all()
+    bodies = {_container_body(c) for c in containers}
+    ended = [r.id for r in open_rows if r.body not in bodies]
+    for i in range(0, len(ended), _CHUNK):
+        conn.execute(
+            update(container_states)
+            .where(container_states.c.id.in_(ended[i : i + _CHUNK]))
+            .values(end_seq=seq)
+        )
+    going_on = {r.body for r in open_rows}
+    begun = [
+        {"host_id": host_id, "first_seq": seq, "end_seq": None, "body": body}
+        for body in sorted(bodies - going_on)
+    ]
+    if begun:
+        conn.execute(insert(container_states), begun)
+
+
 def _before(taken_at: str, other: str) -> bool:
     try:
         return datetime.fromisoformat(taken_at) < datetime.fromisoformat(other)
@@ -223,7 +260,7 @@ def _before(taken_at: str, other: str) -> bool:
 def load(conn: Connection, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
     row = _header(conn, snapshot_id)
-    return _snapshot(row, conn.execute(_states(row.host_id, _open_at(row.seq))))
+    return _snapshot(conn, row, conn.execute(_states(row.host_id, _open_at(row.seq))))
 
 
 def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapshot, Snapshot]:
@@ -240,7 +277,7 @@ def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapsho
     at_lo = _states(old.host_id, _open_at(lo), ns_states.c.end_seq <= hi)
     at_hi = _states(old.host_id, _open_at(hi), ns_states.c.first_seq > lo)
     first, second = (at_lo, at_hi) if old.seq == lo else (at_hi, at_lo)
-    a, b = _snapshot(old, conn.execute(first)), _snapshot(new, conn.execute(second))
+    a, b = _snapshot(conn, old, conn.execute(first)), _snapshot(conn, new, conn.execute(second))
     # diff() matches by NS_GET_ID's id only when every namespace of both (of the type it is
     # asked about) has one: the same answer, type by type, from these namespaces as from all,
     # or the whole snapshots decide it.
@@ -260,10 +297,8 @@ def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapsho
     return a, b
 
 
-def _open_at(seq: int) -> Any:
-    return (ns_states.c.first_seq <= seq) & or_(
-        ns_states.c.end_seq.is_(None), ns_states.c.end_seq > seq
-    )
+def _open_at(seq: int, table: Table = ns_states) -> Any:
+    return (table.c.first_seq <= seq) & or_(table.c.end_seq.is_(None), table.c.end_seq > seq)
 
 
 def _states(host_id: int, *where: Any) -> Any:
@@ -281,16 +316,14 @@ def _header(conn: Connection, snapshot_id: int) -> Any:
             hosts.c.hostname,
             hosts.c.machine_id,
             capability_reports.c.body,
-            container_sets.c.body.label("containers"),
         )
         .join(hosts, hosts.c.id == snapshots.c.host_id)
         .outerjoin(capability_reports, capability_reports.c.id == snapshots.c.capability_id)
-        .outerjoin(container_sets, container_sets.c.id == snapshots.c.container_set_id)
         .where(snapshots.c.id == snapshot_id)
     ).one()
 
 
-def _snapshot(row: Any, states: Any) -> Snapshot:
+def _snapshot(conn: Connection, row: Any, states: Any) -> Snapshot:
     """The snapshot of a header row, with these ns_states rows as its namespaces."""
     namespace_of = decoder(Namespace, tuple(states.keys()))
     return Snapshot(
@@ -303,7 +336,7 @@ def _snapshot(row: Any, states: Any) -> Snapshot:
         namespaces=tuple(map(namespace_of, states)),
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
         capabilities=_capabilities(row.body, row.id),
-        containers=_containers(row.containers, row.id),
+        containers=_containers(conn, row),
         id=row.id,
         seq=row.seq,
     )
@@ -322,14 +355,32 @@ def _capabilities(body: str | None, snapshot_id: int) -> CapabilityReport | None
         ) from None
 
 
-def _containers(body: str | None, snapshot_id: int) -> tuple[Container, ...] | None:
-    """The stored containers (None for a snapshot taken before 0005); damage is an error."""
-    if body is None:
+def _containers(conn: Connection, row: Any) -> tuple[Container, ...] | None:
+    """The containers the snapshot found, in the scan's order (None for a snapshot taken
+    before 0005); damage, or fewer or more than it counted, is an error."""
+    if row.container_count is None:
         return None
+    bodies = conn.execute(
+        select(container_states.c.body)
+        .where(container_states.c.host_id == row.host_id, _open_at(row.seq, container_states))
+        .order_by(container_states.c.id)
+    ).scalars()
+    found = containers_from_bodies(bodies, f"snapshot {row.id}")
+    if len(found) != row.container_count:
+        raise DatabaseError(
+            f"the containers of snapshot {row.id} are damaged ({len(found)} stored, "
+            f"{row.container_count} found by its scan); `nsaudit db check` lists what else is"
+        )
+    return found
+
+
+def containers_from_bodies(bodies: Iterable[str], owner: str) -> tuple[Container, ...]:
+    """Stored container states as containers, in the scan's order; damage is an error that
+    names their `owner` ("snapshot 12")."""
     try:
-        return fields.containers_from_payload(json.loads(body), "containers")
+        found = fields.containers_from_payload([json.loads(b) for b in bodies], "containers")
     except (ValueError, js.Invalid) as e:
         raise DatabaseError(
-            f"the containers of snapshot {snapshot_id} are damaged ({e}); "
-            "`nsaudit db check` lists what else is"
+            f"the containers of {owner} are damaged ({e}); `nsaudit db check` lists what else is"
         ) from None
+    return tuple(sorted(found, key=lambda c: (c.runtime, c.id)))

@@ -1,0 +1,155 @@
+"""Containers stored as states, as namespaces are: a row per container from the snapshot that
+first saw it up to the one that no longer did, instead of every snapshot's whole list stored
+again whenever one container changed (a host that replaces a container an hour wrote a new
+list of all its containers an hour: 17 MiB a host-month with 40 containers, 90% of the
+database).
+
+Each snapshot keeps how many containers it found (container_count; NULL when it recorded
+none, as before 0005). The upgrade turns each host's sequence of lists into states, and the
+downgrade the states back into lists, stored once by digest as 0005 stored them, so that the
+two leave every snapshot's containers as they were.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-07
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_CHUNK = 500
+
+
+def _body(payload: Any) -> str:
+    """One container as store/snapshots.py writes it (copied: this revision must not change)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def _snapshots(conn: sa.Connection, *columns: str) -> Iterator[Any]:
+    """Every snapshot, host by host in seq order."""
+    names = ", ".join(("id", "host_id", "seq", *columns))
+    yield from conn.execute(sa.text(f"SELECT {names} FROM snapshots ORDER BY host_id, seq"))
+
+
+def upgrade() -> None:
+    op.create_table(
+        "container_states",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("first_seq", sa.Integer(), nullable=False),
+        sa.Column("end_seq", sa.Integer(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["host_id"], ["hosts.id"], name="fk_container_states_host_id_hosts"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_container_states"),
+    )
+    op.create_index("ix_container_states_host_open", "container_states", ["host_id", "end_seq"])
+    op.create_index("ix_container_states_host_first", "container_states", ["host_id", "first_seq"])
+    with op.batch_alter_table("snapshots") as batch:
+        batch.add_column(sa.Column("container_count", sa.Integer(), nullable=True))
+    conn = op.get_bind()
+    bodies = {
+        r.id: [_body(c) for c in json.loads(r.body)]
+        for r in conn.execute(sa.text("SELECT id, body FROM container_sets"))
+    }
+    states: list[dict[str, Any]] = []
+    counts: list[dict[str, Any]] = []
+    host = None
+    open_at: dict[str, int] = {}  # body -> its state's index in `states`
+    for r in _snapshots(conn, "container_set_id"):
+        if r.host_id != host:
+            host, open_at = r.host_id, {}
+        if r.container_set_id is None:
+            continue  # recorded no containers: the states it does not see go on
+        listed = bodies[r.container_set_id]
+        counts.append({"snapshot": r.id, "count": len(listed)})
+        for body in set(open_at) - set(listed):
+            states[open_at.pop(body)]["end_seq"] = r.seq
+        for body in listed:
+            if body not in open_at:
+                open_at[body] = len(states)
+                states.append({"host_id": r.host_id, "first_seq": r.seq, "end_seq": None,
+                               "body": body})  # fmt: skip
+    table = sa.table(
+        "container_states",
+        sa.column("host_id"),
+        sa.column("first_seq"),
+        sa.column("end_seq"),
+        sa.column("body"),
+    )
+    for i in range(0, len(states), _CHUNK):
+        conn.execute(sa.insert(table), states[i : i + _CHUNK])
+    if counts:
+        conn.execute(
+            sa.text("UPDATE snapshots SET container_count = :count WHERE id = :snapshot"), counts
+        )
+    with op.batch_alter_table("snapshots") as batch:
+        batch.drop_constraint("fk_snapshots_container_set_id_container_sets", type_="foreignkey")
+        batch.drop_column("container_set_id")
+    op.drop_table("container_sets")
+
+
+def downgrade() -> None:
+    op.create_table(
+        "container_sets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_container_sets"),
+        sa.UniqueConstraint("sha256", name="uq_container_sets_sha256"),
+    )
+    with op.batch_alter_table("snapshots") as batch:
+        batch.add_column(sa.Column("container_set_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_snapshots_container_set_id_container_sets",
+            "container_sets",
+            ["container_set_id"],
+            ["id"],
+        )
+    conn = op.get_bind()
+    by_host: dict[int, list[Any]] = {}
+    for s in conn.execute(
+        sa.text("SELECT host_id, first_seq, end_seq, body FROM container_states ORDER BY id")
+    ):
+        by_host.setdefault(s.host_id, []).append(s)
+    sets: dict[str, int] = {}
+    links: list[dict[str, Any]] = []
+    for r in _snapshots(conn, "container_count"):
+        if r.container_count is None:
+            continue
+        payloads = [
+            json.loads(s.body)
+            for s in by_host.get(r.host_id, ())
+            if s.first_seq <= r.seq and (s.end_seq is None or s.end_seq > r.seq)
+        ]
+        payloads.sort(key=lambda c: (c["runtime"], c["id"]))
+        body = json.dumps(payloads, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        if digest not in sets:
+            found = {"sha": digest, "body": body}
+            conn.execute(sa.text("INSERT INTO container_sets (sha256, body) VALUES (:sha, :body)"),
+                         found)  # fmt: skip
+            sets[digest] = conn.execute(
+                sa.text("SELECT id FROM container_sets WHERE sha256 = :sha"), found
+            ).scalar_one()
+        links.append({"snapshot": r.id, "set": sets[digest]})
+    if links:
+        conn.execute(
+            sa.text("UPDATE snapshots SET container_set_id = :set WHERE id = :snapshot"), links
+        )
+    with op.batch_alter_table("snapshots") as batch:
+        batch.drop_column("container_count")
+    op.drop_index("ix_container_states_host_first", table_name="container_states")
+    op.drop_index("ix_container_states_host_open", table_name="container_states")
+    op.drop_table("container_states")
