@@ -253,8 +253,10 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
     raw = js.items(d["namespaces"], "namespaces", "namespace objects", MAX_NAMESPACES)
     namespaces = []
     seen: dict[NamespaceId, int] = {}
-    for n, item in enumerate(raw):
-        ns = fields.from_payload(Namespace, item, js.at("namespaces", n), "namespace")
+    read = js.each(
+        raw, "namespaces", lambda i, at: fields.from_payload(Namespace, i, at, "namespace")
+    )
+    for n, ns in enumerate(read):
         if ns.id in seen:
             raise js.Invalid(
                 js.at("namespaces", n),

@@ -194,9 +194,7 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
 def containers_from_payload(value: object, path: str) -> tuple[Container, ...]:
     """A snapshot's list of containers (bundles and the store keep it as payloads)."""
     listed = js.items(value, path, "container objects")
-    return tuple(
-        from_payload(Container, c, js.at(path, n), "container") for n, c in enumerate(listed)
-    )
+    return tuple(js.each(listed, path, lambda c, at: from_payload(Container, c, at, "container")))
 
 
 def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> NamespaceId | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from nsaudit import __version__
 
@@ -15,6 +17,7 @@ MAX_TEXT = 64 * 1024
 # The databases store signed 64-bit integers: a larger number could never be written.
 MAX_INT = 2**63 - 1
 MAX_DEPTH = 64  # nesting of values nsaudit keeps without knowing them (capabilities' new keys)
+R = TypeVar("R")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -31,11 +34,26 @@ class Invalid(Exception):
         return f"{self.path or 'the line'}: {problem}expected {self.expected}{got}"
 
 
+@lru_cache(maxsize=4096)
 def at(path: str, key: str | int) -> str:
+    """The path of a key or index within `path` (the same few paths recur for every record:
+    worked out once each)."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     name = key if _PLAIN_KEY.match(key) else f"[{shown(key)}]"
     return f"{path}.{name}" if path and not name.startswith("[") else f"{path}{name}"
+
+
+def each(items: list[Any], path: str, read: Callable[[Any, str], R]) -> Iterator[R]:
+    """Each item of the list at `path` read on its own, `read(item, "")`: its paths are the
+    same few for every item, worked out once, and an error still names the item's place."""
+    for n, item in enumerate(items):
+        try:
+            yield read(item, "")
+        except Invalid as e:
+            where = at(path, n)
+            inner = e.path if not e.path or e.path.startswith("[") else f".{e.path}"
+            raise Invalid(where + inner, e.expected, e.got, e.problem) from None
 
 
 def shown(value: object) -> str:

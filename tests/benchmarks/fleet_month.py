@@ -248,6 +248,7 @@ def host_month(h: int, start: datetime, rules: Sequence[tuple[str, str]]) -> Hos
     snaps: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
     containers: list[list[Namespace]] = []
+    bodies: list[str] = []  # of each container, as the store keeps it
     container_rows: list[dict[str, Any]] = []
     open_containers: dict[str, int] = {}  # body -> its state's index in container_rows
 
@@ -271,6 +272,7 @@ def host_month(h: int, start: datetime, rules: Sequence[tuple[str, str]]) -> Hos
     def boot_up(seq: int) -> None:
         nonlocal pid
         containers.clear()
+        bodies.clear()
         for ns in host_namespaces(boot):
             open_state(ns, seq)
         for n in range(SERVICES):
@@ -278,6 +280,7 @@ def host_month(h: int, start: datetime, rules: Sequence[tuple[str, str]]) -> Hos
         for n in range(CONTAINERS):
             pid += 10
             containers.append(container(boot, n, pid))
+            bodies.append(container_body(containers[-1], n))
             for ns in containers[-1]:
                 open_state(ns, seq)
 
@@ -299,15 +302,15 @@ def host_month(h: int, start: datetime, rules: Sequence[tuple[str, str]]) -> Hos
                 end_state(ns, seq, boot.id)
             pid += 10
             containers[n] = container(boot, n, pid)
+            bodies[n] = container_body(containers[n], n)
             for ns in containers[n]:
                 open_state(ns, seq)
         counts = {t.value: 0 for t in NsType}
         for ns, _, _ in live.values():
             counts[ns.id.type.value] += 1
-        bodies = {container_body(c, n) for n, c in enumerate(containers)}
-        for body in set(open_containers) - bodies:
+        for body in set(open_containers) - set(bodies):
             container_rows[open_containers.pop(body)]["end_seq"] = seq
-        for body in sorted(bodies - set(open_containers)):
+        for body in sorted(set(bodies) - set(open_containers)):
             open_containers[body] = len(container_rows)
             container_rows.append({"host_id": h + 1, "first_seq": seq, "end_seq": None,
                                    "body": body})  # fmt: skip
