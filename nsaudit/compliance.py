@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from nsaudit.analysis import churn
 from nsaudit.analysis.diff import diff, key
 from nsaudit.errors import UsageError
-from nsaudit.model import Container, HistoryPoint, Namespace, Outcome, RuleResult, Snapshot, Step
+from nsaudit.model import Container, HistoryPoint, Namespace, Outcome, RuleResult, Snapshot
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.load import load as load_policy
@@ -77,10 +77,10 @@ def evaluate_stored(
             if before is not None
             else "nothing yet (this host has a single snapshot)"
         )
-    steps = stored_history.steps(conn, host_id, after, seq)
+    changes = [churn.churn(s) for s in stored_history.steps(conn, host_id, after, seq)]
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
     seen = stored_history.containers_seen(conn, host_id, after, seq)
-    result = _evaluate(policy, snap, steps, period, now, partial=partial, seen=seen)
+    result = _evaluate(policy, snap, changes, period, now, partial=partial, seen=seen)
     if record:
         evaluations.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
@@ -105,7 +105,7 @@ def evaluate_fresh(
     host_id, seq = evaluations.host_and_seq(conn, latest)
     last = evaluations.last(conn, host_id, policy.name)
     after = min(last.snapshot_seq, seq) if last is not None else seq
-    steps = stored_history.steps(conn, host_id, after, seq)
+    changes = [churn.churn(s) for s in stored_history.steps(conn, host_id, after, seq)]
     since = (
         f"the last check ({last.checked_at}, snapshot seq {last.snapshot_seq})"
         if last is not None
@@ -115,7 +115,7 @@ def evaluate_fresh(
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
     seen = stored_history.containers_seen(conn, host_id, after, seq)
     period = f"the snapshots since {since} and this scan"
-    return _evaluate(policy, snap, steps, period, now, added, partial, seen)
+    return _evaluate(policy, snap, changes, period, now, added, partial, seen)
 
 
 def evaluate_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> Evaluation:
@@ -145,27 +145,27 @@ def host_report(
     host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)
     after = stored_history.seq_before(conn, host_id, since)
-    steps = stored_history.steps(conn, host_id, after, seq)
+    changes = [churn.churn(s) for s in stored_history.steps(conn, host_id, after, seq)]
     partial = [p.seq for p in points if p.partial and p.seq <= seq]
     checked = None
     if policy is not None:
         seen = stored_history.containers_seen(conn, host_id, after, seq)
         period = f"the snapshots since {since[:19]}Z"
-        checked = _evaluate(policy, snap, steps, period, now, partial=partial, seen=seen)
-    return HostReport(snap, checked, points, churn.days(points, steps))
+        checked = _evaluate(policy, snap, changes, period, now, partial=partial, seen=seen)
+    return HostReport(snap, checked, points, churn.days(points, changes))
 
 
 def _evaluate(
     policy: Policy,
     snap: Snapshot,
-    steps: list[Step],
+    changes: Sequence[churn.Churn],
     period: str,
     now: datetime,
     added: tuple[Namespace, ...] = (),
     partial: list[int] | None = None,
     seen: Mapping[str, Container] | None = None,
 ) -> Evaluation:
-    created = churn.created(steps)
+    created = churn.created(changes)
     known = {key(ns) for ns in created}
     created += tuple(ns for ns in added if key(ns) not in known)
     subject = Subject(

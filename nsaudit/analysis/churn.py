@@ -41,33 +41,33 @@ def churn(step: Step) -> Churn:
     if step.rebooted:
         created, vanished = by_shape(list(step.ended), list(step.opened))
         return Churn(step.seq, step.taken_at, True, created, vanished)
-    ended = {key(n) for n in step.ended}
-    opened = {key(n) for n in step.opened}
+    # A state that ended and one that began with the same key: a change, not churn.
+    ended = {key(n): n for n in step.ended}
+    opened = {key(n): n for n in step.opened}
     return Churn(
         step.seq,
         step.taken_at,
         False,
-        tuple(n for n in step.opened if key(n) not in ended),
-        tuple(n for n in step.ended if key(n) not in opened),
+        tuple(n for k, n in opened.items() if k not in ended),
+        tuple(n for k, n in ended.items() if k not in opened),
     )
 
 
-def created(steps: Iterable[Step]) -> tuple[Namespace, ...]:
-    """Every namespace created over the steps, including those that vanished again."""
-    return tuple(ns for step in steps for ns in churn(step).created)
+def created(changes: Iterable[Churn]) -> tuple[Namespace, ...]:
+    """Every namespace created over the snapshots, including those that vanished again."""
+    return tuple(ns for c in changes for ns in c.created)
 
 
-def days(points: Sequence[HistoryPoint], steps: Sequence[Step]) -> list[Day]:
+def days(points: Sequence[HistoryPoint], changes: Sequence[Churn]) -> list[Day]:
     """Per UTC day: snapshots, the last counts per type, created, vanished, reboots."""
     snapshots = Counter(p.taken_at[:10] for p in points)
     last = {p.taken_at[:10]: p.counts for p in points}  # points come oldest first
     created: Counter[str] = Counter()
     vanished: Counter[str] = Counter()
     reboots: Counter[str] = Counter()
-    for step in steps:
-        d = step.taken_at[:10]
+    for c in changes:
+        d = c.taken_at[:10]
         if d in last:
-            c = churn(step)
             created[d] += len(c.created)
             vanished[d] += len(c.vanished)
             reboots[d] += c.rebooted
