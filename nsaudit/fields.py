@@ -238,6 +238,14 @@ SNAPSHOT_SCHEMA = "nsaudit.snapshot/1"
 def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[str, Any]:
     """A snapshot's JSON (nsaudit.snapshot/1): `show --format json` prints it, a bundle line is
     it without id."""
+    return snapshot_payload_of(snap, snap.counts(), [payload(ns) for ns in namespaces])
+
+
+def snapshot_payload_of(
+    snap: Snapshot, counts: dict[str, int], namespaces: list[Any]
+) -> dict[str, Any]:
+    """snapshot_payload() from its parts: the counts per type, and the namespaces' payloads
+    (a list that may make them as it is read: render.document.Items)."""
     return {
         "schema": SNAPSHOT_SCHEMA,
         "id": snap.id,
@@ -254,8 +262,8 @@ def snapshot_payload(snap: Snapshot, namespaces: tuple[Namespace, ...]) -> dict[
         "duration_ms": snap.duration_ms,
         "threads": snap.threads,
         "partial": snap.partial,
-        "counts": snap.counts(),
+        "counts": counts,
         "problems": [{"pid": p.pid, "path": p.path, "errno": p.errno} for p in snap.problems],
-        "namespaces": [payload(ns) for ns in namespaces],
+        "namespaces": namespaces,
         "containers": None if snap.containers is None else [payload(c) for c in snap.containers],
     }

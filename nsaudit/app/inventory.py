@@ -3,7 +3,8 @@ with the previous), loading one by its ref, and the diff of two."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
 from nsaudit.store.database import Database
 from nsaudit.store.queries import list_rows, previous, resolve, resolve_before
-from nsaudit.store.snapshots import load, load_difference, save
+from nsaudit.store.snapshots import Streamed, load, load_difference, save, stream
 from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
@@ -170,6 +171,20 @@ def stored(
     local = local_host(settings, root)
     with database.reading() as conn:
         return load(conn, resolve(conn, ref, local, hostname))
+
+
+@contextmanager
+def streamed(
+    database: Database,
+    settings: Settings,
+    ref: SnapshotRef,
+    root: str = "/",
+    hostname: str | None = None,
+) -> Iterator[Streamed]:
+    """stored(), its namespaces read as they are used, in the transaction this holds open."""
+    local = local_host(settings, root)
+    with database.reading() as conn:
+        yield stream(conn, resolve(conn, ref, local, hostname))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from nsaudit.errors import UsageError
 from nsaudit.model import NsType
 from nsaudit.refs import SnapshotRef
 from nsaudit.render import Document, OutputFormat, formatter
+from nsaudit.render.formats import JsonFormat
 from nsaudit.timespan import Duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,12 +67,13 @@ class Common:
 
         with timing.phase("output"):
             if output != "-":
-                text = formatter(self.format, False).render(doc)
+                shown = formatter(self.format, False)
             else:
                 width = None if self.wide else out.terminal_width()
                 shown = formatter(self.format, self.use_color(), width, out.unicode_stdout())
-                text = shown.render(doc)
-            write_to(output, lambda f: f.write(text))
+            # JSON is written as it is made; the other formats whole.
+            pieces = shown.stream(doc) if isinstance(shown, JsonFormat) else (shown.render(doc),)
+            write_to(output, lambda f: f.writelines(pieces))
 
     def ascii_only(self) -> bool:
         """Whether standard output cannot show box-drawing characters (trees in ASCII)."""

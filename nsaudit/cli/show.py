@@ -68,10 +68,15 @@ def show(
 ) -> int:
     """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
     latest~N (N snapshots before the latest)."""
-    from nsaudit.app.inventory import stored
+    from nsaudit.app.inventory import stored, streamed
     from nsaudit.store.database import Database
-    from nsaudit.views.snapshot import snapshot_document
+    from nsaudit.views.snapshot import snapshot_document, streamed_document
 
+    if common.format is OutputFormat.JSON:
+        # Written as it is read: a snapshot of any size, in constant memory.
+        with streamed(Database(db), settings, ref, common.root, hostname) as found:
+            common.emit(streamed_document(found, ns_type))
+        return EXIT_OK
     snap = stored(Database(db), settings, ref, common.root, hostname)
     common.emit(snapshot_document(snap, ns_type, tree, common.ascii_only()))
     return EXIT_OK

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def cell(value: object) -> str:
@@ -14,6 +15,22 @@ def cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+class Items(list[Any]):
+    """A JSON array whose items are made one by one as the encoder reaches them, so that a
+    large payload is never whole in memory. The json module encodes lists: this is one,
+    holding nothing, that says how many items it has and makes them when iterated."""
+
+    def __init__(self, count: int, items: Callable[[], Iterable[object]]) -> None:
+        super().__init__()
+        self._count, self._items = count, items
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items())
 
 
 @dataclass(frozen=True)

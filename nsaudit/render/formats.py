@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Protocol
 
 from nsaudit.render.document import Document, Table
@@ -31,6 +32,9 @@ _COLORS = {
     "fail": _RED,
     "unknown": _DIM,
 }
+
+
+_PIECE = 1 << 16
 
 
 class Formatter(Protocol):
@@ -185,4 +189,18 @@ class JsonFormat:
     """The versioned payload: keys sorted, ASCII only, so no byte of it can drive a terminal."""
 
     def render(self, doc: Document) -> str:
-        return json.dumps(doc.payload, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+        return "".join(self.stream(doc))
+
+    def stream(self, doc: Document) -> Iterator[str]:
+        """The JSON text in pieces of about 64 KiB, made as they are written: a payload whose
+        arrays are Items is never whole in memory, nor is the text."""
+        encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=True)
+        pending: list[str] = []
+        size = 0
+        for piece in encoder.iterencode(doc.payload):
+            pending.append(piece)
+            size += len(piece)
+            if size >= _PIECE:
+                yield "".join(pending)
+                pending, size = [], 0
+        yield "".join(pending) + "\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -260,7 +261,36 @@ def _before(taken_at: str, other: str) -> bool:
 def load(conn: Connection, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
     row = _header(conn, snapshot_id)
-    return _snapshot(conn, row, conn.execute(_states(row.host_id, _open_at(row.seq))))
+    return _snapshot(conn, row, _decoded(conn.execute(_states(row.host_id, _open_at(row.seq)))))
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A stored snapshot whose namespaces are read as they are used: `header` has every
+    field but them, `counts` says how many of each type it has, and `namespaces(ns_type)`
+    reads them (of one type, or all), in load()'s order, inside the caller's transaction."""
+
+    header: Snapshot
+    counts: dict[str, int]
+    namespaces: Callable[[str | None], Iterator[Namespace]]
+
+
+def stream(conn: Connection, snapshot_id: int) -> Streamed:
+    row = _header(conn, snapshot_id)
+    header = _snapshot(conn, row, ())
+
+    def namespaces(ns_type: str | None) -> Iterator[Namespace]:
+        where = [_open_at(row.seq)]
+        if ns_type is not None:
+            where.append(ns_states.c.ns_type == ns_type)
+        # A server-side cursor where the database has them: rows come as they are read.
+        rows = conn.execution_options(stream_results=True, yield_per=1000).execute(
+            _states(row.host_id, *where)
+        )
+        namespace_of = decoder(Namespace, tuple(rows.keys()))
+        yield from map(namespace_of, rows)
+
+    return Streamed(header, json.loads(row.counts), namespaces)
 
 
 def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapshot, Snapshot]:
@@ -277,7 +307,8 @@ def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapsho
     at_lo = _states(old.host_id, _open_at(lo), ns_states.c.end_seq <= hi)
     at_hi = _states(old.host_id, _open_at(hi), ns_states.c.first_seq > lo)
     first, second = (at_lo, at_hi) if old.seq == lo else (at_hi, at_lo)
-    a, b = _snapshot(conn, old, conn.execute(first)), _snapshot(conn, new, conn.execute(second))
+    a = _snapshot(conn, old, _decoded(conn.execute(first)))
+    b = _snapshot(conn, new, _decoded(conn.execute(second)))
     # diff() matches by NS_GET_ID's id only when every namespace of both (of the type it is
     # asked about) has one: the same answer, type by type, from these namespaces as from all,
     # or the whole snapshots decide it.
@@ -323,9 +354,13 @@ def _header(conn: Connection, snapshot_id: int) -> Any:
     ).one()
 
 
-def _snapshot(conn: Connection, row: Any, states: Any) -> Snapshot:
-    """The snapshot of a header row, with these ns_states rows as its namespaces."""
-    namespace_of = decoder(Namespace, tuple(states.keys()))
+def _decoded(states: Any) -> tuple[Namespace, ...]:
+    """The namespaces of ns_states rows."""
+    return tuple(map(decoder(Namespace, tuple(states.keys())), states))
+
+
+def _snapshot(conn: Connection, row: Any, namespaces: tuple[Namespace, ...]) -> Snapshot:
+    """The snapshot of a header row, with these namespaces."""
     return Snapshot(
         host=HostInfo(row.hostname, row.machine_id or None, row.boot_id, row.kernel),
         taken_at=row.taken_at,
@@ -333,7 +368,7 @@ def _snapshot(conn: Connection, row: Any, states: Any) -> Snapshot:
         label=row.label,
         duration_ms=row.duration_ms,
         threads=bool(row.threads),
-        namespaces=tuple(map(namespace_of, states)),
+        namespaces=namespaces,
         problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
         capabilities=_capabilities(row.body, row.id),
         containers=_containers(conn, row),

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 from nsaudit import fields
 from nsaudit.model import UNSEEN, Namespace, Saved, Snapshot, SnapshotRow
 from nsaudit.render import Document, Table, cell
+from nsaudit.render.document import Items
 from nsaudit.views.tree import tree_order
 
 if TYPE_CHECKING:
     from nsaudit.analysis.diff import SnapshotDiff
+    from nsaudit.store.snapshots import Streamed
 
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"
@@ -147,6 +149,22 @@ def snapshot_document(
         lines=lines,
         tables=(Table(None, fields.table_columns(Namespace), rows, cut=_CUT),),
         records=Table(None, fields.csv_columns(Namespace), records),
+    )
+
+
+def streamed_document(found: Streamed, ns_type: str | None = None) -> Document:
+    """snapshot_document()'s JSON alone, each namespace read and written in turn: the payload
+    of a snapshot of any size is never whole in memory."""
+    snap = found.header
+    count = found.counts.get(ns_type, 0) if ns_type else sum(found.counts.values())
+    namespaces = Items(count, lambda: map(fields.payload, found.namespaces(ns_type)))
+    where = f"snapshot {snap.id} (seq {snap.seq})"
+    return Document(
+        title=f"nsaudit show: {where} of {snap.host.hostname}",
+        payload=fields.snapshot_payload_of(snap, found.counts, namespaces),
+        lines=(),
+        tables=(),
+        records=Table(None, (), ()),
     )
 
 

@@ -2,7 +2,8 @@
 
 Targets: the diff under one second (issue 4), printed with the ratio to the time it takes just
 to load the two snapshots; one snapshot loaded in under 0.5 s, and `nsaudit diff` of the two,
-as a command, under 2 s with a peak RSS under 500 MB (issue 14).
+as a command, under 2 s with a peak RSS under 500 MB; `show --format json` of one in the memory
+of a command that loads nothing (issue 14).
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def main() -> int:
         started = time.perf_counter()
         result = diff(before, after)
         took = time.perf_counter() - started
-        command = timed([sys.executable, "-m", "nsaudit", "diff", "--db", path, str(a), str(b)])
+        nsaudit = [sys.executable, "-m", "nsaudit"]
+        command = timed([*nsaudit, "diff", "--db", path, str(a), str(b)])
+        # show --format json streams: its memory is that of a command that loads nothing.
+        shown = timed(["sh", "-c", 'exec "$@" > /dev/null', "sh", *nsaudit, "show", str(a),
+                       "--db", path, "--format", "json"])  # fmt: skip
+        floor = timed([*nsaudit, "snapshots", "--db", path])
     assert len(result.created) == CHURN and len(result.vanished) == CHURN
     t_one = statistics.median(one)
     checks = {
@@ -84,6 +90,9 @@ def main() -> int:
         "one load < 0.5 s": t_one < 0.5,
         "nsaudit diff < 2 s": command.wall < 2,
         "nsaudit diff peak RSS < 500 MB": command.max_rss_kb < 500 * 1024,
+        "show --format json streams (peak RSS within 20 MB of `snapshots`)": (
+            shown.max_rss_kb < floor.max_rss_kb + 20 * 1024
+        ),
     }
     print(f"load one snapshot of {N} namespaces: {t_one * 1000:.0f} ms (median of 3)")
     print(f"load two snapshots of {N} namespaces: {loaded * 1000:.0f} ms")
@@ -94,6 +103,9 @@ def main() -> int:
     )
     print(f"nsaudit diff as a command: {command.wall * 1000:.0f} ms, peak RSS "
           f"{command.max_rss_kb / 1024:.0f} MB")  # fmt: skip
+    print(f"nsaudit show --format json of {N} namespaces: {shown.wall * 1000:.0f} ms, peak RSS "
+          f"{shown.max_rss_kb / 1024:.0f} MB (nsaudit snapshots: {floor.max_rss_kb / 1024:.0f} "
+          "MB)")  # fmt: skip
     for what, met in checks.items():
         print(f"{what}: {'met' if met else 'NOT met'}")
     return 0 if all(checks.values()) else 1
