@@ -313,3 +313,14 @@ def postgres_url() -> Iterator[str]:
     finally:
         as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data / "db"), "-m", "immediate", "stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+def new_postgres_database(postgres_url: str, name: str) -> str:
+    """The URL of a new, empty database of that name on the tests' PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return postgres_url.rsplit("/", 1)[0] + "/" + name

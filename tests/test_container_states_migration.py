@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from conftest import assert_clean_error, run
+from conftest import assert_clean_error, new_postgres_database, run
 from factories import ns, snap
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from nsaudit import fields
 from nsaudit.model import Container, HostInfo, NamespaceId, NsType
@@ -86,11 +86,7 @@ def test_the_real_downgrade_and_upgrade_keep_every_snapshots_containers(
         _through_the_real_downgrade(str(tmp_path / "ns.db"))
         return
     postgres_url: str = request.getfixturevalue("postgres_url")
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE containers"))
-    admin.dispose()
-    _through_the_real_downgrade(postgres_url.rsplit("/", 1)[0] + "/containers")
+    _through_the_real_downgrade(new_postgres_database(postgres_url, "containers"))
 
 
 def test_a_revision_0005_database_is_nsaudits_and_upgrades(tmp_path: Path) -> None:

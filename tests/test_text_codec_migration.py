@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 from alembic import command
-from conftest import REPO, STATE_COLUMNS_0002, STATE_COLUMNS_0004, fingerprint_at, needs_root, run
+from conftest import (
+    REPO,
+    STATE_COLUMNS_0002,
+    STATE_COLUMNS_0004,
+    fingerprint_at,
+    needs_root,
+    new_postgres_database,
+    run,
+)
 from factories import ns, snap
 from nsmakers import in_new_namespaces, ns_of
 from sqlalchemy import text
@@ -202,14 +210,8 @@ def test_the_real_downgrade_and_upgrade_recode_text_and_fingerprints(
     if kind == "sqlite":
         _recoded_through_the_real_downgrade(str(tmp_path / "ns.db"))
         return
-    from sqlalchemy import create_engine
-
     postgres_url: str = request.getfixturevalue("postgres_url")
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE codec"))
-    admin.dispose()
-    _recoded_through_the_real_downgrade(postgres_url.rsplit("/", 1)[0] + "/codec")
+    _recoded_through_the_real_downgrade(new_postgres_database(postgres_url, "codec"))
 
 
 def test_only_bytes_0x80_to_0xff_are_decoded() -> None:

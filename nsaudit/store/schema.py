@@ -8,6 +8,7 @@ its disappearance, closes that row. So the database grows with change, not with 
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -90,34 +91,32 @@ snapshots = Table(
     UniqueConstraint("host_id", "seq"),
 )
 
-ns_states = Table(
+
+def _states(name: str, *columns: Column[Any]) -> Table:
+    """A table of states: a row is one thing as snapshots saw it, from first_seq up to (not
+    including) end_seq (NULL while it lasts), so a thing that only lives on costs nothing,
+    however many snapshots see it."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+        Column("first_seq", Integer, nullable=False),
+        Column("end_seq", Integer),
+        *columns,
+        Index(f"ix_{name}_host_open", "host_id", "end_seq"),
+        Index(f"ix_{name}_host_first", "host_id", "first_seq"),
+    )
+
+
+ns_states = _states(
     "ns_states",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
-    Column("first_seq", Integer, nullable=False),
-    Column("end_seq", Integer),
     Column("boot_id", String(64)),
     Column("fingerprint", String(64), nullable=False),
     *columns(Namespace),  # the namespace's declared fields (nsaudit/model/inventory.py)
-    Index("ix_ns_states_host_open", "host_id", "end_seq"),
-    Index("ix_ns_states_host_first", "host_id", "first_seq"),
 )
-
-# A container as snapshots saw it (its fields.payload as JSON), from first_seq up to (not
-# including) end_seq, as ns_states holds namespaces: a container that only lives on costs
-# nothing, however many snapshots see it.
-container_states = Table(
-    "container_states",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
-    Column("first_seq", Integer, nullable=False),
-    Column("end_seq", Integer),
-    Column("body", Text, nullable=False),
-    Index("ix_container_states_host_open", "host_id", "end_seq"),
-    Index("ix_container_states_host_first", "host_id", "first_seq"),
-)
+# A container as a snapshot found it: its fields.payload as JSON.
+container_states = _states("container_states", Column("body", Text, nullable=False))
 
 policy_checks = Table(
     "policy_checks",
