@@ -578,6 +578,32 @@ def test_prune_keeps_at_least_the_newest_snapshot(database: Database) -> None:
     assert count(database, "capability_reports") == 0
 
 
+def test_prune_keeps_every_snapshot_of_a_host_with_fewer_than_keep_last(
+    database: Database,
+) -> None:
+    ids = four_snapshots(database)
+    with database.writing() as conn:
+        assert retention.prune(conn, day(10), 5) == retention.Pruned(0, 0, 4, 0)
+    assert len(loaded(database, ids)) == 4
+    with database.writing() as conn:
+        assert retention.prune(conn, day(10), 3).snapshots == 1
+    assert count(database, "snapshots") == 3
+
+
+def test_prune_of_seqs_out_of_time_order_keeps_every_remaining_snapshot_whole(
+    database: Database,
+) -> None:
+    """A database written before nsaudit kept seq order in time order: seq 3 older than 2."""
+    ids = four_snapshots(database)
+    before = loaded(database, ids)
+    with sqlite3.connect(database.location) as conn:
+        conn.execute("UPDATE snapshots SET taken_at = ? WHERE seq = 3", (day(0),))
+    with database.writing() as conn:
+        assert retention.prune(conn, day(2), 1).snapshots == 2  # seq 1 and 3
+    assert loaded(database, [ids[1], ids[3]]) == {i: before[i] for i in (ids[1], ids[3])}
+    assert count(database, "ns_states") == 4  # A, C, D, E@2
+
+
 def test_prune_keeps_what_is_not_older_than_the_cutoff(database: Database) -> None:
     four_snapshots(database)
     with database.writing() as conn:

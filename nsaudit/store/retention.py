@@ -50,8 +50,9 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
         by_host.setdefault(r.host_id, []).append(r)
     doomed = states = 0
     for host_id, host_rows in by_host.items():
-        # Newest first: a host's newest keep_last stay whatever their age.
-        gone = [r for r in host_rows[: len(host_rows) - keep_last] if r.taken_at < cutoff]
+        # Oldest first: the host's newest keep_last stay whatever their age.
+        older = host_rows[: max(len(host_rows) - keep_last, 0)]
+        gone = [r for r in older if r.taken_at < cutoff]
         if gone:
             doomed += len(gone)
             states += _prune_host(conn, host_id, [r.seq for r in gone], host_rows)
@@ -88,7 +89,8 @@ def _prune_host(conn: Connection, host_id: int, gone: list[int], rows: list[Any]
         return int(result.rowcount)
     # Seqs out of time order (a database written before nsaudit kept them in order): a state
     # is still needed when a kept snapshot lies in [first_seq, end_seq).
-    doomed = [r.id for r in rows if r.seq in set(gone)]
+    gone_seqs = set(gone)
+    doomed = [r.id for r in rows if r.seq in gone_seqs]
     _delete_ids(conn, snapshots, doomed)
     for table in (container_states, ns_states):
         states = conn.execute(
