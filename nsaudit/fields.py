@@ -162,10 +162,25 @@ def table_cells(record: Any) -> tuple[str, ...]:
 # The decoder: a bundle's JSON object, every field checked, to the record.
 
 
+_KEYS: dict[type[Any], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _keys(record: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A record's payload keys: those it always has, and those of fields added later (worked
+    out once per type: payloads are many)."""
+    found = _KEYS.get(record)
+    if found is None:
+        fields = declared(record)
+        found = _KEYS[record] = (
+            tuple(k for f in fields if "added" not in f.options for k in f.json_keys()),
+            tuple(k for f in fields if "added" in f.options for k in f.json_keys()),
+        )
+    return found
+
+
 def from_payload(record: type[R], value: object, path: str, what: str) -> R:
     fields = declared(record)
-    keys = tuple(k for f in fields if "added" not in f.options for k in f.json_keys())
-    optional = tuple(k for f in fields if "added" in f.options for k in f.json_keys())
+    keys, optional = _keys(record)
     d = js.obj(value, path, keys, optional=optional, what=what)
     out: dict[str, Any] = {}
     for f in fields:
@@ -206,7 +221,24 @@ def _ref(value: object, path: str, own: NsType, types: tuple[NsType, ...]) -> Na
     return _namespace_id(r, path, tuple(t.value for t in types))
 
 
+_NS_TYPES = {t.value: t for t in NsType}
+
+
 def _any_ref(value: object, path: str) -> NamespaceId:
+    # The common case, a reference as nsaudit writes it, checked at once (a container has
+    # eight, a stored month thousands of containers); anything else, and every error, the
+    # long way.
+    if type(value) is dict and len(value) == 3:
+        kind, dev, inode = value.get("type"), value.get("dev"), value.get("inode")
+        if (
+            type(kind) is str
+            and kind in _NS_TYPES
+            and type(dev) is int
+            and type(inode) is int
+            and 0 <= dev <= js.MAX_INT
+            and 0 <= inode <= js.MAX_INT
+        ):
+            return NamespaceId(_NS_TYPES[kind], dev, inode)
     r = js.obj(value, path, ("type", "dev", "inode"), what="namespace reference")
     return _namespace_id(r, path, NS_TYPE_NAMES)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nsaudit.model import Container, Holder, HolderKind, Namespace
 
@@ -39,7 +40,10 @@ def glob_problem(pattern: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 14)
 def matches(text: str | None, patterns: tuple[str, ...]) -> bool:
+    """Whether the text matches one of the globs (a host's month of namespaces asks the same
+    few questions thousands of times: each answered once)."""
     return text is not None and any(fnmatch.fnmatchcase(text, p) for p in patterns)
 
 
