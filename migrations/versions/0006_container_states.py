@@ -5,9 +5,10 @@ list of all its containers an hour: 17 MiB a host-month with 40 containers, 90% 
 database).
 
 Each snapshot keeps how many containers it found (container_count; NULL when it recorded
-none, as before 0005). The upgrade turns each host's sequence of lists into states, and the
-downgrade the states back into lists, stored once by digest as 0005 stored them, so that the
-two leave every snapshot's containers as they were.
+none, as before 0005), and snapshots.capability_id gets an index, for prune. The upgrade turns
+each host's sequence of lists into states, and the downgrade the states back into lists,
+stored once by digest as 0005 stored them, so that the two leave every snapshot's containers
+as they were.
 
 Revision ID: 0006
 Revises: 0005
@@ -58,6 +59,8 @@ def upgrade() -> None:
     op.create_index("ix_container_states_host_first", "container_states", ["host_id", "first_seq"])
     with op.batch_alter_table("snapshots") as batch:
         batch.add_column(sa.Column("container_count", sa.Integer(), nullable=True))
+    # prune looks the capability reports no snapshot uses up by it.
+    op.create_index("ix_snapshots_capability_id", "snapshots", ["capability_id"])
     conn = op.get_bind()
     bodies = {
         r.id: [_body(c) for c in json.loads(r.body)]
@@ -148,6 +151,7 @@ def downgrade() -> None:
         conn.execute(
             sa.text("UPDATE snapshots SET container_set_id = :set WHERE id = :snapshot"), links
         )
+    op.drop_index("ix_snapshots_capability_id", table_name="snapshots")
     with op.batch_alter_table("snapshots") as batch:
         batch.drop_column("container_count")
     op.drop_index("ix_container_states_host_first", table_name="container_states")

@@ -7,7 +7,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy import Connection, Table, delete, exists, func, select
 
 from nsaudit.store.schema import (
     capability_reports,
@@ -23,8 +23,8 @@ _CHUNK = 500
 
 def _drop_unused_reports(conn: Connection) -> None:
     """The capability reports no snapshot uses any more."""
-    used = select(snapshots.c.capability_id).where(snapshots.c.capability_id.is_not(None))
-    conn.execute(delete(capability_reports).where(capability_reports.c.id.not_in(used)))
+    used = select(snapshots.c.id).where(snapshots.c.capability_id == capability_reports.c.id)
+    conn.execute(delete(capability_reports).where(~exists(used)))
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
     by_host: dict[int, list[Any]] = {}
     for r in rows:
         by_host.setdefault(r.host_id, []).append(r)
-    doomed = states = 0
+    doomed = states = checks = 0
     for host_id, host_rows in by_host.items():
         # Oldest first: the host's newest keep_last stay whatever their age.
         older = host_rows[: max(len(host_rows) - keep_last, 0)]
@@ -56,20 +56,28 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
         if gone:
             doomed += len(gone)
             states += _prune_host(conn, host_id, [r.seq for r in gone], host_rows)
+        checks += _prune_checks(conn, host_id, cutoff)
     _drop_unused_reports(conn)
-    # Old check records go too, but each host's last check of each policy stays: it is where
-    # the next check's period starts, and what `nsaudit metrics` publishes.
+    return Pruned(doomed, states, len(rows) - doomed, checks)
+
+
+def _prune_checks(conn: Connection, host_id: int, cutoff: str) -> int:
+    """Delete the host's check records from before `cutoff` but its last of each policy: it
+    is where the next check's period starts, and what `nsaudit metrics` publishes."""
+    mine = policy_checks.c.host_id == host_id
     newest = (
         select(func.max(policy_checks.c.id))
-        .group_by(policy_checks.c.host_id, policy_checks.c.policy_name)
+        .where(mine)
+        .group_by(policy_checks.c.policy_name)
         .scalar_subquery()
     )
-    checks = conn.execute(
-        delete(policy_checks).where(
-            policy_checks.c.checked_at < cutoff, policy_checks.c.id.not_in(newest)
-        )
-    ).rowcount
-    return Pruned(doomed, states, len(rows) - doomed, checks)
+    return int(
+        conn.execute(
+            delete(policy_checks).where(
+                mine, policy_checks.c.checked_at < cutoff, policy_checks.c.id.not_in(newest)
+            )
+        ).rowcount
+    )
 
 
 def _prune_host(conn: Connection, host_id: int, gone: list[int], rows: list[Any]) -> int:

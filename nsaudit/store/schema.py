@@ -89,6 +89,8 @@ snapshots = Table(
     # snapshot that recorded none, taken before 0005.
     Column("container_count", Integer),
     UniqueConstraint("host_id", "seq"),
+    # prune finds the capability reports no snapshot uses by it.
+    Index("ix_snapshots_capability_id", "capability_id"),
 )
 
 
