@@ -479,7 +479,9 @@ def plans(database: Database, names: Sequence[str]) -> list[tuple[str, str, bool
     done = set()
     with database.engine(True, False).connect() as conn:
         for statement, parameters in seen:
-            if statement in done or "alembic_version" in statement or "sqlite_master" in statement:
+            if statement in done or any(
+                w in statement for w in ("alembic_version", "sqlite_master", "pg_catalog")
+            ):
                 continue
             done.add(statement)
             explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
