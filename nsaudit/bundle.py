@@ -270,6 +270,16 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
     containers = None
     if d.get("containers") is not None:
         containers = fields.containers_from_payload(d["containers"], "containers")
+        first: dict[tuple[str, str], int] = {}
+        for n, c in enumerate(containers):
+            if c.key in first:
+                raise js.Invalid(
+                    js.at("containers", n),
+                    "each container (runtime, id) once in a snapshot",
+                    None,
+                    f"{c.runtime} container {js.shown(c.id)} again (containers[{first[c.key]}])",
+                )
+            first[c.key] = n
     snap = Snapshot(
         host=host,
         taken_at=js.timestamp(d["taken_at"], "taken_at"),

@@ -864,6 +864,15 @@ def test_parent_only_for_pid_and_user() -> None:
     assert good(("namespaces", 3, "owner"), None).namespaces[3].owner is None
 
 
+def test_container_twice() -> None:
+    rec = copy.deepcopy(BASE)
+    rec["containers"].append(copy.deepcopy(rec["containers"][0]))
+    message = error(lines(HEADER, rec, TRAILER1))
+    assert message.startswith("line 2: containers[1]: podman container ") and message.endswith(
+        " again (containers[0]); expected each container (runtime, id) once in a snapshot"
+    ), message
+
+
 def test_namespace_twice() -> None:
     rec = copy.deepcopy(BASE)
     rec["namespaces"].append(copy.deepcopy(rec["namespaces"][1]))

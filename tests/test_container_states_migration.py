@@ -104,3 +104,22 @@ def test_a_revision_0005_database_is_nsaudits_and_upgrades(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(run("show", "1", "--db", db, "--format", "json").stdout)
     assert [c["id"] for c in shown["containers"]] == [A.id, Z.id]
+
+
+def test_a_container_listed_twice_by_0005_is_one_after_the_upgrade(tmp_path: Path) -> None:
+    """An old import could store a list with a container twice: the upgrade keeps it once,
+    and the snapshot stays readable."""
+    db = tmp_path / "ns.db"
+    engine = engines.open_engine(str(db), write=True)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "head")
+        save(conn, replace(snap(ns(NsType.NET, 1)), containers=(A, Z)))
+        command.downgrade(_config(conn), "0005")
+        body = json.loads(conn.execute(text("SELECT body FROM container_sets")).scalar_one())
+        conn.execute(
+            text("UPDATE container_sets SET body = :body"), {"body": json.dumps([*body, body[0]])}
+        )
+        command.upgrade(_config(conn), "head")
+        assert load(conn, 1).containers == (A, Z)
+    engine.dispose()
+    assert run("db", "check", "--db", db).returncode == 0

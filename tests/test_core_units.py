@@ -42,6 +42,7 @@ from nsaudit.model import (
     Status,
     Unprivileged,
 )
+from nsaudit.render import Document, Table
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
 from nsaudit.store import evaluations, retention
 from nsaudit.store.database import Database
@@ -997,3 +998,15 @@ def test_an_unchanged_namespace_does_not_end_the_comparison() -> None:
     same, moved = ns(NsType.NET, 1), ns(NsType.NET, 2)
     d = diff(snap(same, moved), snap(same, replace(moved, user="alice")))
     assert [c.new.id.inode for c in d.changed] == [2]
+
+
+def test_items_encode_as_the_list_they_stand_for() -> None:
+    from nsaudit.render.document import Items
+    from nsaudit.render.formats import JsonFormat
+
+    for items in ([], [1], [{"b": 1, "a": [2, 3]}, "x\u001b"]):
+        doc = Document("t", {"k": Items(iter(items)), "z": 0}, (), (), Table(None, (), ()))
+        assert (
+            JsonFormat().render(doc)
+            == json.dumps({"k": items, "z": 0}, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+        )

@@ -17,7 +17,6 @@ Create Date: 2026-12-07
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,10 +35,41 @@ def _body(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-def _snapshots(conn: sa.Connection, *columns: str) -> Iterator[Any]:
-    """Every snapshot, host by host in seq order."""
-    names = ", ".join(("id", "host_id", "seq", *columns))
-    yield from conn.execute(sa.text(f"SELECT {names} FROM snapshots ORDER BY host_id, seq"))
+def _snapshots(conn: sa.Connection, column: str) -> list[Any]:
+    """Every snapshot's id, host, seq and `column`, host by host in seq order: read whole
+    first, since the migration writes the snapshots table while it goes through them."""
+    query = f"SELECT id, host_id, seq, {column} FROM snapshots ORDER BY host_id, seq"
+    return conn.execute(sa.text(query)).all()
+
+
+_STATES = sa.insert(
+    sa.table(
+        "container_states",
+        sa.column("host_id"),
+        sa.column("first_seq"),
+        sa.column("end_seq"),
+        sa.column("body"),
+    )
+)
+_COUNTS = sa.text("UPDATE snapshots SET container_count = :count WHERE id = :snapshot")
+_LINKS = sa.text("UPDATE snapshots SET container_set_id = :set WHERE id = :snapshot")
+
+
+class _Batch:
+    """Rows for one statement, executed _CHUNK at a time."""
+
+    def __init__(self, conn: sa.Connection, statement: Any) -> None:
+        self.conn, self.statement, self.rows = conn, statement, list[dict[str, Any]]()
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.execute(self.statement, self.rows)
+            self.rows = []
 
 
 def upgrade() -> None:
@@ -62,41 +92,34 @@ def upgrade() -> None:
     # prune looks the capability reports no snapshot uses up by it.
     op.create_index("ix_snapshots_capability_id", "snapshots", ["capability_id"])
     conn = op.get_bind()
-    bodies = {
-        r.id: [_body(c) for c in json.loads(r.body)]
-        for r in conn.execute(sa.text("SELECT id, body FROM container_sets"))
-    }
-    states: list[dict[str, Any]] = []
-    counts: list[dict[str, Any]] = []
-    host = None
-    open_at: dict[str, int] = {}  # body -> its state's index in `states`
+    # Each list is read when a snapshot needs it, and a state is written when it ends: the
+    # lists, most of a large 0005 database, are never in memory together.
+    states, counts = _Batch(conn, _STATES), _Batch(conn, _COUNTS)
+    host, set_id, listed = None, None, set[str]()
+    open_at: dict[str, int] = {}  # body -> the seq its state began with
     for r in _snapshots(conn, "container_set_id"):
         if r.host_id != host:
+            for body, first in open_at.items():
+                states.add(host_id=host, first_seq=first, end_seq=None, body=body)
             host, open_at = r.host_id, {}
         if r.container_set_id is None:
             continue  # recorded no containers: the states it does not see go on
-        listed = bodies[r.container_set_id]
-        counts.append({"snapshot": r.id, "count": len(listed)})
-        for body in set(open_at) - set(listed):
-            states[open_at.pop(body)]["end_seq"] = r.seq
-        for body in listed:
-            if body not in open_at:
-                open_at[body] = len(states)
-                states.append({"host_id": r.host_id, "first_seq": r.seq, "end_seq": None,
-                               "body": body})  # fmt: skip
-    table = sa.table(
-        "container_states",
-        sa.column("host_id"),
-        sa.column("first_seq"),
-        sa.column("end_seq"),
-        sa.column("body"),
-    )
-    for i in range(0, len(states), _CHUNK):
-        conn.execute(sa.insert(table), states[i : i + _CHUNK])
-    if counts:
-        conn.execute(
-            sa.text("UPDATE snapshots SET container_count = :count WHERE id = :snapshot"), counts
-        )
+        if r.container_set_id != set_id:
+            set_id = r.container_set_id
+            found = conn.execute(
+                sa.text("SELECT body FROM container_sets WHERE id = :id"), {"id": set_id}
+            ).scalar_one()
+            # A container listed twice (as an old import could store it) is one.
+            listed = {_body(c) for c in json.loads(found)}
+        counts.add(snapshot=r.id, count=len(listed))
+        for body in sorted(set(open_at) - listed):
+            states.add(host_id=host, first_seq=open_at.pop(body), end_seq=r.seq, body=body)
+        for body in sorted(listed - set(open_at)):
+            open_at[body] = r.seq
+    for body, first in open_at.items():
+        states.add(host_id=host, first_seq=first, end_seq=None, body=body)
+    states.flush()
+    counts.flush()
     with op.batch_alter_table("snapshots") as batch:
         batch.drop_constraint("fk_snapshots_container_set_id_container_sets", type_="foreignkey")
         batch.drop_column("container_set_id")
@@ -121,19 +144,24 @@ def downgrade() -> None:
             ["id"],
         )
     conn = op.get_bind()
-    by_host: dict[int, list[Any]] = {}
-    for s in conn.execute(
-        sa.text("SELECT host_id, first_seq, end_seq, body FROM container_states ORDER BY id")
-    ):
-        by_host.setdefault(s.host_id, []).append(s)
+    links = _Batch(conn, _LINKS)
     sets: dict[str, int] = {}
-    links: list[dict[str, Any]] = []
+    host, states = None, list[Any]()
     for r in _snapshots(conn, "container_count"):
+        if r.host_id != host:
+            host = r.host_id
+            states = conn.execute(
+                sa.text(
+                    "SELECT first_seq, end_seq, body FROM container_states WHERE host_id = :host"
+                    " ORDER BY id"
+                ),
+                {"host": host},
+            ).all()
         if r.container_count is None:
             continue
         payloads = [
             json.loads(s.body)
-            for s in by_host.get(r.host_id, ())
+            for s in states
             if s.first_seq <= r.seq and (s.end_seq is None or s.end_seq > r.seq)
         ]
         payloads.sort(key=lambda c: (c["runtime"], c["id"]))
@@ -146,11 +174,8 @@ def downgrade() -> None:
             sets[digest] = conn.execute(
                 sa.text("SELECT id FROM container_sets WHERE sha256 = :sha"), found
             ).scalar_one()
-        links.append({"snapshot": r.id, "set": sets[digest]})
-    if links:
-        conn.execute(
-            sa.text("UPDATE snapshots SET container_set_id = :set WHERE id = :snapshot"), links
-        )
+        links.add(snapshot=r.id, set=sets[digest])
+    links.flush()
     op.drop_index("ix_snapshots_capability_id", table_name="snapshots")
     with op.batch_alter_table("snapshots") as batch:
         batch.drop_column("container_count")

@@ -75,7 +75,8 @@ def show(
     if common.format is OutputFormat.JSON:
         # Written as it is read: a snapshot of any size, in constant memory.
         with streamed(Database(db), settings, ref, common.root, hostname) as found:
-            common.emit(streamed_document(found, ns_type))
+            namespaces = found.namespaces(ns_type)
+            common.emit(streamed_document(found.header, found.counts, namespaces))
         return EXIT_OK
     snap = stored(Database(db), settings, ref, common.root, hostname)
     common.emit(snapshot_document(snap, ns_type, tree, common.ascii_only()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,20 +17,27 @@ def cell(value: object) -> str:
     return str(value)
 
 
+_NONE = object()
+
+
 class Items(list[Any]):
     """A JSON array whose items are made one by one as the encoder reaches them, so that a
     large payload is never whole in memory. The json module encodes lists: this is one,
-    holding nothing, that says how many items it has and makes them when iterated."""
+    holding nothing, that makes its items when iterated (once). json asks a list's length only
+    to know whether it is empty, so the first item is made at once to tell that truly."""
 
-    def __init__(self, count: int, items: Callable[[], Iterable[object]]) -> None:
+    def __init__(self, items: Iterable[object]) -> None:
         super().__init__()
-        self._count, self._items = count, items
+        self._rest = iter(items)
+        self._first = next(self._rest, _NONE)
 
     def __len__(self) -> int:
-        return self._count
+        return 0 if self._first is _NONE else 1  # empty or not: all json asks
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._items())
+        if self._first is not _NONE:
+            yield self._first
+            yield from self._rest
 
 
 @dataclass(frozen=True)

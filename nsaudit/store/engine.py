@@ -122,7 +122,10 @@ def open_engine(location: str, write: bool, create: bool = True) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _read_only(conn: Any) -> None:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            # One snapshot of the database for the whole read, as SQLite's read transactions
+            # are: a snapshot's header, namespaces and containers, read by separate
+            # statements (show streams them), cannot come from before and after a prune.
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     return engine
 

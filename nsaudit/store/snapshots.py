@@ -128,6 +128,7 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 f"its newest stored snapshot (seq {previous}, {newest}); nothing was stored "
                 "(did the clock go back?)"
             )
+    bodies = None if snap.containers is None else set(map(_container_body, snap.containers))
     snapshot_result = conn.execute(
         insert(snapshots).values(
             host_id=host_id,
@@ -145,12 +146,13 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
             ),
             capability_id=_capability_id(conn, snap.capabilities),
-            container_count=None if snap.containers is None else len(snap.containers),
+            # The containers stored: a container listed twice is one (bundles refuse that).
+            container_count=None if bodies is None else len(bodies),
         )
     )
     snapshot_id = _new_id(snapshot_result)
-    if snap.containers is not None:
-        _save_containers(conn, host_id, seq, snap.containers)
+    if bodies is not None:
+        _save_containers(conn, host_id, seq, bodies)
 
     open_rows = conn.execute(
         select(
@@ -224,17 +226,15 @@ def _container_body(container: Container) -> str:
     return json.dumps(fields.payload(container), sort_keys=True, separators=(",", ":"))
 
 
-def _save_containers(
-    conn: Connection, host_id: int, seq: int, containers: tuple[Container, ...]
-) -> None:
-    """The containers' states: an open one that the snapshot sees again goes on, the others
-    end at this seq, and a container seen anew (or changed) begins one."""
+def _save_containers(conn: Connection, host_id: int, seq: int, bodies: set[str]) -> None:
+    """The containers' states (`bodies`: each as stored): an open one that the snapshot sees
+    again goes on, the others end at this seq, and a container seen anew (or changed) begins
+    one."""
     open_rows = conn.execute(
         select(container_states.c.id, container_states.c.body).where(
             container_states.c.host_id == host_id, container_states.c.end_seq.is_(None)
         )
     ).all()
-    bodies = {_container_body(c) for c in containers}
     ended = [r.id for r in open_rows if r.body not in bodies]
     for i in range(0, len(ended), _CHUNK):
         conn.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING
 
 from nsaudit import fields
@@ -13,7 +13,6 @@ from nsaudit.views.tree import tree_order
 
 if TYPE_CHECKING:
     from nsaudit.analysis.diff import SnapshotDiff
-    from nsaudit.store.snapshots import Streamed
 
 STORED_SCHEMA = "nsaudit.stored/1"
 LIST_SCHEMA = "nsaudit.snapshots/1"
@@ -152,16 +151,17 @@ def snapshot_document(
     )
 
 
-def streamed_document(found: Streamed, ns_type: str | None = None) -> Document:
-    """snapshot_document()'s JSON alone, each namespace read and written in turn: the payload
+def streamed_document(
+    snap: Snapshot, counts: dict[str, int], namespaces: Iterable[Namespace]
+) -> Document:
+    """snapshot_document()'s JSON alone, of a snapshot whose namespaces (all, or those of one
+    type) come as they are read (store.snapshots.stream) and are written in turn: the payload
     of a snapshot of any size is never whole in memory."""
-    snap = found.header
-    count = found.counts.get(ns_type, 0) if ns_type else sum(found.counts.values())
-    namespaces = Items(count, lambda: map(fields.payload, found.namespaces(ns_type)))
+    payloads = Items(map(fields.payload, namespaces))
     where = f"snapshot {snap.id} (seq {snap.seq})"
     return Document(
         title=f"nsaudit show: {where} of {snap.host.hostname}",
-        payload=fields.snapshot_payload_of(snap, found.counts, namespaces),
+        payload=fields.snapshot_payload_of(snap, counts, payloads),
         lines=(),
         tables=(),
         records=Table(None, (), ()),
