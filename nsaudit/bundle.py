@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
 from nsaudit import __version__, fields
@@ -26,7 +26,6 @@ from nsaudit.model import (
     NS_TYPE_NAMES,
     HostInfo,
     Namespace,
-    NamespaceId,
     ScanProblem,
     Snapshot,
 )
@@ -235,6 +234,25 @@ _SNAPSHOT_KEYS = (
 )
 
 
+def _once(
+    items: Iterable[_T],
+    path: str,
+    key: Callable[[_T], Hashable],
+    expected: str,
+    name: Callable[[_T], str],
+) -> Iterator[_T]:
+    """The items of the list at `path` as they come, each key once: a second is an error that
+    names the first."""
+    first: dict[Hashable, int] = {}
+    for n, item in enumerate(items):
+        k = key(item)
+        if k in first:
+            raise js.Invalid(js.at(path, n), expected, None,
+                             f"{name(item)} again ({path}[{first[k]}])")  # fmt: skip
+        first[k] = n
+        yield item
+
+
 def _snapshot(d: dict[str, Any]) -> Snapshot:
     # containers: since schema revision 0005; an older bundle's snapshots have none recorded.
     js.obj(d, "", _SNAPSHOT_KEYS, optional=("containers",), what="snapshot record")
@@ -251,35 +269,28 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         for n, p in enumerate(js.items(d["problems"], "problems", "problem objects"))
     )
     raw = js.items(d["namespaces"], "namespaces", "namespace objects", MAX_NAMESPACES)
-    namespaces = []
-    seen: dict[NamespaceId, int] = {}
-    read = js.each(
-        raw, "namespaces", lambda i, at: fields.from_payload(Namespace, i, at, "namespace")
+    namespaces = tuple(
+        _once(
+            js.each(
+                raw, "namespaces", lambda i, at: fields.from_payload(Namespace, i, at, "namespace")
+            ),
+            "namespaces",
+            lambda ns: ns.id,
+            "each namespace (type, dev, inode) once in a snapshot",
+            lambda ns: f"{ns.id.type.value} namespace {ns.id.dev}:{ns.id.inode}",
+        )
     )
-    for n, ns in enumerate(read):
-        if ns.id in seen:
-            raise js.Invalid(
-                js.at("namespaces", n),
-                "each namespace (type, dev, inode) once in a snapshot",
-                None,
-                f"{ns.id.type.value} namespace {ns.id.dev}:{ns.id.inode} again "
-                f"(namespaces[{seen[ns.id]}])",
-            )
-        seen[ns.id] = n
-        namespaces.append(ns)
     containers = None
     if d.get("containers") is not None:
-        containers = fields.containers_from_payload(d["containers"], "containers")
-        first: dict[tuple[str, str], int] = {}
-        for n, c in enumerate(containers):
-            if c.key in first:
-                raise js.Invalid(
-                    js.at("containers", n),
-                    "each container (runtime, id) once in a snapshot",
-                    None,
-                    f"{c.runtime} container {js.shown(c.id)} again (containers[{first[c.key]}])",
-                )
-            first[c.key] = n
+        containers = tuple(
+            _once(
+                fields.containers_from_payload(d["containers"], "containers"),
+                "containers",
+                lambda c: c.key,
+                "each container (runtime, id) once in a snapshot",
+                lambda c: f"{c.runtime} container {js.shown(c.id)}",
+            )
+        )
     snap = Snapshot(
         host=host,
         taken_at=js.timestamp(d["taken_at"], "taken_at"),
@@ -287,7 +298,7 @@ def _snapshot(d: dict[str, Any]) -> Snapshot:
         label=js.text(d["label"], "label", null=True),
         duration_ms=js.integer(d["duration_ms"], "duration_ms"),
         threads=bool(js.flag(d["threads"], "threads")),
-        namespaces=tuple(namespaces),
+        namespaces=namespaces,
         problems=problems,
         capabilities=None if d["capabilities"] is None else report.decode(d["capabilities"]),
         containers=containers,

@@ -84,29 +84,33 @@ def _prune_host(conn: Connection, host_id: int, gone: list[int], rows: list[Any]
     """Delete the host's snapshots with these seqs and the states only they used: how many
     namespace states went."""
     kept = sorted({r.seq for r in rows} - set(gone))
-    if max(gone) < kept[0]:
-        # The usual case (seq order is time order): everything before kept[0] goes, and a
-        # state is still needed unless it ended by then. Each a range of an index.
+    # The usual case: seq order is time order, so everything before kept[0] goes.
+    in_order = max(gone) < kept[0]
+    if in_order:
         conn.execute(
             delete(snapshots).where(snapshots.c.host_id == host_id, snapshots.c.seq < kept[0])
         )
-        for table in (container_states, ns_states):
-            result = conn.execute(
-                delete(table).where(table.c.host_id == host_id, table.c.end_seq <= kept[0])
-            )
-        return int(result.rowcount)
-    # Seqs out of time order (a database written before nsaudit kept them in order): a state
-    # is still needed when a kept snapshot lies in [first_seq, end_seq).
-    gone_seqs = set(gone)
-    doomed = [r.id for r in rows if r.seq in gone_seqs]
-    _delete_ids(conn, snapshots, doomed)
-    for table in (container_states, ns_states):
-        states = conn.execute(
-            select(table.c.id, table.c.first_seq, table.c.end_seq).where(table.c.host_id == host_id)
-        )
-        stale = [s.id for s in states if _unused(kept, s.first_seq, s.end_seq)]
-        _delete_ids(conn, table, stale)
-    return len(stale)  # the last table's: ns_states
+    else:
+        gone_seqs = set(gone)
+        _delete_ids(conn, snapshots, [r.id for r in rows if r.seq in gone_seqs])
+    _drop_states(conn, container_states, host_id, kept, in_order)
+    return _drop_states(conn, ns_states, host_id, kept, in_order)
+
+
+def _drop_states(
+    conn: Connection, table: Table, host_id: int, kept: list[int], in_order: bool
+) -> int:
+    """Delete the host's states (of ns_states or container_states) that no kept snapshot
+    uses: how many. In order, those that ended by the first kept seq (a range of an index);
+    else (a database written before nsaudit kept seqs in time order) each state that no kept
+    seq lies in [first_seq, end_seq) of."""
+    mine = table.c.host_id == host_id
+    if in_order:
+        return int(conn.execute(delete(table).where(mine, table.c.end_seq <= kept[0])).rowcount)
+    states = conn.execute(select(table.c.id, table.c.first_seq, table.c.end_seq).where(mine))
+    stale = [s.id for s in states if _unused(kept, s.first_seq, s.end_seq)]
+    _delete_ids(conn, table, stale)
+    return len(stale)
 
 
 def _delete_ids(conn: Connection, table: Table, ids: list[int]) -> None:

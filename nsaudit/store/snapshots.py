@@ -82,19 +82,18 @@ def _host_id(conn: Connection, info: HostInfo) -> int:
 
 
 def _capability_id(conn: Connection, report: CapabilityReport | None) -> int | None:
+    """The id of the stored report, stored once by its digest however many snapshots have
+    the same."""
     if report is None:
         return None
-    return _blob_id(conn, capability_reports, report.document)
-
-
-def _blob_id(conn: Connection, table: Table, document: Any) -> int:
-    """The id of a stored JSON document, stored once by its digest."""
-    body = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    body = json.dumps(report.document, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(body.encode()).hexdigest()
-    found = conn.execute(select(table.c.id).where(table.c.sha256 == digest)).scalar()
+    found = conn.execute(
+        select(capability_reports.c.id).where(capability_reports.c.sha256 == digest)
+    ).scalar()
     if found is not None:
         return int(found)
-    return _new_id(conn.execute(insert(table).values(sha256=digest, body=body)))
+    return _new_id(conn.execute(insert(capability_reports).values(sha256=digest, body=body)))
 
 
 def save(conn: Connection, snap: Snapshot) -> Saved:
