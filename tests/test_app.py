@@ -3,6 +3,7 @@ arguments in, result objects out, nothing printed, and click never imported."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,7 +16,7 @@ from factories import kernel_report, ns, restriction, snap, stig_running_only
 
 from nsaudit.app import database as app_database
 from nsaudit.app import fleet, inventory, policy
-from nsaudit.errors import UsageError
+from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.model import HostInfo, NsType, Outcome, Status
 from nsaudit.refs import SnapshotRef
 from nsaudit.settings import IgnoreRule, Settings
@@ -123,3 +124,20 @@ def test_export_import_prune_forget_and_check_the_database(tmp_path: Path) -> No
     assert pruned.pruned.snapshots == 1 and pruned.span.text == "1d"
     assert fleet.forget(database, "db").snapshots == 1
     assert [h.hostname for h in fleet.hosts(database)] == ["web"]
+
+
+def _pid_and_double(n: int) -> tuple[int, int]:
+    if n == 5:
+        raise DatabaseError("item 5 is damaged; run `nsaudit db check`")
+    return os.getpid(), n * 2
+
+
+def test_ordered_work_in_processes_keeps_order_and_raises_as_raised() -> None:
+    from nsaudit.app import workers
+
+    answers = list(workers.ordered(range(5), _pid_and_double, 2))
+    assert [n for _, n in answers] == [0, 2, 4, 6, 8]
+    assert os.getpid() not in {pid for pid, _ in answers}, "forked workers did the work"
+    assert {pid for pid, _ in workers.ordered(range(5), _pid_and_double, 1)} == {os.getpid()}
+    with pytest.raises(DatabaseError, match="item 5 is damaged"):
+        list(workers.ordered(range(8), _pid_and_double, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run
+from conftest import new_postgres_database, run
 from factories import stig_running_only
 
 from nsaudit.store.schema import SCHEMA_HEAD
@@ -39,3 +39,29 @@ def test_check_report_and_metrics_on_postgresql(postgres_url: str, tmp_path: Pat
     assert len(host["history"]["points"]) >= 2
     metrics = run("metrics", "--db", postgres_url).stdout
     assert 'rule="RHEL-08-040284"' in metrics and "nsaudit_policy_failures" in metrics
+
+
+def test_a_fleet_report_from_worker_processes_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Each worker opens its own connection: the report of three hosts is the same in one
+    process and in three."""
+    url = new_postgres_database(postgres_url, "fleet_workers")
+    for name in ("pg-a", "pg-b", "pg-c"):
+        settings = tmp_path / f"{name}.toml"
+        settings.write_text(f'hostname = "{name}"\n')
+        proc = run("snapshot", "--db", url, "--config", settings)
+        assert proc.returncode == 0, proc.stderr
+    stig = stig_running_only(tmp_path / "stig.toml")
+    reports = []
+    for jobs in ("1", "3"):
+        proc = run("report", "--db", url, "--policy", stig, "--all-hosts", "--jobs", jobs,
+                   "--format", "json")  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        data = json.loads(proc.stdout)
+        del data["period"]
+        for host in data["hosts"]:
+            del host["policy_period"]
+        reports.append(data)
+    assert [h["hostname"] for h in reports[0]["hosts"]] == ["pg-a", "pg-b", "pg-c"]
+    assert reports[0] == reports[1]

@@ -448,3 +448,113 @@ def test_metrics_without_a_snapshot_is_a_clear_error(tmp_path: Path) -> None:
     run("snapshot", "--db", tmp_path / "ns.db")
     proc = run("metrics", "--db", tmp_path / "ns.db", "-o", tmp_path / "missing" / "x.prom")
     assert_clean_error(proc, 2, "cannot write there")
+
+
+def test_hosts_evaluated_in_worker_processes_report_what_one_process_does(
+    fleet: tuple[Path, Path, Path],
+) -> None:
+    from nsaudit.app.policy import report as run_report
+    from nsaudit.render import OutputFormat, formatter
+    from nsaudit.settings import Settings
+    from nsaudit.store.database import Database
+    from nsaudit.timespan import Duration
+    from nsaudit.views.report import document
+
+    db, policy, _ = fleet
+    now = datetime.now(UTC)
+    rendered = []
+    for jobs in (1, 2):
+        found = run_report(
+            Database(str(db)), Settings(), Duration.parse("30d"), policy=str(policy),
+            all_hosts=True, now=now, jobs=jobs,
+        )  # fmt: skip
+        doc = document(found.hosts, found.since, found.now, found.policy)
+        rendered.append([formatter(f).render(doc) for f in (OutputFormat.JSON, OutputFormat.HTML)])
+    assert rendered[0] == rendered[1]
+
+
+def test_damage_found_by_a_worker_is_the_same_clean_error(
+    fleet: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    db, policy, _ = fleet
+    copy = tmp_path / "damaged.db"
+    shutil.copy(db, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE capability_reports SET body = '{broken'")
+    for jobs in ("1", "2"):
+        proc = report(copy, policy, "--format", "json", "--jobs", jobs)
+        assert_clean_error(proc, 4, "capability report of snapshot", "damaged", "db check")
+
+
+def test_ctrl_c_stops_the_report_and_its_workers_with_one_line(
+    fleet: tuple[Path, Path, Path],
+) -> None:
+    """Ctrl-C reaches the whole process group, workers included: exit 130, one line, and no
+    worker left behind."""
+    import signal
+
+    from conftest import python_starting
+
+    db, policy, _ = fleet
+    argv = [sys.executable, "-m", "nsaudit", "report", "--db", str(db), "--policy", str(policy),
+            "--all-hosts", "--jobs", "2", "--format", "json"]  # fmt: skip
+    began = time.monotonic()
+    assert subprocess.run(argv, capture_output=True).returncode == 1
+    whole = time.monotonic() - began
+    interrupted = 0
+    # Signals spread over a whole run's time: some land while the workers evaluate.
+    for k in range(1, 13):
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        time.sleep(whole * k / 13)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        wait_for(lambda pid=proc.pid: not _in_session(pid))
+        if proc.returncode in (0, 1) or python_starting(proc.returncode, stderr):
+            continue  # it finished before the signal, or Python itself was still starting
+        interrupted += 1
+        assert proc.returncode == 130, (proc.returncode, stderr)
+        assert stderr == "nsaudit: error: interrupted\n", stderr
+    assert interrupted, "every run finished before its signal: no fault was injected"
+
+
+def _in_session(sid: int) -> list[int]:
+    """The processes still in a session."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@needs_root
+def test_a_report_that_cannot_fork_evaluates_its_hosts_itself(
+    fleet: tuple[Path, Path, Path],
+) -> None:
+    """Out of processes (RLIMIT_NPROC: nobody may run one more), --jobs 2 reports as --jobs 1."""
+    import tempfile
+
+    from conftest import NOBODY
+
+    db, policy, _ = fleet
+    tmp = Path(tempfile.mkdtemp(prefix="nsaudit-nproc-", dir="/tmp"))  # nobody's to read
+    try:
+        shutil.copy(db, tmp / "fleet.db")
+        shutil.copy(policy, tmp / "month.toml")
+        for path in (tmp, tmp / "fleet.db", tmp / "month.toml"):
+            os.chown(path, 65534, 65534)
+        proc = run("report", "--db", tmp / "fleet.db", "--policy", tmp / "month.toml",
+                   "--all-hosts", "--jobs", "2", "--format", "json",
+                   prefix=("prlimit", "--nproc=1", *NOBODY))  # fmt: skip
+    finally:
+        shutil.rmtree(tmp)
+    assert proc.returncode == 1, proc.stderr
+    assert [h["hostname"] for h in json.loads(proc.stdout)["hosts"]] == [HOSTILE_HOST, "web-1"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nsaudit import compliance
+from nsaudit.app import workers
 from nsaudit.app.inventory import Taken, capabilities_only, local_host, scan, take
 from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError
@@ -16,6 +17,7 @@ from nsaudit.model import HostRow, Snapshot
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
 from nsaudit.settings import Settings
+from nsaudit.store import evaluations, queries
 from nsaudit.store.database import Database
 from nsaudit.store.queries import host_rows, matching, resolve
 from nsaudit.timespan import Duration
@@ -109,9 +111,11 @@ def report(
     all_hosts: bool = False,
     policy_required: bool = False,
     now: datetime | None = None,
+    jobs: int | None = None,
 ) -> Report:
     """Stored snapshots over a period, per host: capabilities, the policy's results (nothing
-    recorded) and history. The hosts named, or every host, or this one."""
+    recorded) and history. The hosts named, or every host, or this one; they are evaluated in
+    `jobs` processes at once (default: one per CPU)."""
     if all_hosts and hostnames:
         raise UsageError("give either --host NAME ... or --all-hosts")
     now = now or datetime.now(UTC)
@@ -121,7 +125,17 @@ def report(
     with database.reading() as conn:
         rows = host_rows(conn)
         chosen = _chosen(rows, hostnames, all_hosts, local.hostname, local.machine_id)
-        reports = [compliance.host_report(conn, r.last_id, rules, cutoff, now) for r in chosen]
+        host_ids = [evaluations.host_and_seq(conn, r.last_id)[0] for r in chosen]
+    database.dispose()  # no connection is carried into the workers
+
+    def part(host_id: int) -> compliance.HostReport:
+        # Each host is read in a transaction of its own: a snapshot taken since the hosts
+        # were chosen is its newest, and one pruned meanwhile is not looked for.
+        with database.reading() as conn:
+            newest = queries.newest(conn, host_id)
+            return compliance.host_report(conn, newest, rules, cutoff, now)
+
+    reports = list(workers.ordered(host_ids, part, jobs or workers.cores()))
     return Report(reports, cutoff, now.isoformat(timespec="microseconds"), rules)
 
 

@@ -49,6 +49,12 @@ from nsaudit.timespan import Duration
     help="Also write each host's own report into DIR, one file per host named after it "
     "(web-1-<machine id>.xccdf.xml), for tools that take one host per file.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Hosts evaluated at once, each in a process of its own (default: one per CPU).",
+)
 @db_option
 @common_options(
     [
@@ -69,6 +75,7 @@ def report(
     since: Duration,
     output: str,
     per_host: str | None,
+    jobs: int | None,
     db: str,
     settings: Settings,
     common: Common,
@@ -77,18 +84,28 @@ def report(
     results with evidence and waivers, and the period's history (namespaces per type, created
     and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
     Exit 1 when a rule fails on any host."""
+    from nsaudit.app import workers
     from nsaudit.app.policy import report as run_report
     from nsaudit.store.database import Database
     from nsaudit.views.report import document
 
     # JUnit XML and XCCDF are a result per rule: without a policy they would say nothing.
     junit = common.format in (OutputFormat.JUNIT, OutputFormat.XCCDF, OutputFormat.ARF)
-    found = run_report(
-        Database(db), settings, since, common.root, policy, hostnames, all_hosts, junit
-    )
     if per_host is not None and not os.path.isdir(per_host):
         raise UsageError(f"--per-host {per_host}: not a directory; create it first")
-    common.emit(document(found.hosts, found.since, found.now, found.policy), output)
+    with workers.few_collections():
+        found = run_report(
+            Database(db),
+            settings,
+            since,
+            common.root,
+            policy,
+            hostnames,
+            all_hosts,
+            junit,
+            jobs=jobs,
+        )
+        common.emit(document(found.hosts, found.since, found.now, found.policy), output)
     if output != "-":
         hosts = f"{len(found.hosts)} host{'s' if len(found.hosts) > 1 else ''}"
         to_stderr(f"wrote the report of {hosts} to {output}")

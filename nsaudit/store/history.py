@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from nsaudit.model import Container, HistoryPoint, Namespace, Step
 from nsaudit.store.rows import decoder
-from nsaudit.store.schema import container_states, ns_states, snapshots
+from nsaudit.store.schema import NAMESPACE_COLUMNS, container_states, ns_states, snapshots
 from nsaudit.store.snapshots import containers_from_bodies
 
 
@@ -74,7 +74,7 @@ def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list
     window = rows[first:]
     seqs = [r.seq for r in window]
     states = conn.execute(
-        select(ns_states).where(
+        select(ns_states.c.first_seq, ns_states.c.end_seq, *NAMESPACE_COLUMNS).where(
             ns_states.c.host_id == host_id,
             or_(
                 and_(ns_states.c.first_seq > after_seq, ns_states.c.first_seq <= upto_seq),

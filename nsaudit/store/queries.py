@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, select
 
-from nsaudit.errors import UsageError
+from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.jsonshape import MAX_INT  # a larger id or offset names no snapshot
 from nsaudit.model import HostInfo, HostRow, SnapshotRow
 from nsaudit.refs import SnapshotRef
@@ -82,6 +82,22 @@ def resolve(
             else "`nsaudit hosts` lists the hosts; `nsaudit import` loads another host's bundle"
         )
         raise UsageError(f"no snapshot {ref.text} of {who}; {fix}")
+    return int(found)
+
+
+def newest(conn: Connection, host_id: int) -> int:
+    """The id of a host's newest snapshot (highest seq)."""
+    found = conn.execute(
+        select(snapshots.c.id)
+        .where(snapshots.c.host_id == host_id)
+        .order_by(snapshots.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    if found is None:
+        raise DatabaseError(
+            "a host's snapshots were removed while the report read them (by another "
+            "nsaudit run); run the report again"
+        )
     return int(found)
 
 

@@ -117,6 +117,8 @@ ns_states = _states(
     Column("fingerprint", String(64), nullable=False),
     *columns(Namespace),  # the namespace's declared fields (nsaudit/model/inventory.py)
 )
+# What a Namespace is read from: its own columns, without the state's bookkeeping.
+NAMESPACE_COLUMNS = tuple(ns_states.c[c.name] for c in columns(Namespace))
 # A container as a snapshot found it: its fields.payload as JSON.
 container_states = _states("container_states", Column("body", Text, nullable=False))
 

@@ -36,6 +36,7 @@ from nsaudit.model import (
 )
 from nsaudit.store.rows import decoder, learned, to_row
 from nsaudit.store.schema import (
+    NAMESPACE_COLUMNS,
     capability_reports,
     container_states,
     hosts,
@@ -333,7 +334,7 @@ def _open_at(seq: int, table: Table = ns_states) -> Any:
 
 def _states(host_id: int, *where: Any) -> Any:
     return (
-        select(ns_states)
+        select(*NAMESPACE_COLUMNS)
         .where(ns_states.c.host_id == host_id, *where)
         .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
     )
