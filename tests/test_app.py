@@ -133,7 +133,7 @@ def _pid_and_double(n: int) -> tuple[int, int]:
 
 
 def test_ordered_work_in_processes_keeps_order_and_raises_as_raised() -> None:
-    from nsaudit.app import workers
+    from nsaudit import workers
 
     answers = list(workers.ordered(range(5), _pid_and_double, 2))
     assert [n for _, n in answers] == [0, 2, 4, 6, 8]

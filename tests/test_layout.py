@@ -13,7 +13,7 @@ PACKAGE = REPO / "nsaudit"
 # Always allowed: the package itself (its version) and the small shared pieces.
 BASE = {
     "nsaudit", "errors", "timespan", "userfile", "hostfs", "sigint", "refs", "jsonshape",
-    "tomlpos", "timing",
+    "tomlpos", "timing", "workers",
 }  # fmt: skip
 # What each part may import besides BASE, as the README's layout says.
 MAY_IMPORT: dict[str, set[str]] = {

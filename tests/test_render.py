@@ -168,3 +168,33 @@ def test_markdown_links_and_entities_stay_text() -> None:
     assert markdown_cell("~~gone~~") == "\\~\\~gone\\~\\~"
     assert markdown_cell("*a* _b_ snake_case") == "\\*a\\* \\_b\\_ snake_case"
     assert markdown_cell("1. item") == "1\\. item" and markdown_cell("- item") == "\\- item"
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(st.text(max_size=4), _JSON_VALUES, max_size=3),
+    st.lists(st.dictionaries(st.text(max_size=4), _JSON_VALUES, max_size=3), max_size=4),
+)
+@example({"a": [1, {"b": "\n\u202e"}]}, [{"x": "\x1b[31m"}, {}, {"y": []}])
+def test_json_with_parts_encoded_in_workers_is_the_json_of_the_whole(
+    rest: dict[str, object], items: list[dict[str, object]]
+) -> None:
+    """A payload whose "hosts" are Parts (encoded several at once, in worker processes) is
+    written byte for byte as the json module writes the same payload whole."""
+    import json
+
+    from nsaudit.render.document import Parts
+
+    payload = {**rest, "hosts": Parts(list(range(len(items))), lambda n: items[n])}
+    doc = Document("t", payload, (), (), Table("t", ("A",), ()))
+    whole = {**rest, "hosts": items}
+    expected = json.dumps(whole, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    assert formatter(OutputFormat.JSON).render(doc) == expected

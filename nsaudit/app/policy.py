@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nsaudit import compliance
-from nsaudit.app import workers
+from nsaudit import compliance, workers
 from nsaudit.app.inventory import Taken, capabilities_only, local_host, scan, take
 from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError

@@ -84,7 +84,7 @@ def report(
     results with evidence and waivers, and the period's history (namespaces per type, created
     and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
     Exit 1 when a rule fails on any host."""
-    from nsaudit.app import workers
+    from nsaudit import workers
     from nsaudit.app.policy import report as run_report
     from nsaudit.store.database import Database
     from nsaudit.views.report import document

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,22 @@ class Items(list[Any]):
         if self._first is not _NONE:
             yield self._first
             yield from self._rest
+
+
+class Parts(list[Any]):
+    """A JSON array of big items that share nothing (a fleet report's hosts), each made by
+    `make(item)` when it is reached, as Items makes its own. The JSON format encodes them
+    several at once, in worker processes (nsaudit.workers), each as it would have alone."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], object]) -> None:
+        super().__init__()
+        self.items, self.make = items, make
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.make, self.items)
 
 
 @dataclass(frozen=True)

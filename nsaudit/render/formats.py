@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Protocol
 
-from nsaudit.render.document import Document, Table
+from nsaudit import workers
+from nsaudit.render.document import Document, Parts, Table
 from nsaudit.render.escape import csv_cell, markdown_cell, terminal
 
 _GREEN, _YELLOW, _RED, _DIM, _BOLD, _RESET = (
@@ -194,13 +196,45 @@ class JsonFormat:
     def stream(self, doc: Document) -> Iterator[str]:
         """The JSON text in pieces of about 64 KiB, made as they are written: a payload whose
         arrays are Items is never whole in memory, nor is the text."""
-        encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=True)
         pending: list[str] = []
         size = 0
-        for piece in encoder.iterencode(doc.payload):
+        for piece in _object(doc.payload):
             pending.append(piece)
             size += len(piece)
             if size >= _PIECE:
                 yield "".join(pending)
                 pending, size = [], 0
         yield "".join(pending) + "\n"
+
+
+_ENCODER = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=True)
+
+
+def _object(payload: Mapping[str, object]) -> Iterator[str]:
+    """The payload as _ENCODER writes it, key by key, so that an array of Parts at its top
+    level is encoded in workers. A value's text at the top level is its own, one indent in:
+    no newline is inside a JSON string."""
+    if not payload:
+        yield "{}"
+        return
+    for n, key in enumerate(sorted(payload)):
+        yield ("{" if n == 0 else ",") + "\n  " + _ENCODER.encode(key) + ": "
+        value = payload[key]
+        if isinstance(value, Parts) and len(value) > 1:
+            yield from _parts(value)
+        else:
+            for piece in _ENCODER.iterencode(value):
+                yield piece.replace("\n", "\n  ")
+    yield "\n}"
+
+
+def _parts(parts: Parts) -> Iterator[str]:
+    # By index: the forked workers have the items already; only the text comes back.
+    texts = workers.ordered(range(len(parts)), partial(_part, parts), workers.cores())
+    for n, text in enumerate(texts):
+        yield ("[" if n == 0 else ",") + "\n    " + text
+    yield "\n  ]"
+
+
+def _part(parts: Parts, n: int) -> str:
+    return _ENCODER.encode(parts.make(parts.items[n])).replace("\n", "\n    ")

@@ -25,8 +25,17 @@ def points(conn: Connection, host_id: int, since: str | None) -> list[HistoryPoi
     ).where(snapshots.c.host_id == host_id)
     if since is not None:
         query = query.where(snapshots.c.taken_at >= since)
+    # A host's counts recur from snapshot to snapshot: each text is parsed once, and its
+    # points share the (read-only) mapping.
+    parsed: dict[str, dict[str, int]] = {}
+
+    def counts(text: str) -> dict[str, int]:
+        if text not in parsed:
+            parsed[text] = json.loads(text)
+        return parsed[text]
+
     return [
-        HistoryPoint(r.seq, r.taken_at, r.boot_id, json.loads(r.counts), r.problems != "[]")
+        HistoryPoint(r.seq, r.taken_at, r.boot_id, counts(r.counts), r.problems != "[]")
         for r in conn.execute(query.order_by(snapshots.c.seq))
     ]
 
@@ -85,12 +94,19 @@ def steps(conn: Connection, host_id: int, after_seq: int, upto_seq: int) -> list
     namespace_of = decoder(Namespace, tuple(states.keys()))
     opened: list[list[Namespace]] = [[] for _ in window]
     ended: list[list[Namespace]] = [[] for _ in window]
-    for s in states:
+    at = {seq: i for i, seq in enumerate(seqs)}  # a kept snapshot's place; else bisect's
+
+    def step_of(seq: int) -> int:
+        found = at.get(seq)
+        return found if found is not None else bisect.bisect_left(seqs, seq)
+
+    for s in states.all():  # fetched at once: a month is thousands of rows
         ns = namespace_of(s)
-        if after_seq < s.first_seq <= upto_seq:
-            opened[bisect.bisect_left(seqs, s.first_seq)].append(ns)
-        if s.end_seq is not None and after_seq < s.end_seq <= upto_seq:
-            ended[bisect.bisect_left(seqs, s.end_seq)].append(ns)
+        first_seq, end_seq = s[0], s[1]
+        if after_seq < first_seq <= upto_seq:
+            opened[step_of(first_seq)].append(ns)
+        if end_seq is not None and after_seq < end_seq <= upto_seq:
+            ended[step_of(end_seq)].append(ns)
     out = []
     for i, r in enumerate(window):
         before = rows[first + i - 1] if first + i > 0 else None
@@ -106,14 +122,18 @@ def containers_seen(
 ) -> dict[str, Container]:
     """The containers the snapshots with after_seq < seq <= upto_seq saw, by id: those a
     namespace created in that time belonged to, though they may have gone since."""
-    bodies = conn.execute(
-        select(container_states.c.body)
-        .where(
-            container_states.c.host_id == host_id,
-            container_states.c.first_seq <= upto_seq,
-            or_(container_states.c.end_seq.is_(None), container_states.c.end_seq > after_seq),
+    bodies = (
+        conn.execute(
+            select(container_states.c.body)
+            .where(
+                container_states.c.host_id == host_id,
+                container_states.c.first_seq <= upto_seq,
+                or_(container_states.c.end_seq.is_(None), container_states.c.end_seq > after_seq),
+            )
+            .order_by(container_states.c.id)
         )
-        .order_by(container_states.c.id)
-    ).scalars()
+        .scalars()
+        .all()
+    )
     owner = f"the snapshots after seq {after_seq} up to seq {upto_seq}"
     return {c.id: c for c in containers_from_bodies(bodies, owner)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Integer, String, Text
@@ -102,6 +103,13 @@ def to_row(record: Any) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _ref(ns_type: NsType, dev: int, inode: int) -> NamespaceId:
+    """A parent or owner: the same few (the initial user namespace owns most) for many rows,
+    made once each and shared."""
+    return NamespaceId(ns_type, dev, inode)
+
+
 def _holder(stored: dict[str, Any]) -> Holder:
     return Holder(HolderKind(stored.pop("kind")), **stored)
 
@@ -134,6 +142,7 @@ def decoder(record: type[R], keys: Sequence[str]) -> Callable[[Sequence[Any]], R
         "_TYPES": _TYPES,
         "from_db": from_db,
         "_holders": _holders,
+        "_ref": _ref,
     }
     lines, args = [], []
     for n, (f, names) in enumerate(_plan(record)):
@@ -147,7 +156,7 @@ def decoder(record: type[R], keys: Sequence[str]) -> Callable[[Sequence[Any]], R
             scope[f"types_{n}"] = f.options["types"]
             dev, inode = (f"row[{i}]" for i in pos)
             # The ref's type follows from the record's own: its id comes first.
-            value = f"None if {dev} is None else NamespaceId(types_{n}(t)[0], {dev}, {inode})"
+            value = f"None if {dev} is None else _ref(types_{n}(t)[0], {dev}, {inode})"
         elif f.kind == "holders":
             value = f"_holders(row[{pos[0]}])"
         else:

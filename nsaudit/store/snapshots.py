@@ -356,7 +356,7 @@ def _header(conn: Connection, snapshot_id: int) -> Any:
 
 def _decoded(states: Any) -> tuple[Namespace, ...]:
     """The namespaces of ns_states rows."""
-    return tuple(map(decoder(Namespace, tuple(states.keys())), states))
+    return tuple(map(decoder(Namespace, tuple(states.keys())), states.all()))
 
 
 def _snapshot(conn: Connection, row: Any, namespaces: tuple[Namespace, ...]) -> Snapshot:

@@ -24,7 +24,7 @@ from nsaudit.model import (
 )
 from nsaudit.policy.rules import Policy
 from nsaudit.render import Document, Table
-from nsaudit.render.document import Chart
+from nsaudit.render.document import Chart, Parts
 from nsaudit.views.check import (
     cases,
     evidence_table,
@@ -313,7 +313,7 @@ def document(
         "period": {"since": since, "until": until},
         "policy": dict(policy) if policy else None,
         "fleet": {"hosts": len(hosts), "failing": failing},
-        "hosts": [_host_payload(h) for h in hosts],
+        "hosts": Parts(hosts, _host_payload),
     }
     what = f"policy {rules.name} ({rules.source})" if rules else "no policy"
     lines: tuple[str, ...] = (

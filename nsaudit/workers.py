@@ -48,7 +48,8 @@ def cores() -> int:
 def ordered(items: Sequence[A], work: Callable[[A], B], jobs: int) -> Iterator[B]:
     """work(item) for every item, answered in the items' order, in up to `jobs` processes
     (in this one when jobs or items are fewer than two). An exception raised by work is raised
-    here, as it was, for the first item that raised one."""
+    here, as it was, for the first item that raised one. Items and answers are pickled on their
+    way: big inputs are best reached by index, since the workers have them already."""
     jobs = min(jobs, len(items))
     if jobs < 2:
         yield from map(work, items)
