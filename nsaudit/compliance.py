@@ -166,8 +166,9 @@ def _evaluate(
     seen: Mapping[str, Container] | None = None,
 ) -> Evaluation:
     created = churn.created(changes)
-    known = {key(ns) for ns in created}
-    created += tuple(ns for ns in added if key(ns) not in known)
+    if added:
+        known = {key(ns) for ns in created}
+        created += tuple(ns for ns in added if key(ns) not in known)
     subject = Subject(
         snap, created, period, partial_in_period=tuple(partial or ()), seen=seen or {}
     )
