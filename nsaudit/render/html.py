@@ -8,9 +8,13 @@ override cannot reorder what the reader sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from typing import Any
 
+from markupsafe import Markup
+
+from nsaudit import workers
 from nsaudit.render.document import Chart, Document, Table
 from nsaudit.render.escape import terminal
 
@@ -104,16 +108,15 @@ def draw(chart: Chart) -> Drawn:
     )
 
 
-def _sections(doc: Document) -> list[dict[str, Any]]:
-    sections: list[dict[str, Any]] = []
-    for table in doc.tables:
-        if not sections or sections[-1]["name"] != table.section:
+def _sections(tables: tuple[Table, ...]) -> list[tuple[str | None, str, list[Table]]]:
+    """The tables by section, in order: (name, kind, tables)."""
+    sections: list[tuple[str | None, str, list[Table]]] = []
+    for table in tables:
+        if not sections or sections[-1][0] != table.section:
             # In print, each host starts a page; the policy and fleet summary share the first.
             host = (table.section or "").startswith("Host ")
-            sections.append(
-                {"name": table.section, "kind": "host" if host else "summary", "tables": []}
-            )
-        sections[-1]["tables"].append(_table(table))
+            sections.append((table.section, "host" if host else "summary", []))
+        sections[-1][2].append(table)
     return sections
 
 
@@ -134,15 +137,27 @@ class HtmlFormat:
     def render(self, doc: Document) -> str:
         from jinja2 import Environment
 
-        source = resources.files("nsaudit.render").joinpath("templates/report.html.j2")
+        templates = resources.files("nsaudit.render").joinpath("templates")
         env = Environment(
             autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
         )
         env.filters["safe_text"] = terminal
-        template = env.from_string(source.read_text(encoding="utf-8"))
-        return template.render(
+        page = env.from_string(templates.joinpath("report.html.j2").read_text(encoding="utf-8"))
+        section = env.from_string(templates.joinpath("section.html.j2").read_text(encoding="utf-8"))
+        sections = _sections(doc.tables)
+        # A fleet's host sections are made several at once, in worker processes (they share
+        # nothing); the page then holds each as made (the macro escaped what it printed).
+        made = workers.ordered(
+            range(len(sections)), partial(_section, section.module, sections), workers.cores()
+        )
+        return page.render(
             title=doc.title,
             lines=doc.lines,
-            sections=_sections(doc),
+            sections=[Markup(html) for html in made],
             warnings=doc.warnings,
         )
+
+
+def _section(module: Any, sections: list[tuple[str | None, str, list[Table]]], n: int) -> str:
+    name, kind, tables = sections[n]
+    return str(module.section_html({"name": name, "kind": kind, "tables": map(_table, tables)}))
