@@ -107,9 +107,8 @@ class Namespace:
     @property
     def identity(self) -> tuple[str, int, int, int | None]:
         """Identity within a boot: (type, nsfs device, inode), and NS_GET_ID where known,
-        since an inode is reused once its namespace dies. The type as its member, which is
-        its value's equal, hash included (a StrEnum), without the enum's slow .value."""
-        return (self.id.type, self.id.dev, self.id.inode, self.ns_id)
+        since an inode is reused once its namespace dies."""
+        return (self.id.type.value, self.id.dev, self.id.inode, self.ns_id)
 
 
 # The shim each runtime starts a container's first process under (its parent's comm).
