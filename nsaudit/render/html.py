@@ -147,8 +147,12 @@ class HtmlFormat:
         sections = _sections(doc.tables)
         # A fleet's host sections are made several at once, in worker processes (they share
         # nothing); the page then holds each as made (the macro escaped what it printed).
+        # One host's page is made here: a fork would cost more than its few sections.
+        fleet = sum(kind == "host" for _, kind, _ in sections) > 1
         made = workers.ordered(
-            range(len(sections)), partial(_section, section.module, sections), workers.cores()
+            range(len(sections)),
+            partial(_section, section.module, sections),
+            workers.cores() if fleet else 1,
         )
         return page.render(
             title=doc.title,
