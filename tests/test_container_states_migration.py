@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from conftest import assert_clean_error, new_postgres_database, run
 from factories import ns, snap
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from nsaudit import fields
 from nsaudit.model import Container, HostInfo, NamespaceId, NsType
@@ -95,9 +95,7 @@ def test_a_revision_0005_database_is_nsaudits_and_upgrades(tmp_path: Path) -> No
     db = tmp_path / "ns.db"
     engine = engines.open_engine(str(db), write=True)
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "head")
-        save(conn, replace(snap(ns(NsType.NET, 1)), containers=(A, Z)))
-        command.downgrade(_config(conn), "0005")
+        _a_0005_snapshot_of_a_and_z(conn)
     engine.dispose()
     assert_clean_error(run("show", "--db", db), 4, "revision 0005", "nsaudit db upgrade")
     proc = run("db", "upgrade", "--db", db)
@@ -112,9 +110,7 @@ def test_a_container_listed_twice_by_0005_is_one_after_the_upgrade(tmp_path: Pat
     db = tmp_path / "ns.db"
     engine = engines.open_engine(str(db), write=True)
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "head")
-        save(conn, replace(snap(ns(NsType.NET, 1)), containers=(A, Z)))
-        command.downgrade(_config(conn), "0005")
+        _a_0005_snapshot_of_a_and_z(conn)
         body = json.loads(conn.execute(text("SELECT body FROM container_sets")).scalar_one())
         conn.execute(
             text("UPDATE container_sets SET body = :body"), {"body": json.dumps([*body, body[0]])}
@@ -123,3 +119,10 @@ def test_a_container_listed_twice_by_0005_is_one_after_the_upgrade(tmp_path: Pat
         assert load(conn, 1).containers == (A, Z)
     engine.dispose()
     assert run("db", "check", "--db", db).returncode == 0
+
+
+def _a_0005_snapshot_of_a_and_z(conn: Connection) -> None:
+    """A database at revision 0005 holding one snapshot, with containers A and Z."""
+    command.upgrade(_config(conn), "head")
+    save(conn, replace(snap(ns(NsType.NET, 1)), containers=(A, Z)))
+    command.downgrade(_config(conn), "0005")

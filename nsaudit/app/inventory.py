@@ -168,9 +168,8 @@ def stored(
     hostname: str | None = None,
 ) -> Snapshot:
     """The stored snapshot a ref names: an id, or latest~N of `hostname` (else of this host)."""
-    local = local_host(settings, root)
-    with database.reading() as conn:
-        return load(conn, resolve(conn, ref, local, hostname))
+    with _named(database, settings, ref, root, hostname) as (conn, snapshot_id):
+        return load(conn, snapshot_id)
 
 
 @contextmanager
@@ -182,9 +181,18 @@ def streamed(
     hostname: str | None = None,
 ) -> Iterator[Streamed]:
     """stored(), its namespaces read as they are used, in the transaction this holds open."""
+    with _named(database, settings, ref, root, hostname) as (conn, snapshot_id):
+        yield stream(conn, snapshot_id)
+
+
+@contextmanager
+def _named(
+    database: Database, settings: Settings, ref: SnapshotRef, root: str, hostname: str | None
+) -> Iterator[tuple[Connection, int]]:
+    """A read transaction, and the id of the snapshot the ref names in it."""
     local = local_host(settings, root)
     with database.reading() as conn:
-        yield stream(conn, resolve(conn, ref, local, hostname))
+        yield conn, resolve(conn, ref, local, hostname)
 
 
 @dataclass(frozen=True)
