@@ -151,14 +151,15 @@ def decoder(record: type[R], keys: Sequence[str]) -> Callable[[Sequence[Any]], R
             lines.append(f"    t = _TYPES[row[{pos[0]}]]")
             value = f"NamespaceId(t, row[{pos[1]}], row[{pos[2]}])"
         elif f.kind == "text":
-            value = f"from_db(row[{pos[0]}])"
+            # Most text has no escape to undo: no call for it.
+            value = f'(v if (v := row[{pos[0]}]) is None or "\\\\" not in v else from_db(v))'
         elif f.kind == "ref":
-            scope[f"types_{n}"] = f.options["types"]
-            dev, inode = (f"row[{i}]" for i in pos)
             # The ref's type follows from the record's own: its id comes first.
-            value = f"None if {dev} is None else _ref(types_{n}(t)[0], {dev}, {inode})"
+            scope[f"type_{n}"] = {t: ts[0] for t in NsType if (ts := f.options["types"](t))}
+            dev, inode = (f"row[{i}]" for i in pos)
+            value = f"None if {dev} is None else _ref(type_{n}[t], {dev}, {inode})"
         elif f.kind == "holders":
-            value = f"_holders(row[{pos[0]}])"
+            value = f'(() if (h := row[{pos[0]}]) == "[]" else _holders(h))'
         else:
             value = f"row[{pos[0]}]"
         args.append(f"{f.name}={value}")
