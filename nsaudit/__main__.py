@@ -14,8 +14,13 @@ except KeyboardInterrupt:  # Ctrl-C while Python loads nsaudit, before its handl
     raise SystemExit(130) from None
 
 
-def run() -> int:
-    """Run the CLI; Ctrl-C at any moment (start-up included) exits 130 with one line."""
+def run() -> None:
+    """Run the CLI and end the process with its exit code (it does not return)."""
+    _leave(_run())
+
+
+def _run() -> int:
+    """The CLI's exit code; Ctrl-C at any moment (start-up included) exits 130 with one line."""
     sigint.install()
     code = sigint.EXIT_INTERRUPTED
     try:
@@ -45,5 +50,22 @@ def run() -> int:
             code = sigint.EXIT_INTERRUPTED
 
 
+def _leave(code: int) -> None:
+    """End the process without the interpreter's teardown, which frees every module and object
+    one by one for nothing (about 40 ms of a snapshot's CPU): the exit handlers run first (the
+    databases' connections closed, nsaudit/timing.py's file written), then the output is
+    flushed. SIGINT is blocked by now (sigint.settle)."""
+    import atexit
+    import contextlib
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # Written and flushed by main() already; a stream closed meanwhile changes nothing.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    run()

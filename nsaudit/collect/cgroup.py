@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _HEX_ID = "[0-9a-f]{64}"
 # A runtime's scope or cgroup, systemd and cgroupfs drivers alike: docker-<id>.scope,
@@ -32,8 +33,10 @@ class Placement:
     pod_uid: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def placement(text: str) -> Placement | None:
     """The container of a process whose cgroup file reads `text`; None for the host's own.
+    Worked out once per text: most processes share their cgroup with others.
 
     The unified (v2) line is read first, then systemd's, then the rest (hybrid and v1 hosts).
     Within a path the outermost match wins: a container given its own cgroup tree can make

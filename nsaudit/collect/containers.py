@@ -8,6 +8,7 @@ import errno
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from nsaudit import userfile
 from nsaudit.collect import cgroup, procfs
@@ -15,8 +16,9 @@ from nsaudit.collect.cgroup import Placement
 from nsaudit.collect.process import MAX_STAT, Read
 from nsaudit.collect.runtimes import Runtimes
 from nsaudit.hostfs import HostFS
-from nsaudit.model import SHIMS, Container, Namespace, NamespaceId, NsType, ScanProblem
+from nsaudit.model import SHIMS, Container, Holder, Namespace, NamespaceId, NsType, ScanProblem
 
+_Held = TypeVar("_Held", Namespace, Holder)
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
 _MAX_CGROUP = 64 * 1024
 
@@ -133,10 +135,17 @@ def attribute(
 
     out = []
     for ns in namespaces:
-        holders = tuple(replace(h, container=container_of(h.pid)) for h in ns.holders)
-        out.append(replace(ns, container=container_of(ns.pid), holders=holders))
+        holders = tuple(_in(h, container_of(h.pid)) for h in ns.holders)
+        if holders != ns.holders:
+            ns = replace(ns, holders=holders)
+        out.append(_in(ns, container_of(ns.pid)))
     listed = tuple(sorted(containers.values(), key=lambda c: (c.runtime, c.id)))
     return Attributed(tuple(out), listed, tuple(reader.problems))
+
+
+def _in(record: _Held, container: str | None) -> _Held:
+    """A namespace or holder with its container: most have none, and stay as they are."""
+    return record if record.container == container else replace(record, container=container)
 
 
 def _container(

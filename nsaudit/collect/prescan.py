@@ -42,6 +42,10 @@ def start(argv: list[str]) -> None:
     if any(a.partition("=")[0] in ("--root", "--help", "-h") for a in argv):
         return
     threads = "--threads" in argv
+    # Loaded before the fork, once for both processes: the command needs the collector's
+    # modules too (to read the result), and loading them in each would cost the CPU twice.
+    from nsaudit.collect import snapshot  # noqa: F401
+
     try:
         read, write = os.pipe()
     except OSError:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nsaudit.collect import unixhttp
 from nsaudit.collect.cgroup import Placement
 from nsaudit.hostfs import HostFS
 
@@ -78,6 +77,9 @@ class Runtimes:
                 # same record.
                 self.tables[key] = _from_state(self.host, runtime, state)
                 return self.tables[key]
+            # Python's HTTP client (10 ms to import) only where a daemon's socket is.
+            from nsaudit.collect import unixhttp
+
             try:
                 listed = unixhttp.get_json(socket, "/containers/json", TIMEOUT)
                 self.tables[key] = (_from_api(runtime, listed, socket), None)

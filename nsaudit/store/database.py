@@ -3,8 +3,10 @@ or bring its schema to head; errors become one-line exit-4 errors."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
@@ -44,6 +46,7 @@ class Database:
         if key not in self._engines:
             with errors(self):
                 self._engines[key] = engines.open_engine(self.location, write, create)
+            _open.add(self)
         return self._engines[key]
 
     @contextmanager
@@ -130,6 +133,18 @@ class Database:
             f"nsaudit's {SCHEMA_HEAD}; commands that only read do not upgrade it: run "
             f"`{upgrade}`"
         )
+
+
+# Every Database with an engine: each closed at exit, where nsaudit skips the interpreter's
+# teardown (nsaudit/__main__.py) that would close them (SQLite folds its write-ahead log into
+# the database as the last connection closes).
+_open: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for database in list(_open):
+        database.dispose()
 
 
 def revision(conn: Connection) -> str | None:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Integer, String, Text
@@ -83,24 +84,91 @@ def columns(record: type[Any]) -> list[Column[Any]]:
 def to_row(record: Any) -> dict[str, Any]:
     """The record as column values: text in the store's escaping (nsaudit/store/text.py),
     holders as compact JSON with the fields their kind has."""
-    out: dict[str, Any] = {}
-    for f, names in _plan(type(record)):
-        value = getattr(record, f.name)
+    encode = _ENCODERS.get(type(record))
+    if encode is None:
+        encode = _ENCODERS[type(record)] = _encoder(type(record))
+    return encode(record)
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+
+
+def _held(holders: Sequence[Any]) -> str:
+    held = [{k: v for k, v in vars(h).items() if v is not None} for h in holders]
+    # ensure_ascii writes a lone surrogate as \udcXX, which json.loads gives back.
+    return _compact(held)
+
+
+def _encoder(record: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """to_row() for one record type, written for its fields as decoder() is: a snapshot's
+    thousands of rows are encoded at every save."""
+    scope: dict[str, Any] = {"to_db": to_db, "_held": _held}
+    items = []
+    for f, names in _plan(record):
+        value = f"o.{f.name}"
         if f.kind == "id":
             kind, dev, inode = names
-            out[kind], out[dev], out[inode] = value.type.value, value.dev, value.inode
+            items += [f"{kind!r}: {value}.type.value", f"{dev!r}: {value}.dev"]
+            items.append(f"{inode!r}: {value}.inode")
         elif f.kind == "text":
-            out[names[0]] = to_db(value)
+            # Most text is plain ASCII with no backslash: no call for it.
+            plain = 'v.isascii() and "\\\\" not in v'
+            items.append(f"{names[0]!r}: v if (v := {value}) is None or {plain} else to_db(v)")
         elif f.kind == "ref":
             dev, inode = names
-            out[dev], out[inode] = (value.dev, value.inode) if value else (None, None)
+            items.append(f"{dev!r}: None if (r := {value}) is None else r.dev")
+            items.append(f"{inode!r}: None if r is None else r.inode")
         elif f.kind == "holders":
-            held = [{k: v for k, v in vars(h).items() if v is not None} for h in value]
-            # ensure_ascii writes a lone surrogate as \udcXX, which json.loads gives back.
-            out[names[0]] = json.dumps(held, sort_keys=True, separators=(",", ":"))
+            items.append(f'{names[0]!r}: "[]" if not (h := {value}) else _held(h)')
         else:
-            out[names[0]] = value
-    return out
+            items.append(f"{names[0]!r}: {value}")
+    source = "def encode(o):\n    return {" + ", ".join(items) + "}\n"
+    exec(source, scope)  # noqa: S102 - the source is built above from the record's fields
+    encode: Callable[[Any], dict[str, Any]] = scope["encode"]
+    return encode
+
+
+def canonical(state: dict[str, Any]) -> str:
+    """A row's values (None, whole numbers, text) as json.dumps(sort_keys=True,
+    separators=(",", ":")) writes them, byte for byte: what a state's fingerprint hashes."""
+    keys = tuple(state)
+    write = _CANONICAL.get(keys)
+    if write is None:
+        write = _CANONICAL[keys] = _canonical(keys)
+    return write(state)
+
+
+_CANONICAL: dict[tuple[str, ...], Callable[[dict[str, Any]], str]] = {}
+
+
+def _canonical(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
+    scope: dict[str, Any] = {"_str": encode_basestring_ascii, "_int": int.__repr__}
+    scope["_dumps"] = _compact
+    parts = []
+    for key in sorted(keys):
+        v = f"s[{_dumps_key(key)}]"
+        # json's own writers for text and numbers; anything else (never stored) through json.
+        value = (
+            f'("null" if (v := {v}) is None else _str(v) if v.__class__ is str '
+            f"else _int(v) if v.__class__ is int else _dumps(v))"
+        )
+        parts.append(f"{_dumps_key(key)}:{{{value}}}")
+    source = "def write(s):\n    return f'{{" + ",".join(parts) + "}}'\n"
+    exec(source, scope)  # noqa: S102 - the source is built above from the columns' names
+    write: Callable[[dict[str, Any]], str] = scope["write"]
+    return write
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _dumps_key(key: str) -> str:
+    """A column's name as JSON writes it; a name is a Python identifier, so it needs no
+    escape and can stand in the generated f-string."""
+    if not key.isidentifier():
+        raise ValueError(f"column name {key!r} cannot be written by canonical()")
+    return f'"{key}"'
 
 
 @lru_cache(maxsize=4096)

@@ -35,7 +35,7 @@ from nsaudit.model import (
     ScanProblem,
     Snapshot,
 )
-from nsaudit.store.rows import decoder, learned, to_row
+from nsaudit.store.rows import canonical, decoder, learned, to_row
 from nsaudit.store.schema import (
     NAMESPACE_COLUMNS,
     capability_reports,
@@ -49,9 +49,8 @@ from nsaudit.workers import few_collections
 _CHUNK = 500
 
 
-def _fingerprint(state: Mapping[str, Any]) -> str:
-    text = json.dumps(state, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def _fingerprint(state: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(state).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _LEARNED = learned(Namespace)
