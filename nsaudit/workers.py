@@ -8,12 +8,9 @@ handing out work and waits only for what is already running."""
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -54,6 +51,11 @@ def ordered(items: Sequence[A], work: Callable[[A], B], jobs: int) -> Iterator[B
     if jobs < 2:
         yield from map(work, items)
         return
+    # Loaded here: a command that spreads no work need not load multiprocessing.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     _work[:] = [work]
     pool = ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start

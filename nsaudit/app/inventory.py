@@ -21,7 +21,6 @@ from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import report
 from nsaudit.model import HostInfo, Namespace, Saved, Snapshot, SnapshotRow
-from nsaudit.policy.rules import Policy
 from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
 from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
@@ -33,6 +32,7 @@ from nsaudit.timespan import Duration
 if TYPE_CHECKING:
     # Only `audit --policy` checks: a plain snapshot does not load the policy engine.
     from nsaudit import compliance
+    from nsaudit.policy.rules import Policy
 
 
 def local_host(settings: Settings, root: str = "/") -> HostInfo:
