@@ -36,6 +36,16 @@ def add(name: str, seconds: float) -> None:
         _SPENT[name] = _SPENT.get(name, 0.0) + seconds
 
 
+def add_cpu(name: str) -> None:
+    """Record this process's CPU time so far (user + system) as `name`: the prescan's, whose
+    counts began at its fork."""
+    if _FILE is not None:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        add(name, usage.ru_utime + usage.ru_stime)
+
+
 def spent() -> dict[str, float]:
     """Each phase's milliseconds so far."""
     return {k: round(v * 1000, 1) for k, v in _SPENT.items()}

@@ -76,6 +76,7 @@ def _child(fd: int, threads: bool) -> None:
         # As the command would scan: itself a member (never the representative), and this
         # process, which exists only meanwhile, no member at all.
         scanned = scan_now(HostFS("/"), threads, os.getppid())
+        timing.add_cpu("scan cpu")
         data = pickle.dumps((scanned, timing.spent()), pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
