@@ -61,8 +61,9 @@ def _leave(code: int) -> None:
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        # Written and flushed by main() already; a stream closed meanwhile changes nothing.
-        with contextlib.suppress(AttributeError, OSError, ValueError):
+        # Flushed by main() already but after Ctrl-C: output that cannot be written now (its
+        # reader gone, the disk full: any failure) changes neither the exit code nor stderr.
+        with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
 

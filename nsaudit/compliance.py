@@ -3,7 +3,6 @@ record. Shared by `check`, `audit --policy` and `report`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,15 +15,12 @@ from nsaudit.errors import UsageError
 from nsaudit.model import Container, HistoryPoint, Namespace, Outcome, RuleResult, Snapshot
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
-from nsaudit.policy.load import load as load_policy
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
 from nsaudit.store import evaluations
 from nsaudit.store import history as stored_history
-from nsaudit.store.queries import previous, resolve
-from nsaudit.store.snapshots import load
-
-SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
+from nsaudit.store.queries import resolve
+from nsaudit.store.snapshots import load, previous
 
 
 @dataclass(frozen=True)
@@ -39,19 +35,6 @@ class Evaluation:
     def failed(self) -> bool:
         """What makes a check exit 1: a rule that fails, or whose evidence is missing."""
         return any(r.outcome in (Outcome.FAIL, Outcome.ERROR) for r in self.results)
-
-
-def locate(option: str | None, setting: str | None, required: bool) -> Policy | None:
-    """--policy FILE, else the settings file's policy, else /etc/nsaudit/policy.toml."""
-    path = option or setting or (SYSTEM_POLICY if os.path.exists(SYSTEM_POLICY) else None)
-    if path is None:
-        if required:
-            raise UsageError(
-                "no policy: give --policy FILE, or set policy in the settings file "
-                f"(or install {SYSTEM_POLICY}); samples/policies/ has three to copy"
-            )
-        return None
-    return load_policy(path)
 
 
 def evaluate_stored(

@@ -15,7 +15,8 @@ from conftest import REPO
 from factories import kernel_report, ns, restriction, snap, stig_running_only
 
 from nsaudit.app import database as app_database
-from nsaudit.app import fleet, inventory, policy
+from nsaudit.app import fleet, policy
+from nsaudit.app import stored as app_stored
 from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.model import HostInfo, NsType, Outcome, Status
 from nsaudit.refs import SnapshotRef
@@ -47,33 +48,34 @@ def stored(tmp_path: Path) -> Database:
 
 def test_the_application_layer_does_not_import_click() -> None:
     code = (
-        "import sys, nsaudit.app.inventory, nsaudit.app.policy, nsaudit.app.fleet, "
-        "nsaudit.app.kernel, nsaudit.app.database; assert 'click' not in sys.modules"
+        "import sys, nsaudit.app.inventory, nsaudit.app.stored, nsaudit.app.policy, "
+        "nsaudit.app.fleet, nsaudit.app.kernel, nsaudit.app.database; "
+        "assert 'click' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_diff_two_refs_of_a_named_host(tmp_path: Path) -> None:
     database = stored(tmp_path)
-    found = inventory.compare_snapshots(database, Settings(), hostname="web")
+    found = app_stored.compare_snapshots(database, Settings(), hostname="web")
     assert (found.before.seq, found.after.seq) == (1, 2)
     assert [(n.id.inode, n.command) for n in found.changes.created] == [(2, "nginx")]
     assert found.changes.differs
     # ignore rules of the settings leave it out, and count it
     ignoring = Settings(ignore=(IgnoreRule(command="nginx"),))
-    quiet = inventory.compare_snapshots(database, ignoring, hostname="web")
+    quiet = app_stored.compare_snapshots(database, ignoring, hostname="web")
     assert quiet.changes.created == () and quiet.changes.hidden == 1
     with pytest.raises(UsageError, match="give either --since or OLD"):
-        inventory.compare_snapshots(
+        app_stored.compare_snapshots(
             database, Settings(), SnapshotRef.parse("1"), since=Duration.parse("1d")
         )
 
 
 def test_show_list_and_hosts(tmp_path: Path) -> None:
     database = stored(tmp_path)
-    latest = inventory.stored(database, Settings(), SnapshotRef.parse("latest"), hostname="web")
+    latest = app_stored.stored(database, Settings(), SnapshotRef.parse("latest"), hostname="web")
     assert latest.seq == 2 and latest.capabilities is not None
-    assert [r.seq for r in inventory.snapshots(database, "web")] == [2, 1]
+    assert [r.seq for r in app_stored.snapshots(database, "web")] == [2, 1]
     assert [(h.hostname, h.snapshots) for h in fleet.hosts(database)] == [("db", 1), ("web", 2)]
 
 

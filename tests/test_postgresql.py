@@ -23,6 +23,18 @@ def test_snapshots_round_trip_on_postgresql(postgres_url: str) -> None:
     shown = json.loads(run("show", "latest~1", "--db", postgres_url, "--format", "json").stdout)
     assert shown["label"] == "first"
     assert sum(shown["counts"].values()) == len(shown["namespaces"]) >= 8
+    # Read whole (text) and streamed (json), by type too: the same namespaces.
+    net = json.loads(
+        run("show", "latest~1", "--type", "net", "--db", postgres_url, "--format", "json").stdout
+    )
+    assert net["namespaces"] == [n for n in shown["namespaces"] if n["type"] == "net"]
+    proc = run("audit", "--db", postgres_url, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    audited = json.loads(proc.stdout)
+    assert (audited["old"]["seq"], audited["new"]["seq"]) == (2, 3)
+    proc = run("diff", "latest~2", "latest", "--db", postgres_url, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["new"]["seq"] == 3
     assert f"already at revision {SCHEMA_HEAD}" in run("db", "upgrade", "--db", postgres_url).stdout
 
 

@@ -1,33 +1,29 @@
-"""Snapshots: this host, a fresh scan, taking one (scan under the host's lock, store, compare
-with the previous), loading one by its ref, and the diff of two."""
+"""Snapshots taken: this host, a fresh scan, taking one (scan under the host's lock, store,
+compare with the previous). Loading stored ones is app/stored.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Connection
 
 from nsaudit import timing
 from nsaudit.analysis.diff import SnapshotDiff, diff, without
 from nsaudit.collect import prescan
 from nsaudit.collect.snapshot import host_info
 from nsaudit.collect.snapshot import take as scan_host
-from nsaudit.errors import ScanOutOfOrder, UsageError
+from nsaudit.errors import ScanOutOfOrder
 from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import report
-from nsaudit.model import HostInfo, Namespace, Saved, Snapshot, SnapshotRow
-from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
+from nsaudit.model import HostInfo, Namespace, Saved, Snapshot
+from nsaudit.policy.load import locate
 from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
 from nsaudit.store.database import Database
-from nsaudit.store.queries import list_rows, previous, resolve, resolve_before
-from nsaudit.store.snapshots import Streamed, load, load_difference, save, stream
-from nsaudit.timespan import Duration
+from nsaudit.store.snapshots import load_difference, previous, save
+from nsaudit.store.sql import Sql
 
 if TYPE_CHECKING:
     # Only `audit --policy` checks: a plain snapshot does not load the policy engine.
@@ -120,30 +116,38 @@ def _store(
     now: datetime | None,
     compare: bool,
 ) -> Taken:
-    """Save a snapshot, diff it with the previous one and check the policy, in one write."""
-    with database.writing() as conn:
-        with timing.phase("save"):
-            saved = save(conn, snap)
-        before = stored = changes = None
-        if compare:
-            with timing.phase("compare"):
-                before, stored, changes = _since_previous(conn, saved.id, settings.ignore)
-        checked = None
-        if policy is not None:
-            from nsaudit import compliance
+    """Save a snapshot, diff it with the previous one and check the policy, in one write;
+    without a policy, through the database's driver itself (store/sql.py: no SQLAlchemy)."""
+    if policy is None:
+        with database.writing_sql() as sql:
+            return Taken(snap, *_saved(sql, snap, settings, compare))
+    from nsaudit import compliance
 
-            when = now or datetime.now(UTC)
-            checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
+    with database.writing() as conn:
+        saved, before, stored, changes = _saved(Sql.of(conn), snap, settings, compare)
+        when = now or datetime.now(UTC)
+        checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
     return Taken(snap, saved, before, stored, changes, checked)
 
 
+def _saved(
+    sql: Sql, snap: Snapshot, settings: Settings, compare: bool
+) -> tuple[Saved, Snapshot | None, Snapshot | None, SnapshotDiff | None]:
+    with timing.phase("save"):
+        saved = save(sql, snap)
+    if not compare:
+        return saved, None, None, None
+    with timing.phase("compare"):
+        return (saved, *_since_previous(sql, saved.id, settings.ignore))
+
+
 def _since_previous(
-    conn: Connection, snapshot_id: int, ignore: Sequence[IgnoreRule]
+    sql: Sql, snapshot_id: int, ignore: Sequence[IgnoreRule]
 ) -> tuple[Snapshot | None, Snapshot | None, SnapshotDiff | None]:
-    before_id = previous(conn, snapshot_id)
+    before_id = previous(sql, snapshot_id)
     if before_id is None:
         return None, None, None
-    before, after = load_difference(conn, before_id, snapshot_id)
+    before, after = load_difference(sql, before_id, snapshot_id)
     return before, after, without(diff(before, after), ignored(ignore))
 
 
@@ -152,84 +156,16 @@ def ignored(rules: Sequence[IgnoreRule]) -> Callable[[Namespace], bool]:
     return lambda ns: any(r.matches(ns) for r in rules)
 
 
-def snapshots(
-    database: Database, hostname: str | None = None, limit: int | None = None
-) -> list[SnapshotRow]:
-    """Stored snapshots, newest first: one host's by seq, every host's by time."""
-    with database.reading() as conn:
-        return list_rows(conn, hostname, limit)
-
-
-def stored(
+def audit(
     database: Database,
     settings: Settings,
-    ref: SnapshotRef,
     root: str = "/",
-    hostname: str | None = None,
-) -> Snapshot:
-    """The stored snapshot a ref names: an id, or latest~N of `hostname` (else of this host)."""
-    with _named(database, settings, ref, root, hostname) as (conn, snapshot_id):
-        return load(conn, snapshot_id)
-
-
-@contextmanager
-def streamed(
-    database: Database,
-    settings: Settings,
-    ref: SnapshotRef,
-    root: str = "/",
-    hostname: str | None = None,
-) -> Iterator[Streamed]:
-    """stored(), its namespaces read as they are used, in the transaction this holds open."""
-    with _named(database, settings, ref, root, hostname) as (conn, snapshot_id):
-        yield stream(conn, snapshot_id)
-
-
-@contextmanager
-def _named(
-    database: Database, settings: Settings, ref: SnapshotRef, root: str, hostname: str | None
-) -> Iterator[tuple[Connection, int]]:
-    """A read transaction, and the id of the snapshot the ref names in it."""
-    local = local_host(settings, root)
-    with database.reading() as conn:
-        yield conn, resolve(conn, ref, local, hostname)
-
-
-@dataclass(frozen=True)
-class Compared:
-    """Two stored snapshots, with only the namespaces that differ (load_difference), and
-    their diff."""
-
-    before: Snapshot
-    after: Snapshot
-    changes: SnapshotDiff
-
-
-def compare_snapshots(
-    database: Database,
-    settings: Settings,
-    old: SnapshotRef | None = None,
-    new: SnapshotRef | None = None,
-    root: str = "/",
-    hostname: str | None = None,
-    since: Duration | None = None,
-    ns_type: str | None = None,
+    policy: str | None = None,
+    threads: bool = False,
+    label: str | None = None,
     now: datetime | None = None,
-) -> Compared:
-    """Two stored snapshots of one host and their diff, ignore rules applied: OLD and NEW
-    (default the two latest), or the latest and the newest one older than `since`."""
-    if since is not None and old is not None:
-        raise UsageError("--since picks OLD itself; give either --since or OLD")
-    local = local_host(settings, root)
-    with database.reading() as conn:
-        new_id = resolve(conn, new or LATEST, local, hostname)
-        if since is not None:
-            cutoff = (now or datetime.now(UTC)) - since.delta
-            old_id = resolve_before(
-                conn, local, hostname, cutoff.isoformat(timespec="microseconds")
-            )
-        else:
-            old_id = resolve(conn, old or BEFORE_LATEST, local, hostname)
-        before, after = load_difference(conn, old_id, new_id)
-    changes = without(diff(before, after, ns_type), ignored(settings.ignore))
-    return Compared(before, after, changes)
+) -> Taken:
+    """The cron job: scan and store a snapshot, diff it against the host's previous one, and
+    check the policy (`policy`, else the settings', else the system's, if any) and record it."""
+    rules = locate(policy, settings.policy, required=False)
+    return take(database, settings, root, threads, label, rules, now)

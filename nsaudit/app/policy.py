@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nsaudit import compliance, workers
-from nsaudit.app.inventory import Taken, capabilities_only, local_host, scan, take
+from nsaudit.app.inventory import capabilities_only, local_host, scan, take
 from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import HostRow, Snapshot
+from nsaudit.policy.load import locate
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
 from nsaudit.settings import Settings
@@ -20,21 +21,6 @@ from nsaudit.store import evaluations, queries
 from nsaudit.store.database import Database
 from nsaudit.store.queries import host_rows, matching, resolve
 from nsaudit.timespan import Duration
-
-
-def audit(
-    database: Database,
-    settings: Settings,
-    root: str = "/",
-    policy: str | None = None,
-    threads: bool = False,
-    label: str | None = None,
-    now: datetime | None = None,
-) -> Taken:
-    """The cron job: scan and store a snapshot, diff it against the host's previous one, and
-    check the policy (`policy`, else the settings', else the system's, if any) and record it."""
-    rules = compliance.locate(policy, settings.policy, required=False)
-    return take(database, settings, root, threads, label, rules, now)
 
 
 def check(
@@ -52,7 +38,7 @@ def check(
     the latest stored one. Nothing is written unless `record`, which stores the snapshot and
     records the check as the policy's last one: a check by hand never changes what the
     scheduled audit reports."""
-    rules = compliance.locate(policy, settings.policy, required=True)
+    rules = locate(policy, settings.policy, required=True)
     assert rules is not None
     now = now or datetime.now(UTC)
     if hostname is not None or stored:
@@ -119,7 +105,7 @@ def report(
         raise UsageError("give either --host NAME ... or --all-hosts")
     now = now or datetime.now(UTC)
     cutoff = (now - since.delta).isoformat(timespec="microseconds")
-    rules = compliance.locate(policy, settings.policy, required=policy_required)
+    rules = locate(policy, settings.policy, required=policy_required)
     local = local_host(settings, root)
     with database.reading() as conn:
         rows = host_rows(conn)

@@ -34,7 +34,7 @@ def audit(
     from nsaudit import timing
 
     with timing.phase("import"):
-        from nsaudit.app.policy import audit as run_audit
+        from nsaudit.app.inventory import audit as run_audit
         from nsaudit.store.database import Database
         from nsaudit.views import diff as diff_view
         from nsaudit.views.check import with_check

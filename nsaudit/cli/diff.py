@@ -56,7 +56,7 @@ def diff_command(
 ) -> int:
     """Compare two snapshots: OLD and NEW are ids, latest or latest~N (default: the two
     latest of this host). Exit 0 when they do not differ, 1 when they do."""
-    from nsaudit.app.inventory import compare_snapshots
+    from nsaudit.app.stored import compare_snapshots
     from nsaudit.store.database import Database
     from nsaudit.views.diff import document
 

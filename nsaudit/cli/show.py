@@ -32,7 +32,7 @@ def snapshots(
     hostname: str | None, limit: int | None, db: str, settings: Settings, common: Common
 ) -> int:
     """List stored snapshots, newest first."""
-    from nsaudit.app.inventory import snapshots as stored_snapshots
+    from nsaudit.app.stored import snapshots as stored_snapshots
     from nsaudit.store.database import Database
     from nsaudit.views.snapshot import list_document
 
@@ -68,7 +68,7 @@ def show(
 ) -> int:
     """Show the namespaces of a stored snapshot. REF is an id, latest (the default) or
     latest~N (N snapshots before the latest)."""
-    from nsaudit.app.inventory import stored, streamed
+    from nsaudit.app.stored import stored, streamed
     from nsaudit.store.database import Database
     from nsaudit.views.snapshot import snapshot_document, streamed_document
 

@@ -6,19 +6,24 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import sqlite3
+import sys
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
 from shlex import quote
-
-from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from nsaudit.errors import DatabaseError
 from nsaudit.store import engine as engines
+from nsaudit.store.files import check_existing
+from nsaudit.store.head import SCHEMA_HEAD
 from nsaudit.store.location import resolve
-from nsaudit.store.schema import SCHEMA_HEAD
+from nsaudit.store.sql import Sql
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 _SQLITE_IOERR = 10
 _SQLITE_READONLY = 8
@@ -71,8 +76,10 @@ class Database:
         failure rolls it all back: a snapshot is stored whole or not at all."""
         with errors(self), self.engine(True, create).begin() as conn:
             if self.sqlite is None:
+                from sqlalchemy import inspect
+
                 # SQLite connections refuse another program's database as they open, before
-                # anything could write (engine._connect); other databases are checked here.
+                # anything could write (engine.connect); other databases are checked here.
                 engines.refuse_foreign(self.location, inspect(conn).get_table_names())
             # The common case, a database at head, costs one query and no Alembic import.
             if revision(conn) != SCHEMA_HEAD:
@@ -83,6 +90,35 @@ class Database:
                 else:
                     migrate.check_known(conn)
             yield conn
+
+    @contextmanager
+    def writing_sql(self, create: bool = True) -> Iterator[Sql]:
+        """writing(), through the database's driver itself (store/sql.py): an SQLite file at
+        head is written without loading SQLAlchemy, which is most of a snapshot's start-up.
+        Any other database, and a file to create or upgrade, goes through writing()."""
+        target = self.sqlite
+        if target is not None and os.path.lexists(target.path):
+            with errors(self):
+                check_existing(target.path)
+                raw = engines.connect(target, write=True)
+            try:
+                with errors(self):
+                    raw.execute("BEGIN IMMEDIATE")
+                    at_head = _sqlite_revision(raw) == SCHEMA_HEAD
+                if at_head:
+                    with errors(self):
+                        try:
+                            yield Sql(raw, "sqlite", named=True)
+                        except BaseException:
+                            raw.rollback()
+                            raise
+                        raw.commit()
+                    return
+                raw.rollback()
+            finally:
+                raw.close()
+        with self.writing(create=create) as conn:
+            yield Sql.of(conn)
 
     @contextmanager
     def writing_or_nothing(self) -> Iterator[Connection]:
@@ -121,6 +157,8 @@ class Database:
             engine.dispose()
 
     def _not_at_head(self, conn: Connection, revision: str | None) -> str:
+        from sqlalchemy import inspect
+
         where = engines.shown(self.location)
         upgrade = f"nsaudit db upgrade --db {quote(where)}"
         if revision is None and not inspect(conn).get_table_names():
@@ -148,9 +186,21 @@ def _close_all() -> None:
 
 
 def revision(conn: Connection) -> str | None:
+    from sqlalchemy import inspect, text
+
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
+    """revision(), on the driver's own connection."""
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ).fetchone():
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
 
 
 @contextmanager
@@ -161,9 +211,11 @@ def errors(database: Database) -> Iterator[None]:
         yield
     except DatabaseError:
         raise
-    except SQLAlchemyError as e:
-        orig = getattr(e, "orig", None)
-        detail = str(orig or e).splitlines()[0]
+    except Exception as e:
+        orig = _driver_error(e)
+        if orig is None:
+            raise
+        detail = str(orig).splitlines()[0]
         code = getattr(orig, "sqlite_errorcode", None)
         base = code & 0xFF if isinstance(code, int) else None
         if base == _SQLITE_FULL or (base == _SQLITE_IOERR and _nearly_full(database)):
@@ -182,6 +234,21 @@ def errors(database: Database) -> Iterator[None]:
                 "from a backup or give another --db"
             ) from None
         raise DatabaseError(f"database {location}: {detail}") from None
+
+
+def _driver_error(e: Exception) -> BaseException | None:
+    """The database driver's error behind `e`, or None when `e` is not a database's error.
+    SQLAlchemy's errors wrap it; store/sql.py's statements raise it as it is: an Error of a
+    DB-API module (PEP 249: sqlite3's, psycopg2's)."""
+    wrapped = sys.modules.get("sqlalchemy.exc")  # loaded if SQLAlchemy could have raised it
+    if wrapped is not None and isinstance(e, wrapped.SQLAlchemyError):
+        orig: BaseException | None = getattr(e, "orig", None)
+        return orig or e
+    for cls in type(e).__mro__:
+        driver = sys.modules.get(cls.__module__.partition(".")[0])
+        if cls.__name__ == "Error" and hasattr(driver, "paramstyle"):
+            return e
+    return None
 
 
 def _folder(database: Database) -> str | None:

@@ -7,24 +7,20 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 from urllib.parse import unquote
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool
-
 from nsaudit.errors import DatabaseError
 from nsaudit.store.files import check_existing, check_or_create
+from nsaudit.store.head import OWN_TABLES
 from nsaudit.store.location import is_url
-from nsaudit.store.schema import metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
 
 BUSY_TIMEOUT_MS = 60_000
-# The tables nsaudit's migrations create, and those earlier revisions had that later ones
-# dropped (a database at such a revision is nsaudit's, to upgrade); SQLite's own (sqlite_*)
-# are allowed too.
-OWN_TABLES = frozenset(metadata.tables) | {"alembic_version", "container_sets"}
 _SQLITE_CANTOPEN = 14
 _SQLITE_READONLY = 8
 
@@ -33,6 +29,8 @@ def shown(location: str) -> str:
     """A location fit for a message or a log: a URL's password is masked."""
     if not is_url(location):
         return location
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(location)
         return location if url.password is None else url.render_as_string(hide_password=True)
@@ -77,6 +75,8 @@ def sqlite_file(location: str) -> SqliteFile | None:
 def _sqlite_file(location: str) -> SqliteFile | None:
     if not is_url(location):
         return SqliteFile(location)
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(location)
     except Exception:
@@ -107,6 +107,10 @@ def open_engine(location: str, write: bool, create: bool = True) -> Engine:
     """An engine for a URL or an SQLite path. Writing creates a missing SQLite file (0600, in
     folders created 0700) when `create`; reading never creates anything and never takes the
     write lock."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
     target = sqlite_file(location)
     if target is not None:
         return _sqlite_engine(target, write, create)
@@ -146,15 +150,18 @@ def refuse_foreign(location: str, names: list[str]) -> None:
 
 
 def _sqlite_engine(target: SqliteFile, write: bool, create: bool) -> Engine:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
     if write and create and target.creates:
         check_or_create(target.path)
     else:
         check_existing(target.path)
 
-    def connect() -> sqlite3.Connection:
-        return _connect(target, write)
+    def opened() -> sqlite3.Connection:
+        return connect(target, write)
 
-    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    engine = create_engine("sqlite://", creator=opened, poolclass=NullPool)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -165,7 +172,7 @@ def _sqlite_engine(target: SqliteFile, write: bool, create: bool) -> Engine:
     return engine
 
 
-def _connect(target: SqliteFile, write: bool) -> sqlite3.Connection:
+def connect(target: SqliteFile, write: bool) -> sqlite3.Connection:
     conn = _open(target.uri(write))
     try:
         names = _table_names(conn)

@@ -8,8 +8,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
-
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo
 from nsaudit.store.database import Database, errors
@@ -39,6 +37,8 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
         return
     digest = hashlib.sha256(f"nsaudit\0{host.hostname}\0{host.machine_id or ''}".encode())
     key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+    from sqlalchemy import text
+
     with errors(database), engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         conn.commit()
@@ -51,7 +51,7 @@ def _ready(database: Database) -> None:
     """Open an existing database for writing once before the scan: a database that will be
     refused (another program's, a newer schema, read-only) is refused before a long scan."""
     if database.sqlite is None or os.path.lexists(database.sqlite.path):
-        with database.writing(create=False):
+        with database.writing_sql(create=False):
             pass
 
 

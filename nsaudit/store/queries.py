@@ -115,20 +115,6 @@ def resolve_before(conn: Connection, host: HostInfo, hostname: str | None, cutof
     return int(found)
 
 
-def previous(conn: Connection, snapshot_id: int) -> int | None:
-    """The snapshot of the same host just before this one, if any."""
-    row = conn.execute(
-        select(snapshots.c.host_id, snapshots.c.seq).where(snapshots.c.id == snapshot_id)
-    ).one()
-    found = conn.execute(
-        select(snapshots.c.id)
-        .where(snapshots.c.host_id == row.host_id, snapshots.c.seq < row.seq)
-        .order_by(snapshots.c.seq.desc())
-        .limit(1)
-    ).scalar()
-    return None if found is None else int(found)
-
-
 def pick_host(
     conn: Connection, hostname: str | None, local: HostInfo | None, required: bool = True
 ) -> int | None:

@@ -10,8 +10,6 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Column, Integer, String, Text
-
 from nsaudit.fields import Field, declared
 from nsaudit.model import Holder, HolderKind, NamespaceId, NsType
 from nsaudit.store.text import from_db, to_db
@@ -33,7 +31,7 @@ def _names(f: Field) -> tuple[str, ...]:
 _PLANS: dict[type[Any], tuple[tuple[Field, tuple[str, ...]], ...]] = {}
 
 
-def _plan(record: type[Any]) -> tuple[tuple[Field, tuple[str, ...]], ...]:
+def plan(record: type[Any]) -> tuple[tuple[Field, tuple[str, ...]], ...]:
     """Each declared field with its database columns (worked out once per type: rows are
     many)."""
     found = _PLANS.get(record)
@@ -42,11 +40,16 @@ def _plan(record: type[Any]) -> tuple[tuple[Field, tuple[str, ...]], ...]:
     return found
 
 
+def column_names(record: type[Any]) -> tuple[str, ...]:
+    """The record's columns, in its table's order."""
+    return tuple(name for _, names in plan(record) for name in names)
+
+
 def learned(record: type[Any]) -> tuple[tuple[str, ...], ...]:
     """For each schema revision that added fields to the record ("added"), newest first: the
     columns a row stored before it lacks (those it added and every later one's)."""
     by_revision: dict[str, list[str]] = {}
-    for f, names in _plan(record):
+    for f, names in plan(record):
         if "added" in f.options:
             by_revision.setdefault(f.options["added"], []).extend(names)
     out: list[tuple[str, ...]] = []
@@ -55,30 +58,6 @@ def learned(record: type[Any]) -> tuple[tuple[str, ...], ...]:
         lacking = (*by_revision[revision], *lacking)
         out.append(lacking)
     return tuple(out)
-
-
-def columns(record: type[Any]) -> list[Column[Any]]:
-    """The record's columns, as its table declares them."""
-    out: list[Column[Any]] = []
-    for f, names in _plan(record):
-        if f.kind == "id":
-            kind, dev, inode = names
-            out += [
-                Column(kind, String(8), nullable=False),
-                Column(dev, BigInteger, nullable=False),
-                Column(inode, BigInteger, nullable=False),
-            ]
-        elif f.kind == "count":
-            out.append(Column(names[0], Integer, nullable=False))
-        elif f.kind == "number":
-            out.append(Column(names[0], BigInteger if f.options.get("big") else Integer))
-        elif f.kind == "text":
-            out.append(Column(names[0], Text))
-        elif f.kind == "ref":
-            out += [Column(c, BigInteger) for c in names]
-        else:
-            out.append(Column(names[0], Text, nullable=False))
-    return out
 
 
 def to_row(record: Any) -> dict[str, Any]:
@@ -104,7 +83,7 @@ def _encoder(record: type[Any]) -> Callable[[Any], dict[str, Any]]:
     thousands of rows are encoded at every save."""
     scope: dict[str, Any] = {"to_db": to_db, "_held": _held}
     items = []
-    for f, names in _plan(record):
+    for f, names in plan(record):
         value = f"o.{f.name}"
         if f.kind == "id":
             kind, dev, inode = names
@@ -193,7 +172,7 @@ def _plain(record: type[Any]) -> bool:
         dataclasses.is_dataclass(record)
         and not hasattr(record, "__post_init__")
         and not hasattr(record, "__slots__")
-        and {f.name for f in dataclasses.fields(record)} == {f.name for f, _ in _plan(record)}
+        and {f.name for f in dataclasses.fields(record)} == {f.name for f, _ in plan(record)}
     )
 
 
@@ -213,7 +192,7 @@ def decoder(record: type[R], keys: Sequence[str]) -> Callable[[Sequence[Any]], R
         "_ref": _ref,
     }
     lines, args = [], []
-    for n, (f, names) in enumerate(_plan(record)):
+    for n, (f, names) in enumerate(plan(record)):
         pos = [at[c] for c in names]
         if f.kind == "id":
             lines.append(f"    t = _TYPES[row[{pos[0]}]]")

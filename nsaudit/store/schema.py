@@ -7,10 +7,10 @@ its disappearance, closes that row. So the database grows with change, not with 
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -24,17 +24,33 @@ from sqlalchemy import (
 )
 
 from nsaudit.model import Namespace
-from nsaudit.store.rows import columns
+from nsaudit.store.head import SCHEMA_HEAD as SCHEMA_HEAD
+from nsaudit.store.rows import plan
 
 
-def _newest_revision() -> str:
-    """The newest revision in migrations/versions, by the number each file name starts with
-    (cheaper than loading Alembic's scripts; a test checks that Alembic agrees)."""
-    versions = resources.files("nsaudit._migrations") / "versions"
-    return max(p.name[:4] for p in versions.iterdir() if p.name[:4].isdigit())
+def columns(record: type[Any]) -> list[Column[Any]]:
+    """The record's columns, as its table declares them."""
+    out: list[Column[Any]] = []
+    for f, names in plan(record):
+        if f.kind == "id":
+            kind, dev, inode = names
+            out += [
+                Column(kind, String(8), nullable=False),
+                Column(dev, BigInteger, nullable=False),
+                Column(inode, BigInteger, nullable=False),
+            ]
+        elif f.kind == "count":
+            out.append(Column(names[0], Integer, nullable=False))
+        elif f.kind == "number":
+            out.append(Column(names[0], BigInteger if f.options.get("big") else Integer))
+        elif f.kind == "text":
+            out.append(Column(names[0], Text))
+        elif f.kind == "ref":
+            out += [Column(c, BigInteger) for c in names]
+        else:
+            out.append(Column(names[0], Text, nullable=False))
+    return out
 
-
-SCHEMA_HEAD = _newest_revision()
 
 metadata = MetaData(
     naming_convention={

@@ -8,19 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
-
-from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Table,
-    bindparam,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from typing import TYPE_CHECKING, Any
 
 from nsaudit import fields
 from nsaudit import jsonshape as js
@@ -35,16 +23,18 @@ from nsaudit.model import (
     ScanProblem,
     Snapshot,
 )
-from nsaudit.store.rows import canonical, decoder, learned, to_row
-from nsaudit.store.schema import (
-    NAMESPACE_COLUMNS,
-    capability_reports,
-    container_states,
-    hosts,
-    ns_states,
-    snapshots,
-)
+from nsaudit.store.rows import canonical, column_names, decoder, learned, to_row
+from nsaudit.store.sql import Sql, placeholders
 from nsaudit.workers import few_collections
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# A snapshot's statements run through the driver itself (store/sql.py): saving and loading a
+# snapshot needs no SQLAlchemy. A caller holding a SQLAlchemy connection passes it as it is.
+_NAMESPACE = column_names(Namespace)
+_NAMESPACE_LIST = ", ".join(_NAMESPACE)
+_NEW_STATE = ("host_id", "first_seq", "end_seq", "boot_id", "fingerprint", *_NAMESPACE)
 
 _CHUNK = 500
 
@@ -65,49 +55,44 @@ def _learned(state: Mapping[str, Any], stored: str) -> tuple[str, ...] | None:
     return None
 
 
-def _new_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+def _sql(conn: Connection | Sql) -> Sql:
+    return conn if isinstance(conn, Sql) else Sql.of(conn)
 
 
-def _host_id(conn: Connection, info: HostInfo) -> int:
+def _host_id(sql: Sql, info: HostInfo) -> int:
     machine_id = info.machine_id or ""
-    query = select(hosts.c.id).where(
-        hosts.c.hostname == info.hostname, hosts.c.machine_id == machine_id
+    found = sql.value(
+        "SELECT id FROM hosts WHERE hostname = :hostname AND machine_id = :machine_id",
+        hostname=info.hostname,
+        machine_id=machine_id,
     )
-    found = conn.execute(query).scalar()
     if found is not None:
         return int(found)
-    result = conn.execute(insert(hosts).values(hostname=info.hostname, machine_id=machine_id))
-    return _new_id(result)
+    return sql.insert("hosts", hostname=info.hostname, machine_id=machine_id)
 
 
-def _capability_id(conn: Connection, report: CapabilityReport | None) -> int | None:
+def _capability_id(sql: Sql, report: CapabilityReport | None) -> int | None:
     """The id of the stored report, stored once by its digest however many snapshots have
     the same."""
     if report is None:
         return None
     body = json.dumps(report.document, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(body.encode()).hexdigest()
-    found = conn.execute(
-        select(capability_reports.c.id).where(capability_reports.c.sha256 == digest)
-    ).scalar()
+    found = sql.value("SELECT id FROM capability_reports WHERE sha256 = :digest", digest=digest)
     if found is not None:
         return int(found)
-    return _new_id(conn.execute(insert(capability_reports).values(sha256=digest, body=body)))
+    return sql.insert("capability_reports", sha256=digest, body=body)
 
 
-def save(conn: Connection, snap: Snapshot) -> Saved:
+def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
     """Store a snapshot inside the caller's transaction.
 
     Its seq is the host's next one; an imported snapshot keeps its own, which must come after
     every stored snapshot of its host.
     """
-    host_id = _host_id(conn, snap.host)
-    previous = conn.execute(
-        select(func.max(snapshots.c.seq)).where(snapshots.c.host_id == host_id)
-    ).scalar()
+    sql = _sql(conn)
+    host_id = _host_id(sql, snap.host)
+    previous = sql.value("SELECT max(seq) FROM snapshots WHERE host_id = :host", host=host_id)
     seq = snap.seq if snap.seq is not None else (previous or 0) + 1
     if previous is not None and seq <= previous:
         raise UsageError(
@@ -115,11 +100,11 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
             f"snapshots (up to seq {previous}); only newer snapshots can be added"
         )
     if previous is not None:
-        newest = conn.execute(
-            select(snapshots.c.taken_at).where(
-                snapshots.c.host_id == host_id, snapshots.c.seq == previous
-            )
-        ).scalar_one()
+        newest = sql.value(
+            "SELECT taken_at FROM snapshots WHERE host_id = :host AND seq = :seq",
+            host=host_id,
+            seq=previous,
+        )
         if _before(snap.taken_at, newest):
             # Seq order is time order, or `latest` and `diff` would go back in time.
             what = f"snapshot seq {seq}" if snap.seq is not None else "the new snapshot"
@@ -130,44 +115,36 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
                 "(did the clock go back?)"
             )
     bodies = None if snap.containers is None else set(map(_container_body, snap.containers))
-    snapshot_result = conn.execute(
-        insert(snapshots).values(
-            host_id=host_id,
-            seq=seq,
-            taken_at=snap.taken_at,
-            boot_id=snap.host.boot_id,
-            kernel=snap.host.kernel,
-            nsaudit_version=snap.nsaudit_version,
-            label=snap.label,
-            duration_ms=snap.duration_ms,
-            threads=snap.threads,
-            namespace_count=len(snap.namespaces),
-            counts=json.dumps(snap.counts(), sort_keys=True),
-            problems=json.dumps(
-                [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
-            ),
-            capability_id=_capability_id(conn, snap.capabilities),
-            # The containers stored: a container listed twice is one (bundles refuse that).
-            container_count=None if bodies is None else len(bodies),
-        )
+    snapshot_id = sql.insert(
+        "snapshots",
+        host_id=host_id,
+        seq=seq,
+        taken_at=snap.taken_at,
+        boot_id=snap.host.boot_id,
+        kernel=snap.host.kernel,
+        nsaudit_version=snap.nsaudit_version,
+        label=snap.label,
+        duration_ms=snap.duration_ms,
+        threads=bool(snap.threads),
+        namespace_count=len(snap.namespaces),
+        counts=json.dumps(snap.counts(), sort_keys=True),
+        problems=json.dumps(
+            [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
+        ),
+        capability_id=_capability_id(sql, snap.capabilities),
+        # The containers stored: a container listed twice is one (bundles refuse that).
+        container_count=None if bodies is None else len(bodies),
     )
-    snapshot_id = _new_id(snapshot_result)
     if bodies is not None:
-        _save_containers(conn, host_id, seq, bodies)
+        _save_containers(sql, host_id, seq, bodies)
 
-    open_rows = conn.execute(
-        select(
-            ns_states.c.id,
-            ns_states.c.ns_type,
-            ns_states.c.dev,
-            ns_states.c.inode,
-            ns_states.c.ns_id,
-            ns_states.c.fingerprint,
-            ns_states.c.boot_id,
-        ).where(ns_states.c.host_id == host_id, ns_states.c.end_seq.is_(None))
-    ).all()
+    open_rows = sql.rows(
+        "SELECT id, ns_type, dev, inode, ns_id, fingerprint, boot_id FROM ns_states "
+        "WHERE host_id = :host AND end_seq IS NULL",
+        host=host_id,
+    )
     # Namespace.identity, as the diff engine matches namespaces.
-    open_by_key = {(r.ns_type, r.dev, r.inode, r.ns_id): r for r in open_rows}
+    open_by_key = {(r[1], r[2], r[3], r[4]): r for r in open_rows}
     new_rows = []
     kept: set[int] = set()
     filled: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -177,79 +154,61 @@ def save(conn: Connection, snap: Snapshot) -> Saved:
         state["boot_id"] = snap.host.boot_id
         fingerprint = _fingerprint(state)
         old = open_by_key.get(ns.identity)
-        if old is not None and old.boot_id == snap.host.boot_id:
-            if old.fingerprint == fingerprint:
-                kept.add(old.id)
+        if old is not None and old[6] == snap.host.boot_id:
+            if old[5] == fingerprint:
+                kept.add(old[0])
                 continue
-            lacking = _learned(state, old.fingerprint)
+            lacking = _learned(state, old[5])
             if lacking is not None:
-                kept.add(old.id)
+                kept.add(old[0])
                 values = {c: state[c] for c in lacking}
-                filled.setdefault(lacking, []).append({"row": old.id, "fp": fingerprint, **values})
+                filled.setdefault(lacking, []).append({"row": old[0], "fp": fingerprint, **values})
                 continue
             changed += 1
         else:
             created += 1
         new_rows.append(
-            {
-                **state,
-                "host_id": host_id,
-                "first_seq": seq,
-                "end_seq": None,
-                "fingerprint": fingerprint,
-            }
+            (host_id, seq, None, snap.host.boot_id, fingerprint, *(state[c] for c in _NAMESPACE))
         )
     for lacking, rows in filled.items():
-        learn: dict[str, Any] = {c: bindparam(c) for c in lacking}
-        conn.execute(
-            update(ns_states)
-            .where(ns_states.c.id == bindparam("row"))
-            .values(fingerprint=bindparam("fp"), **learn),
-            rows,
-        )
-    ended = [r for r in open_rows if r.id not in kept]
+        learn = ", ".join(f"{c} = :{c}" for c in lacking)
+        for row in rows:
+            sql.run(f"UPDATE ns_states SET fingerprint = :fp, {learn} WHERE id = :row", **row)
+    ended = [r for r in open_rows if r[0] not in kept]
     new_keys = {ns.identity for ns in snap.namespaces}
     vanished = sum(
-        1
-        for r in ended
-        if (r.ns_type, r.dev, r.inode, r.ns_id) not in new_keys or r.boot_id != snap.host.boot_id
+        1 for r in ended if (r[1], r[2], r[3], r[4]) not in new_keys or r[6] != snap.host.boot_id
     )
-    ended_ids = [r.id for r in ended]
-    for i in range(0, len(ended_ids), _CHUNK):
-        chunk = ended_ids[i : i + _CHUNK]
-        conn.execute(update(ns_states).where(ns_states.c.id.in_(chunk)).values(end_seq=seq))
+    _end(sql, "ns_states", [r[0] for r in ended], seq)
     if new_rows:
-        conn.execute(insert(ns_states), new_rows)
-    return Saved(int(snapshot_id), seq, previous, created, vanished, changed)
+        sql.insert_many("ns_states", _NEW_STATE, new_rows)
+    return Saved(snapshot_id, seq, previous, created, vanished, changed)
+
+
+def _end(sql: Sql, table: str, ids: list[int], seq: int) -> None:
+    """End these states at seq."""
+    for i in range(0, len(ids), _CHUNK):
+        listed, params = placeholders("id", ids[i : i + _CHUNK])
+        sql.run(f"UPDATE {table} SET end_seq = :seq WHERE id IN {listed}", seq=seq, **params)
 
 
 def _container_body(container: Container) -> str:
     return json.dumps(fields.payload(container), sort_keys=True, separators=(",", ":"))
 
 
-def _save_containers(conn: Connection, host_id: int, seq: int, bodies: set[str]) -> None:
+def _save_containers(sql: Sql, host_id: int, seq: int, bodies: set[str]) -> None:
     """The containers' states (`bodies`: each as stored): an open one that the snapshot sees
     again goes on, the others end at this seq, and a container seen anew (or changed) begins
     one."""
-    open_rows = conn.execute(
-        select(container_states.c.id, container_states.c.body).where(
-            container_states.c.host_id == host_id, container_states.c.end_seq.is_(None)
-        )
-    ).all()
-    ended = [r.id for r in open_rows if r.body not in bodies]
-    for i in range(0, len(ended), _CHUNK):
-        conn.execute(
-            update(container_states)
-            .where(container_states.c.id.in_(ended[i : i + _CHUNK]))
-            .values(end_seq=seq)
-        )
-    going_on = {r.body for r in open_rows}
-    begun = [
-        {"host_id": host_id, "first_seq": seq, "end_seq": None, "body": body}
-        for body in sorted(bodies - going_on)
-    ]
+    open_rows = sql.rows(
+        "SELECT id, body FROM container_states WHERE host_id = :host AND end_seq IS NULL",
+        host=host_id,
+    )
+    _end(sql, "container_states", [r[0] for r in open_rows if r[1] not in bodies], seq)
+    going_on = {r[1] for r in open_rows}
+    begun = [(host_id, seq, None, body) for body in sorted(bodies - going_on)]
     if begun:
-        conn.execute(insert(container_states), begun)
+        sql.insert_many("container_states", ("host_id", "first_seq", "end_seq", "body"), begun)
 
 
 def _before(taken_at: str, other: str) -> bool:
@@ -259,10 +218,11 @@ def _before(taken_at: str, other: str) -> bool:
         return taken_at < other
 
 
-def load(conn: Connection, snapshot_id: int) -> Snapshot:
+def load(conn: Connection | Sql, snapshot_id: int) -> Snapshot:
     """A stored snapshot, whole, as it was taken."""
-    row = _header(conn, snapshot_id)
-    return _snapshot(conn, row, _decoded(conn, _states(row.host_id, _open_at(row.seq))))
+    sql = _sql(conn)
+    row = _header(sql, snapshot_id)
+    return _snapshot(sql, row, _decoded(sql, row["host_id"], _OPEN_AT, at=row["seq"]))
 
 
 @dataclass(frozen=True)
@@ -276,118 +236,119 @@ class Streamed:
     namespaces: Callable[[str | None], Iterator[Namespace]]
 
 
-def stream(conn: Connection, snapshot_id: int) -> Streamed:
-    row = _header(conn, snapshot_id)
-    header = _snapshot(conn, row, ())
+def stream(conn: Connection | Sql, snapshot_id: int) -> Streamed:
+    sql = _sql(conn)
+    row = _header(sql, snapshot_id)
+    header = _snapshot(sql, row, ())
 
     def namespaces(ns_type: str | None) -> Iterator[Namespace]:
-        where = [_open_at(row.seq)]
-        if ns_type is not None:
-            where.append(ns_states.c.ns_type == ns_type)
+        where = _OPEN_AT if ns_type is None else f"{_OPEN_AT} AND ns_type = :ns_type"
         # A server-side cursor where the database has them: rows come as they are read.
-        rows = conn.execution_options(stream_results=True, yield_per=1000).execute(
-            _states(row.host_id, *where)
+        names, rows = sql.stream(
+            f"{_states(where)} ORDER BY ns_type, dev, inode",
+            host=row["host_id"],
+            at=row["seq"],
+            ns_type=ns_type,
         )
-        namespace_of = decoder(Namespace, tuple(rows.keys()))
-        yield from map(namespace_of, rows)
+        yield from map(decoder(Namespace, names), rows)
 
-    return Streamed(header, json.loads(row.counts), namespaces)
+    return Streamed(header, json.loads(row["counts"]), namespaces)
 
 
-def load_difference(conn: Connection, old_id: int, new_id: int) -> tuple[Snapshot, Snapshot]:
+def load_difference(conn: Connection | Sql, old_id: int, new_id: int) -> tuple[Snapshot, Snapshot]:
     """Two stored snapshots as diff() needs them: of one host, each with only the namespaces
     whose stored state the other does not share (an unchanged namespace keeps its one row, so
     diff() finds nothing in it; no row outlives a boot); of two hosts, whole. diff() of the two
     is diff() of the whole snapshots, at the cost of what changed rather than of the host's
     size."""
-    old, new = _header(conn, old_id), _header(conn, new_id)
-    if old.host_id != new.host_id:
-        return load(conn, old_id), load(conn, new_id)
-    lo, hi = sorted((old.seq, new.seq))
+    sql = _sql(conn)
+    old, new = _header(sql, old_id), _header(sql, new_id)
+    if old["host_id"] != new["host_id"]:
+        return load(sql, old_id), load(sql, new_id)
+    host = old["host_id"]
+    lo, hi = sorted((old["seq"], new["seq"]))
     # Open at lo and ended by hi; begun after lo and still open at hi.
-    at_lo = _states(old.host_id, _open_at(lo), ns_states.c.end_seq <= hi)
-    at_hi = _states(old.host_id, _open_at(hi), ns_states.c.first_seq > lo)
-    first, second = (at_lo, at_hi) if old.seq == lo else (at_hi, at_lo)
-    a = _snapshot(conn, old, _decoded(conn, first))
-    b = _snapshot(conn, new, _decoded(conn, second))
+    at_lo = _decoded(sql, host, f"{_OPEN_AT} AND end_seq <= :hi", at=lo, hi=hi)
+    at_hi = _decoded(sql, host, f"{_OPEN_AT} AND first_seq > :lo", at=hi, lo=lo)
+    first, second = (at_lo, at_hi) if old["seq"] == lo else (at_hi, at_lo)
+    a, b = _snapshot(sql, old, first), _snapshot(sql, new, second)
     # diff() matches by NS_GET_ID's id only when every namespace of both (of the type it is
     # asked about) has one: the same answer, type by type, from these namespaces as from all,
     # or the whole snapshots decide it.
-    unidentified = conn.execute(
-        select(ns_states.c.ns_type)
-        .distinct()
-        .where(
-            ns_states.c.host_id == old.host_id,
-            ns_states.c.ns_id.is_(None),
-            or_(_open_at(lo), _open_at(hi)),
-        )
-    ).scalars()
-    if set(unidentified) != {
+    unidentified = sql.rows(
+        "SELECT DISTINCT ns_type FROM ns_states WHERE host_id = :host AND ns_id IS NULL "
+        "AND (first_seq <= :lo AND (end_seq IS NULL OR end_seq > :lo) "
+        "OR first_seq <= :hi AND (end_seq IS NULL OR end_seq > :hi))",
+        host=host,
+        lo=lo,
+        hi=hi,
+    )
+    if {r[0] for r in unidentified} != {
         n.id.type.value for n in (*a.namespaces, *b.namespaces) if n.ns_id is None
     }:
-        return load(conn, old_id), load(conn, new_id)
+        return load(sql, old_id), load(sql, new_id)
     return a, b
 
 
-def _open_at(seq: int, table: Table = ns_states) -> Any:
-    return (table.c.first_seq <= seq) & or_(table.c.end_seq.is_(None), table.c.end_seq > seq)
-
-
-def _states(host_id: int, *where: Any) -> Any:
-    return (
-        select(*NAMESPACE_COLUMNS)
-        .where(ns_states.c.host_id == host_id, *where)
-        .order_by(ns_states.c.ns_type, ns_states.c.dev, ns_states.c.inode)
+def previous(conn: Connection | Sql, snapshot_id: int) -> int | None:
+    """The snapshot of the same host just before this one, if any."""
+    found = _sql(conn).value(
+        "SELECT b.id FROM snapshots a JOIN snapshots b ON b.host_id = a.host_id "
+        "AND b.seq < a.seq WHERE a.id = :id ORDER BY b.seq DESC LIMIT 1",
+        id=snapshot_id,
     )
+    return None if found is None else int(found)
 
 
-def _header(conn: Connection, snapshot_id: int) -> Any:
-    return conn.execute(
-        select(
-            snapshots,
-            hosts.c.hostname,
-            hosts.c.machine_id,
-            capability_reports.c.body,
-        )
-        .join(hosts, hosts.c.id == snapshots.c.host_id)
-        .outerjoin(capability_reports, capability_reports.c.id == snapshots.c.capability_id)
-        .where(snapshots.c.id == snapshot_id)
-    ).one()
+# The states open at the snapshot of seq :at.
+_OPEN_AT = "first_seq <= :at AND (end_seq IS NULL OR end_seq > :at)"
 
 
-def _decoded(conn: Connection, states: Any) -> tuple[Namespace, ...]:
-    """The namespaces an ns_states query finds, in its order (type, dev, inode).
+def _states(where: str) -> str:
+    return f"SELECT {_NAMESPACE_LIST} FROM ns_states WHERE host_id = :host AND {where}"
 
-    A snapshot's many rows are read as the driver's own tuples, sorted here: its columns are
-    integers and text, which no driver converts, and a SQLAlchemy Row costs about 1 us more
-    to read, SQLite's sort more than Python's (100,000 rows: 0.65 s -> 0.48 s with the
-    collector run seldom while they are made)."""
-    result = conn.execute(states.order_by(None))
-    keys = tuple(result.keys())
+
+def _header(sql: Sql, snapshot_id: int) -> dict[str, Any]:
+    row = sql.record(
+        "SELECT snapshots.*, hosts.hostname, hosts.machine_id, capability_reports.body "
+        "FROM snapshots JOIN hosts ON hosts.id = snapshots.host_id "
+        "LEFT OUTER JOIN capability_reports ON capability_reports.id = snapshots.capability_id "
+        "WHERE snapshots.id = :id",
+        id=snapshot_id,
+    )
+    if row is None:
+        raise DatabaseError(f"snapshot {snapshot_id} is not in the database (removed meanwhile?)")
+    return row
+
+
+def _decoded(sql: Sql, host: int, where: str, **params: Any) -> tuple[Namespace, ...]:
+    """The namespaces of the host's states that `where` picks, in load()'s order (type, dev,
+    inode).
+
+    A snapshot's many rows are read as the driver's own tuples and sorted here, which costs
+    less than SQLite's sort (100,000 rows: 0.65 s -> 0.48 s, with the collector run seldom
+    while they are made)."""
     with few_collections():
-        rows = sorted(
-            result.cursor.fetchall(),
-            key=itemgetter(*map(keys.index, ("ns_type", "dev", "inode"))),
-        )
-        result.close()
+        keys, rows = sql.named_rows(_states(where), host=host, **params)
+        rows.sort(key=itemgetter(*map(keys.index, ("ns_type", "dev", "inode"))))
         return tuple(map(decoder(Namespace, keys), rows))
 
 
-def _snapshot(conn: Connection, row: Any, namespaces: tuple[Namespace, ...]) -> Snapshot:
+def _snapshot(sql: Sql, row: dict[str, Any], namespaces: tuple[Namespace, ...]) -> Snapshot:
     """The snapshot of a header row, with these namespaces."""
     return Snapshot(
-        host=HostInfo(row.hostname, row.machine_id or None, row.boot_id, row.kernel),
-        taken_at=row.taken_at,
-        nsaudit_version=row.nsaudit_version,
-        label=row.label,
-        duration_ms=row.duration_ms,
-        threads=bool(row.threads),
+        host=HostInfo(row["hostname"], row["machine_id"] or None, row["boot_id"], row["kernel"]),
+        taken_at=row["taken_at"],
+        nsaudit_version=row["nsaudit_version"],
+        label=row["label"],
+        duration_ms=row["duration_ms"],
+        threads=bool(row["threads"]),
         namespaces=namespaces,
-        problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row.problems)),
-        capabilities=_capabilities(row.body, row.id),
-        containers=_containers(conn, row),
-        id=row.id,
-        seq=row.seq,
+        problems=tuple(ScanProblem(p[0], p[1], p[2]) for p in json.loads(row["problems"])),
+        capabilities=_capabilities(row["body"], row["id"]),
+        containers=_containers(sql, row),
+        id=row["id"],
+        seq=row["seq"],
     )
 
 
@@ -404,21 +365,21 @@ def _capabilities(body: str | None, snapshot_id: int) -> CapabilityReport | None
         ) from None
 
 
-def _containers(conn: Connection, row: Any) -> tuple[Container, ...] | None:
+def _containers(sql: Sql, row: dict[str, Any]) -> tuple[Container, ...] | None:
     """The containers the snapshot found, in the scan's order (None for a snapshot taken
     before 0005); damage, or fewer or more than it counted, is an error."""
-    if row.container_count is None:
+    if row["container_count"] is None:
         return None
-    bodies = conn.execute(
-        select(container_states.c.body)
-        .where(container_states.c.host_id == row.host_id, _open_at(row.seq, container_states))
-        .order_by(container_states.c.id)
-    ).scalars()
-    found = containers_from_bodies(bodies, f"snapshot {row.id}")
-    if len(found) != row.container_count:
+    bodies = sql.rows(
+        f"SELECT body FROM container_states WHERE host_id = :host AND {_OPEN_AT} ORDER BY id",
+        host=row["host_id"],
+        at=row["seq"],
+    )
+    found = containers_from_bodies((b[0] for b in bodies), f"snapshot {row['id']}")
+    if len(found) != row["container_count"]:
         raise DatabaseError(
-            f"the containers of snapshot {row.id} are damaged ({len(found)} stored, "
-            f"{row.container_count} found by its scan); `nsaudit db check` lists what else is"
+            f"the containers of snapshot {row['id']} are damaged ({len(found)} stored, "
+            f"{row['container_count']} found by its scan); `nsaudit db check` lists what else is"
         )
     return found
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsaudit import __version__
-from nsaudit.compliance import Evaluation
 from nsaudit.model import Evidence, Outcome, RuleResult, WaiverNote, identifiers
 from nsaudit.render import Document, Table
 from nsaudit.render.document import Case
+
+if TYPE_CHECKING:
+    # A type only: `audit` without a policy does not load the policy engine and the store.
+    from nsaudit.compliance import Evaluation
 
 SCHEMA = "nsaudit.check/1"
 SHOWN_EVIDENCE = 20  # per rule in the text formats; JSON lists all

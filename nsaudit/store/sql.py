@@ -1,0 +1,134 @@
+"""Statements through the database driver itself (the DB-API), inside the caller's
+transaction: what a snapshot's save and load run, so that a command that only takes a
+snapshot need not load SQLAlchemy.
+
+A statement is written once, with :name parameters (SQLite's own style), and converted for a
+driver of another style (psycopg2's %(name)s). Values are bound as they are: whole numbers,
+text, None, and booleans (which SQLite stores as 0 and 1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from nsaudit.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# Rows inserted by one statement where the driver has no fast executemany (PostgreSQL).
+_VALUES_PER_INSERT = 500
+_NAME = re.compile(r"(?<![:\w]):(\w+)")
+_CURSORS = itertools.count()
+
+
+@lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    return _NAME.sub(r"%(\1)s", sql)
+
+
+class Sql:
+    """A DB-API connection in a transaction its caller began (and ends). `named`: the driver
+    takes :name parameters (SQLite's); else %(name)s (psycopg2's and most others')."""
+
+    def __init__(self, connection: Any, dialect: str, named: bool) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.named = named
+
+    @classmethod
+    def of(cls, conn: Connection) -> Sql:
+        """The driver's connection under a SQLAlchemy connection, in its transaction."""
+        dialect = conn.dialect
+        named = dialect.name == "sqlite"
+        if not named and dialect.dbapi is not None and dialect.dbapi.paramstyle != "pyformat":
+            raise DatabaseError(
+                f"the database driver {dialect.driver!r} takes {dialect.dbapi.paramstyle} "
+                "parameters; nsaudit needs one that takes pyformat (psycopg2, psycopg)"
+            )
+        return cls(conn.connection.driver_connection, dialect.name, named)
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        cursor = self.connection.cursor()
+        cursor.execute(sql if self.named else _pyformat(sql), params)
+        return cursor
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._run(sql, params).fetchall()
+        return rows
+
+    def named_rows(self, sql: str, **params: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The rows with the names of their columns."""
+        cursor = self._run(sql, params)
+        return tuple(d[0] for d in cursor.description), cursor.fetchall()
+
+    def record(self, sql: str, **params: Any) -> dict[str, Any] | None:
+        """The first row by column name, or None."""
+        cursor = self._run(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip((d[0] for d in cursor.description), row, strict=True))
+
+    def value(self, sql: str, **params: Any) -> Any:
+        """The first column of the first row, or None."""
+        row = self._run(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, sql: str, **params: Any) -> None:
+        self._run(sql, params)
+
+    def insert(self, table: str, **values: Any) -> int:
+        """Insert one row; its new id."""
+        names = ", ".join(values)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(f':{k}' for k in values)})"
+        if self.dialect in ("sqlite", "mysql", "mariadb"):
+            return int(self._run(sql, values).lastrowid)
+        return int(self._run(f"{sql} RETURNING id", values).fetchone()[0])
+
+    def insert_many(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows of these columns: SQLite's executemany, else many rows a statement."""
+        listed = ", ".join(names)
+        if self.named:
+            marks = ", ".join("?" * len(names))
+            self.connection.cursor().executemany(
+                f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows
+            )
+            return
+        one = f"({', '.join(['%s'] * len(names))})"
+        for i in range(0, len(rows), _VALUES_PER_INSERT):
+            chunk = rows[i : i + _VALUES_PER_INSERT]
+            flat = [v for row in chunk for v in row]
+            self.connection.cursor().execute(
+                f"INSERT INTO {table} ({listed}) VALUES {', '.join([one] * len(chunk))}", flat
+            )
+
+    def stream(self, sql: str, **params: Any) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
+        """The column names, and the rows as they are read: through a server-side cursor on
+        PostgreSQL, SQLite's own stepping elsewhere."""
+        if self.dialect == "postgresql":
+            cursor = self.connection.cursor(name=f"nsaudit_{next(_CURSORS)}")
+            cursor.itersize = 1000
+            cursor.execute(_pyformat(sql), params)
+            first = cursor.fetchmany(1)  # a named cursor describes its rows once it has read
+        else:
+            cursor, first = self._run(sql, params), []
+        return tuple(d[0] for d in cursor.description), _rows(first, cursor)
+
+
+def _rows(first: list[tuple[Any, ...]], cursor: Any) -> Iterator[tuple[Any, ...]]:
+    try:
+        yield from first
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+def placeholders(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`(:p0, :p1, ...)` for an IN list, and its parameters."""
+    params = {f"{prefix}{n}": v for n, v in enumerate(values)}
+    return "(" + ", ".join(f":{k}" for k in params) + ")", params
