@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -52,60 +53,72 @@ class Sql:
             )
         return cls(conn.connection.driver_connection, dialect.name, named)
 
-    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+    @contextmanager
+    def _run(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> Iterator[Any]:
+        """A cursor that ran the statement, closed once read: a statement left open would
+        hold SQLite's read of the database past the commit, and its last connection could
+        not fold the write-ahead log back in as it closes."""
         cursor = self.connection.cursor()
-        cursor.execute(sql if self.named else _pyformat(sql), params)
-        return cursor
+        try:
+            cursor.execute(sql if self.named else _pyformat(sql), params)
+            yield cursor
+        finally:
+            cursor.close()
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = self._run(sql, params).fetchall()
-        return rows
+        with self._run(sql, params) as cursor:
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def named_rows(self, sql: str, **params: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         """The rows with the names of their columns."""
-        cursor = self._run(sql, params)
-        return tuple(d[0] for d in cursor.description), cursor.fetchall()
+        with self._run(sql, params) as cursor:
+            return tuple(d[0] for d in cursor.description), cursor.fetchall()
 
     def record(self, sql: str, **params: Any) -> dict[str, Any] | None:
         """The first row by column name, or None."""
-        cursor = self._run(sql, params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        return dict(zip((d[0] for d in cursor.description), row, strict=True))
+        with self._run(sql, params) as cursor:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return dict(zip((d[0] for d in cursor.description), row, strict=True))
 
     def value(self, sql: str, **params: Any) -> Any:
         """The first column of the first row, or None."""
-        row = self._run(sql, params).fetchone()
-        return None if row is None else row[0]
+        with self._run(sql, params) as cursor:
+            row = cursor.fetchone()
+            return None if row is None else row[0]
 
     def run(self, sql: str, **params: Any) -> None:
-        self._run(sql, params)
+        with self._run(sql, params):
+            pass
 
     def insert(self, table: str, **values: Any) -> int:
         """Insert one row; its new id."""
         names = ", ".join(values)
         sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(f':{k}' for k in values)})"
         if self.dialect in ("sqlite", "mysql", "mariadb"):
-            return int(self._run(sql, values).lastrowid)
-        return int(self._run(f"{sql} RETURNING id", values).fetchone()[0])
+            with self._run(sql, values) as cursor:
+                return int(cursor.lastrowid)
+        with self._run(f"{sql} RETURNING id", values) as cursor:
+            return int(cursor.fetchone()[0])
 
     def insert_many(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows of these columns: SQLite's executemany, else many rows a statement."""
         listed = ", ".join(names)
         if self.named:
             marks = ", ".join("?" * len(names))
-            self.connection.cursor().executemany(
-                f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows
-            )
+            with closing(self.connection.cursor()) as cursor:
+                cursor.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows)
             return
         one = f"({', '.join(['%s'] * len(names))})"
         for i in range(0, len(rows), _VALUES_PER_INSERT):
             chunk = rows[i : i + _VALUES_PER_INSERT]
-            flat = [v for row in chunk for v in row]
-            self.connection.cursor().execute(
-                f"INSERT INTO {table} ({listed}) VALUES {', '.join([one] * len(chunk))}", flat
-            )
+            values = f"VALUES {', '.join([one] * len(chunk))}"
+            with closing(self.connection.cursor()) as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({listed}) {values}", [v for row in chunk for v in row]
+                )
 
     def stream(self, sql: str, **params: Any) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """The column names, and the rows as they are read: through a server-side cursor on
@@ -116,7 +129,8 @@ class Sql:
             cursor.execute(_pyformat(sql), params)
             first = cursor.fetchmany(1)  # a named cursor describes its rows once it has read
         else:
-            cursor, first = self._run(sql, params), []
+            cursor, first = self.connection.cursor(), []
+            cursor.execute(sql if self.named else _pyformat(sql), params)
         return tuple(d[0] for d in cursor.description), _rows(first, cursor)
 
 
