@@ -53,6 +53,10 @@ class Sql:
             )
         return cls(conn.connection.driver_connection, dialect.name, named)
 
+    def native(self, sql: str) -> str:
+        """The statement in the driver's own parameter style."""
+        return sql if self.named else _pyformat(sql)
+
     @contextmanager
     def _run(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> Iterator[Any]:
         """A cursor that ran the statement, closed once read: a statement left open would
@@ -60,7 +64,7 @@ class Sql:
         not fold the write-ahead log back in as it closes."""
         cursor = self.connection.cursor()
         try:
-            cursor.execute(sql if self.named else _pyformat(sql), params)
+            cursor.execute(self.native(sql), params)
             yield cursor
         finally:
             cursor.close()
@@ -130,7 +134,7 @@ class Sql:
             first = cursor.fetchmany(1)  # a named cursor describes its rows once it has read
         else:
             cursor, first = self.connection.cursor(), []
-            cursor.execute(sql if self.named else _pyformat(sql), params)
+            cursor.execute(self.native(sql), params)
         return tuple(d[0] for d in cursor.description), _rows(first, cursor)
 
 

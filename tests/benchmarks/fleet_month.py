@@ -57,6 +57,7 @@ from nsaudit.store.schema import (  # noqa: E402
     policy_checks,
     snapshots,
 )
+from nsaudit.store.sql import Sql  # noqa: E402
 from nsaudit.timespan import Duration  # noqa: E402
 
 DAYS = 30
@@ -456,9 +457,20 @@ def statements(database: Database) -> Iterator[list[tuple[str, Any]]]:
     engines = [database.engine(False), database.engine(True, False)]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    # A snapshot's own statements go to the driver directly (nsaudit/store/sql.py).
+    through_driver = Sql._run
+
+    @contextmanager
+    def run(self: Sql, sql: str, params: Any) -> Iterator[Any]:
+        record(None, None, self.native(sql), params)
+        with through_driver(self, sql, params) as cursor:
+            yield cursor
+
+    Sql._run = run  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        Sql._run = through_driver  # type: ignore[method-assign]
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
 
