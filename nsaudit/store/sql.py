@@ -3,7 +3,7 @@ transaction: what a snapshot's save and load run, so that a command that only ta
 snapshot need not load SQLAlchemy.
 
 A statement is written once, with :name parameters (SQLite's own style), and converted for a
-driver of another style (psycopg2's %(name)s). Values are bound as they are: whole numbers,
+driver of another style (psycopg's %(name)s). Values are bound as they are: whole numbers,
 text, None, and booleans (which SQLite stores as 0 and 1).
 """
 
@@ -34,7 +34,7 @@ def _pyformat(sql: str) -> str:
 
 class Sql:
     """A DB-API connection in a transaction its caller began (and ends). `named`: the driver
-    takes :name parameters (SQLite's); else %(name)s (psycopg2's and most others')."""
+    takes :name parameters (SQLite's); else %(name)s (psycopg's and most others')."""
 
     def __init__(self, connection: Any, dialect: str, named: bool) -> None:
         self.connection = connection
@@ -45,13 +45,14 @@ class Sql:
     def of(cls, conn: Connection) -> Sql:
         """The driver's connection under a SQLAlchemy connection, in its transaction."""
         dialect = conn.dialect
-        named = dialect.name == "sqlite"
-        if not named and dialect.dbapi is not None and dialect.dbapi.paramstyle != "pyformat":
+        # sqlite3 takes :name as well as its default ?.
+        style = "named" if dialect.name == "sqlite" else getattr(dialect.dbapi, "paramstyle", "")
+        if style not in ("named", "pyformat"):
             raise DatabaseError(
-                f"the database driver {dialect.driver!r} takes {dialect.dbapi.paramstyle} "
-                "parameters; nsaudit needs one that takes pyformat (psycopg2, psycopg)"
+                f"the database driver {dialect.driver!r} takes {style or 'unknown'} parameters; "
+                "nsaudit needs one that takes named or pyformat ones (psycopg, psycopg2)"
             )
-        return cls(conn.connection.driver_connection, dialect.name, named)
+        return cls(conn.connection.driver_connection, dialect.name, style == "named")
 
     def native(self, sql: str) -> str:
         """The statement in the driver's own parameter style."""
@@ -110,19 +111,20 @@ class Sql:
     def insert_many(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows of these columns: SQLite's executemany, else many rows a statement."""
         listed = ", ".join(names)
-        if self.named:
+        if self.dialect == "sqlite":
             marks = ", ".join("?" * len(names))
             with closing(self.connection.cursor()) as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows)
             return
-        one = f"({', '.join(['%s'] * len(names))})"
+        width = len(names)
         for i in range(0, len(rows), _VALUES_PER_INSERT):
             chunk = rows[i : i + _VALUES_PER_INSERT]
-            values = f"VALUES {', '.join([one] * len(chunk))}"
-            with closing(self.connection.cursor()) as cursor:
-                cursor.execute(
-                    f"INSERT INTO {table} ({listed}) {values}", [v for row in chunk for v in row]
-                )
+            values = ", ".join(
+                "(" + ", ".join(f":v{r * width + c}" for c in range(width)) + ")"
+                for r in range(len(chunk))
+            )
+            params = {f"v{n}": v for n, v in enumerate(v for row in chunk for v in row)}
+            self.run(f"INSERT INTO {table} ({listed}) VALUES {values}", **params)
 
     def stream(self, sql: str, **params: Any) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """The column names, and the rows as they are read: through a server-side cursor on
