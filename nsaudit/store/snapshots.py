@@ -105,6 +105,11 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
             host=host_id,
             seq=previous,
         )
+        if newest is None:  # removed since max(seq) was read (`hosts forget` meanwhile)
+            raise DatabaseError(
+                f"the newest snapshot of host {snap.host.hostname!r} was removed while this one "
+                "was being stored; nothing was stored: run again"
+            )
         if _before(snap.taken_at, newest):
             # Seq order is time order, or `latest` and `diff` would go back in time.
             what = f"snapshot seq {seq}" if snap.seq is not None else "the new snapshot"

@@ -29,7 +29,8 @@ _CURSORS = itertools.count()
 
 @lru_cache(maxsize=256)
 def _pyformat(sql: str) -> str:
-    return _NAME.sub(r"%(\1)s", sql)
+    """:name as %(name)s, and a % as %% (statements hold no quoted text with a colon)."""
+    return _NAME.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
 class Sql:
