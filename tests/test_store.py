@@ -384,6 +384,22 @@ def test_commands_that_need_no_migration_do_not_import_alembic(
     assert "alembic" not in modules
 
 
+def test_a_stream_left_unread_closes_quietly_after_its_connection() -> None:
+    """Ctrl-C in the middle of `show --format json`: the connection is closed first, and the
+    stream's cursor after it, with nothing to say about it."""
+    from nsaudit.store.sql import Sql
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(5)])
+    names, rows = Sql(conn, "sqlite", named=True).stream("SELECT a FROM t ORDER BY a")
+    assert (names, next(rows)) == (("a",), (0,))
+    conn.close()
+    rows.close()
+    names, rows = Sql(sqlite3.connect(":memory:"), "sqlite", named=True).stream("SELECT 1")
+    assert list(rows) == [(1,)]
+
+
 @pytest.mark.parametrize("command", ["snapshot", "audit"])
 def test_the_cron_job_stores_its_snapshot_without_loading_sqlalchemy(
     tmp_path: Path, command: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -144,9 +144,15 @@ class Sql:
 def _rows(first: list[tuple[Any, ...]], cursor: Any) -> Iterator[tuple[Any, ...]]:
     try:
         yield from first
-        yield from cursor
+        # Not `yield from`: closing this generator would close the cursor through it,
+        # unguarded.
+        for row in cursor:  # noqa: UP028
+            yield row
     finally:
-        cursor.close()
+        # Left unread (Ctrl-C, a reader gone), the generator may be closed after its
+        # connection was: that cursor is closed already, whatever the driver says.
+        with suppress(Exception):
+            cursor.close()
 
 
 def placeholders(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
