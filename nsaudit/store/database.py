@@ -101,22 +101,19 @@ class Database:
             with errors(self):
                 check_existing(target.path)
                 raw = engines.connect(target, write=True)
-            try:
-                with errors(self):
+                try:
                     raw.execute("BEGIN IMMEDIATE")
-                    at_head = _sqlite_revision(raw) == SCHEMA_HEAD
-                if at_head:
-                    with errors(self):
+                    if _sqlite_revision(raw) == SCHEMA_HEAD:
                         try:
                             yield Sql(raw, "sqlite", named=True)
                         except BaseException:
                             raw.rollback()
                             raise
                         raw.commit()
-                    return
-                raw.rollback()
-            finally:
-                raw.close()
+                        return
+                    raw.rollback()
+                finally:
+                    raw.close()
         with self.writing(create=create) as conn:
             yield Sql.of(conn)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nsaudit import fields
 from nsaudit import jsonshape as js
@@ -84,6 +84,23 @@ def _capability_id(sql: Sql, report: CapabilityReport | None) -> int | None:
     return sql.insert("capability_reports", sha256=digest, body=body)
 
 
+class _Open(NamedTuple):
+    """A state still open, as save() compares the new snapshot with it."""
+
+    id: int
+    ns_type: str
+    dev: int
+    inode: int
+    ns_id: int | None
+    fingerprint: str
+    boot_id: str | None
+
+    @property
+    def identity(self) -> tuple[str, int, int, int | None]:
+        """Namespace.identity, as the diff engine matches namespaces."""
+        return (self.ns_type, self.dev, self.inode, self.ns_id)
+
+
 def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
     """Store a snapshot inside the caller's transaction.
 
@@ -143,13 +160,15 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
     if bodies is not None:
         _save_containers(sql, host_id, seq, bodies)
 
-    open_rows = sql.rows(
-        "SELECT id, ns_type, dev, inode, ns_id, fingerprint, boot_id FROM ns_states "
-        "WHERE host_id = :host AND end_seq IS NULL",
-        host=host_id,
-    )
-    # Namespace.identity, as the diff engine matches namespaces.
-    open_by_key = {(r[1], r[2], r[3], r[4]): r for r in open_rows}
+    open_rows = [
+        _Open(*r)
+        for r in sql.rows(
+            f"SELECT {', '.join(_Open._fields)} FROM ns_states "
+            "WHERE host_id = :host AND end_seq IS NULL",
+            host=host_id,
+        )
+    ]
+    open_by_key = {r.identity: r for r in open_rows}
     new_rows = []
     kept: set[int] = set()
     filled: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -159,15 +178,15 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
         state["boot_id"] = snap.host.boot_id
         fingerprint = _fingerprint(state)
         old = open_by_key.get(ns.identity)
-        if old is not None and old[6] == snap.host.boot_id:
-            if old[5] == fingerprint:
-                kept.add(old[0])
+        if old is not None and old.boot_id == snap.host.boot_id:
+            if old.fingerprint == fingerprint:
+                kept.add(old.id)
                 continue
-            lacking = _learned(state, old[5])
+            lacking = _learned(state, old.fingerprint)
             if lacking is not None:
-                kept.add(old[0])
+                kept.add(old.id)
                 values = {c: state[c] for c in lacking}
-                filled.setdefault(lacking, []).append({"row": old[0], "fp": fingerprint, **values})
+                filled.setdefault(lacking, []).append({"row": old.id, "fp": fingerprint, **values})
                 continue
             changed += 1
         else:
@@ -179,12 +198,10 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
         learn = ", ".join(f"{c} = :{c}" for c in lacking)
         for row in rows:
             sql.run(f"UPDATE ns_states SET fingerprint = :fp, {learn} WHERE id = :row", **row)
-    ended = [r for r in open_rows if r[0] not in kept]
+    ended = [r for r in open_rows if r.id not in kept]
     new_keys = {ns.identity for ns in snap.namespaces}
-    vanished = sum(
-        1 for r in ended if (r[1], r[2], r[3], r[4]) not in new_keys or r[6] != snap.host.boot_id
-    )
-    _end(sql, "ns_states", [r[0] for r in ended], seq)
+    vanished = sum(1 for r in ended if r.identity not in new_keys or r.boot_id != snap.host.boot_id)
+    _end(sql, "ns_states", [r.id for r in ended], seq)
     if new_rows:
         sql.insert_many("ns_states", _NEW_STATE, new_rows)
     return Saved(snapshot_id, seq, previous, created, vanished, changed)
@@ -282,8 +299,7 @@ def load_difference(conn: Connection | Sql, old_id: int, new_id: int) -> tuple[S
     # or the whole snapshots decide it.
     unidentified = sql.rows(
         "SELECT DISTINCT ns_type FROM ns_states WHERE host_id = :host AND ns_id IS NULL "
-        "AND (first_seq <= :lo AND (end_seq IS NULL OR end_seq > :lo) "
-        "OR first_seq <= :hi AND (end_seq IS NULL OR end_seq > :hi))",
+        f"AND ({_open_at('lo')} OR {_open_at('hi')})",
         host=host,
         lo=lo,
         hi=hi,
@@ -305,8 +321,12 @@ def previous(conn: Connection | Sql, snapshot_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-# The states open at the snapshot of seq :at.
-_OPEN_AT = "first_seq <= :at AND (end_seq IS NULL OR end_seq > :at)"
+def _open_at(seq: str) -> str:
+    """The states open at the snapshot whose seq is the parameter `seq`."""
+    return f"first_seq <= :{seq} AND (end_seq IS NULL OR end_seq > :{seq})"
+
+
+_OPEN_AT = _open_at("at")
 
 
 def _states(where: str) -> str:

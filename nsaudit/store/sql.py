@@ -60,7 +60,7 @@ class Sql:
         return sql if self.named else _pyformat(sql)
 
     @contextmanager
-    def _run(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> Iterator[Any]:
+    def _run(self, sql: str, params: dict[str, Any]) -> Iterator[Any]:
         """A cursor that ran the statement, closed once read: a statement left open would
         hold SQLite's read of the database past the commit, and its last connection could
         not fold the write-ahead log back in as it closes."""
@@ -117,15 +117,13 @@ class Sql:
             with closing(self.connection.cursor()) as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", rows)
             return
-        width = len(names)
         for i in range(0, len(rows), _VALUES_PER_INSERT):
-            chunk = rows[i : i + _VALUES_PER_INSERT]
-            values = ", ".join(
-                "(" + ", ".join(f":v{r * width + c}" for c in range(width)) + ")"
-                for r in range(len(chunk))
-            )
-            params = {f"v{n}": v for n, v in enumerate(v for row in chunk for v in row)}
-            self.run(f"INSERT INTO {table} ({listed}) VALUES {values}", **params)
+            groups, params = [], {}
+            for n, row in enumerate(rows[i : i + _VALUES_PER_INSERT]):
+                group, values = placeholders(f"v{n}_", row)
+                groups.append(group)
+                params.update(values)
+            self.run(f"INSERT INTO {table} ({listed}) VALUES {', '.join(groups)}", **params)
 
     def stream(self, sql: str, **params: Any) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
         """The column names, and the rows as they are read: through a server-side cursor on
@@ -133,7 +131,7 @@ class Sql:
         if self.dialect == "postgresql":
             cursor = self.connection.cursor(name=f"nsaudit_{next(_CURSORS)}")
             cursor.itersize = 1000
-            cursor.execute(_pyformat(sql), params)
+            cursor.execute(self.native(sql), params)
             first = cursor.fetchmany(1)  # a named cursor describes its rows once it has read
         else:
             cursor, first = self.connection.cursor(), []
