@@ -406,7 +406,9 @@ def test_the_cron_job_stores_its_snapshot_without_loading_sqlalchemy(
 ) -> None:
     """Into an SQLite database at head, a snapshot is written through the driver itself
     (store/sql.py): loading SQLAlchemy would be a third of its CPU. It is stored whole, and
-    the next one is diffed against it."""
+    the next one is diffed against it. With no policy, the policy engine is not loaded either."""
+    from nsaudit.policy.locate import SYSTEM_POLICY
+
     db = tmp_path / "ns.db"
     assert run("db", "upgrade", "--db", db).returncode == 0
     for _ in range(2):
@@ -420,6 +422,8 @@ def test_the_cron_job_stores_its_snapshot_without_loading_sqlalchemy(
         *output, modules = proc.stdout.strip().splitlines()
         assert "'nsaudit.store.sql'" in modules
         assert "sqlalchemy" not in modules
+        if not os.path.exists(SYSTEM_POLICY):
+            assert "'nsaudit.policy.load'" not in modules
         document = json.loads("\n".join(output))
     whole(db)
     with sqlite3.connect(db) as conn:

@@ -18,7 +18,7 @@ from nsaudit.hostfs import HostFS
 from nsaudit.kernel.detect import detect
 from nsaudit.kernel.report import report
 from nsaudit.model import HostInfo, Namespace, Saved, Snapshot
-from nsaudit.policy.load import locate
+from nsaudit.policy.locate import locate
 from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
 from nsaudit.store.database import Database

@@ -13,7 +13,7 @@ from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
 from nsaudit.model import HostRow, Snapshot
-from nsaudit.policy.load import locate
+from nsaudit.policy.locate import locate
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
 from nsaudit.settings import Settings

@@ -4,7 +4,6 @@ table (kinds.py). Every mistake is named with its file, line and rule."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tomllib
 from dataclasses import replace
@@ -205,19 +204,3 @@ def _waiver(at: Place, w: Any, waiver: int) -> Waiver:
             "expires" if "expires" in w else "waiver",
         )
     return Waiver(hosts, reason, expires, optional_text(at, w, "approved_by"))
-
-
-SYSTEM_POLICY = "/etc/nsaudit/policy.toml"
-
-
-def locate(option: str | None, setting: str | None, required: bool) -> Policy | None:
-    """--policy FILE, else the settings file's policy, else /etc/nsaudit/policy.toml."""
-    path = option or setting or (SYSTEM_POLICY if os.path.exists(SYSTEM_POLICY) else None)
-    if path is None:
-        if required:
-            raise UsageError(
-                "no policy: give --policy FILE, or set policy in the settings file "
-                f"(or install {SYSTEM_POLICY}); samples/policies/ has three to copy"
-            )
-        return None
-    return load(path)
