@@ -684,14 +684,14 @@ def host_id(database: Database, hostname: str) -> int:
 
 def test_forget_removes_one_host_whole_and_nothing_of_another(database: Database) -> None:
     web = four_snapshots(database, "web")
-    shared = kernel_report("6.3")  # the same report as web's seq 3
+    shared = kernel_report("6.3")  # the same report as web's seq 3: each host has its own
     other = store(database, "db", day(1), ns(NsType.NET, 50), ns(NsType.NET, 51), caps=shared)
     with database.writing() as conn:
         evaluations.record(conn, web[0], "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
         evaluations.record(conn, web[1], "base", "0" * 64, day(2), (check_result(Outcome.PASS),))
         evaluations.record(conn, other, "base", "0" * 64, day(1), (check_result(Outcome.PASS),))
     before = loaded(database, [other])
-    assert count(database, "capability_reports") == 3
+    assert count(database, "capability_reports") == 4
     with database.reading() as conn:
         assert retention.host_counts(conn, host_id(database, "web")) == retention.Forgotten(4, 6, 2)
         assert retention.host_counts(conn, host_id(database, "db")) == retention.Forgotten(1, 2, 1)

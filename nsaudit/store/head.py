@@ -16,7 +16,15 @@ def _newest_revision() -> str:
 SCHEMA_HEAD = _newest_revision()
 
 TABLES = frozenset(
-    {"hosts", "capability_reports", "snapshots", "ns_states", "container_states", "policy_checks"}
+    {
+        "hosts",
+        "capability_reports",
+        "snapshots",
+        "ns_states",
+        "container_states",
+        "policy_checks",
+        "fleet_roles",
+    }
 )
 # The tables nsaudit's migrations create, and those earlier revisions had that later ones
 # dropped (a database at such a revision is nsaudit's, to upgrade); SQLite's own (sqlite_*)

@@ -144,10 +144,9 @@ def host_counts(conn: Connection, host_id: int) -> Forgotten:
 
 def forget(conn: Connection, host_id: int) -> Forgotten:
     """Remove a host whole, inside the caller's transaction: its check records, namespace and
-    container states, snapshots, its host row, and the capability reports only it used."""
+    container states, snapshots, its host row, and its capability reports."""
     removed = host_counts(conn, host_id)
-    for table in (policy_checks, container_states, ns_states, snapshots):
+    for table in (policy_checks, container_states, ns_states, snapshots, capability_reports):
         conn.execute(delete(table).where(table.c.host_id == host_id))
     conn.execute(delete(hosts).where(hosts.c.id == host_id))
-    _drop_unused_reports(conn)
     return removed

@@ -67,22 +67,34 @@ hosts = Table(
     Column("id", Integer, primary_key=True),
     Column("hostname", String(255), nullable=False),
     Column("machine_id", String(64), nullable=False),
+    # The database role that writes the host's history in a fleet (store/fleet.py); '' else.
+    Column("writer", String(63), nullable=False, server_default=""),
+    # When `hosts forget --keep-history` retired it (its history stays).
+    Column("retired_at", String(40)),
     UniqueConstraint("hostname", "machine_id"),
 )
 
+# A host's capability reports (JSON), each stored once by its digest however many of the
+# host's snapshots have the same.
+capability_reports = Table(
+    "capability_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("host_id", "sha256"),
+)
 
-def _documents(name: str) -> Table:
-    """JSON documents stored once by their digest, however many snapshots have the same."""
-    return Table(
-        name,
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("sha256", String(64), nullable=False, unique=True),
-        Column("body", Text, nullable=False),
-    )
-
-
-capability_reports = _documents("capability_reports")
+# A fleet's roles (nsaudit db init-fleet, db add-host): kind owner, reporting or hosts (the
+# hosts' group), or host, with the host name that role may write.
+fleet_roles = Table(
+    "fleet_roles",
+    metadata,
+    Column("role", String(63), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("hostname", String(255), unique=True),
+)
 
 snapshots = Table(
     "snapshots",

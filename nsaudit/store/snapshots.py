@@ -71,17 +71,21 @@ def _host_id(sql: Sql, info: HostInfo) -> int:
     return sql.insert("hosts", hostname=info.hostname, machine_id=machine_id)
 
 
-def _capability_id(sql: Sql, report: CapabilityReport | None) -> int | None:
-    """The id of the stored report, stored once by its digest however many snapshots have
-    the same."""
+def _capability_id(sql: Sql, host_id: int, report: CapabilityReport | None) -> int | None:
+    """The id of the stored report, stored once by its digest however many of the host's
+    snapshots have the same."""
     if report is None:
         return None
     body = json.dumps(report.document, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(body.encode()).hexdigest()
-    found = sql.value("SELECT id FROM capability_reports WHERE sha256 = :digest", digest=digest)
+    found = sql.value(
+        "SELECT id FROM capability_reports WHERE host_id = :host AND sha256 = :digest",
+        host=host_id,
+        digest=digest,
+    )
     if found is not None:
         return int(found)
-    return sql.insert("capability_reports", sha256=digest, body=body)
+    return sql.insert("capability_reports", host_id=host_id, sha256=digest, body=body)
 
 
 class _Open(NamedTuple):
@@ -153,7 +157,7 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
         problems=json.dumps(
             [[p.pid, p.path, p.errno] for p in snap.problems], separators=(",", ":")
         ),
-        capability_id=_capability_id(sql, snap.capabilities),
+        capability_id=_capability_id(sql, host_id, snap.capabilities),
         # The containers stored: a container listed twice is one (bundles refuse that).
         container_count=None if bodies is None else len(bodies),
     )

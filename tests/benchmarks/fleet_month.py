@@ -20,6 +20,7 @@ Run as root for PostgreSQL (a throwaway server in /tmp, as the tests start one);
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import hashlib
 import json
@@ -206,13 +207,20 @@ class HostRows:
     checks: list[dict[str, Any]]
 
 
-def capability_row() -> dict[str, Any]:
-    """This machine's own capability report, as `nsaudit snapshot` stores it (its id 1)."""
+@functools.cache
+def capability_body() -> str:
+    """This machine's own capability report, as `nsaudit snapshot` stores it."""
     from nsaudit.app.kernel import detect
     from nsaudit.kernel.report import report
 
-    body = json.dumps(report(detect()).document, sort_keys=True, separators=(",", ":"))
-    return {"id": 1, "sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body}
+    return json.dumps(report(detect()).document, sort_keys=True, separators=(",", ":"))
+
+
+def capability_row(host_id: int) -> dict[str, Any]:
+    """A host's capability report (each host has its own; its id is the host's)."""
+    body = capability_body()
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return {"id": host_id, "host_id": host_id, "sha256": digest, "body": body}
 
 
 def container_body(own: list[Namespace], n: int) -> str:
@@ -330,7 +338,7 @@ def host_month(h: int, start: datetime, rules: Sequence[tuple[str, str]]) -> Hos
                 "namespace_count": sum(counts.values()),
                 "counts": json.dumps(counts, sort_keys=True),
                 "problems": "[]",
-                "capability_id": 1,
+                "capability_id": h + 1,
                 "container_count": len(bodies),
             }
         )
@@ -408,10 +416,10 @@ def build(url: str, count: int, start: datetime) -> float:
     rules = [(f"CH-{i:02d}", "medium") for i in range(1, 15)]
     database = Database(url)
     with database.writing() as conn:
-        write_rows(conn, capability_reports, [capability_row()])
         for h in range(count):
             rows = host_month(h, start, rules)
             write_rows(conn, hosts, [rows.host])
+            write_rows(conn, capability_reports, [capability_row(h + 1)])
             write_rows(conn, snapshots, rows.snapshots)
             write_rows(conn, ns_states, rows.states)
             write_rows(conn, container_states, rows.containers)
