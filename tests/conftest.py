@@ -296,6 +296,12 @@ def postgres_url() -> Iterator[str]:
         )
 
     as_postgres(f"{bin_dir}/initdb", "-D", str(data / "db"), "-A", "trust")
+    # The superuser logs in without a password; every other role (a fleet's: test_fleet.py)
+    # with its password, from a pgpass file.
+    (data / "db" / "pg_hba.conf").write_text(
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+    )
     as_postgres(
         f"{bin_dir}/pg_ctl",
         "-D",
@@ -304,7 +310,7 @@ def postgres_url() -> Iterator[str]:
         "-l",
         str(data / "log"),
         "-o",
-        f"-k {data} -p {PORT} -c listen_addresses=127.0.0.1",
+        f"-k {data} -p {PORT} -c listen_addresses=127.0.0.1 -c max_connections=500",
         "start",
     )
     try:

@@ -457,7 +457,9 @@ def test_db_check_lists_each_problem_and_exits_4(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE snapshots SET taken_at = '2020-01-01T00:00:00+00:00' WHERE seq = 2")
         conn.execute("UPDATE snapshots SET namespace_count = 7 WHERE seq = 1")
-        conn.execute("INSERT INTO capability_reports (host_id, sha256, body) VALUES (1, 'x', '{broken')")
+        conn.execute(
+            "INSERT INTO capability_reports (host_id, sha256, body) VALUES (1, 'x', '{broken')"
+        )
         conn.execute("INSERT INTO policy_checks VALUES (1, 1, 1, 'p', 'x', 't', 0, 0, 0, '[1')")
     settle(db)
     before = digest(db)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nsaudit.store import integrity, migrate
+from nsaudit.store import fleet, integrity, migrate
 from nsaudit.store.database import Database, revision
 
 
@@ -35,3 +35,32 @@ def check(database: Database) -> integrity.Checked:
     """Check the database without writing to it (store/integrity.py)."""
     with database.reading(at_head=False) as conn:
         return integrity.check(conn, revision(conn))
+
+
+def init_fleet(database: Database, prefix: str) -> fleet.Initialised:
+    """Make a PostgreSQL database a fleet (store/fleet.py), in one transaction."""
+    with database.writing(upgrade=False) as conn:
+        return fleet.initialise(conn, prefix)
+
+
+def add_host(database: Database, name: str, role: str | None) -> fleet.Added:
+    with database.writing(upgrade=False) as conn:
+        return fleet.add_host(conn, name, role)
+
+
+def remove_host(database: Database, name: str) -> fleet.Removed:
+    with database.writing(upgrade=False) as conn:
+        return fleet.remove_host(conn, name)
+
+
+def host_settings(database: Database, role: str) -> tuple[str, str]:
+    """A host's database URL (its role, no password) and its pgpass line less the password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database.location).set(username=role, password=None)
+
+    def field(value: object) -> str:
+        return str(value).replace("\\", "\\\\").replace(":", "\\:")
+
+    where = [url.host or "localhost", url.port or 5432, url.database or "*", role]
+    return url.render_as_string(hide_password=False), ":".join(map(field, where))

@@ -21,7 +21,7 @@ from nsaudit.model import HostInfo, Namespace, Saved, Snapshot
 from nsaudit.policy.locate import locate
 from nsaudit.settings import IgnoreRule, Settings
 from nsaudit.store import hostlock
-from nsaudit.store.database import Database
+from nsaudit.store.database import Database, retried
 from nsaudit.store.snapshots import load_difference, previous, save
 from nsaudit.store.sql import Sql
 
@@ -99,13 +99,13 @@ def take(
     with hostlock.scanning(database, local_host(settings, root)):
         snap = scan(settings, root, threads, label)
         try:
-            return _store(database, snap, settings, policy, now, compare)
+            return retried(lambda: _store(database, snap, settings, policy, now, compare))
         except ScanOutOfOrder:
             # A scan begun at start-up (nsaudit/collect/prescan.py) may predate one that another
             # run stored meanwhile: scanned again, it comes after it. A clock that went back
             # fails the same way twice.
-            snap = scan(settings, root, threads, label)
-            return _store(database, snap, settings, policy, now, compare)
+            again = scan(settings, root, threads, label)
+            return retried(lambda: _store(database, again, settings, policy, now, compare))
 
 
 def _store(

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import secrets
 import sqlite3
 import sys
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
 from shlex import quote
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nsaudit.errors import DatabaseError
 from nsaudit.store import engine as engines
@@ -25,12 +27,33 @@ from nsaudit.store.sql import Sql
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+T = TypeVar("T")
 _SQLITE_IOERR = 10
 _SQLITE_READONLY = 8
 _SQLITE_FULL = 13
 _SQLITE_CANTOPEN = 14
 # An I/O error with less than this free where the database lives is the disk being full.
 _NEARLY_FULL = 1 << 20
+# PostgreSQL's SQLSTATEs: a transaction to run again (serialization failure, deadlock), and
+# a role refused.
+_RETRY_STATES = frozenset({"40001", "40P01"})
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+class RetryableError(DatabaseError):
+    """The database rolled the transaction back and asks for it to be run again."""
+
+
+def retried(write: Callable[[], T], attempts: int = 12) -> T:
+    """Run a write transaction, and again while the database asks for it (PostgreSQL's
+    serialization failures and deadlocks), after a random pause that doubles each time up to
+    two seconds: many hosts writing at once are spread out."""
+    for attempt in range(attempts - 1):
+        try:
+            return write()
+        except RetryableError:
+            time.sleep(random.uniform(0.5, 1) * min(0.1 * 2**attempt, 2))
+    return write()
 
 
 class Database:
@@ -225,12 +248,30 @@ def errors(database: Database) -> Iterator[None]:
                 f"database {location} cannot be written ({detail}): it is read-only or on "
                 "read-only media; commands that only read it still work"
             ) from None
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if state in _RETRY_STATES:
+            raise RetryableError(f"database {location}: {detail}") from None
+        if state == _INSUFFICIENT_PRIVILEGE:
+            raise DatabaseError(f"database {location}: {detail}: {_not_allowed(detail)}") from None
         if "malformed" in detail or "not a database" in detail:
             raise DatabaseError(
                 f"database {location} is corrupt ({detail}); it was not changed: restore it "
                 "from a backup or give another --db"
             ) from None
         raise DatabaseError(f"database {location}: {detail}") from None
+
+
+def _not_allowed(detail: str) -> str:
+    """What to do when PostgreSQL refused the role (a fleet's: store/fleet.py)."""
+    if "row-level security" in detail:
+        return (
+            "a host's role writes only its own host's history, under the host name that "
+            "`nsaudit db add-host` registered for it (hostname in the settings file)"
+        )
+    return (
+        "this database role may not do that: prune, hosts forget and imports of other hosts' "
+        "bundles need the fleet's reporting role, and db upgrade its owner"
+    )
 
 
 def _driver_error(e: Exception) -> BaseException | None:

@@ -131,6 +131,17 @@ def open_engine(location: str, write: bool, create: bool = True) -> Engine:
             # statements (show streams them), cannot come from before and after a prune.
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
+    elif engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _read_committed(conn: Any) -> None:
+            # Whatever the server's default: a host's writes come one at a time already (the
+            # advisory lock of store/hostlock.py) and touch its own rows only, so serializable
+            # transactions would only add conflicts on index pages that hosts share, which
+            # hundreds of hosts writing at once turn into failures. A deadlock or serialization
+            # failure that still comes is run again (database.retried).
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
     return engine
 
 

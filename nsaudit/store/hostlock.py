@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo
-from nsaudit.store.database import Database, errors
+from nsaudit.store.database import Database, errors, retried
 from nsaudit.store.engine import SqliteFile
 from nsaudit.store.files import check_existing, prepare_folder
 
@@ -51,8 +51,12 @@ def _ready(database: Database) -> None:
     """Open an existing database for writing once before the scan: a database that will be
     refused (another program's, a newer schema, read-only) is refused before a long scan."""
     if database.sqlite is None or os.path.lexists(database.sqlite.path):
-        with database.writing_sql(create=False):
-            pass
+        retried(lambda: _open_once(database))
+
+
+def _open_once(database: Database) -> None:
+    with database.writing_sql(create=False):
+        pass
 
 
 @contextmanager

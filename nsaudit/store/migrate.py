@@ -48,10 +48,20 @@ def check_known(connection: Connection) -> str | None:
     return revision
 
 
-def upgrade(connection: Connection) -> tuple[str | None, str]:
-    """Upgrade inside the caller's transaction; (revision before, revision after)."""
+def upgrade(connection: Connection, fleet: bool = True) -> tuple[str | None, str]:
+    """Upgrade inside the caller's transaction; (revision before, revision after). A fleet's
+    database (store/fleet.py) is upgraded as its owner role, and its grants and row-level
+    security policies are applied again, so that a new table has its own."""
+    from nsaudit.store import fleet as fleets
+
     before = check_known(connection)
     target = head()
     if before != target:
+        roles = fleets.roles(connection) if fleet else None
+        if roles is not None:
+            connection.exec_driver_sql(f"SET LOCAL ROLE {fleets.quoted(roles.owner)}")
         command.upgrade(_config(connection), "head")
+        if roles is not None:
+            fleets.apply(connection, roles)
+            connection.exec_driver_sql("RESET ROLE")
     return before, target
