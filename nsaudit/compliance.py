@@ -21,6 +21,7 @@ from nsaudit.store import evaluations
 from nsaudit.store import history as stored_history
 from nsaudit.store.queries import resolve
 from nsaudit.store.snapshots import load, previous
+from nsaudit.timespan import Duration
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,20 @@ class HostReport:
 
 
 def host_report(
-    conn: Connection, snapshot_id: int, policy: Policy | None, since: str, now: datetime
+    conn: Connection,
+    snapshot_id: int,
+    policy: Policy | None,
+    since: str,
+    now: datetime,
+    stale_after: Duration | None = None,
 ) -> HostReport:
     """A host's part of the report, from its latest snapshot back to `since` (ISO, UTC).
-    Rules about a period cover every snapshot since then; nothing is recorded."""
+    Rules about a period cover every snapshot since then; nothing is recorded. A host whose
+    latest snapshot is older than `stale_after` passes no rule."""
     snap = load(conn, snapshot_id)
+    stale = None
+    if stale_after is not None and datetime.fromisoformat(snap.taken_at) < now - stale_after.delta:
+        stale = f"its newest snapshot is from {snap.taken_at}, older than {stale_after.text}"
     host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)
     after = stored_history.seq_before(conn, host_id, since)
@@ -134,7 +144,9 @@ def host_report(
     if policy is not None:
         seen = stored_history.containers_seen(conn, host_id, after, seq)
         period = f"the snapshots since {since[:19]}Z"
-        checked = _evaluate(policy, snap, changes, period, now, partial=partial, seen=seen)
+        checked = _evaluate(
+            policy, snap, changes, period, now, partial=partial, seen=seen, stale=stale
+        )
     return HostReport(snap, checked, points, churn.days(points, changes))
 
 
@@ -147,13 +159,19 @@ def _evaluate(
     added: tuple[Namespace, ...] = (),
     partial: list[int] | None = None,
     seen: Mapping[str, Container] | None = None,
+    stale: str | None = None,
 ) -> Evaluation:
     created = churn.created(changes)
     if added:
         known = {key(ns) for ns in created}
         created += tuple(ns for ns in added if key(ns) not in known)
     subject = Subject(
-        snap, created, period, partial_in_period=tuple(partial or ()), seen=seen or {}
+        snap,
+        created,
+        period,
+        partial_in_period=tuple(partial or ()),
+        seen=seen or {},
+        stale=stale,
     )
     results = evaluate(policy, subject, now.date())
     return Evaluation(policy, snap, period, now.isoformat(timespec="seconds"), results)

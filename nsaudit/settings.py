@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from nsaudit import userfile
@@ -16,9 +17,15 @@ from nsaudit.policy.match import glob_problem
 from nsaudit.store.location import is_url
 from nsaudit.tomlpos import line_of
 
+if TYPE_CHECKING:
+    from nsaudit.timespan import Duration
+
 SYSTEM_FILE = "/etc/nsaudit/nsaudit.toml"
 MAX_BYTES = 1024 * 1024
-_TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore"}
+_TOP_KEYS = {"database", "hostname", "policy", "retention", "ignore", "stale_after"}
+# A host whose newest snapshot is older than this is stale: `hosts`, reports and metrics say
+# so, and a report passes none of its rules.
+STALE_AFTER = "1d"
 _RETENTION_KEYS = {"older_than", "keep_last"}
 _IGNORE_KEYS = {"command", "user", "type", "path"}
 # An SQLite URL's database part: sqlite:///rel.db is relative, sqlite:////abs.db is not.
@@ -60,6 +67,14 @@ class Settings:
     older_than: str | None = None
     keep_last: int | None = None
     ignore: tuple[IgnoreRule, ...] = field(default=())
+    stale_after: str | None = None
+
+    @property
+    def stale(self) -> Duration:
+        """How old a host's newest snapshot may be before the host is stale."""
+        from nsaudit.timespan import Duration
+
+        return Duration.parse(self.stale_after or STALE_AFTER)
 
 
 def locate(option: str | None) -> str | None:
@@ -109,14 +124,8 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
     for key in retention:
         if key not in _RETENTION_KEYS:
             raise _bad(path, text, key, f"unknown key retention.{key}")
-    older_than = _string(path, text, retention, "older_than")
-    if older_than is not None:
-        from nsaudit.timespan import parse_duration
-
-        try:
-            parse_duration(older_than)
-        except ValueError as e:
-            raise _bad(path, text, "older_than", str(e)) from None
+    older_than = _duration(path, text, retention, "older_than")
+    stale_after = _duration(path, text, data, "stale_after")
     keep_last = retention.get("keep_last")
     if keep_last is not None and (
         not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 1
@@ -165,7 +174,21 @@ def _parse(path: str, text: str, data: dict[str, object]) -> Settings:
         older_than,
         keep_last if isinstance(keep_last, int) else None,
         tuple(parsed),
+        stale_after,
     )
+
+
+def _duration(path: str, text: str, table: dict[str, object], key: str) -> str | None:
+    """A DURATION (30m, 24h, 7d, 2w) checked as it is read."""
+    value = _string(path, text, table, key)
+    if value is not None:
+        from nsaudit.timespan import parse_duration
+
+        try:
+            parse_duration(value)
+        except ValueError as e:
+            raise _bad(path, text, key, f"{key}: {e}") from None
+    return value
 
 
 def _beside(settings_file: str, value: str | None) -> str | None:

@@ -76,7 +76,10 @@ def test_show_list_and_hosts(tmp_path: Path) -> None:
     latest = app_stored.stored(database, Settings(), SnapshotRef.parse("latest"), hostname="web")
     assert latest.seq == 2 and latest.capabilities is not None
     assert [r.seq for r in app_stored.snapshots(database, "web")] == [2, 1]
-    assert [(h.hostname, h.snapshots) for h in fleet.hosts(database)] == [("db", 1), ("web", 2)]
+    assert [(h.hostname, h.snapshots) for h in fleet.hosts(database, Duration.parse("1d"))] == [
+        ("db", 1),
+        ("web", 2),
+    ]
 
 
 def test_compare_and_metrics(tmp_path: Path) -> None:
@@ -125,7 +128,7 @@ def test_export_import_prune_forget_and_check_the_database(tmp_path: Path) -> No
     pruned = fleet.prune(database, Settings(), Duration.parse("1d"), 1)
     assert pruned.pruned.snapshots == 1 and pruned.span.text == "1d"
     assert fleet.forget(database, "db").snapshots == 1
-    assert [h.hostname for h in fleet.hosts(database)] == ["web"]
+    assert [h.hostname for h in fleet.hosts(database, Duration.parse("1d"))] == ["web"]
 
 
 def _pid_and_double(n: int) -> tuple[int, int]:

@@ -250,9 +250,15 @@ def test_checks_across_bundles(source: tuple[Path, Path], tmp_path: Path) -> Non
     assert not target.exists()
     proc = run("import", older, newer, "--db", target)
     assert proc.returncode == 0 and "imported 10 snapshots (0 already present)" in proc.stdout
+    # Each bundle's part is said.
+    assert proc.stdout.splitlines()[:2] == [
+        f"bundle {older}: 5 added, 0 already present",
+        f"bundle {newer}: 5 added, 0 already present",
+    ]
     # Stored snapshots are skipped (the idempotent re-import), in one bundle or several...
     proc = run("import", older, newer, "--db", target)
     assert proc.returncode == 0 and "imported 0 snapshots (10 already present)" in proc.stdout
+    assert f"bundle {newer}: 0 added, 5 already present" in proc.stdout
     proc = run("import", overlapping, "--db", target)
     assert proc.returncode == 0 and "imported 0 snapshots (5 already present)" in proc.stdout
     # ...but not given twice in one import.

@@ -143,7 +143,9 @@ def test_shipped_stig_policy_fails_here_and_passes_on_the_disabled_sample(tmp_pa
     assert code == 1
     assert outcome(report, "RHEL-08-040284")["outcome"] == "fail"
     assert outcome(report, "NSAUDIT-USERNS-STATUS")["outcome"] == "fail"
-    code, report = check("--policy", STIG, "--root", ROOTS / "stig-userns-persisted")
+    code, report = check(
+        "--policy", STIG, "--root", ROOTS / "stig-userns-persisted", "--db", tmp_path / "r.db"
+    )
     assert code == 0, report
     for item in ("RHEL-08-040284", "RHEL-09-213105", "ALMA-09-023010", "NSAUDIT-USERNS-STATUS"):
         assert outcome(report, item)["outcome"] == "pass", item

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
+import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import kernel_report, ns, restriction, snap
@@ -456,11 +457,29 @@ def test_markdown_cells(text: str, cell: str) -> None:
 # --- nsaudit.store.retention, from README "nsaudit prune" and "nsaudit hosts" ------------------
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(str(tmp_path / "ns.db"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The store's tests run on an SQLite file and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        db = Database(str(tmp_path / "ns.db"))
+    else:
+        from conftest import new_postgres_database
+
+        url = request.getfixturevalue("postgres_url")
+        db = Database(new_postgres_database(url, f"units_{secrets.token_hex(4)}"))
     yield db
     db.dispose()
+
+
+def sql(db: Database, statement: str, **params: object) -> list[tuple[Any, ...]]:
+    """A statement on the database, in a transaction of its own (a read-only one for a
+    SELECT, which another transaction may be open beside): the rows it returned."""
+    from sqlalchemy import text
+
+    opened = db.reading() if statement.startswith("SELECT") else db.writing()
+    with opened as conn:
+        found = conn.execute(text(statement), params)
+        return [tuple(r) for r in found] if found.returns_rows else []
 
 
 def day(n: int) -> str:
@@ -487,9 +506,7 @@ def store(
 
 
 def count(db: Database, table: str) -> int:
-    assert db.location.endswith("ns.db")
-    with sqlite3.connect(db.location) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(sql(db, f"SELECT count(*) FROM {table}")[0][0])
 
 
 def check_result(outcome: Outcome) -> RuleResult:
@@ -597,8 +614,7 @@ def test_prune_of_seqs_out_of_time_order_keeps_every_remaining_snapshot_whole(
     """A database written before nsaudit kept seq order in time order: seq 3 older than 2."""
     ids = four_snapshots(database)
     before = loaded(database, ids)
-    with sqlite3.connect(database.location) as conn:
-        conn.execute("UPDATE snapshots SET taken_at = ? WHERE seq = 3", (day(0),))
+    sql(database, "UPDATE snapshots SET taken_at = :t WHERE seq = 3", t=day(0))
     with database.writing() as conn:
         assert retention.prune(conn, day(2), 1).snapshots == 2  # seq 1 and 3
     assert loaded(database, [ids[1], ids[3]]) == {i: before[i] for i in (ids[1], ids[3])}
@@ -620,11 +636,11 @@ def test_prune_counts_the_newest_per_host(database: Database) -> None:
     with database.writing() as conn:
         pruned = retention.prune(conn, day(10), 2)
     assert (pruned.snapshots, pruned.kept) == (2, 4)
-    with sqlite3.connect(database.location) as conn:
-        rows = conn.execute(
-            "SELECT h.hostname, s.seq FROM snapshots s JOIN hosts h ON h.id = s.host_id"
-            " ORDER BY h.hostname, s.seq"
-        ).fetchall()
+    rows = sql(
+        database,
+        "SELECT h.hostname, s.seq FROM snapshots s JOIN hosts h ON h.id = s.host_id"
+        " ORDER BY h.hostname, s.seq",
+    )
     assert rows == [("db", 1), ("db", 2), ("web", 3), ("web", 4)]
 
 
@@ -658,11 +674,11 @@ def test_prune_drops_old_check_records_but_each_hosts_last_of_each_policy(
         # are each the last of their host and policy, and stay anyway
         pruned = retention.prune(conn, day(3), 4)
     assert pruned.checks == 2 + 2 + 1
-    with sqlite3.connect(database.location) as conn:
-        left = conn.execute(
-            "SELECT h.hostname, c.policy_name, c.checked_at FROM policy_checks c"
-            " JOIN hosts h ON h.id = c.host_id ORDER BY 1, 2, 3"
-        ).fetchall()
+    left = sql(
+        database,
+        "SELECT h.hostname, c.policy_name, c.checked_at FROM policy_checks c"
+        " JOIN hosts h ON h.id = c.host_id ORDER BY 1, 2, 3",
+    )
     assert left == [
         ("db", "base", day(3)),
         ("web", "base", day(3)),
@@ -676,10 +692,7 @@ def test_prune_drops_old_check_records_but_each_hosts_last_of_each_policy(
 
 
 def host_id(database: Database, hostname: str) -> int:
-    with sqlite3.connect(database.location) as conn:
-        return int(
-            conn.execute("SELECT id FROM hosts WHERE hostname = ?", (hostname,)).fetchone()[0]
-        )
+    return int(sql(database, "SELECT id FROM hosts WHERE hostname = :h", h=hostname)[0][0])
 
 
 def test_forget_removes_one_host_whole_and_nothing_of_another(database: Database) -> None:

@@ -109,18 +109,21 @@ def test_a_namespace_as_json() -> None:
 def test_a_host_row() -> None:
     assert fields.csv_columns(HostRow) == (
         "host", "machine", "snapshots", "last", "seq", "time", "kernel", "boot", "partial",
+        "state", "role", "retired_at",
     )  # fmt: skip
     assert fields.csv_cells(HOST) == (
         "web-1", "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "3", "9", "3",
         "2026-11-29T16:34:11+00:00", "", "5d6e7f80-1111-4222-8333-944455566677", "no",
+        "current", "", "",
     )  # fmt: skip
     assert fields.table_columns(HostRow) == (
         "HOST", "MACHINE", "SNAPSHOTS", "LAST", "SEQ", "TIME", "KERNEL", "BOOT", "PARTIAL",
+        "STATE", "ROLE", "RETIRED",
     )  # fmt: skip
     # The table shortens the machine id to 12 characters and the boot id to 8.
     assert fields.table_cells(HOST) == (
         "web-1", "0a1b2c3d4e5f", "3", "9", "3", "2026-11-29T16:34:11+00:00", "", "5d6e7f80",
-        "no",
+        "no", "current", "", "",
     )  # fmt: skip
     assert fields.payload(HOST) == {
         "hostname": "web-1",
@@ -134,6 +137,9 @@ def test_a_host_row() -> None:
             "boot_id": "5d6e7f80-1111-4222-8333-944455566677",
             "partial": False,
         },
+        "state": "current",
+        "role": None,
+        "retired_at": None,
     }
 
 

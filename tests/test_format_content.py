@@ -1072,7 +1072,18 @@ def test_report_says_each_hosts_capabilities_outcomes_evidence_and_history(
 ) -> None:
     policy = tmp_path / "fleet.toml"
     policy.write_text(REPORT_POLICY)
-    args = ("report", "--all-hosts", "--db", made.db, "--policy", policy, "--format", fmt)
+    args = (
+        "report",
+        "--all-hosts",
+        "--db",
+        made.db,
+        "--policy",
+        policy,
+        "--format",
+        fmt,
+        "--stale-after",
+        "520w",
+    )  # its snapshots are from 2026-11
     facts = _report_facts(fmt, output(*args, code=1))
     for host in (WEB, OTHER):
         if fmt == "junit":
@@ -1132,6 +1143,7 @@ def test_metrics_say_counts_statuses_time_and_failing_rules(made: Made, tmp_path
             taken
         ).timestamp()
         expected[("nsaudit_snapshot_partial", ())] = 0.0
+        expected[("nsaudit_host_stale", ())] = 1.0  # its snapshots are from 2026-11
         if host == WEB:
             for rule, severity in (("TIMENS", "high"), ("NETS", "medium"), ("HOLD", "low")):
                 labels = (("policy", "fleet"), ("rule", rule), ("severity", severity))

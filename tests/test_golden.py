@@ -100,7 +100,9 @@ def _cases() -> Iterator[Case]:
     yield Case("check-quiet", ("check", "--host", "db-2", "--policy", POLICY, "-q"))
     for fmt in REPORT:
         args = ("report", "--all-hosts", "--since", FOREVER, "--policy", POLICY)
-        yield Case(f"report-{fmt}", (*args, "--format", fmt))
+        yield Case(f"report-{fmt}", (*args, "--stale-after", FOREVER, "--format", fmt))
+    # The inputs' hosts are stale by now: no rule passes.
+    yield Case("report-stale", ("report", "--host", "db-2", "--policy", POLICY))
     for fmt in ("text", "json"):
         args = ("report", "--host", "web-1", "--since", FOREVER)
         yield Case(f"report-web-1-{fmt}", (*args, "--format", fmt))

@@ -1,4 +1,5 @@
-"""The database: real SQLite files, real migrations, real concurrent and killed writers."""
+"""The database: real SQLite files (and, for the tests of what is stored, a real PostgreSQL
+server), real migrations, real concurrent and killed writers."""
 
 from __future__ import annotations
 
@@ -6,17 +7,26 @@ import hashlib
 import json
 import os
 import random
+import secrets
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, as_nobody, assert_clean_error, needs_root, nobody_dir, run
+from conftest import (
+    REPO,
+    as_nobody,
+    assert_clean_error,
+    needs_root,
+    new_postgres_database,
+    nobody_dir,
+    run,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nsmakers import in_new_namespaces, netns, ns_of, wait_for
@@ -25,7 +35,36 @@ from nsaudit.model import Holder, HolderKind, Namespace, NamespaceId, NsType
 from nsaudit.store.schema import SCHEMA_HEAD
 
 
-def snapshot(db: Path, *extra: str) -> dict[str, Any]:
+@dataclass
+class Stored:
+    """A database for the store's tests: an SQLite file, or a database on a real PostgreSQL
+    server (the same tests, through the same commands)."""
+
+    location: str
+    kind: str
+
+    def rows(self, statement: str, *params: object) -> list[tuple[Any, ...]]:
+        """A query's rows (`?` placeholders)."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self.location) as conn:
+                return [tuple(r) for r in conn.execute(statement, params)]
+        import psycopg
+
+        url = self.location.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url) as conn:
+            cur = conn.execute(statement.replace("?", "%s").encode(), params)
+            return [tuple(r) for r in cur.fetchall()]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stored(tmp_path: Path, request: pytest.FixtureRequest) -> Stored:
+    if request.param == "sqlite":
+        return Stored(str(tmp_path / "ns.db"), "sqlite")
+    url = request.getfixturevalue("postgres_url")
+    return Stored(new_postgres_database(url, f"store_{secrets.token_hex(4)}"), "postgresql")
+
+
+def snapshot(db: Path | str, *extra: str) -> dict[str, Any]:
     proc = run("snapshot", "--db", db, "--format", "json", *extra)
     assert proc.returncode == 0, proc.stderr
     data: dict[str, Any] = json.loads(proc.stdout)
@@ -41,20 +80,14 @@ def integrity(db: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-def whole(db: Path) -> None:
+def whole(db: Path | Stored) -> None:
     """Every stored snapshot loads with exactly the namespaces it counted."""
-    with sqlite3.connect(db) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM snapshots")]
-    for snapshot_id in ids:
-        proc = run("show", str(snapshot_id), "--db", db, "--format", "json")
+    found = db if isinstance(db, Stored) else Stored(str(db), "sqlite")
+    for snapshot_id, count in found.rows("SELECT id, namespace_count FROM snapshots"):
+        proc = run("show", str(snapshot_id), "--db", found.location, "--format", "json")
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)
-        assert sum(data["counts"].values()) == len(data["namespaces"])
-        with sqlite3.connect(db) as conn:
-            (count,) = conn.execute(
-                "SELECT namespace_count FROM snapshots WHERE id = ?", (snapshot_id,)
-            ).fetchone()
-        assert count == len(data["namespaces"])
+        assert sum(data["counts"].values()) == len(data["namespaces"]) == count
 
 
 def test_new_database_is_private(tmp_path: Path) -> None:
@@ -89,8 +122,8 @@ def test_default_location_for_a_user(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_unchanged_namespaces_are_stored_once(stored: Stored) -> None:
+    db = stored.location
     with in_new_namespaces("--net", "--uts") as pid, netns() as name:
         ours = [
             ("net", ns_of(pid, "net")[1]),
@@ -98,28 +131,24 @@ def test_unchanged_namespaces_are_stored_once(tmp_path: Path) -> None:
             ("net", os.stat(f"/run/netns/{name}").st_ino),
         ]
         first = snapshot(db)
-        with sqlite3.connect(db) as conn:
-            rows_after_first = conn.execute("SELECT count(*) FROM ns_states").fetchone()[0]
+        ((rows_after_first,),) = stored.rows("SELECT count(*) FROM ns_states")
         for _ in range(3):
             snapshot(db)
-        with sqlite3.connect(db) as conn:
-            reports = conn.execute("SELECT count(*) FROM capability_reports").fetchone()[0]
-            states = [
-                conn.execute(
-                    "SELECT count(*) FROM ns_states WHERE ns_type = ? AND inode = ?", key
-                ).fetchone()[0]
-                for key in ours
-            ]
+        ((reports,),) = stored.rows("SELECT count(*) FROM capability_reports")
+        states = [
+            stored.rows("SELECT count(*) FROM ns_states WHERE ns_type = ? AND inode = ?", *key)
+            for key in ours
+        ]
     assert first["namespaces"] == rows_after_first
     # The host's other namespaces may change meanwhile (a busy host): ours did not, so each
     # has the one row its first snapshot wrote, through four snapshots.
-    assert states == [1, 1, 1]
+    assert states == [[(1,)]] * 3
     assert reports == 1
 
 
 @needs_root
-def test_summary_counts_created_and_vanished(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_summary_counts_created_and_vanished(stored: Stored) -> None:
+    db = stored.location
     snapshot(db)
     with in_new_namespaces("--net", "--uts", "--ipc") as pid, netns() as name:
         ours = {os.readlink(f"/proc/{pid}/ns/{t}") for t in ("net", "uts", "ipc")}
@@ -140,8 +169,8 @@ def test_summary_counts_created_and_vanished(tmp_path: Path) -> None:
     assert table.startswith("snapshot 4 (host ") and "since seq 3: " in table
 
 
-def test_show_refs_and_listing(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_show_refs_and_listing(stored: Stored) -> None:
+    db = stored.location
     for label in ("one", "two", "three"):
         snapshot(db, "--label", label)
     listing = json.loads(run("snapshots", "--db", db, "--format", "json").stdout)
@@ -164,8 +193,8 @@ def test_show_refs_and_listing(tmp_path: Path) -> None:
     assert_clean_error(run("show", "yesterday", "--db", db), 2, "'yesterday'")
 
 
-def test_show_types_and_trees(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_show_types_and_trees(stored: Stored) -> None:
+    db = stored.location
     with in_new_namespaces("--user", "--map-root-user", "--net"):
         snapshot(db)
     data = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
@@ -177,11 +206,11 @@ def test_show_types_and_trees(tmp_path: Path) -> None:
     assert "└─" in owner_tree
 
 
-def test_eight_overlapping_snapshots_all_land(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_eight_overlapping_snapshots_all_land(stored: Stored) -> None:
+    db = stored.location
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "nsaudit", "snapshot", "--db", str(db)],
+            [sys.executable, "-m", "nsaudit", "snapshot", "--db", db],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -191,20 +220,20 @@ def test_eight_overlapping_snapshots_all_land(tmp_path: Path) -> None:
     ]
     results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
     assert all(code == 0 for code, _ in results), results
-    with sqlite3.connect(db) as conn:
-        seqs = sorted(r[0] for r in conn.execute("SELECT seq FROM snapshots"))
+    seqs = sorted(r[0] for r in stored.rows("SELECT seq FROM snapshots"))
     assert seqs == list(range(1, 9))
-    assert integrity(db) == "ok"
-    whole(db)
+    if stored.kind == "sqlite":
+        assert integrity(Path(db)) == "ok"
+    whole(stored)
 
 
-def test_kill_9_during_writes_leaves_whole_snapshots(tmp_path: Path) -> None:
-    db = tmp_path / "ns.db"
+def test_kill_9_during_writes_leaves_whole_snapshots(stored: Stored) -> None:
+    db = stored.location
     snapshot(db)
     rng = random.Random(1234)
     for _ in range(12):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nsaudit", "snapshot", "--db", str(db)],
+            [sys.executable, "-m", "nsaudit", "snapshot", "--db", db],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=REPO,
@@ -212,10 +241,10 @@ def test_kill_9_during_writes_leaves_whole_snapshots(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert integrity(db) == "ok"
-    whole(db)
-    with sqlite3.connect(db) as conn:
-        seqs = [r[0] for r in conn.execute("SELECT seq FROM snapshots ORDER BY seq")]
+        if stored.kind == "sqlite":
+            assert integrity(Path(db)) == "ok"
+    whole(stored)
+    seqs = [r[0] for r in stored.rows("SELECT seq FROM snapshots ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
 
 

@@ -40,7 +40,10 @@ def check(database: Database) -> integrity.Checked:
 def init_fleet(database: Database, prefix: str) -> fleet.Initialised:
     """Make a PostgreSQL database a fleet (store/fleet.py), in one transaction."""
     with database.writing(upgrade=False) as conn:
-        return fleet.initialise(conn, prefix)
+        made = fleet.prepare(conn, prefix)
+        migrate.upgrade(conn, fleet=False)
+        fleet.finish(conn, made.roles)
+        return made
 
 
 def add_host(database: Database, name: str, role: str | None) -> fleet.Added:

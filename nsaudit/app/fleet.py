@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from nsaudit import bundle, userfile
@@ -25,10 +25,36 @@ from nsaudit.store.snapshots import load, save
 from nsaudit.timespan import Duration
 
 
-def hosts(database: Database) -> list[HostRow]:
-    """Every host in the database with its newest snapshot."""
+def hosts(database: Database, stale: Duration, now: datetime | None = None) -> list[HostRow]:
+    """Every host in the database with its newest snapshot, and its state: retired (hosts
+    forget --keep-history, and no snapshot since), stale (its newest snapshot older than
+    `stale`) or current."""
+    cutoff = (now or datetime.now(UTC)) - stale.delta
     with database.reading() as conn:
-        return host_rows(conn)
+        rows = host_rows(conn)
+    return [replace(r, state=_state(r, cutoff)) for r in rows]
+
+
+def _state(row: HostRow, cutoff: datetime) -> str:
+    if row.retired:
+        return "retired"
+    return "stale" if datetime.fromisoformat(row.last_taken_at) < cutoff else "current"
+
+
+def clones(rows: Sequence[HostRow]) -> list[str]:
+    """A warning for each machine id that hosts of different names report (retired hosts
+    aside): cloned machines, or one renamed."""
+    named: dict[str, list[str]] = {}
+    for r in rows:
+        if r.machine_id and r.state != "retired":
+            named.setdefault(r.machine_id, []).append(r.hostname)
+    return [
+        f"hosts {', '.join(names)} report the same machine id {machine[:12]}: cloned machines "
+        "(give each its own: rm /etc/machine-id; systemd-machine-id-setup), or one machine "
+        "renamed (retire the old name: nsaudit hosts forget NAME --keep-history)"
+        for machine, names in named.items()
+        if len(set(names)) > 1
+    ]
 
 
 def host_counts(database: Database, name: str) -> retention.Forgotten:
@@ -45,6 +71,17 @@ def forget(database: Database, name: str) -> retention.Forgotten:
         host_id = pick_host(conn, name, None)
         assert host_id is not None
         return retention.forget(conn, host_id)
+
+
+def retire(database: Database, name: str, now: datetime | None = None) -> str:
+    """Retire host NAME: its history stays, it is no longer stale, and fleet reports leave
+    it out, until it takes a snapshot again. When (ISO, UTC)."""
+    when = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
+    with database.writing(create=False) as conn:
+        host_id = pick_host(conn, name, None)
+        assert host_id is not None
+        retention.retire(conn, host_id, when)
+    return when
 
 
 @dataclass(frozen=True)
@@ -97,15 +134,22 @@ class Published:
 
     snapshot: Snapshot
     records: Sequence[EvaluationRecord]
+    stale: bool
 
 
-def metrics(database: Database, settings: Settings, hostname: str | None = None) -> Published:
+def metrics(
+    database: Database,
+    settings: Settings,
+    hostname: str | None = None,
+    now: datetime | None = None,
+) -> Published:
     local = local_host(settings)
     with database.reading() as conn:
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
         records = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
-    return Published(snap, records)
+    cutoff = (now or datetime.now(UTC)) - settings.stale.delta
+    return Published(snap, records, datetime.fromisoformat(snap.taken_at) < cutoff)
 
 
 def export(
@@ -139,8 +183,18 @@ def export(
 
 @dataclass(frozen=True)
 class Imported:
-    added: int
-    present: int
+    """What an import stored: per bundle (its name, snapshots added, snapshots present
+    already), and in all."""
+
+    bundles: tuple[tuple[str, int, int], ...]
+
+    @property
+    def added(self) -> int:
+        return sum(b[1] for b in self.bundles)
+
+    @property
+    def present(self) -> int:
+        return sum(b[2] for b in self.bundles)
 
 
 def import_bundles(database: Database, files: Sequence[str]) -> Imported:
@@ -149,7 +203,7 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
     same bundle twice adds nothing."""
     if files.count("-") > 1:
         raise UsageError("- (standard input) is given more than once; give it once")
-    added = present = 0
+    counted = []
     first_added = MAX_INT
     order = bundle.SeqOrder()
     with ExitStack() as files_open:
@@ -158,6 +212,7 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
         sources = [(name, _records(name, files_open)) for name in files]
         with database.writing_or_nothing() as conn:
             for name, records in sources:
+                added = present = 0
                 with _bundle_errors(name):
                     for number, snap in records:
                         stored = find(conn, snap.host, snap.seq or 0)
@@ -180,7 +235,8 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
                                 f"({stored[1]})"
                             )
                         del snap  # one snapshot in memory: not this one while the next is read
-    return Imported(added, present)
+                counted.append((name, added, present))
+    return Imported(tuple(counted))
 
 
 def _records(name: str, files_open: ExitStack) -> Iterator[tuple[int, Snapshot]]:

@@ -97,14 +97,17 @@ def report(
     policy_required: bool = False,
     now: datetime | None = None,
     jobs: int | None = None,
+    stale_after: Duration | None = None,
 ) -> Report:
     """Stored snapshots over a period, per host: capabilities, the policy's results (nothing
     recorded) and history. The hosts named, or every host, or this one; they are evaluated in
-    `jobs` processes at once (default: one per CPU)."""
+    `jobs` processes at once (default: one per CPU). A host not seen for longer than
+    `stale_after` (else the settings') passes no rule; retired hosts are not part of all."""
     if all_hosts and hostnames:
         raise UsageError("give either --host NAME ... or --all-hosts")
     now = now or datetime.now(UTC)
     cutoff = (now - since.delta).isoformat(timespec="microseconds")
+    stale = stale_after or settings.stale
     rules = locate(policy, settings.policy, required=policy_required)
     local = local_host(settings, root)
     with database.reading() as conn:
@@ -118,7 +121,7 @@ def report(
         # were chosen is its newest, and one pruned meanwhile is not looked for.
         with database.reading() as conn:
             newest = queries.newest(conn, host_id)
-            return compliance.host_report(conn, newest, rules, cutoff, now)
+            return compliance.host_report(conn, newest, rules, cutoff, now, stale)
 
     reports = list(workers.ordered(host_ids, part, jobs or workers.cores()))
     return Report(reports, cutoff, now.isoformat(timespec="microseconds"), rules)
@@ -132,7 +135,8 @@ def _chosen(
     local_machine: str | None,
 ) -> list[HostRow]:
     if all_hosts:
-        chosen = rows
+        # Retired hosts are the fleet's past: named, they are reported still.
+        chosen = [r for r in rows if not r.retired]
     elif hostnames:
         known = [(r.hostname, r.machine_id) for r in rows]
         chosen = []

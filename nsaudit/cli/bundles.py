@@ -55,10 +55,15 @@ def export(
 def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
     """Load bundles (FILE..., - for standard input). Each snapshot is validated and stored as
     it is read, in one transaction: the first error stores nothing of any file, and importing
-    the same bundle twice adds nothing."""
+    the same bundle twice adds nothing (run it again once a bad file is mended). Says what
+    each bundle added."""
     from nsaudit.app.fleet import import_bundles
+    from nsaudit.render.escape import terminal
     from nsaudit.store.database import Database
 
     found = import_bundles(Database(db), files)
+    if len(files) > 1:
+        for name, added, present in found.bundles:
+            click.echo(f"bundle {terminal(name)}: {added} added, {present} already present")
     click.echo(f"imported {found.added} snapshots ({found.present} already present)")
     return EXIT_OK

@@ -12,35 +12,60 @@ from nsaudit.timespan import Duration
 
 
 @click.group(invoke_without_command=True)
+@click.option(
+    "--stale",
+    metavar="DURATION",
+    callback=duration,
+    help="List only the hosts whose newest snapshot is older than this (2h), and exit 1 if "
+    "there are any (retired hosts aside).",
+)
 @db_option
 @common_options([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV])
 @click.pass_context
-def hosts(ctx: click.Context, db: str, settings: Settings, common: Common) -> int:
-    """Every host in the database, with its last snapshot, kernel and boot; `nsaudit hosts
-    forget NAME` removes one."""
+def hosts(
+    ctx: click.Context, stale: Duration | None, db: str, settings: Settings, common: Common
+) -> int:
+    """Every host in the database, with its last snapshot, kernel, boot and state: current,
+    stale (no snapshot for longer than --stale, else the settings' stale_after, else 1d) or
+    retired. Warns of hosts that report the same machine id. `nsaudit hosts forget NAME`
+    retires or removes one."""
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
+    from nsaudit.app.fleet import clones
     from nsaudit.app.fleet import hosts as stored_hosts
+    from nsaudit.errors import EXIT_FINDINGS
     from nsaudit.store.database import Database
     from nsaudit.views.hosts import document
 
-    common.emit(document(stored_hosts(Database(db))))
-    return EXIT_OK
+    rows = stored_hosts(Database(db), stale or settings.stale)
+    warnings = clones(rows)
+    if stale is not None:
+        rows = [r for r in rows if r.state == "stale"]
+    common.emit(document(rows, warnings))
+    return EXIT_FINDINGS if stale is not None and rows else EXIT_OK
 
 
 @hosts.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask (needed when there is no terminal).")
+@click.option(
+    "--keep-history",
+    is_flag=True,
+    help="Retire the host instead: its history stays (show, diff, past reports), it is no "
+    "longer stale and fleet reports leave it out, until it takes a snapshot again.",
+)
 @db_option
 @click.pass_context
-def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings) -> int:
+def forget(
+    ctx: click.Context, name: str, yes: bool, keep_history: bool, db: str, settings: Settings
+) -> int:
     """Remove host NAME (NAME@MACHINE_ID_PREFIX when two hosts share the name) from the
-    database: its snapshots, namespace states and check records, in one transaction. Asks
-    first on a terminal; --yes otherwise."""
+    database: its snapshots, namespace states and check records, in one transaction; or,
+    with --keep-history, retire it. Asks first on a terminal; --yes otherwise."""
     import sys
 
     from nsaudit.app.fleet import forget as forget_host
-    from nsaudit.app.fleet import host_counts
+    from nsaudit.app.fleet import host_counts, retire
     from nsaudit.render.escape import terminal
     from nsaudit.store.database import Database
     from nsaudit.store.location import resolve
@@ -53,6 +78,10 @@ def forget(ctx: click.Context, name: str, yes: bool, db: str, settings: Settings
 
         db = resolve(parent.get("db"), settings_file.load(parent.get("config")).database)
     database = Database(db)
+    if keep_history:
+        when = retire(database, name)
+        click.echo(f"retired host {terminal(name)!r} at {when}; its history stays")
+        return EXIT_OK
     counts = host_counts(database, name)
     what = (
         f"host {terminal(name)!r}: {counts.snapshots} snapshots, {counts.states} namespace "

@@ -22,12 +22,15 @@ from nsaudit.settings import Settings
 @db_option
 def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> int:
     """Publish the latest stored snapshot and the last policy checks as Prometheus metrics:
-    namespaces per type, capability status per type, failing rules, snapshot time, partial."""
+    namespaces per type, capability status per type, failing rules, snapshot time, partial,
+    stale (no snapshot for longer than the settings' stale_after, default 1d)."""
     from nsaudit.app.fleet import metrics as published
     from nsaudit.store.database import Database
     from nsaudit.views.metrics import prometheus
 
     found = published(Database(db), settings, hostname)
-    text = prometheus(found.snapshot, found.records, other_host=hostname is not None)
+    text = prometheus(
+        found.snapshot, found.records, other_host=hostname is not None, stale=found.stale
+    )
     write_to(output, lambda f: f.write(text))
     return EXIT_OK

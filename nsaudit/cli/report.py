@@ -41,6 +41,14 @@ from nsaudit.timespan import Duration
     callback=duration,
     help="The period: history and rules about created namespaces cover this much (7d, 4w).",
 )
+@click.option(
+    "--stale-after",
+    "stale_after",
+    metavar="DURATION",
+    callback=duration,
+    help="A host whose newest snapshot is older than this is stale and passes no rule "
+    "(default: the settings' stale_after, else 1d).",
+)
 @output_option("the report")
 @click.option(
     "--per-host",
@@ -73,6 +81,7 @@ def report(
     hostnames: tuple[str, ...],
     all_hosts: bool,
     since: Duration,
+    stale_after: Duration | None,
     output: str,
     per_host: str | None,
     jobs: int | None,
@@ -82,8 +91,8 @@ def report(
 ) -> int:
     """Report on stored snapshots: per host the capability matrix with evidence, the policy
     results with evidence and waivers, and the period's history (namespaces per type, created
-    and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first.
-    Exit 1 when a rule fails on any host."""
+    and vanished per day; drawn as charts in HTML). Several hosts get a fleet summary first;
+    retired hosts are left out of --all-hosts. Exit 1 when a rule fails on any host."""
     from nsaudit import workers
     from nsaudit.app.policy import report as run_report
     from nsaudit.store.database import Database
@@ -104,6 +113,7 @@ def report(
             all_hosts,
             junit,
             jobs=jobs,
+            stale_after=stale_after,
         )
         common.emit(document(found.hosts, found.since, found.now, found.policy), output)
     if output != "-":

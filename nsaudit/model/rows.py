@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from nsaudit.model.columns import column
 from nsaudit.model.inventory import Namespace
@@ -49,6 +50,19 @@ class HostRow:
     kernel: str | None = column("text", header="KERNEL", csv="kernel", json="last.kernel")
     boot_id: str | None = column("text", header="BOOT", csv="boot", width=8, json="last.boot_id")
     partial: bool = column("flag", header="PARTIAL", csv="partial", json="last.partial")
+    # current; stale (its newest snapshot older than stale_after); retired (hosts forget
+    # --keep-history, with no snapshot since).
+    state: str = column("text", "current", header="STATE")
+    # The database role that writes its history, in a fleet (nsaudit db add-host).
+    role: str | None = column("text", None, header="ROLE")
+    retired_at: str | None = column("text", None, header="RETIRED")
+
+    @property
+    def retired(self) -> bool:
+        """Retired (hosts forget --keep-history), with no snapshot since."""
+        return self.retired_at is not None and datetime.fromisoformat(
+            self.last_taken_at
+        ) <= datetime.fromisoformat(self.retired_at)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class Subject:
     # The containers the period's snapshots saw, by id: a namespace created meanwhile may
     # belong to one that has gone since.
     seen: Mapping[str, Container] = field(default_factory=dict)
+    stale: str | None = None  # why the snapshot is too old to speak for the host now, if so
 
     def container(self, ns: Namespace) -> Container | None:
         """The container a namespace belongs to: as the snapshot found it, or as the period's

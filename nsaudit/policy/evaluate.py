@@ -39,6 +39,20 @@ def _on_partial(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
     )
 
 
+def _on_stale(subject: Subject, verdict: Verdict) -> Verdict:
+    """A pass on the snapshot of a host that has not been seen for too long says nothing of
+    the host now: a stale host is never compliant. A failure stands."""
+    if subject.stale is None or verdict.outcome is not Outcome.PASS:
+        return verdict
+    return Verdict(
+        Outcome.ERROR,
+        f"cannot tell: the host is stale ({subject.stale}), so its pass ({verdict.summary}) "
+        "may no longer hold; run nsaudit audit there, or retire it (nsaudit hosts forget NAME "
+        "--keep-history)",
+        verdict.evidence,
+    )
+
+
 def _applicable(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
     """The verdict, unless a condition of the rule's not_applicable_if holds: then the rule
     does not apply (skip). A condition nobody could see turns what is not a pass into an
@@ -75,7 +89,7 @@ def _applicable(rule: Rule, subject: Subject, verdict: Verdict) -> Verdict:
 
 def _result(rule: Rule, subject: Subject, today: date) -> RuleResult:
     verdict = _on_partial(rule, subject, rule.check.evaluate(subject))
-    verdict = _applicable(rule, subject, verdict)
+    verdict = _on_stale(subject, _applicable(rule, subject, verdict))
     outcome = verdict.outcome
     host = subject.snapshot.host.hostname
     matching = [w for w in rule.waivers if w.covers(host)]

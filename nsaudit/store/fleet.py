@@ -132,13 +132,11 @@ class Initialised:
     reporting_password: str | None
 
 
-def initialise(conn: Connection, prefix: str) -> Initialised:
+def prepare(conn: Connection, prefix: str) -> Initialised:
     """Make the database a fleet, in the caller's transaction, as a role that may create
-    roles: the three roles, the tables owned by the owner and at head, and the grants and
-    row-level security policies (apply)."""
+    roles: the three roles, and the tables owned by the owner. The session then acts as the
+    owner: the caller brings the schema to head and calls finish()."""
     from sqlalchemy import text
-
-    from nsaudit.store import migrate
 
     if conn.dialect.name != "postgresql":
         raise UsageError("a fleet needs PostgreSQL (roles and row-level security): give --db URL")
@@ -175,9 +173,16 @@ def initialise(conn: Connection, prefix: str) -> Initialised:
     for table in sorted(set(existing) & (TABLES | {"alembic_version"})):
         conn.execute(text(f"ALTER TABLE {quoted(table)} OWNER TO {quoted(wanted.owner)}"))
     conn.execute(text(f"SET LOCAL ROLE {quoted(wanted.owner)}"))
-    migrate.upgrade(conn, fleet=False)
-    for kind, role in (("owner", wanted.owner), ("reporting", wanted.reporting),
-                       ("hosts", wanted.hosts)):  # fmt: skip
+    return Initialised(wanted, tuple(created), password)
+
+
+def finish(conn: Connection, fleet: Roles) -> None:
+    """The second half of init-fleet, as the owner, on the schema at head: the roles
+    recorded, the grants and policies applied."""
+    from sqlalchemy import text
+
+    for kind, role in (("owner", fleet.owner), ("reporting", fleet.reporting),
+                       ("hosts", fleet.hosts)):  # fmt: skip
         conn.execute(
             text(
                 "INSERT INTO fleet_roles (role, kind) VALUES (:role, :kind) "
@@ -185,9 +190,8 @@ def initialise(conn: Connection, prefix: str) -> Initialised:
             ),
             {"role": role, "kind": kind},
         )
-    apply(conn, wanted)
+    apply(conn, fleet)
     conn.execute(text("RESET ROLE"))
-    return Initialised(wanted, tuple(created), password)
 
 
 def apply(conn: Connection, fleet: Roles) -> None:

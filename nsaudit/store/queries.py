@@ -12,7 +12,7 @@ from nsaudit.errors import DatabaseError, UsageError
 from nsaudit.jsonshape import MAX_INT  # a larger id or offset names no snapshot
 from nsaudit.model import HostInfo, HostRow, SnapshotRow
 from nsaudit.refs import SnapshotRef
-from nsaudit.store.schema import hosts, snapshots
+from nsaudit.store.schema import fleet_roles, hosts, snapshots
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -167,7 +167,14 @@ def matching(hosts_known: Sequence[tuple[str, str | None]], wanted: str) -> list
 
 
 def host_rows(conn: Connection) -> list[HostRow]:
-    """Every host with its newest snapshot."""
+    """Every host with its newest snapshot (its state: current, and retired if it was)."""
+    # A fleet's host roles: the role that writes a host's history is shown only if it is
+    # one (not the owner or the reporting role, which wrote imported bundles).
+    fleet_hosts = set(
+        conn.execute(
+            select(fleet_roles.c.role).where(fleet_roles.c.hostname.is_not(None))
+        ).scalars()
+    )
     newest = (
         select(snapshots.c.host_id, func.max(snapshots.c.seq).label("seq"))
         .group_by(snapshots.c.host_id)
@@ -179,7 +186,14 @@ def host_rows(conn: Connection) -> list[HostRow]:
         .subquery()
     )
     query = (
-        select(hosts.c.hostname, hosts.c.machine_id, snapshots, count.c.n)
+        select(
+            hosts.c.hostname,
+            hosts.c.machine_id,
+            hosts.c.writer,
+            hosts.c.retired_at,
+            snapshots,
+            count.c.n,
+        )
         .join(newest, newest.c.host_id == hosts.c.id)
         .join(snapshots, (snapshots.c.host_id == hosts.c.id) & (snapshots.c.seq == newest.c.seq))
         .join(count, count.c.host_id == hosts.c.id)
@@ -196,9 +210,15 @@ def host_rows(conn: Connection) -> list[HostRow]:
             kernel=r.kernel,
             boot_id=r.boot_id,
             partial=r.problems != "[]",
+            role=_role(r.writer, fleet_hosts),
+            retired_at=r.retired_at,
         )
         for r in conn.execute(query)
     ]
+
+
+def _role(writer: str, fleet_hosts: set[str]) -> str | None:
+    return writer if writer in fleet_hosts else None
 
 
 def find(conn: Connection, info: HostInfo, seq: int) -> tuple[int, str] | None:

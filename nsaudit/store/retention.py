@@ -7,7 +7,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, exists, func, select
+from sqlalchemy import Connection, Table, delete, exists, func, select, update
 
 from nsaudit.store.schema import (
     capability_reports,
@@ -150,3 +150,8 @@ def forget(conn: Connection, host_id: int) -> Forgotten:
         conn.execute(delete(table).where(table.c.host_id == host_id))
     conn.execute(delete(hosts).where(hosts.c.id == host_id))
     return removed
+
+
+def retire(conn: Connection, host_id: int, when: str) -> None:
+    """Mark a host retired at `when` (ISO), inside the caller's transaction."""
+    conn.execute(update(hosts).where(hosts.c.id == host_id).values(retired_at=when))

@@ -13,10 +13,15 @@ from nsaudit.render.escape import terminal
 
 
 def prometheus(
-    snap: Snapshot, records: Sequence[EvaluationRecord], other_host: bool = False
+    snap: Snapshot,
+    records: Sequence[EvaluationRecord],
+    other_host: bool = False,
+    stale: bool = False,
 ) -> str:
-    """The metrics text: namespaces per type, capability status per type, snapshot time and
-    partial, and per policy its failing rules and last check.
+    """The metrics text: namespaces per type, capability status per type, snapshot time,
+    partial and stale, and per policy its failing rules and last check. A stale host (its
+    newest snapshot older than stale_after) passes no rule: each counts as failing, for
+    lack of evidence.
 
     Of this host (the textfile collector's case) the metrics carry no `host` label: Prometheus
     names the target itself (`instance`), and a second name for it would disagree when the
@@ -60,6 +65,12 @@ def prometheus(
         "1 when the latest snapshot could not read every process.",
         [],
     ).labels().set(int(snap.partial))
+    gauge(
+        "nsaudit_host_stale",
+        "1 when no snapshot was taken for longer than stale_after (settings; default 1d): "
+        "the host has not been seen, and its rules count as failing.",
+        [],
+    ).labels().set(int(stale))
     failing = gauge(
         "nsaudit_policy_rule_failing",
         "1 when the rule failed (or lacked evidence) in the last check of its policy.",
@@ -73,7 +84,7 @@ def prometheus(
         "When the policy was last checked (Unix time).",
         ["policy"],
     )
-    bad = (Outcome.FAIL.value, Outcome.ERROR.value)
+    bad = (Outcome.FAIL.value, Outcome.ERROR.value) + ((Outcome.PASS.value,) if stale else ())
     for record in records:
         for rule_id, severity, outcome in record.outcomes:
             failing.labels(record.policy_name, rule_id, severity).set(int(outcome in bad))

@@ -283,7 +283,13 @@ def snapshots() -> Schema:
 def hosts() -> Schema:
     from nsaudit.model import HostRow
 
-    return obj({"schema": header("nsaudit.hosts/1"), "hosts": array(record(HostRow))})
+    return obj(
+        {
+            "schema": header("nsaudit.hosts/1"),
+            "hosts": array(record(HostRow)),
+            "warnings": array(STRING),
+        }
+    )
 
 
 def diff() -> Schema:
