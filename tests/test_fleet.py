@@ -231,6 +231,57 @@ def test_a_removed_host_can_do_nothing_and_its_history_stays(fleet: Fleet) -> No
     assert json.loads(proc.stdout)["seq"] == 2
 
 
+def test_db_upgrade_puts_the_fleets_policies_back(fleet: Fleet) -> None:
+    """A policy dropped by hand (or a table a new migration adds) is covered again by the
+    owner's next `db upgrade`; the reporting role's upgrade at head changes nothing."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(fleet.admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP POLICY nsaudit_host ON snapshots"))
+        conn.execute(text("CREATE POLICY nsaudit_host ON snapshots TO nsaudit_hosts "
+                          "USING (true)"))  # fmt: skip
+    admin.dispose()
+    hosts = {h for (h,) in fleet.sql("web01", "SELECT DISTINCT host_id FROM snapshots")}
+    assert len(hosts) > 1  # what a host would see without its policy
+    proc = run("db", "upgrade", "--db", fleet.urls["reporting"], env=fleet.env)
+    assert proc.returncode == 0 and "already at" in proc.stdout, proc.stderr
+    assert run("db", "upgrade", "--db", fleet.admin).returncode == 0
+    hosts = {h for (h,) in fleet.sql("web01", "SELECT DISTINCT host_id FROM snapshots")}
+    assert len(hosts) == 1
+
+
+def test_a_host_with_a_login_of_its_own_gets_no_new_password(fleet: Fleet) -> None:
+    """`--role`: a login that exists (a client certificate's, or one the operator made) is
+    mapped to the host; nsaudit makes no password and prints none, and remove-host only
+    takes it out of the fleet."""
+    from sqlalchemy import create_engine, text
+
+    verifier = scram_verifier("its-own-secret")
+    admin = create_engine(fleet.admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE cert_web02 LOGIN PASSWORD '{verifier}'")
+    proc = run("db", "add-host", "web02", "--role", "cert_web02", "--db", fleet.admin)
+    assert proc.returncode == 0, proc.stderr
+    assert "logs in as cert_web02 as it did" in proc.stdout and "pgpass" not in proc.stdout
+    fleet.urls["web02"] = _setting(proc.stdout, "database")
+    with fleet.pgpass.open("a") as f:
+        f.write("127.0.0.1:*:fleet:cert_web02:its-own-secret\n")
+    proc = fleet.nsaudit("web02", "snapshot", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert fleet.sql("web02", "SELECT DISTINCT hostname FROM hosts") == [("web02",)]
+    assert run("db", "remove-host", "web02", "--db", fleet.admin).returncode == 0
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'cert_web02'")).first()
+    admin.dispose()
+    assert fleet.nsaudit("web02", "snapshot").returncode == 4
+    assert_clean_error(
+        run("db", "add-host", "web03", "--role", "nobody_here", "--db", fleet.admin),
+        2,
+        "does not exist",
+    )
+
+
 def test_the_passwords_server_side_are_scram_verifiers(fleet: Fleet) -> None:
     """The server is sent a verifier, never the password (it would be in its logs)."""
     stored = fleet.sql("reporting", "SELECT 1")  # logs in: the verifier matches

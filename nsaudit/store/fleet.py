@@ -90,6 +90,20 @@ def roles(conn: Connection) -> Roles | None:
     return Roles(kinds["owner"], kinds["reporting"], kinds["hosts"])
 
 
+def owned(conn: Connection) -> Roles | None:
+    """The fleet's roles when this session may act as its owner (a superuser, or a member of
+    the owner role); else None."""
+    from sqlalchemy import text
+
+    fleet = roles(conn)
+    if fleet is None:
+        return None
+    may = conn.execute(
+        text("SELECT pg_has_role(current_user, :owner, 'MEMBER')"), {"owner": fleet.owner}
+    ).scalar()
+    return fleet if may else None
+
+
 def scram_verifier(password: str, salt: bytes | None = None) -> str:
     """PostgreSQL's SCRAM-SHA-256 verifier of a password (RFC 5802, 7677), as libpq's
     PQencryptPasswordConn makes it: the server is sent this, never the password."""

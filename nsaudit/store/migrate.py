@@ -50,18 +50,19 @@ def check_known(connection: Connection) -> str | None:
 
 def upgrade(connection: Connection, fleet: bool = True) -> tuple[str | None, str]:
     """Upgrade inside the caller's transaction; (revision before, revision after). A fleet's
-    database (store/fleet.py) is upgraded as its owner role, and its grants and row-level
-    security policies are applied again, so that a new table has its own."""
+    database (store/fleet.py), upgraded by its owner (or a member), is upgraded as the owner
+    role, and its grants and row-level security policies are applied again, even at head: a
+    new table gets its own, and a policy dropped by hand is back."""
     from nsaudit.store import fleet as fleets
 
     before = check_known(connection)
     target = head()
+    roles = fleets.owned(connection) if fleet else None
+    if roles is not None:
+        connection.exec_driver_sql(f"SET LOCAL ROLE {fleets.quoted(roles.owner)}")
     if before != target:
-        roles = fleets.roles(connection) if fleet else None
-        if roles is not None:
-            connection.exec_driver_sql(f"SET LOCAL ROLE {fleets.quoted(roles.owner)}")
         command.upgrade(_config(connection), "head")
-        if roles is not None:
-            fleets.apply(connection, roles)
-            connection.exec_driver_sql("RESET ROLE")
+    if roles is not None:
+        fleets.apply(connection, roles)
+        connection.exec_driver_sql("RESET ROLE")
     return before, target
