@@ -121,6 +121,8 @@ def test_a_host_changes_and_deletes_nothing_of_another(fleet: Fleet) -> None:
     import psycopg
 
     other = fleet.sql("reporting", "SELECT id FROM hosts WHERE hostname = 'db01'")[0][0]
+    report = fleet.sql("reporting", "SELECT min(id) FROM capability_reports WHERE host_id = "
+                                    "%(h)s", h=other)[0][0]  # fmt: skip
     before = fleet.sql("reporting", "SELECT count(*), max(end_seq) FROM ns_states "
                                     "WHERE host_id = %(h)s", h=other)  # fmt: skip
     columns = ", ".join(
@@ -149,11 +151,22 @@ def test_a_host_changes_and_deletes_nothing_of_another(fleet: Fleet) -> None:
         f"INSERT INTO ns_states (host_id, {columns}) SELECT {other}, {columns} FROM ns_states "
         "LIMIT 1",
         "INSERT INTO hosts (hostname, machine_id) VALUES ('db01', 'x')",
-        "INSERT INTO hosts (hostname, machine_id, writer) VALUES ('web01', 'x', 'nsaudit_hosts')",
+        # Nor can it stop the others: no lock that would keep them out.
+        "LOCK TABLE ns_states IN ACCESS EXCLUSIVE MODE",
+        "LOCK TABLE container_states IN SHARE MODE",
+        # Nor point its own snapshot at another host's capability report.
+        "INSERT INTO snapshots (host_id, seq, taken_at, nsaudit_version, duration_ms, threads, "
+        "namespace_count, counts, problems, capability_id) SELECT h.id, 99, 't', 'v', 1, false,"
+        f" 0, '{{}}', '[]', {report} FROM hosts h",
     ]
     for statement in refused:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             fleet.sql("web01", statement)
+    # The writer a host gives is not taken: its row is its own role's, whatever it says.
+    written = fleet.sql("web01", "INSERT INTO hosts (hostname, machine_id, writer) VALUES "
+                                 "('web01', 'x', 'nsaudit_hosts') RETURNING writer")  # fmt: skip
+    assert written == [(fleet.roles["web01"],)]
+    fleet.sql("reporting", "DELETE FROM hosts WHERE machine_id = 'x'")
     after = fleet.sql("reporting", "SELECT count(*), max(end_seq) FROM ns_states "
                                    "WHERE host_id = %(h)s", h=other)  # fmt: skip
     assert after == before
@@ -249,6 +262,37 @@ def test_db_upgrade_puts_the_fleets_policies_back(fleet: Fleet) -> None:
     assert run("db", "upgrade", "--db", fleet.admin).returncode == 0
     hosts = {h for (h,) in fleet.sql("web01", "SELECT DISTINCT host_id FROM snapshots")}
     assert len(hosts) == 1
+
+
+def test_a_role_name_used_again_inherits_nothing(fleet: Fleet) -> None:
+    """old-name and old_name make one role name: the second host does not get the history of
+    the first, which was removed."""
+    fleet.add("old-name")
+    assert fleet.nsaudit("old-name", "snapshot").returncode == 0
+    assert run("db", "remove-host", "old-name", "--db", fleet.admin).returncode == 0
+    fleet.add("old_name")
+    assert fleet.roles["old_name"] == fleet.roles["old-name"]
+    assert fleet.sql("old_name", "SELECT count(*) FROM snapshots") == [(0,)]
+    proc = fleet.nsaudit("old_name", "snapshot", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["seq"] == 1
+
+
+def test_a_bundle_imported_for_a_registered_host_is_its_own(fleet: Fleet, tmp_path: Path) -> None:
+    """The reporting host imports what an air-gapped host exported: the host's own role
+    carries on from it."""
+    fleet.add("late01")
+    local = tmp_path / "late01.db"
+    settings = tmp_path / "late01.toml"
+    settings.write_text('hostname = "late01"\n')
+    assert run("snapshot", "--db", local, "--config", settings).returncode == 0
+    bundle = tmp_path / "late01.jsonl"
+    assert run("export", "--db", local, "--config", settings, "-o", bundle).returncode == 0
+    proc = run("import", bundle, "--db", fleet.urls["reporting"], env=fleet.env)
+    assert proc.returncode == 0, proc.stderr
+    proc = fleet.nsaudit("late01", "snapshot", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["seq"] == 2
 
 
 def test_a_host_with_a_login_of_its_own_gets_no_new_password(fleet: Fleet) -> None:

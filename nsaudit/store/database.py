@@ -38,6 +38,7 @@ _NEARLY_FULL = 1 << 20
 # a role refused.
 _RETRY_STATES = frozenset({"40001", "40P01"})
 _INSUFFICIENT_PRIVILEGE = "42501"
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 class RetryableError(DatabaseError):
@@ -251,6 +252,11 @@ def errors(database: Database) -> Iterator[None]:
         state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
         if state in _RETRY_STATES:
             raise RetryableError(f"database {location}: {detail}") from None
+        if state == _LOCK_NOT_AVAILABLE:
+            raise DatabaseError(
+                f"database {location}: {detail}: another session held this host's turn (or a "
+                "table) too long; nothing was stored: run again, and see pg_locks if it stays"
+            ) from None
         if state == _INSUFFICIENT_PRIVILEGE:
             raise DatabaseError(f"database {location}: {detail}: {_not_allowed(detail)}") from None
         if "malformed" in detail or "not a database" in detail:

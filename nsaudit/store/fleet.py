@@ -27,26 +27,47 @@ from nsaudit.store.head import TABLES
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-# What each host's role may do to a table (besides what row-level security lets it see).
-_HOST_GRANTS = {
-    "hosts": "SELECT, INSERT",
-    "snapshots": "SELECT, INSERT",
-    "capability_reports": "SELECT, INSERT",
-    "policy_checks": "SELECT, INSERT",
-    "ns_states": "SELECT, INSERT, UPDATE",
-    "container_states": "SELECT, INSERT, UPDATE",
-    "fleet_roles": "SELECT",
-}
-# The rows of a host's own history, for tables with a host_id.
-_OWN_HOST = "host_id IN (SELECT id FROM hosts WHERE writer = current_user)"
+
+def _host_grants() -> dict[str, str]:
+    """What each host's role may do to a table (besides what row-level security lets it see).
+    It updates only the columns save() changes as it closes a state (or a row learns columns
+    added since it was written): a grant of UPDATE on a whole table would also let it LOCK the
+    table, and so stop every other host."""
+    from nsaudit.model import Namespace
+    from nsaudit.store.rows import learned
+
+    closing = sorted({"end_seq", "fingerprint", *(c for cs in learned(Namespace) for c in cs)})
+    return {
+        "hosts": "SELECT, INSERT",
+        "snapshots": "SELECT, INSERT",
+        "capability_reports": "SELECT, INSERT",
+        "policy_checks": "SELECT, INSERT",
+        "ns_states": f"SELECT, INSERT, UPDATE ({', '.join(closing)})",
+        "container_states": "SELECT, INSERT, UPDATE (end_seq)",
+        "fleet_roles": "SELECT",
+    }
+
+
+# The host's own row: written by its role, under the name registered for that role (so that
+# a role name used again later does not inherit the history of a host that was removed).
+_REGISTERED = "hostname = (SELECT f.hostname FROM fleet_roles f WHERE f.role = current_user)"
+_OWN_HOST_ROW = f"writer = current_user AND {_REGISTERED}"
+# The rows of a host's own history, for tables with a host_id (the policy of hosts applies
+# in the subquery).
+_OWN_HOST = "host_id IN (SELECT id FROM hosts)"
 _OWN_ROWS = {
-    "hosts": (
-        "writer = current_user",
-        "writer = current_user AND hostname = (SELECT f.hostname "
-        "FROM fleet_roles f WHERE f.role = current_user)",
-    ),  # fmt: skip
+    "hosts": (_OWN_HOST_ROW, _OWN_HOST_ROW),
     "fleet_roles": ("role = current_user", "false"),
+    # A snapshot refers only to its own host's capability report (the foreign key alone is
+    # checked as the tables' owner, who sees every host's).
+    "snapshots": (
+        _OWN_HOST,
+        f"{_OWN_HOST} AND (capability_id IS NULL OR capability_id IN "
+        "(SELECT id FROM capability_reports))",
+    ),
 }
+# Sessions a host's role may hold at once: a cron job needs two (its turn, its write).
+_HOST_CONNECTIONS = 8
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SCRAM_ITERATIONS = 4096
 
@@ -132,7 +153,8 @@ def _create_login(conn: Connection, role: str, member_of: str | None = None) -> 
     verifier = scram_verifier(password).replace("'", "''")
     member = f" IN ROLE {quoted(member_of)}" if member_of else ""
     # As it is: the verifier's colons are no bind parameters.
-    conn.exec_driver_sql(f"CREATE ROLE {quoted(role)} LOGIN PASSWORD '{verifier}'{member}")
+    limit = f" CONNECTION LIMIT {_HOST_CONNECTIONS}" if member_of else ""
+    conn.exec_driver_sql(f"CREATE ROLE {quoted(role)} LOGIN PASSWORD '{verifier}'{limit}{member}")
     return password
 
 
@@ -217,11 +239,15 @@ def apply(conn: Connection, fleet: Roles) -> None:
         conn.execute(text(statement))
 
     reporting, hosts = quoted(fleet.reporting), quoted(fleet.hosts)
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    run(f"GRANT USAGE ON SCHEMA {quoted(schema)} TO {reporting}, {hosts}")
     run(f"GRANT SELECT ON alembic_version TO {reporting}, {hosts}")
+    grants = _host_grants()
     for table in sorted(TABLES):
         name = quoted(table)
         run(f"REVOKE ALL ON {name} FROM PUBLIC")
-        run(f"GRANT {_HOST_GRANTS[table]} ON {name} TO {hosts}")
+        run(f"REVOKE ALL ON {name} FROM {hosts}")  # column grants of an older nsaudit too
+        run(f"GRANT {grants[table]} ON {name} TO {hosts}")
         maintain = "SELECT" if table == "fleet_roles" else "SELECT, INSERT, UPDATE, DELETE"
         run(f"GRANT {maintain} ON {name} TO {reporting}")
         sequence = conn.execute(
@@ -232,7 +258,8 @@ def apply(conn: Connection, fleet: Roles) -> None:
             {"t": table},
         ).scalar()
         if sequence is not None:  # already quoted where it needs to be
-            run(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {reporting}, {hosts}")
+            # USAGE (nextval) alone: the sequence's last value is the whole fleet's activity.
+            run(f"GRANT USAGE ON SEQUENCE {sequence} TO {reporting}, {hosts}")
         run(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
         for policy in ("nsaudit_reporting", "nsaudit_host"):
             run(f"DROP POLICY IF EXISTS {policy} ON {name}")
@@ -241,8 +268,18 @@ def apply(conn: Connection, fleet: Roles) -> None:
         using, check = _OWN_ROWS.get(table, (_OWN_HOST, _OWN_HOST))
         run(f"CREATE POLICY nsaudit_host ON {name} TO {hosts} USING ({using}) "
             f"WITH CHECK ({check})")  # fmt: skip
-    # A host's row names the role that writes it: its own, whatever the client sends.
-    run("ALTER TABLE hosts ALTER COLUMN writer SET DEFAULT current_user")
+    # A host's row names the role that writes it: the role registered for its name (a bundle
+    # the reporting role imports for a host is that host's history), else whoever adds it.
+    run(
+        "CREATE OR REPLACE FUNCTION nsaudit_host_writer() RETURNS trigger LANGUAGE plpgsql "
+        "SET search_path = pg_catalog AS $$ BEGIN NEW.writer := coalesce((SELECT f.role FROM "
+        f"{quoted(schema)}.fleet_roles f WHERE f.hostname = NEW.hostname), current_user); "
+        "RETURN NEW; END $$"
+    )
+    run("DROP TRIGGER IF EXISTS nsaudit_host_writer ON hosts")
+    run("CREATE TRIGGER nsaudit_host_writer BEFORE INSERT ON hosts FOR EACH ROW "
+        "EXECUTE FUNCTION nsaudit_host_writer()")  # fmt: skip
+    run("REVOKE ALL ON FUNCTION nsaudit_host_writer() FROM PUBLIC")
 
 
 def _host_role_name(fleet: Roles, name: str) -> str:
@@ -298,7 +335,7 @@ def add_host(conn: Connection, name: str, role: str | None = None) -> Added:
             or conn.execute(text("SELECT 1 FROM fleet_roles WHERE role = :r"), {"r": role}).first()
         ):
             raise UsageError(f"role {role!r} is one of the fleet's already: give another")
-        conn.execute(text(f"GRANT {quoted(fleet.hosts)} TO {quoted(role)}"))
+        conn.exec_driver_sql(f"GRANT {quoted(fleet.hosts)} TO {quoted(role)}")
         kind = "login"
     conn.execute(
         text("INSERT INTO fleet_roles (role, kind, hostname) VALUES (:role, :kind, :name)"),
@@ -332,10 +369,12 @@ def remove_host(conn: Connection, name: str) -> Removed:
     if found is None:
         raise UsageError(f"host {name!r} has no role in this fleet; `nsaudit hosts` lists hosts")
     conn.execute(text("DELETE FROM fleet_roles WHERE role = :r"), {"r": found.role})
-    conn.execute(text(f"REVOKE {quoted(fleet.hosts)} FROM {quoted(found.role)}"))
+    # Its history stays, written by no role: one that takes the name again adopts it.
+    conn.execute(text("UPDATE hosts SET writer = '' WHERE writer = :r"), {"r": found.role})
+    conn.exec_driver_sql(f"REVOKE {quoted(fleet.hosts)} FROM {quoted(found.role)}")
     dropped = found.kind == "host"
     if dropped:
-        conn.execute(text(f"DROP ROLE {quoted(found.role)}"))
+        conn.exec_driver_sql(f"DROP ROLE {quoted(found.role)}")
     return Removed(found.role, dropped)
 
 

@@ -14,6 +14,10 @@ from nsaudit.store.database import Database, errors, retried
 from nsaudit.store.engine import SqliteFile
 from nsaudit.store.files import check_existing, prepare_folder
 
+# How long a run waits for its host's turn on PostgreSQL (another run's scan and save take
+# seconds).
+_TURN_TIMEOUT = "5min"
+
 
 @contextmanager
 def scanning(database: Database, host: HostInfo) -> Iterator[None]:
@@ -40,6 +44,9 @@ def scanning(database: Database, host: HostInfo) -> Iterator[None]:
     from sqlalchemy import text
 
     with errors(database), engine.connect() as conn:
+        # Bounded: a session that holds the host's lock for good (another role can see its key
+        # in pg_locks) stops this run with a clear error, not every run behind it for ever.
+        conn.execute(text(f"SET lock_timeout = '{_TURN_TIMEOUT}'"))
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         conn.commit()
         _ready(database)
