@@ -133,7 +133,7 @@ def host_report(
     latest snapshot is older than `stale_after` passes no rule."""
     snap = load(conn, snapshot_id)
     stale = None
-    if stale_after is not None and datetime.fromisoformat(snap.taken_at) < now - stale_after.delta:
+    if stale_after is not None and stale_after.passed_since(snap.taken_at, now):
         stale = f"its newest snapshot is from {snap.taken_at}, older than {stale_after.text}"
     host_id, seq = evaluations.host_and_seq(conn, snapshot_id)
     points = stored_history.points(conn, host_id, since)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -31,3 +31,8 @@ class Duration(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> Duration:
         return cls(text, parse_duration(text))
+
+    def passed_since(self, when: str, now: datetime) -> bool:
+        """Whether more than this has passed from `when` (ISO 8601 with a zone) to `now`: a
+        host seen last then is stale."""
+        return datetime.fromisoformat(when) < now - self.delta

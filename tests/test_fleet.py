@@ -41,7 +41,8 @@ class Fleet:
         return run(*args, "--config", self.settings(name, hostname), env=self.env)
 
     def add(self, name: str) -> None:
-        pgpass = self.folder / f"{name}-{len(self.roles)}-{self.pgpass.stat().st_size}.pgpass"
+        # A new file each time (add-host makes it): a name added again gets one of its own.
+        pgpass = self.folder / f"{name}-{len(list(self.folder.glob('*.pgpass')))}.pgpass"
         proc = run("db", "add-host", name, "--db", self.admin, "--pgpass", pgpass)
         assert proc.returncode == 0, proc.stderr
         assert pgpass.stat().st_mode & 0o777 == 0o600

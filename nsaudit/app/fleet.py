@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from nsaudit import bundle, userfile
 from nsaudit.analysis.compare import Comparison
@@ -24,21 +25,24 @@ from nsaudit.store.queries import find, host_rows, list_rows, pick_host, resolve
 from nsaudit.store.snapshots import load, save
 from nsaudit.timespan import Duration
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 
 def hosts(database: Database, stale: Duration, now: datetime | None = None) -> list[HostRow]:
     """Every host in the database with its newest snapshot, and its state: retired (hosts
     forget --keep-history, and no snapshot since), stale (its newest snapshot older than
     `stale`) or current."""
-    cutoff = (now or datetime.now(UTC)) - stale.delta
+    at = now or datetime.now(UTC)
     with database.reading() as conn:
         rows = host_rows(conn)
-    return [replace(r, state=_state(r, cutoff)) for r in rows]
+    return [replace(r, state=_state(r, stale, at)) for r in rows]
 
 
-def _state(row: HostRow, cutoff: datetime) -> str:
+def _state(row: HostRow, stale: Duration, now: datetime) -> str:
     if row.retired:
         return "retired"
-    return "stale" if datetime.fromisoformat(row.last_taken_at) < cutoff else "current"
+    return "stale" if stale.passed_since(row.last_taken_at, now) else "current"
 
 
 def clones(rows: Sequence[HostRow]) -> list[str]:
@@ -57,20 +61,23 @@ def clones(rows: Sequence[HostRow]) -> list[str]:
     ]
 
 
+def _named_host(conn: Connection, name: str) -> int:
+    """The id of host NAME (NAME@MACHINE_ID_PREFIX); UsageError when none or several."""
+    host_id = pick_host(conn, name, None)
+    assert host_id is not None  # required: pick_host says why there is none
+    return host_id
+
+
 def host_counts(database: Database, name: str) -> retention.Forgotten:
     """What forgetting host NAME (NAME@MACHINE_ID_PREFIX) would remove."""
     with database.reading() as conn:
-        host_id = pick_host(conn, name, None)
-        assert host_id is not None
-        return retention.host_counts(conn, host_id)
+        return retention.host_counts(conn, _named_host(conn, name))
 
 
 def forget(database: Database, name: str) -> retention.Forgotten:
     """Remove host NAME whole, in one transaction: what was removed."""
     with database.writing(create=False) as conn:
-        host_id = pick_host(conn, name, None)
-        assert host_id is not None
-        return retention.forget(conn, host_id)
+        return retention.forget(conn, _named_host(conn, name))
 
 
 def retire(database: Database, name: str, now: datetime | None = None) -> str:
@@ -78,9 +85,7 @@ def retire(database: Database, name: str, now: datetime | None = None) -> str:
     it out, until it takes a snapshot again. When (ISO, UTC)."""
     when = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
     with database.writing(create=False) as conn:
-        host_id = pick_host(conn, name, None)
-        assert host_id is not None
-        retention.retire(conn, host_id, when)
+        retention.retire(conn, _named_host(conn, name), when)
     return when
 
 
@@ -148,8 +153,8 @@ def metrics(
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
         records = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
-    cutoff = (now or datetime.now(UTC)) - settings.stale.delta
-    return Published(snap, records, datetime.fromisoformat(snap.taken_at) < cutoff)
+    stale = settings.stale.passed_since(snap.taken_at, now or datetime.now(UTC))
+    return Published(snap, records, stale)
 
 
 def export(

@@ -156,14 +156,16 @@ def add_host(name: str, role: str | None, pgpass: str | None, db: str, settings:
             os.unlink(pgpass or "")
         raise
     url, line = host_settings(database, added.role)
-    click.echo(f"host {terminal(name)!r}: role {added.role}"
+    click.echo(f"host {terminal(name)!r}: role {terminal(added.role)}"
                + (f"; it took over the history of {added.adopted} host(s) of that name"
                   if added.adopted else ""))  # fmt: skip
     click.echo("its settings file (/etc/nsaudit/nsaudit.toml):")
     click.echo(f"  database = {json.dumps(url)}")
     click.echo(f"  hostname = {json.dumps(name)}")
     if added.password is None:
-        click.echo(f"it logs in as {added.role} as it did (a certificate, or its own password)")
+        click.echo(
+            f"it logs in as {terminal(added.role)} as it did (a certificate, or its own password)"
+        )
     elif fd is not None:
         with os.fdopen(fd, "w") as f:
             f.write(f"{line}:{added.password}\n")
@@ -187,5 +189,5 @@ def remove_host(name: str, db: str, settings: Settings) -> int:
 
     removed = removed_host(Database(db), name)
     what = "dropped" if removed.dropped else "left the hosts' role (the login itself stays)"
-    click.echo(f"host {terminal(name)!r}: role {removed.role} {what}; its history stays")
+    click.echo(f"host {terminal(name)!r}: role {terminal(removed.role)} {what}; its history stays")
     return EXIT_OK
