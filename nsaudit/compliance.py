@@ -12,15 +12,25 @@ from sqlalchemy import Connection
 from nsaudit.analysis import churn
 from nsaudit.analysis.diff import diff, key
 from nsaudit.errors import UsageError
-from nsaudit.model import Container, HistoryPoint, Namespace, Outcome, RuleResult, Snapshot
+from nsaudit.model import (
+    Container,
+    HistoryPoint,
+    Namespace,
+    Outcome,
+    RuleResult,
+    Snapshot,
+    Watched,
+)
 from nsaudit.policy.checks import Subject
 from nsaudit.policy.evaluate import evaluate
 from nsaudit.policy.rules import Policy
 from nsaudit.refs import LATEST
 from nsaudit.store import evaluations
+from nsaudit.store import events as stored_events
 from nsaudit.store import history as stored_history
 from nsaudit.store.queries import resolve
 from nsaudit.store.snapshots import load, previous
+from nsaudit.store.sql import Sql
 from nsaudit.timespan import Duration
 
 
@@ -64,7 +74,10 @@ def evaluate_stored(
     changes = [churn.churn(s) for s in stored_history.steps(conn, host_id, after, seq)]
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
     seen = stored_history.containers_seen(conn, host_id, after, seq)
-    result = _evaluate(policy, snap, changes, period, now, partial=partial, seen=seen)
+    watched = stored_events.between_seqs(Sql.of(conn), host_id, after, seq)
+    result = _evaluate(
+        policy, snap, changes, period, now, partial=partial, seen=seen, watched=watched
+    )
     if record:
         evaluations.record(
             conn, snapshot_id, policy.name, policy.sha256, result.checked_at, result.results
@@ -99,7 +112,12 @@ def evaluate_fresh(
     partial = stored_history.partial_seqs(conn, host_id, after, seq)
     seen = stored_history.containers_seen(conn, host_id, after, seq)
     period = f"the snapshots since {since} and this scan"
-    return _evaluate(policy, snap, changes, period, now, added, partial, seen)
+    sql = Sql.of(conn)
+    start = stored_events.between_seqs(sql, host_id, after, seq)
+    watched = (
+        None if start is None else stored_events.between(sql, host_id, start.start, snap.taken_at)
+    )
+    return _evaluate(policy, snap, changes, period, now, added, partial, seen, watched=watched)
 
 
 def evaluate_offline(snap: Snapshot, policy: Policy, reason: str, now: datetime) -> Evaluation:
@@ -118,6 +136,7 @@ class HostReport:
     evaluation: Evaluation | None
     points: Sequence[HistoryPoint]
     days: Sequence[churn.Day]
+    watched: Watched | None = None  # what nsaudit watch recorded in the period
 
 
 def host_report(
@@ -141,13 +160,22 @@ def host_report(
     changes = [churn.churn(s) for s in stored_history.steps(conn, host_id, after, seq)]
     partial = [p.seq for p in points if p.partial and p.seq <= seq]
     checked = None
+    watched = stored_events.between(Sql.of(conn), host_id, since, snap.taken_at)
     if policy is not None:
         seen = stored_history.containers_seen(conn, host_id, after, seq)
         period = f"the snapshots since {since[:19]}Z"
         checked = _evaluate(
-            policy, snap, changes, period, now, partial=partial, seen=seen, stale=stale
+            policy,
+            snap,
+            changes,
+            period,
+            now,
+            partial=partial,
+            seen=seen,
+            stale=stale,
+            watched=watched,
         )
-    return HostReport(snap, checked, points, churn.days(points, changes))
+    return HostReport(snap, checked, points, churn.days(points, changes), watched)
 
 
 def _evaluate(
@@ -160,6 +188,7 @@ def _evaluate(
     partial: list[int] | None = None,
     seen: Mapping[str, Container] | None = None,
     stale: str | None = None,
+    watched: Watched | None = None,
 ) -> Evaluation:
     created = churn.created(changes)
     if added:
@@ -172,6 +201,7 @@ def _evaluate(
         partial_in_period=tuple(partial or ()),
         seen=seen or {},
         stale=stale,
+        watched=watched,
     )
     results = evaluate(policy, subject, now.date())
     return Evaluation(policy, snap, period, now.isoformat(timespec="seconds"), results)

@@ -153,7 +153,7 @@ def table_cells(record: Any) -> tuple[str, ...]:
         elif f.kind == "holders":
             out.append(", ".join(h.text for h in value))
         elif f.kind == "flag":
-            out.append("yes" if value else "no")
+            out.append("" if value is None else "yes" if value else "no")
         else:
             out.append("" if value is None else str(value)[: f.options.get("width")])
     return tuple(out)
@@ -205,6 +205,8 @@ def from_payload(record: type[R], value: object, path: str, what: str) -> R:
         elif f.kind == "refs":
             listed = js.items(d[f.name], where, "namespace references")
             out[f.name] = tuple(_any_ref(r, js.at(where, n)) for n, r in enumerate(listed))
+        elif f.kind == "flag":
+            out[f.name] = js.flag(d.get(f.name), where, null=bool(f.options.get("null")))
         else:
             listed = js.items(d[f.name], where, "holder objects")
             out[f.name] = tuple(_holder(h, js.at(where, n)) for n, h in enumerate(listed))

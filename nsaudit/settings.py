@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from nsaudit import userfile
 from nsaudit.errors import UsageError
-from nsaudit.model import NS_TYPE_NAMES, Namespace
+from nsaudit.model import NS_TYPE_NAMES, Namespace, NamespaceEvent
 from nsaudit.policy.match import glob_problem
 from nsaudit.store.location import is_url
 from nsaudit.tomlpos import line_of
@@ -54,6 +54,20 @@ class IgnoreRule:
         return self.path is None or any(
             h.path is not None and fnmatch.fnmatchcase(h.path, self.path) for h in ns.holders
         )
+
+    def matches_event(self, event: NamespaceEvent) -> bool:
+        """The same for a namespace event of `nsaudit watch`: its types, its uid as the user,
+        its command or executable; an event has no bind-mount path."""
+        if self.type is not None and self.type not in event.types.split(","):
+            return False
+        if self.user is not None and not fnmatch.fnmatchcase(str(event.uid), self.user):
+            return False
+        if self.command is not None and not any(
+            fnmatch.fnmatchcase(text, self.command)
+            for text in (event.command or "", event.exe or "")
+        ):
+            return False
+        return self.path is None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from nsaudit.model import (
     HostInfo,
     KconfigSource,
     Namespace,
+    NamespaceEvent,
     NamespaceId,
     NsType,
     Restriction,
@@ -190,3 +191,29 @@ def stig_running_only(path: Path, identifiers: bool = True) -> Path:
     # its kernel_exposure rule reads the data beside it
     shutil.copytree(samples / "policies" / "data", path.parent / "data", dirs_exist_ok=True)
     return path
+
+
+def namespace_event(
+    inode: int, ns_id: int, uid: int = 1000, kind: str = "unshare", exe: str = "/tmp/x"
+) -> NamespaceEvent:
+    """A user namespace made (or entered) by /tmp/x, as the eBPF watcher records it."""
+    return NamespaceEvent(
+        at="2026-01-01T00:00:05.000000+00:00",
+        event=kind,
+        types="user",
+        pid=7,
+        tid=7,
+        ppid=1,
+        uid=uid,
+        euid=uid,
+        initial_userns=True,
+        command="x",
+        exe=exe,
+        namespaces=(NamespaceId(NsType.USER, 4, inode),),
+        ns_ids=f"user:{ns_id}",
+        owner_inode=inode,
+        owner_ns_id=ns_id,
+        flags=0x10000000,
+        mechanism="bpf",
+        lived_ms=50,
+    )

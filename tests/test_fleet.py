@@ -463,3 +463,42 @@ def test_a_deadlock_is_run_again_not_reported(postgres_url: str) -> None:
         database.dispose()
     assert attempts == [0, 1]
     assert stored == [("nsaudit",)]  # run again after the other one, whole
+
+
+def test_a_hosts_watcher_writes_its_own_events_and_no_other_host_sees_them(fleet: Fleet) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+    from conftest import REPO
+    from watching import bpf_problem
+
+    if problem := bpf_problem():
+        pytest.skip(problem)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "nsaudit", "watch", "--mechanism", "bpf", "--for", "2s",
+         "--config", str(fleet.settings("web01"))],
+        stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **fleet.env},
+    )  # fmt: skip
+    assert watcher.stderr is not None
+    assert "watching with" in watcher.stderr.readline()
+    made = subprocess.Popen(["unshare", "--net", "true"])
+    made.wait()
+    assert watcher.wait(60) == 0, watcher.stderr.read()
+    shown = json.loads(fleet.nsaudit("web01", "events", "--format", "json").stdout)["watched"]
+    assert [e["types"] for e in shown["events"] if e["pid"] == made.pid] == ["net"]
+    # The reporting role reads it; another host sees nothing of it and cannot add to it.
+    proc = run("events", "--host", "web01", "--db", fleet.urls["reporting"], "--format", "json",
+               env=fleet.env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert any(e["pid"] == made.pid for e in json.loads(proc.stdout)["watched"]["events"])
+    assert fleet.sql("db01", "SELECT count(*) FROM ns_events") == [(0,)]
+    assert fleet.sql("db01", "SELECT count(*) FROM watch_runs") == [(0,)]
+    run_id, host_id = fleet.sql("reporting", "SELECT id, host_id FROM watch_runs")[0]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        fleet.sql("db01", "INSERT INTO ns_events (host_id, run_id, at, boot_ns, kind, tid) "
+                          f"VALUES ({host_id}, {run_id}, 'x', 0, 'exit', 1)")  # fmt: skip
+    assert (
+        fleet.sql("db01", f"UPDATE watch_runs SET lost = 0 WHERE id = {run_id} RETURNING id") == []
+    )

@@ -29,6 +29,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "settings": {"model", "policy", "store"},
     "views": {"model", "fields", "render", "kernel", "analysis", "policy", "compliance"},
     "bundle": {"model", "fields", "kernel"},
+    "watch": {"model", "store"},
     "app": {
         "model",
         "kernel",
@@ -39,6 +40,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "compliance",
         "settings",
         "bundle",
+        "watch",
     },
     "cli": {"*"},
     "__main__": {"cli", "collect"},  # collect: the prescan, begun before the commands load

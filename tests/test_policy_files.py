@@ -278,11 +278,17 @@ KIND_CHECKS: list[tuple[list[str], Any]] = [
     ),
 ]
 KIND_ERRORS: list[tuple[list[str], int, str]] = [
+    (['kind = "events"', 'unprivileged = "yes"'], 10, "check.unprivileged must be true or false"),
+    (
+        ['kind = "events"', 'exes = ["[x"]'],
+        10,
+        "pattern '[x' in exes cannot be used: '[' at position 1 is never closed",
+    ),
     (
         ['kind = "sysctls"'],
         9,
         "unknown check kind 'sysctls'; known: capability, sysctl, count, holders, "
-        "unprivileged_owner, created, host_namespaces, apparmor_userns, kernel_exposure",
+        "unprivileged_owner, created, host_namespaces, apparmor_userns, kernel_exposure, events",
     ),
     (
         ['kind = "count"', 'type = "net"', "at_most = 1", "extra = 2"],

@@ -16,13 +16,15 @@ from nsaudit.analysis.compare import compare as compare_snapshots
 from nsaudit.app.inventory import local_host
 from nsaudit.errors import UsageError
 from nsaudit.jsonshape import MAX_INT
-from nsaudit.model import EvaluationRecord, HostRow, Snapshot
+from nsaudit.model import EvaluationRecord, HostRow, Snapshot, WatchTotals
 from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
 from nsaudit.store import evaluations, retention
 from nsaudit.store.database import Database
+from nsaudit.store.events import totals as watch_totals
 from nsaudit.store.queries import find, host_rows, list_rows, pick_host, resolve
 from nsaudit.store.snapshots import load, save
+from nsaudit.store.sql import Sql
 from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
@@ -140,6 +142,7 @@ class Published:
     snapshot: Snapshot
     records: Sequence[EvaluationRecord]
     stale: bool
+    watch: WatchTotals | None = None
 
 
 def metrics(
@@ -152,9 +155,11 @@ def metrics(
     with database.reading() as conn:
         snapshot_id = resolve(conn, LATEST, local, hostname)
         snap = load(conn, snapshot_id)
-        records = evaluations.latest(conn, evaluations.host_and_seq(conn, snapshot_id)[0])
+        host_id = evaluations.host_and_seq(conn, snapshot_id)[0]
+        records = evaluations.latest(conn, host_id)
+        watch = watch_totals(Sql.of(conn), host_id)
     stale = settings.stale.passed_since(snap.taken_at, now or datetime.now(UTC))
-    return Published(snap, records, stale)
+    return Published(snap, records, stale, watch)
 
 
 def export(

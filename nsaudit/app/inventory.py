@@ -28,6 +28,7 @@ from nsaudit.store.sql import Sql
 if TYPE_CHECKING:
     # Only `audit --policy` checks: a plain snapshot does not load the policy engine.
     from nsaudit import compliance
+    from nsaudit.analysis.between import Between
     from nsaudit.policy.rules import Policy
 
 
@@ -70,13 +71,15 @@ class Taken:
     """A snapshot scanned and stored: what saving did; the host's previous snapshot, this one
     as stored and their diff (ignore rules applied; None for a host's first snapshot, or when
     not asked; the two as load_difference gives them, with only the namespaces that differ);
-    and the policy's check of it, recorded, when a policy was given."""
+    what `nsaudit watch` saw between them (None: no watcher ever ran for the host); and the
+    policy's check of it, recorded, when a policy was given."""
 
     snapshot: Snapshot
     saved: Saved
     previous: Snapshot | None = None
     stored: Snapshot | None = None
     changes: SnapshotDiff | None = None
+    between: Between | None = None
     evaluation: compliance.Evaluation | None = None
 
 
@@ -98,6 +101,8 @@ def take(
     write lock is held for the write only."""
     with hostlock.scanning(database, local_host(settings, root)):
         snap = scan(settings, root, threads, label)
+        if root == "/":
+            _watcher_caught_up(database, snap.taken_at)
         try:
             return retried(lambda: _store(database, snap, settings, policy, now, compare))
         except ScanOutOfOrder:
@@ -106,6 +111,15 @@ def take(
             # fails the same way twice.
             again = scan(settings, root, threads, label)
             return retried(lambda: _store(database, again, settings, policy, now, compare))
+
+
+def _watcher_caught_up(database: Database, until: str) -> None:
+    """A running `nsaudit watch` of this database stores what it saw up to the scan, so that
+    the comparison sees a namespace that lived and died just before it."""
+    from nsaudit.watch.handshake import catch_up, lock_path
+
+    sqlite = database.sqlite
+    catch_up(lock_path(database.location, None if sqlite is None else sqlite.path), until)
 
 
 def _store(
@@ -124,36 +138,59 @@ def _store(
     from nsaudit import compliance
 
     with database.writing() as conn:
-        saved, before, stored, changes = _saved(Sql.of(conn), snap, settings, compare)
+        saved, before, stored, changes, watched = _saved(Sql.of(conn), snap, settings, compare)
         when = now or datetime.now(UTC)
         checked = compliance.evaluate_stored(conn, saved.id, policy, when, True)
-    return Taken(snap, saved, before, stored, changes, checked)
+    return Taken(snap, saved, before, stored, changes, watched, checked)
 
 
 def _saved(
     sql: Sql, snap: Snapshot, settings: Settings, compare: bool
-) -> tuple[Saved, Snapshot | None, Snapshot | None, SnapshotDiff | None]:
+) -> tuple[Saved, Snapshot | None, Snapshot | None, SnapshotDiff | None, Between | None]:
     with timing.phase("save"):
         saved = save(sql, snap)
     if not compare:
-        return saved, None, None, None
+        return saved, None, None, None, None
     with timing.phase("compare"):
         return (saved, *_since_previous(sql, saved.id, settings.ignore))
 
 
 def _since_previous(
     sql: Sql, snapshot_id: int, ignore: Sequence[IgnoreRule]
-) -> tuple[Snapshot | None, Snapshot | None, SnapshotDiff | None]:
+) -> tuple[Snapshot | None, Snapshot | None, SnapshotDiff | None, Between | None]:
     before_id = previous(sql, snapshot_id)
     if before_id is None:
-        return None, None, None
+        return None, None, None, None
     before, after = load_difference(sql, before_id, snapshot_id)
-    return before, after, without(diff(before, after), ignored(ignore))
+    changes = without(diff(before, after), ignored(ignore))
+    return before, after, changes, watched_between(sql, before, after, ignore)
 
 
 def ignored(rules: Sequence[IgnoreRule]) -> Callable[[Namespace], bool]:
     """Whether the settings' ignore rules leave a namespace out of diffs."""
     return lambda ns: any(r.matches(ns) for r in rules)
+
+
+def watched_between(
+    sql: Sql, before: Snapshot, after: Snapshot, ignore: Sequence[IgnoreRule]
+) -> Between | None:
+    """What `nsaudit watch` saw on the host between two of its snapshots (after: as
+    load_difference gives it, which holds every namespace created since before); None for
+    two hosts' snapshots, or a host no watcher ever ran for."""
+    from nsaudit.analysis.between import between
+    from nsaudit.store.events import between as recorded
+
+    same = (before.host.hostname, before.host.machine_id) == (
+        after.host.hostname,
+        after.host.machine_id,
+    )
+    host = sql.value("SELECT host_id FROM snapshots WHERE id = :id", id=after.id)
+    if not same or host is None:
+        return None
+    watched = recorded(sql, int(host), before.taken_at, after.taken_at)
+    if watched is None:
+        return None
+    return between(watched, after, lambda e: any(r.matches_event(e) for r in ignore))
 
 
 def audit(

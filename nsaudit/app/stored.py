@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from nsaudit.analysis.between import Between
 from nsaudit.analysis.diff import SnapshotDiff, diff, without
-from nsaudit.app.inventory import ignored, local_host
+from nsaudit.app.inventory import ignored, local_host, watched_between
 from nsaudit.errors import UsageError
 from nsaudit.model import Snapshot, SnapshotRow
 from nsaudit.refs import BEFORE_LATEST, LATEST, SnapshotRef
@@ -18,6 +19,7 @@ from nsaudit.settings import Settings
 from nsaudit.store.database import Database
 from nsaudit.store.queries import list_rows, resolve, resolve_before
 from nsaudit.store.snapshots import Streamed, load, load_difference, stream
+from nsaudit.store.sql import Sql
 from nsaudit.timespan import Duration
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class Compared:
     before: Snapshot
     after: Snapshot
     changes: SnapshotDiff
+    between: Between | None = None
 
 
 def compare_snapshots(
@@ -103,5 +106,6 @@ def compare_snapshots(
         else:
             old_id = resolve(conn, old or BEFORE_LATEST, local, hostname)
         before, after = load_difference(conn, old_id, new_id)
+        between = watched_between(Sql.of(conn), before, after, settings.ignore)
     changes = without(diff(before, after, ns_type), ignored(settings.ignore))
-    return Compared(before, after, changes)
+    return Compared(before, after, changes, between)

@@ -23,6 +23,7 @@ from nsaudit.cli.report import report
 from nsaudit.cli.schema import schema
 from nsaudit.cli.show import show, snapshots
 from nsaudit.cli.snapshot import snapshot
+from nsaudit.cli.watch import events, watch
 from nsaudit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
@@ -70,6 +71,8 @@ for command in (
     export,
     import_,
     prune,
+    watch,
+    events,
     db,
     schema,
     man,

@@ -44,9 +44,9 @@ def audit(
     doc = stored_document(taken.snapshot, taken.saved, taken.changes)
     differs = False
     if taken.previous is not None and taken.stored is not None and taken.changes is not None:
-        differs = taken.changes.differs
+        differs = taken.changes.differs or (taken.between is not None and taken.between.differs)
         doc = diff_view.document(
-            taken.previous, taken.stored, taken.changes, show_all, lead=doc.lines
+            taken.previous, taken.stored, taken.changes, show_all, doc.lines, taken.between
         )
     failed = taken.evaluation is not None and taken.evaluation.failed
     if taken.evaluation is not None:

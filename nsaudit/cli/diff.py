@@ -55,7 +55,8 @@ def diff_command(
     common: Common,
 ) -> int:
     """Compare two snapshots: OLD and NEW are ids, latest or latest~N (default: the two
-    latest of this host). Exit 0 when they do not differ, 1 when they do."""
+    latest of this host), with the namespaces `nsaudit watch` saw created and gone between
+    them. Exit 0 when they do not differ, 1 when they do."""
     from nsaudit.app.stored import compare_snapshots
     from nsaudit.store.database import Database
     from nsaudit.views.diff import document
@@ -63,5 +64,6 @@ def diff_command(
     found = compare_snapshots(
         Database(db), settings, old, new, common.root, hostname, since, ns_type
     )
-    common.emit(document(found.before, found.after, found.changes, show_all))
-    return EXIT_FINDINGS if found.changes.differs else EXIT_OK
+    common.emit(document(found.before, found.after, found.changes, show_all, between=found.between))
+    differs = found.changes.differs or (found.between is not None and found.between.differs)
+    return EXIT_FINDINGS if differs else EXIT_OK

@@ -23,14 +23,19 @@ from nsaudit.settings import Settings
 def metrics(output: str, hostname: str | None, db: str, settings: Settings) -> int:
     """Publish the latest stored snapshot and the last policy checks as Prometheus metrics:
     namespaces per type, capability status per type, failing rules, snapshot time, partial,
-    stale (no snapshot for longer than the settings' stale_after, default 1d)."""
+    stale (no snapshot for longer than the settings' stale_after, default 1d), and the
+    watcher's events, losses and liveness where `nsaudit watch` runs."""
     from nsaudit.app.fleet import metrics as published
     from nsaudit.store.database import Database
     from nsaudit.views.metrics import prometheus
 
     found = published(Database(db), settings, hostname)
     text = prometheus(
-        found.snapshot, found.records, other_host=hostname is not None, stale=found.stale
+        found.snapshot,
+        found.records,
+        other_host=hostname is not None,
+        stale=found.stale,
+        watch=found.watch,
     )
     write_to(output, lambda f: f.write(text))
     return EXIT_OK

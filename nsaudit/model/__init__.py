@@ -4,11 +4,20 @@ inventory.py  namespaces, their holders, containers, hosts, snapshots
 rows.py       what the store answers: saves, list lines, history
 results.py    a policy's results: outcomes, evidence, waivers, stored runs
 identifiers.py  the identifier families rules carry (CCE, CCI, STIG, ...), XCCDF's words
+events.py     what `nsaudit watch` records between snapshots
 columns.py    how a record declares its fields once
 
 Every name is imported from here: `from nsaudit.model import Namespace`."""
 
 from nsaudit.model.columns import column
+from nsaudit.model.events import (
+    INITIAL_USERNS_INODE,
+    NamespaceEvent,
+    Unwatched,
+    Watched,
+    WatchRun,
+    WatchTotals,
+)
 from nsaudit.model.inventory import (
     SHIMS,
     UNSEEN,
@@ -44,6 +53,12 @@ from nsaudit.model.results import EvaluationRecord, Evidence, Outcome, RuleResul
 from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 
 __all__ = [
+    "INITIAL_USERNS_INODE",
+    "NamespaceEvent",
+    "Unwatched",
+    "Watched",
+    "WatchRun",
+    "WatchTotals",
     "NS_TYPE_NAMES",
     "Access",
     "Answer",

@@ -18,6 +18,7 @@ from nsaudit.model import (
     NamespaceId,
     Outcome,
     Snapshot,
+    Watched,
 )
 
 
@@ -35,6 +36,8 @@ class Subject:
     # belong to one that has gone since.
     seen: Mapping[str, Container] = field(default_factory=dict)
     stale: str | None = None  # why the snapshot is too old to speak for the host now, if so
+    # What `nsaudit watch` recorded in the period; None when no watcher ever ran for the host.
+    watched: Watched | None = None
 
     def container(self, ns: Namespace) -> Container | None:
         """The container a namespace belongs to: as the snapshot found it, or as the period's

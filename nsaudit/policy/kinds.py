@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from nsaudit.policy.checks import Check
 from nsaudit.policy.container_checks import HostNamespacesCheck
+from nsaudit.policy.event_checks import EventsCheck
 from nsaudit.policy.exposure_checks import KernelExposureCheck
 from nsaudit.policy.inventory_checks import (
     CountCheck,
@@ -41,6 +42,7 @@ KINDS: dict[str, Kind] = {
         HostNamespacesCheck,
         AppArmorUsernsCheck,
         KernelExposureCheck,
+        EventsCheck,
     )
 }
 # The kinds whose evidence is the scan's inventory of processes and namespaces; capability

@@ -45,6 +45,8 @@ def _host_grants() -> dict[str, str]:
         "ns_states": f"SELECT, INSERT, UPDATE ({', '.join(closing)})",
         "container_states": "SELECT, INSERT, UPDATE (end_seq)",
         "fleet_roles": "SELECT",
+        "watch_runs": "SELECT, INSERT, UPDATE (seen_at, events, lost, ended_at)",
+        "ns_events": "SELECT, INSERT",
     }
 
 
@@ -65,6 +67,8 @@ _OWN_ROWS = {
         f"{_OWN_HOST} AND (capability_id IS NULL OR capability_id IN "
         "(SELECT id FROM capability_reports))",
     ),
+    # An event belongs to one of the host's own watcher runs.
+    "ns_events": (_OWN_HOST, f"{_OWN_HOST} AND run_id IN (SELECT id FROM watch_runs)"),
 }
 # Sessions a host's role may hold at once: a cron job needs two (its turn, its write).
 _HOST_CONNECTIONS = 8

@@ -24,6 +24,8 @@ TABLES = frozenset(
         "container_states",
         "policy_checks",
         "fleet_roles",
+        "watch_runs",
+        "ns_events",
     }
 )
 # The tables nsaudit's migrations create, and those earlier revisions had that later ones

@@ -13,9 +13,11 @@ from nsaudit.store.schema import (
     capability_reports,
     container_states,
     hosts,
+    ns_events,
     ns_states,
     policy_checks,
     snapshots,
+    watch_runs,
 )
 
 _CHUNK = 500
@@ -57,8 +59,26 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
             doomed += len(gone)
             states += _prune_host(conn, host_id, [r.seq for r in gone], host_rows)
         checks += _prune_checks(conn, host_id, cutoff)
+        if gone:
+            kept_from = min(r.taken_at for r in host_rows if r.seq not in {g.seq for g in gone})
+            _prune_watched(conn, host_id, kept_from)
     _drop_unused_reports(conn)
     return Pruned(doomed, states, len(rows) - doomed, checks)
+
+
+def _prune_watched(conn: Connection, host_id: int, kept_from: str) -> None:
+    """Delete what `nsaudit watch` recorded before the host's oldest kept snapshot (no longer
+    between two snapshots), and the runs that ended before it."""
+    mine = ns_events.c.host_id == host_id
+    conn.execute(delete(ns_events).where(mine, ns_events.c.at < kept_from))
+    has_events = select(ns_events.c.id).where(ns_events.c.run_id == watch_runs.c.id)
+    conn.execute(
+        delete(watch_runs).where(
+            watch_runs.c.host_id == host_id,
+            func.coalesce(watch_runs.c.ended_at, watch_runs.c.seen_at) < kept_from,
+            ~exists(has_events),
+        )
+    )
 
 
 def _prune_checks(conn: Connection, host_id: int, cutoff: str) -> int:
@@ -143,10 +163,12 @@ def host_counts(conn: Connection, host_id: int) -> Forgotten:
 
 
 def forget(conn: Connection, host_id: int) -> Forgotten:
-    """Remove a host whole, inside the caller's transaction: its check records, namespace and
-    container states, snapshots, its host row, and its capability reports."""
+    """Remove a host whole, inside the caller's transaction: what its watcher recorded, its
+    check records, namespace and container states, snapshots, its host row, and its
+    capability reports."""
     removed = host_counts(conn, host_id)
-    for table in (policy_checks, container_states, ns_states, snapshots, capability_reports):
+    tables = (ns_events, watch_runs, policy_checks, container_states, ns_states, snapshots)
+    for table in (*tables, capability_reports):
         conn.execute(delete(table).where(table.c.host_id == host_id))
     conn.execute(delete(hosts).where(hosts.c.id == host_id))
     return removed

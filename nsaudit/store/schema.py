@@ -165,3 +165,39 @@ policy_checks = Table(
     Column("results", Text, nullable=False),
     Index("ix_policy_checks_host_policy", "host_id", "policy_name", "id"),
 )
+
+# A run of `nsaudit watch`: from started_at until ended_at (NULL: it runs, or died; seen_at is
+# when it was last known alive). A stretch no run covers was not watched.
+watch_runs = Table(
+    "watch_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("boot_id", String(64)),
+    Column("mechanism", String(16), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("seen_at", String(40), nullable=False),
+    Column("ended_at", String(40)),
+    Column("events", BigInteger, nullable=False),
+    Column("lost", BigInteger, nullable=False),
+    Column("blind", Text, nullable=False),
+    Index("ix_watch_runs_host_started", "host_id", "started_at"),
+)
+
+# The namespaces created or entered between snapshots (kind: the event's; "exit" for the exit
+# of a task that made or entered one, which tells how long it lived); body is the event's
+# JSON (nsaudit.model.NamespaceEvent), NULL for an exit.
+ns_events = Table(
+    "ns_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("watch_runs.id"), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("boot_ns", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("tid", Integer, nullable=False),
+    Column("body", Text),
+    Index("ix_ns_events_host_at", "host_id", "at"),
+    Index("ix_ns_events_run_tid", "run_id", "tid"),
+)

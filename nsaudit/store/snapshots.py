@@ -59,7 +59,8 @@ def _sql(conn: Connection | Sql) -> Sql:
     return conn if isinstance(conn, Sql) else Sql.of(conn)
 
 
-def _host_id(sql: Sql, info: HostInfo) -> int:
+def host_row(sql: Sql, info: HostInfo) -> int:
+    """The id of the host's row, added when it has none."""
     machine_id = info.machine_id or ""
     found = sql.value(
         "SELECT id FROM hosts WHERE hostname = :hostname AND machine_id = :machine_id",
@@ -112,7 +113,7 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
     every stored snapshot of its host.
     """
     sql = _sql(conn)
-    host_id = _host_id(sql, snap.host)
+    host_id = host_row(sql, snap.host)
     previous = sql.value("SELECT max(seq) FROM snapshots WHERE host_id = :host", host=host_id)
     seq = snap.seq if snap.seq is not None else (previous or 0) + 1
     if previous is not None and seq <= previous:

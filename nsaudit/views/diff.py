@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from nsaudit import fields
+from nsaudit.analysis.between import Between
 from nsaudit.analysis.containers import ContainerEvent, Event, events
 from nsaudit.analysis.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
 from nsaudit.policy.match import container_words
 from nsaudit.render import Document, Table
+from nsaudit.views.events import coverage, events_table
+from nsaudit.views.events import payload as payload_of
 
 SCHEMA = "nsaudit.diff/1"
 
@@ -89,8 +92,33 @@ def _change_detail(c: Change) -> str:
     return "; ".join(parts)
 
 
+def _between_lines(b: Between, show_all: bool) -> list[str]:
+    parts = [f"{len(b.gone)} created and gone again" if b.gone else "none created and gone"]
+    if b.unknown:
+        parts.append(f"{len(b.unknown)} created whose fate the audit mechanism cannot tell")
+    if b.entered:
+        verb = "listed" if show_all else "not shown (--all lists them)"
+        parts.append(f"{len(b.entered)} entered (setns) {verb}")
+    if b.hidden:
+        parts.append(f"{b.hidden} hidden by ignore rules")
+    return [f"namespaces between the snapshots (nsaudit watch): {'; '.join(parts)}"]
+
+
+def _between_table(b: Between, show_all: bool) -> Table | None:
+    shown = (*b.gone, *b.unknown, *(b.entered if show_all else ()))
+    if not shown:
+        return None
+    title = "Namespaces between the snapshots"
+    return events_table(tuple(sorted(shown, key=lambda e: e.at)), title)
+
+
 def document(
-    old: Snapshot, new: Snapshot, d: SnapshotDiff, show_all: bool, lead: tuple[str, ...] = ()
+    old: Snapshot,
+    new: Snapshot,
+    d: SnapshotDiff,
+    show_all: bool,
+    lead: tuple[str, ...] = (),
+    between: Between | None = None,
 ) -> Document:
     changes = d.changed if show_all else d.signal
     lines = [
@@ -131,12 +159,18 @@ def document(
     cap_rows = tuple((c.key, _text(c.old), _text(c.new)) for c in d.capabilities)
     if cap_rows:
         tables.append(Table("Capability changes", ("FACT", "OLD", "NEW"), cap_rows))
+    warnings: tuple[str, ...] = ()
+    if between is not None:
+        lines += _between_lines(between, show_all)
+        table = _between_table(between, show_all)
+        tables += [table] if table is not None else []
+        warnings = coverage(between.watched)
     payload = {
         "schema": SCHEMA,
         "old": _about(old),
         "new": _about(new),
         "rebooted": d.rebooted,
-        "differs": d.differs,
+        "differs": d.differs or (between is not None and between.differs),
         "created": [fields.payload(n) for n in d.created],
         "vanished": [fields.payload(n) for n in d.vanished],
         "changed": [
@@ -159,10 +193,26 @@ def document(
             "capabilities": len(d.capabilities),
             "hidden": d.hidden,
         },
+        "between": None if between is None else _between_payload(between),
     }
     return Document(
-        "nsaudit diff", payload, tuple(lines), tuple(tables), Table(None, columns, tuple(rows))
+        "nsaudit diff",
+        payload,
+        tuple(lines),
+        tuple(tables),
+        Table(None, columns, tuple(rows)),
+        warnings,
     )
+
+
+def _between_payload(b: Between) -> dict[str, Any]:
+    return {
+        "watched": payload_of(b.watched),
+        "gone": [fields.payload(e) for e in b.gone],
+        "unknown": [fields.payload(e) for e in b.unknown],
+        "entered": [fields.payload(e) for e in b.entered],
+        "hidden": b.hidden,
+    }
 
 
 def _text(value: object) -> str:

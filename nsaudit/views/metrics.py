@@ -8,7 +8,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from nsaudit.model import EvaluationRecord, Outcome, Snapshot, Status
+from nsaudit.model import EvaluationRecord, Outcome, Snapshot, Status, WatchTotals
 from nsaudit.render.escape import terminal
 
 
@@ -17,6 +17,7 @@ def prometheus(
     records: Sequence[EvaluationRecord],
     other_host: bool = False,
     stale: bool = False,
+    watch: WatchTotals | None = None,
 ) -> str:
     """The metrics text: namespaces per type, capability status per type, snapshot time,
     partial and stale, and per policy its failing rules and last check. A stale host (its
@@ -84,6 +85,28 @@ def prometheus(
         "When the policy was last checked (Unix time).",
         ["policy"],
     )
+    if watch is not None:
+        gauge(
+            "nsaudit_watch_events",
+            "Namespace events nsaudit watch recorded, over every stored run.",
+            [],
+        ).labels().set(watch.events)
+        gauge(
+            "nsaudit_watch_lost_events",
+            "Namespace events nsaudit watch could not record (its buffer was full).",
+            [],
+        ).labels().set(watch.lost)
+        gauge(
+            "nsaudit_watch_last_seen_timestamp_seconds",
+            "When nsaudit watch last stored what it saw (Unix time): at least every 10 s while "
+            "it runs.",
+            [],
+        ).labels().set(datetime.fromisoformat(watch.seen_at).timestamp())
+        gauge(
+            "nsaudit_watch_running",
+            "1 when the newest run of nsaudit watch has not stopped.",
+            [],
+        ).labels().set(int(watch.running))
     bad = (Outcome.FAIL.value, Outcome.ERROR.value) + ((Outcome.PASS.value,) if stale else ())
     for record in records:
         for rule_id, severity, outcome in record.outcomes:

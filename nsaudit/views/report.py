@@ -20,6 +20,7 @@ from nsaudit.model import (
     HistoryPoint,
     NamespaceId,
     Outcome,
+    Watched,
     identifiers,
 )
 from nsaudit.policy.rules import Policy
@@ -83,9 +84,32 @@ def _about_table(h: HostReport, since: str, section: str) -> Table:
             ("last snapshot", f"{s.id} (seq {s.seq}), {taken}"),
             ("snapshots in the period", str(len(h.points))),
             ("scan", problem_summary(s)),
+            ("namespace events (nsaudit watch)", _watch_summary(h.watched)),
         ),
         section=section,
     )
+
+
+def _watch_summary(w: Watched | None) -> str:
+    if w is None:
+        return "not watched (no nsaudit watch run)"
+    made = sum(1 for e in w.events if e.created)
+    text = f"{made} created, {len(w.events) - made} entered"
+    gaps = w.gaps()
+    return f"{text}; {'; '.join(gaps)}" if gaps else f"{text}; watched throughout"
+
+
+def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    made = sum(1 for e in w.events if e.created)
+    return {
+        "created": made,
+        "entered": len(w.events) - made,
+        "lost": w.lost,
+        "unwatched": [{"start": g.start, "end": g.end} for g in w.unwatched],
+        "mechanisms": sorted({r.mechanism for r in w.runs}),
+    }
 
 
 def _containers_table(
@@ -253,6 +277,7 @@ def _host_payload(h: HostReport) -> dict[str, Any]:
         "capabilities": _capability_rows(s.capabilities),
         "containers": None if s.containers is None else [fields.payload(c) for c in s.containers],
         "policy_period": h.evaluation.period if h.evaluation else None,
+        "watch": _watch_payload(h.watched),
         "results": [result_payload(r) for r in h.evaluation.results] if h.evaluation else None,
         "history": {
             "points": [

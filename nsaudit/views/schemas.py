@@ -17,6 +17,7 @@ from nsaudit.model import (
     Evidence,
     HolderKind,
     Namespace,
+    NamespaceEvent,
     Outcome,
     Status,
 )
@@ -90,6 +91,8 @@ def record(kind: type[Any]) -> Schema:
             tree.update({"type": NS_TYPE, "dev": COUNT, "inode": COUNT})
             continue
         value = _FIELD_KINDS[f.kind]
+        if f.kind == "flag" and f.options.get("null"):
+            value = null(BOOL)
         if f.options.get("required"):
             value = {"type": "string", "minLength": 1}
         *outer, key = f.json_keys()[0].split(".")
@@ -258,8 +261,20 @@ def stored() -> Schema:
             "changed": COUNT,
             "process_count_changes": COUNT,
             "check": check(),  # audit --policy: the check of the snapshot it stored
+            # What nsaudit watch saw between the two; null when no watcher ran for the host.
+            "between": null(
+                obj(
+                    {
+                        "watched": WATCHED,
+                        "gone": array(record(NamespaceEvent)),
+                        "unknown": array(record(NamespaceEvent)),
+                        "entered": array(record(NamespaceEvent)),
+                        "hidden": COUNT,
+                    }
+                )
+            ),
         },
-        optional=("check",),
+        optional=("check", "between"),
     )
 
 
@@ -334,8 +349,20 @@ def diff() -> Schema:
                 }
             ),
             "check": check(),  # audit --policy: the check of the snapshot it stored
+            # What nsaudit watch saw between the two; null when no watcher ran for the host.
+            "between": null(
+                obj(
+                    {
+                        "watched": WATCHED,
+                        "gone": array(record(NamespaceEvent)),
+                        "unknown": array(record(NamespaceEvent)),
+                        "entered": array(record(NamespaceEvent)),
+                        "hidden": COUNT,
+                    }
+                )
+            ),
         },
-        optional=("check",),
+        optional=("check", "between"),
     )
 
 
@@ -472,6 +499,18 @@ def report() -> Schema:
             "capabilities": array(capability),
             "containers": null(array(CONTAINER)),
             "policy_period": null(STRING),
+            # What nsaudit watch recorded in the period, counted; null: no watcher ran.
+            "watch": null(
+                obj(
+                    {
+                        "created": COUNT,
+                        "entered": COUNT,
+                        "lost": COUNT,
+                        "unwatched": array(obj({"start": TIME, "end": TIME})),
+                        "mechanisms": array(one_of("bpf", "audit")),
+                    }
+                )
+            ),
             "results": null(array(result())),
             "history": obj(
                 {
@@ -579,7 +618,40 @@ def change() -> Schema:
     )
 
 
+WATCH_RUN = obj(
+    {
+        "id": COUNT,
+        "mechanism": one_of("bpf", "audit"),
+        "started_at": TIME,
+        "seen_at": TIME,
+        "ended_at": null(TIME),
+        "events": COUNT,
+        "lost": COUNT,
+        "blind": STRING,
+    }
+)
+# What `nsaudit watch` recorded of a stretch of time (views/events.py payload); null when no
+# watcher ever ran for the host. Also in diff.
+WATCHED = null(
+    obj(
+        {
+            "start": TIME,
+            "end": TIME,
+            "events": array(record(NamespaceEvent)),
+            "runs": array(WATCH_RUN),
+            "unwatched": array(obj({"start": TIME, "end": TIME})),
+            "lost": COUNT,
+        }
+    )
+)
+
+
+def events() -> Schema:
+    return obj({"schema": header("nsaudit.events/1"), "watched": WATCHED})
+
+
 BUILDERS = {
+    "nsaudit.events/1": events,
     "nsaudit.detect/1": detect,
     "nsaudit.snapshot/1": snapshot,
     "nsaudit.stored/1": stored,

@@ -1,0 +1,119 @@
+"""What `nsaudit watch` records between snapshots: namespace events, and the watcher's runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nsaudit.model.columns import column
+from nsaudit.model.inventory import NamespaceId
+
+# The inode of the initial user namespace (PROC_USER_INIT_INO): fixed in every kernel.
+INITIAL_USERNS_INODE = 4026531837
+
+
+def _lived(e: NamespaceEvent) -> str:
+    return "" if e.lived_ms is None else f"{e.lived_ms} ms"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamespaceEvent:
+    """A namespace created (event clone, clone3, fork, vfork or unshare) or entered (setns),
+    its fields declared once (nsaudit.model.column).
+
+    at is when the kernel saw it (UTC); types the namespace types it created or entered, and
+    namespaces those namespaces, whose 64-bit ids (NS_GET_ID; 0 where the kernel has none)
+    ns_ids gives in the same order as 'type:id'. pid is the process (a clone's: the new one;
+    through audit, the caller), tid its thread, ppid its parent; uid and euid as the initial
+    user namespace sees them. initial_userns: whether it was in the host's initial user
+    namespace before (None: the mechanism cannot tell). owner_inode and owner_ns_id name the
+    user namespace that owns what it made (its own after the event).
+    command is its comm, which a process sets itself (untrusted); exe the path of its
+    executable as the kernel knows it, within that file's own mount. lived_ms: how long the
+    task lived after it, when its exit was seen (a namespace that nothing else holds dies
+    with it). mechanism: what saw it (bpf or audit)."""
+
+    at: str = column("text", header="TIME", required=True)
+    event: str = column("text", header="EVENT", required=True)
+    types: str = column("text", header="TYPES", required=True)
+    pid: int | None = column("number", header="PID")
+    tid: int | None = column("number")
+    ppid: int | None = column("number", header="PPID")
+    uid: int | None = column("number", big=True, header="UID")
+    euid: int | None = column("number", big=True)
+    initial_userns: bool | None = column("flag", header="HOST-USERNS", null=True)
+    command: str | None = column("text", header="COMMAND")
+    exe: str | None = column("text", header="EXE")
+    namespaces: tuple[NamespaceId, ...] = column("refs", header="NAMESPACES")
+    ns_ids: str | None = column("text")
+    owner_inode: int | None = column("number", big=True)
+    owner_ns_id: int | None = column("number", big=True)
+    flags: int | None = column("number", big=True)
+    mechanism: str = column("text", required=True)
+    lived_ms: int | None = column("number", header="LIVED", cell=_lived)
+
+    @property
+    def created(self) -> bool:
+        return self.event != "setns"
+
+
+@dataclass(frozen=True)
+class WatchRun:
+    """One run of the watcher: from started_at to ended_at (None: it did not stop cleanly, or
+    runs still; seen_at is the last time it was known alive). lost counts the events it could
+    not record (ring buffer full, audit backlog); blind says what its mechanism cannot see."""
+
+    id: int
+    mechanism: str
+    started_at: str
+    seen_at: str
+    ended_at: str | None
+    events: int
+    lost: int
+    blind: str
+
+
+@dataclass(frozen=True)
+class Unwatched:
+    """A stretch of time no watcher covered."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the watcher recorded of a host from start to end: the events, the runs that
+    overlap, and the stretches none of them covered."""
+
+    start: str
+    end: str
+    events: tuple[NamespaceEvent, ...]
+    runs: tuple[WatchRun, ...]
+    unwatched: tuple[Unwatched, ...]
+
+    @property
+    def lost(self) -> int:
+        return sum(r.lost for r in self.runs)
+
+    @property
+    def blind(self) -> tuple[str, ...]:
+        """What the runs' mechanisms could not see, each said once."""
+        return tuple(sorted({r.blind for r in self.runs if r.blind}))
+
+    def gaps(self) -> tuple[str, ...]:
+        """Why the record is not whole, in words: unwatched stretches, lost events."""
+        out = [f"not watched from {g.start} to {g.end}" for g in self.unwatched]
+        if self.lost:
+            out.append(f"{self.lost} events lost by the watcher (its buffer was full)")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class WatchTotals:
+    """A host's watcher, for metrics: events and losses over every stored run, when one was
+    last known alive, and whether the newest run has not ended."""
+
+    events: int
+    lost: int
+    seen_at: str
+    running: bool

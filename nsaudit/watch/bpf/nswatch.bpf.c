@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/* nswatch: every namespace a task creates (clone, clone3, unshare) or enters (setns), and the
+ * exit of such a task, sent to nsaudit watch through a ring buffer. Tracepoints only: they
+ * work where kprobes, fentry and BPF LSM hooks are refused (kernel lockdown). */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "nswatch.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define CLONE_NEWTIME 0x00000080ULL
+#define CLONE_NEWNS 0x00020000ULL
+#define CLONE_NEWCGROUP 0x02000000ULL
+#define CLONE_NEWUTS 0x04000000ULL
+#define CLONE_NEWIPC 0x08000000ULL
+#define CLONE_NEWUSER 0x10000000ULL
+#define CLONE_NEWPID 0x20000000ULL
+#define CLONE_NEWNET 0x40000000ULL
+#define CLONE_NEW_ANY (CLONE_NEWTIME | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+		       CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* [0]: events dropped because the ring buffer was full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* The tasks that made or entered a namespace, whose exit is an event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} makers SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void ns_of(struct ns_common *ns, __u32 *inum, __u64 *id)
+{
+	*inum = BPF_CORE_READ(ns, inum);
+	if (bpf_core_field_exists(ns->ns_id))
+		*id = BPF_CORE_READ(ns, ns_id);
+	else
+		*id = 0;
+}
+
+/* The task's namespaces, in the order of nswatch.h; pid and time as its children get them. */
+static __always_inline void namespaces(struct task_struct *task, __u32 *inum, __u64 *id)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct user_namespace *user = BPF_CORE_READ(task, cred, user_ns);
+
+	if (nsp) {
+		ns_of(&BPF_CORE_READ(nsp, cgroup_ns)->ns, &inum[0], &id[0]);
+		ns_of(&BPF_CORE_READ(nsp, ipc_ns)->ns, &inum[1], &id[1]);
+		ns_of(&BPF_CORE_READ(nsp, mnt_ns)->ns, &inum[2], &id[2]);
+		ns_of(&BPF_CORE_READ(nsp, net_ns)->ns, &inum[3], &id[3]);
+		ns_of(&BPF_CORE_READ(nsp, pid_ns_for_children)->ns, &inum[4], &id[4]);
+		ns_of(&BPF_CORE_READ(nsp, time_ns_for_children)->ns, &inum[5], &id[5]);
+		ns_of(&BPF_CORE_READ(nsp, uts_ns)->ns, &inum[7], &id[7]);
+	}
+	ns_of(&user->ns, &inum[6], &id[6]);
+}
+
+static __always_inline void exe_of(struct task_struct *task, struct nswatch_event *e)
+{
+	struct dentry *d = BPF_CORE_READ(task, mm, exe_file, f_path.dentry);
+
+	for (int i = 0; i < NSWATCH_EXE_PARTS && d; i++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+		bpf_probe_read_kernel_str(e->exe[i], NSWATCH_PART_LEN, BPF_CORE_READ(d, d_name.name));
+		if (parent == d)
+			break;
+		d = parent;
+	}
+}
+
+static __always_inline struct nswatch_event *event(struct task_struct *task, __u32 kind)
+{
+	struct nswatch_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->boot_ns = bpf_ktime_get_boot_ns();
+	e->kind = kind;
+	e->pid = BPF_CORE_READ(task, pid);
+	e->tgid = BPF_CORE_READ(task, tgid);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	return e;
+}
+
+static __always_inline void remember(__u32 pid)
+{
+	__u8 one = 1;
+
+	bpf_map_update_elem(&makers, &pid, &one, BPF_ANY);
+}
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(task_newtask, struct task_struct *task, __u64 clone_flags)
+{
+	struct task_struct *parent = (struct task_struct *)bpf_get_current_task_btf();
+	struct nswatch_event *e;
+	__u64 ids[NSWATCH_TYPES];
+
+	if (!(clone_flags & CLONE_NEW_ANY))
+		return 0;
+	e = event(task, NSWATCH_CLONE);
+	if (!e)
+		return 0;
+	e->flags = clone_flags;
+	/* The task is new: its nsproxy and cred are set, its mm and exe are the parent's. */
+	namespaces(task, e->inum, e->ns_id);
+	namespaces(parent, e->before_inum, ids);
+	if (bpf_core_field_exists(((struct pt_regs *)0)->orig_ax))
+		e->syscall = BPF_CORE_READ((struct pt_regs *)bpf_task_pt_regs(parent), orig_ax);
+	exe_of(parent, e);
+	remember(e->pid);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* The system call tracepoints' exit record. Only exits are traced: a program on a system
+ * call's entry too costs every system call of the host more (all of them take the slow path
+ * while any system call tracepoint is on, and each tracepoint is a call more). The arguments
+ * are still in the task's saved registers. */
+struct syscall_exit {
+	__u64 common;
+	__s32 nr;
+	__s64 ret;
+};
+
+static __always_inline struct pt_regs *regs_of(struct task_struct *task)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+}
+
+/* The CLONE_NEW* flag of the namespace an nsfs file descriptor refers to. */
+static __always_inline __u64 ns_type_of_fd(struct task_struct *task, __u64 fd)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *file = 0;
+	struct ns_common *ns;
+
+	if (fd > 1 << 20 || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	ns = BPF_CORE_READ(file, f_inode, i_private);
+	if (bpf_core_field_exists(ns->ns_type))
+		return BPF_CORE_READ(ns, ns_type);
+	return BPF_CORE_READ(ns, ops, type);
+}
+
+static __always_inline void leave(struct task_struct *task, __u32 kind, __u64 flags, __s32 nr)
+{
+	struct nswatch_event *e = event(task, kind);
+	struct user_namespace *user;
+
+	if (!e)
+		return;
+	e->flags = flags;
+	e->syscall = nr;
+	namespaces(task, e->inum, e->ns_id);
+	/* The user namespace it was in before: a new one's parent, else the one it is in (an
+	 * entered one's is not known: 0). */
+	user = BPF_CORE_READ(task, cred, user_ns);
+	if (kind == NSWATCH_UNSHARE && (flags & CLONE_NEWUSER))
+		e->before_inum[6] = BPF_CORE_READ(user, parent, ns.inum);
+	else if (!(flags & CLONE_NEWUSER))
+		e->before_inum[6] = BPF_CORE_READ(user, ns.inum);
+	exe_of(task, e);
+	remember(e->pid);
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int unshare_exit(struct syscall_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 flags;
+
+	if (ctx->ret != 0)
+		return 0;
+	flags = BPF_CORE_READ(regs_of(task), di);
+	if (flags & CLONE_NEW_ANY)
+		leave(task, NSWATCH_UNSHARE, flags & CLONE_NEW_ANY, ctx->nr);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int setns_exit(struct syscall_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	__u64 types;
+
+	if (ctx->ret != 0)
+		return 0;
+	regs = regs_of(task);
+	/* nstype: the types a pidfd enters, or the type an nsfs fd must be; 0: any. */
+	types = BPF_CORE_READ(regs, si) & CLONE_NEW_ANY;
+	if (!types)
+		types = ns_type_of_fd(task, BPF_CORE_READ(regs, di));
+	leave(task, NSWATCH_SETNS, types, ctx->nr);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	__u32 pid = BPF_CORE_READ(task, pid);
+	struct nswatch_event *e;
+
+	if (!bpf_map_lookup_elem(&makers, &pid))
+		return 0;
+	bpf_map_delete_elem(&makers, &pid);
+	e = event(task, NSWATCH_EXIT);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,236 @@
+"""`nsaudit watch` on the real kernel: every way to make or enter a namespace is recorded, with
+its types, inodes, 64-bit ids and uid, however short-lived."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import runtimes
+from conftest import NOBODY, assert_clean_error, run
+from watching import Watcher, bpf_problem, make, mine
+
+from nsaudit.model import INITIAL_USERNS_INODE
+
+
+@pytest.fixture
+def watcher(tmp_path: Path) -> Iterator[Watcher]:
+    problem = bpf_problem()
+    if problem:
+        pytest.skip(problem)
+    w = Watcher(tmp_path / "w.db", "--mechanism", "bpf")
+    yield w
+    w.kill()
+
+
+def namespaces(event: dict[str, object]) -> dict[str, int]:
+    return {n["type"]: n["inode"] for n in event["namespaces"]}  # type: ignore[attr-defined,index]
+
+
+def ns_ids(event: dict[str, object]) -> dict[str, int]:
+    return {t: int(i) for t, i in (p.split(":") for p in str(event["ns_ids"]).split())}
+
+
+def test_unshare_user_map_root_user_by_an_unprivileged_user(watcher: Watcher) -> None:
+    proc = subprocess.run([*NOBODY, "unshare", "--user", "--map-root-user", "true"], timeout=30)
+    assert proc.returncode == 0
+    shown = watcher.stop()
+    (event,) = [e for e in shown["events"] if e["uid"] == 65534 and e["event"] == "unshare"]
+    assert event["types"] == "user"
+    assert event["euid"] == 65534
+    assert event["initial_userns"] is True
+    assert event["exe"].endswith("/unshare")
+    assert event["mechanism"] == "bpf"
+    # The user namespace owns itself here: the one it made.
+    assert event["owner_inode"] == namespaces(event)["user"] != INITIAL_USERNS_INODE
+    assert ns_ids(event)["user"] == event["owner_ns_id"] > 0
+    assert event["lived_ms"] is not None
+    assert shown["lost"] == 0
+
+
+def test_in_process_unshare_that_lives_50_ms_without_exec_or_fork(watcher: Watcher) -> None:
+    (made,) = make("unshare", prefix=NOBODY)
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "unshare")
+    assert event["types"] == "net,user"
+    assert event["uid"] == event["euid"] == 65534
+    assert event["initial_userns"] is True
+    assert namespaces(event) == {t: v[0] for t, v in made["ns"].items()}
+    assert ns_ids(event) == {t: v[1] for t, v in made["ns"].items()}
+    assert event["tid"] == made["pid"]
+    assert 40 <= event["lived_ms"] < 5000
+    assert "python" in event["exe"]
+
+
+def test_in_process_unshare_then_a_fork(watcher: Watcher) -> None:
+    made, forked = make("fork", prefix=NOBODY)
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "unshare")
+    assert event["types"] == "net,user"
+    assert ns_ids(event) == {t: v[1] for t, v in made["ns"].items()}
+    # A fork with no namespace flags makes no namespace: no event of the child's own.
+    assert mine(shown, forked["child"]) == []
+    assert event["lived_ms"] >= 90  # the parent waited for its child, then 50 ms more
+
+
+def test_clone3_with_namespace_flags(watcher: Watcher) -> None:
+    (child,) = make("clone3")
+    shown = watcher.stop()
+    (event,) = mine(shown, child["pid"])
+    assert event["event"] == "clone3"
+    assert event["types"] == "ipc,uts"
+    assert event["ppid"] == child["ppid"]
+    assert event["uid"] == 0
+    assert namespaces(event) == {t: v[0] for t, v in child["ns"].items()}
+    assert ns_ids(event) == {t: v[1] for t, v in child["ns"].items()}
+    assert event["lived_ms"] is not None
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process in a network namespace of its own."""
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    for _ in range(100):
+        if (
+            Path(f"/proc/{proc.pid}/ns/net").stat().st_ino
+            != Path("/proc/self/ns/net").stat().st_ino
+        ):
+            break
+        time.sleep(0.02)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_nsenter_net(watcher: Watcher, sleeper: subprocess.Popen[bytes]) -> None:
+    target = Path(f"/proc/{sleeper.pid}/ns/net").stat().st_ino
+    entered = subprocess.run(["nsenter", "-t", str(sleeper.pid), "--net", "true"], timeout=30)
+    assert entered.returncode == 0
+    shown = watcher.stop()
+    (event,) = mine(shown, entered.args and _pid_of(shown, "nsenter"), "setns")
+    assert event["types"] == "net"
+    assert namespaces(event) == {"net": target}
+
+
+def _pid_of(shown: dict[str, object], command: str) -> int:
+    (pid,) = {e["pid"] for e in shown["events"] if e["command"] == command}  # type: ignore[attr-defined,index]
+    return int(pid)
+
+
+@pytest.mark.parametrize("how", ["setns", "setns-any"])
+def test_in_process_setns(watcher: Watcher, sleeper: subprocess.Popen[bytes], how: str) -> None:
+    (made,) = make(how, str(sleeper.pid))
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "setns")
+    assert event["types"] == "net"  # with nstype 0, the type of the namespace the fd names
+    assert namespaces(event) == {"net": made["ns"]["net"][0]}
+    assert ns_ids(event) == {"net": made["ns"]["net"][1]}
+    # And the namespace it entered, as the unshare(1) of the sleeper made it.
+    (made_by,) = mine(shown, sleeper.pid, "unshare")
+    assert namespaces(made_by) == namespaces(event)
+
+
+def test_a_podman_container_start(watcher: Watcher) -> None:
+    problem = runtimes.podman_problem()
+    if problem:
+        pytest.skip(problem)
+    name = f"nsa-watch-{time.time_ns() % 10**8}"
+    try:
+        runtimes.run("podman", name)
+        pid = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Pid}}", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        net = Path(f"/proc/{pid}/ns/net").stat().st_ino
+        mnt = Path(f"/proc/{pid}/ns/mnt").stat().st_ino
+        shown = watcher.stop()
+    finally:
+        runtimes.remove("podman", name)
+    made = [e for e in shown["events"] if e["event"] != "setns"]
+    assert any(namespaces(e).get("net") == net for e in made), made
+    assert any(namespaces(e).get("mnt") == mnt for e in made), made
+    assert any("runc" in (e["exe"] or "") for e in made), made
+
+
+def test_a_second_watcher_on_the_same_database_is_refused(watcher: Watcher) -> None:
+    second = run("watch", "--db", watcher.db, "--mechanism", "bpf", "--for", "5s")
+    assert_clean_error(second, 2, "already runs", f"pid {watcher.proc.pid}")
+
+
+def test_sigterm_flushes_and_the_run_is_closed(watcher: Watcher) -> None:
+    (made,) = make("unshare")
+    shown = watcher.stop()  # at once: the event is still in the watcher's batch
+    assert mine(shown, made["pid"], "unshare")
+    (r,) = shown["runs"]
+    assert r["mechanism"] == "bpf" and r["ended_at"] is not None and r["lost"] == 0
+    assert r["events"] >= 1
+
+
+POLICY = """
+[policy]
+name = "watched"
+title = "User namespaces of non-root users"
+
+[[rule]]
+id = "W-01"
+title = "No user namespace made by a non-root user outside allowed programs"
+severity = "high"
+check = { kind = "events", types = ["user"], unprivileged = true, exes = ["/usr/bin/bwrap"] }
+"""
+
+
+def test_audit_reports_a_50_ms_user_namespace_exploit(tmp_path: Path) -> None:
+    problem = bpf_problem()
+    if problem:
+        pytest.skip(problem)
+    db, policy = tmp_path / "a.db", tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    assert run("snapshot", "--db", db).returncode in (0, 1)
+    # Without a watcher, no snapshot sees it.
+    (unseen,) = make("unshare", prefix=NOBODY)
+    before = run("audit", "--db", db, "--format", "json")
+    assert json.loads(before.stdout)["between"] is None
+    assert str(unseen["pid"]) not in before.stdout
+    w = Watcher(db, "--mechanism", "bpf")
+    try:
+        (made,) = make("unshare", prefix=NOBODY)
+        # At once: the audit has the watcher store what it saw up to the scan.
+        proc = run("audit", "--db", db, "--policy", policy, "--format", "json")
+    finally:
+        w.stop()
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    (gone,) = [e for e in doc["between"]["gone"] if e["pid"] == made["pid"]]
+    assert gone["types"] == "net,user" and gone["uid"] == 65534 and gone["lived_ms"] >= 40
+    (result,) = [r for r in doc["check"]["results"] if r["id"] == "W-01"]
+    assert result["outcome"] == "fail"
+    assert any(e["pid"] == made["pid"] for e in result["evidence"])
+    table = run("audit", "--db", db, "--policy", policy, "--all")
+    assert "W-01" in table.stdout
+
+
+def test_a_policy_over_a_period_without_a_watcher_is_an_error(tmp_path: Path) -> None:
+    db, policy = tmp_path / "a.db", tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    assert run("snapshot", "--db", db).returncode in (0, 1)
+    proc = run("audit", "--db", db, "--policy", policy, "--format", "json")
+    assert proc.returncode == 1
+    (result,) = json.loads(proc.stdout)["check"]["results"]
+    assert result["outcome"] == "error" and "nsaudit watch" in result["summary"]
+
+
+def test_a_process_name_of_terminal_escapes_is_data(watcher: Watcher) -> None:
+    (made,) = make("named")
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "unshare")
+    assert event["command"] == "\x1b[2J\x1b]0;x\x07evil"[:15]
+    for fmt in ("table", "csv"):
+        out = run("events", "--db", watcher.db, "--format", fmt, "--wide").stdout
+        assert str(made["pid"]) in out and "evil" in out
+        assert "\x1b" not in out and "\x07" not in out

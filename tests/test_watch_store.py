@@ -1,0 +1,86 @@
+"""What `nsaudit watch` stores, kept and removed with the snapshots: prune drops what lies
+before a host's oldest kept snapshot, forget drops it all; a run that died is a gap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from conftest import REPO
+from factories import HOST, ns, snap
+from factories import namespace_event as event
+
+from nsaudit.app.fleet import forget, prune
+from nsaudit.model import NsType
+from nsaudit.settings import Settings
+from nsaudit.store import events as stored
+from nsaudit.store.database import Database
+from nsaudit.store.snapshots import save
+from nsaudit.timespan import Duration
+
+
+def t(day: int) -> str:
+    return f"2026-01-{day:02d}T00:00:00.000000+00:00"
+
+
+def history(db: Path) -> Database:
+    """Snapshots on days 1, 3 and 5; a run from day 2 to day 4 (then it died) with an event
+    on day 2 and on day 4."""
+    database = Database(str(db))
+    with database.writing_sql() as sql:
+        for day in (1, 3, 5):
+            save(sql, replace(snap(ns(NsType.NET, 900 + day)), taken_at=t(day)))
+        host, run = stored.begin_run(sql, HOST, "bpf", "", t(2))
+        rows = [stored.event_row(replace(event(901, 1), at=t(d)), d) for d in (2, 4)]
+        stored.record(sql, host, run, rows, t(4), 2, 0)
+    return database
+
+
+def count(database: Database, table: str) -> int:
+    with database.writing_sql() as sql:
+        return int(sql.value(f"SELECT count(*) FROM {table}"))
+
+
+def test_what_lies_between_snapshots_and_where_no_run_watched(tmp_path: Path) -> None:
+    database = history(tmp_path / "w.db")
+    with database.writing_sql() as sql:
+        w = stored.between(sql, 1, t(3), t(5))
+    assert w is not None
+    assert [e.at for e in w.events] == [t(4)]
+    assert [(g.start, g.end) for g in w.unwatched] == [(t(4), t(5))]  # it died on day 4
+
+
+def test_prune_drops_what_lies_before_the_oldest_kept_snapshot(tmp_path: Path) -> None:
+    database = history(tmp_path / "w.db")
+    now = datetime(2026, 1, 4, tzinfo=UTC)
+    prune(database, Settings(), Duration.parse("1d"), 1, now=now)  # keeps days 3 and 5
+    with database.writing_sql() as sql:
+        assert [e.at for e in stored.events_between(sql, 1, None, None)] == [t(4)]
+    assert count(database, "watch_runs") == 1
+    prune(database, Settings(), Duration.parse("1d"), 1, now=datetime(2026, 1, 9, tzinfo=UTC))
+    assert count(database, "ns_events") == 0 and count(database, "watch_runs") == 0
+
+
+def test_forget_drops_everything_the_watcher_stored(tmp_path: Path) -> None:
+    database = history(tmp_path / "w.db")
+    forget(database, HOST.hostname)
+    assert count(database, "ns_events") == 0 and count(database, "watch_runs") == 0
+
+
+def test_report_and_metrics_count_what_the_watcher_recorded(tmp_path: Path) -> None:
+    import json
+
+    from conftest import run
+
+    db = tmp_path / "w.db"
+    history(db)
+    proc = run("report", "--db", db, "--host", HOST.hostname, "--since", "52w", "--format", "json",
+               "--policy", REPO / "samples" / "policies" / "container-host.toml")  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    (host,) = json.loads(proc.stdout)["hosts"]
+    assert host["watch"]["created"] == 2 and host["watch"]["mechanisms"] == ["bpf"]
+    assert t(4) in [g["start"] for g in host["watch"]["unwatched"]]  # the run died on day 4
+    metrics = run("metrics", "--db", db, "--host", HOST.hostname)
+    assert 'nsaudit_watch_events{host="h"} 2.0' in metrics.stdout
+    assert 'nsaudit_watch_running{host="h"} 1.0' in metrics.stdout

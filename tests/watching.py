@@ -1,0 +1,177 @@
+"""`nsaudit watch` for the tests: started on a database of the test's, stopped with SIGTERM,
+and what it recorded; and programs that make namespaces the way exploits and runtimes do."""
+
+from __future__ import annotations
+
+import ctypes.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import IS_ROOT, REPO, run_json
+
+TRACEFS = "/sys/kernel/tracing"
+
+
+def bpf_problem() -> str | None:
+    """Why the eBPF watcher cannot run here, or None."""
+    if not IS_ROOT:
+        return "needs root (CI runs as root)"
+    if not os.path.isdir(f"{TRACEFS}/events/syscalls"):
+        return f"needs tracefs at {TRACEFS} (.ci/run mounts it)"
+    if ctypes.util.find_library("bpf") is None:
+        return "needs the system's libbpf (libbpf1; .ci/run installs it)"
+    return None
+
+
+class Watcher:
+    """A running `nsaudit watch`, ready (attached and its run stored) once constructed."""
+
+    def __init__(self, db: Path, *args: str) -> None:
+        self.db = db
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nsaudit", "watch", "--db", str(db), *args],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert self.proc.stderr is not None
+        self.started = self.proc.stderr.readline()
+        assert "watching with" in self.started, self.started + self._rest()
+
+    def _rest(self) -> str:
+        assert self.proc.stderr is not None
+        self.proc.kill()
+        return self.proc.stderr.read()
+
+    def stop(self) -> dict[str, Any]:
+        """SIGTERM, then what `nsaudit events` shows of the database."""
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        shown: dict[str, Any] = run_json("events", "--db", self.db)["watched"]
+        return shown
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=60)
+
+
+def mine(shown: dict[str, Any], pid: int, event: str | None = None) -> list[dict[str, Any]]:
+    """The recorded events of a process (and of this kind)."""
+    return [e for e in shown["events"] if e["pid"] == pid and event in (None, e["event"])]
+
+
+# A program run with `python -c`: it makes namespaces in-process and prints, as JSON, what it
+# made (inodes and NS_GET_ID ids as /proc/self/ns shows them), then lives 50 ms and exits.
+# argv[1]: "unshare" (in-process unshare(CLONE_NEWUSER|CLONE_NEWNET)), "fork" (the same, then
+# a child that lives 50 ms), "named" (unshare(CLONE_NEWUTS) under a comm of terminal
+# escapes), "clone3" (clone3 with CLONE_NEWUTS|CLONE_NEWIPC: the child
+# prints), "setns" (setns into argv[2]'s net namespace), "setns-any" (the same with nstype 0).
+MAKER = r"""
+import ctypes, fcntl, json, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUTS, CLONE_NEWIPC = 0x04000000, 0x08000000
+NS_GET_ID = 0x8008B70D
+def ids(types):
+    out = {}
+    for t in types:
+        with open(f"/proc/self/ns/{t}") as f:
+            buf = bytearray(8)
+            fcntl.ioctl(f.fileno(), NS_GET_ID, buf)
+            out[t] = [os.fstat(f.fileno()).st_ino, int.from_bytes(buf, "little")]
+    return out
+def say(**what):
+    os.write(1, (json.dumps(what) + "\n").encode())
+how = sys.argv[1]
+if how in ("unshare", "fork"):
+    assert libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0, ctypes.get_errno()
+    say(pid=os.getpid(), ns=ids(["net", "user"]))
+    if how == "fork":
+        child = os.fork()
+        if child == 0:
+            time.sleep(0.05)
+            os._exit(0)
+        say(child=child)
+        os.waitpid(child, 0)
+    time.sleep(0.05)
+    os._exit(0)
+if how == "named":  # a comm of terminal escapes, then a namespace
+    libc.prctl(15, b"\x1b[2J\x1b]0;x\x07evil", 0, 0, 0)  # PR_SET_NAME
+    assert libc.unshare(CLONE_NEWUTS) == 0, ctypes.get_errno()
+    say(pid=os.getpid())
+    os._exit(0)
+if how == "clone3":
+    args = (ctypes.c_uint64 * 11)()
+    args[0] = CLONE_NEWUTS | CLONE_NEWIPC
+    args[4] = 17  # SIGCHLD
+    pid = libc.syscall(435, ctypes.byref(args), ctypes.sizeof(args))
+    if pid == 0:
+        say(pid=os.getpid(), ppid=os.getppid(), ns=ids(["ipc", "uts"]))
+        os._exit(0)
+    assert pid > 0, ctypes.get_errno()
+    os.waitpid(pid, 0)
+    os._exit(0)
+if how in ("setns", "setns-any"):  # setns-any: nstype 0, the type is the fd's
+    fd = os.open(f"/proc/{sys.argv[2]}/ns/net", os.O_RDONLY)
+    assert libc.setns(fd, CLONE_NEWNET if how == "setns" else 0) == 0, ctypes.get_errno()
+    say(pid=os.getpid(), ns=ids(["net"]))
+    os._exit(0)
+"""
+
+
+def make(how: str, *args: str, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Run MAKER; the JSON lines it printed."""
+    done = subprocess.run(
+        [*prefix, sys.executable, "-c", MAKER, how, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def audit_problem() -> str | None:
+    """Why the audit watcher cannot run here, or None."""
+    if not IS_ROOT:
+        return "needs root (CI runs as root)"
+    return None
+
+
+def audit_status() -> tuple[int, ...]:
+    """The kernel's audit status (struct audit_status: mask, enabled, failure, pid, rate_limit,
+    backlog_limit, lost, backlog, ...)."""
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9) as s:
+        s.bind((0, 0))
+        s.send(struct.pack("=IHHII", 16, 1000, 1, 1, 0))
+        return struct.unpack_from("=10I", s.recv(8192), 16)
+
+
+def audit_rules() -> list[bytes]:
+    """The kernel's audit rules (AUDIT_LIST_RULES), each as its raw struct audit_rule_data."""
+    import socket
+    import struct
+
+    rules = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9) as s:
+        s.bind((0, 0))
+        s.send(struct.pack("=IHHII", 16, 1013, 1, 1, 0))
+        while True:
+            data = s.recv(65536)
+            at = 0
+            while at < len(data):
+                length, kind = struct.unpack_from("=IH", data, at)
+                if kind in (2, 3):  # NLMSG_ERROR, NLMSG_DONE
+                    return rules
+                rules.append(data[at + 16 : at + length])
+                at += (length + 3) & ~3
