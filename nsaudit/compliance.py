@@ -113,10 +113,8 @@ def evaluate_fresh(
     seen = stored_history.containers_seen(conn, host_id, after, seq)
     period = f"the snapshots since {since} and this scan"
     sql = Sql.of(conn)
-    start = stored_events.between_seqs(sql, host_id, after, seq)
-    watched = (
-        None if start is None else stored_events.between(sql, host_id, start.start, snap.taken_at)
-    )
+    start = stored_events.taken_at(sql, host_id, after)
+    watched = stored_events.between(sql, host_id, start, snap.taken_at)
     return _evaluate(policy, snap, changes, period, now, added, partial, seen, watched=watched)
 
 

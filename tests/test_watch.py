@@ -234,3 +234,21 @@ def test_a_process_name_of_terminal_escapes_is_data(watcher: Watcher) -> None:
         out = run("events", "--db", watcher.db, "--format", fmt, "--wide").stdout
         assert str(made["pid"]) in out and "evil" in out
         assert "\x1b" not in out and "\x07" not in out
+
+
+def test_a_killed_watcher_leaves_a_gap_and_the_next_run_starts_clean(tmp_path: Path) -> None:
+    problem = bpf_problem()
+    if problem:
+        pytest.skip(problem)
+    db = tmp_path / "w.db"
+    first = Watcher(db, "--mechanism", "bpf")
+    first.kill()  # SIGKILL: no flush, no end
+    time.sleep(0.5)
+    second = Watcher(db, "--mechanism", "bpf")  # its lock is free again
+    (made,) = make("unshare")
+    shown = second.stop()
+    killed, clean = shown["runs"]
+    assert killed["ended_at"] is None and clean["ended_at"] is not None
+    gap = {"start": killed["seen_at"], "end": clean["started_at"]}
+    assert gap in shown["unwatched"]
+    assert mine(shown, made["pid"], "unshare")

@@ -139,3 +139,28 @@ def test_auto_falls_back_to_audit_with_a_warning_when_bpf_is_refused(tmp_path: P
     )
     assert "audit subsystem" in first and "clone3" in first
     assert len(done.stderr.splitlines()) == 1  # --quiet: the fallback's warning alone
+
+
+def test_a_killed_audit_watcher_leaves_rules_the_next_run_removes(tmp_path: Path) -> None:
+    problem = audit_problem()
+    if problem:
+        pytest.skip(problem)
+    before = audit_status()
+    first = Watcher(tmp_path / "w.db", "--mechanism", "audit")
+    first.kill()  # SIGKILL: its rules stay, auditing stays on
+    assert sum(b"nsaudit-watch" in rule for rule in audit_rules()) == 2
+    Watcher(tmp_path / "w.db", "--mechanism", "audit").stop()
+    assert not any(b"nsaudit-watch" in rule for rule in audit_rules())
+    after = audit_status()
+    # As the killed run found it, which it wrote down before it changed it.
+    assert (after[1], after[5]) == (before[1], before[5])
+
+
+def test_one_host_has_one_audit_watcher(tmp_path: Path, watcher: Watcher) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "nsaudit", "watch", "--mechanism", "audit", "--for", "1s",
+         "--db", str(tmp_path / "other.db")],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 3
+    assert f"another nsaudit watch (pid {watcher.proc.pid})" in second.stderr

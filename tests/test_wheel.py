@@ -46,6 +46,8 @@ def test_wheel_ships_the_migrations(wheel: Path) -> None:
         "nsaudit/_migrations/script.py.mako",
         "nsaudit/render/templates/report.html.j2",
     }
+    # nsaudit watch's BPF object, and the source and script it is built from.
+    expected |= {str(p.relative_to(REPO)) for p in (REPO / "nsaudit" / "watch" / "bpf").iterdir()}
     assert sorted(expected - names) == []
     assert not any(n.startswith(("tests/", "samples/")) for n in names)
 

@@ -177,17 +177,17 @@ def between(sql: Sql, host: int, start: str | None, end: str) -> Watched | None:
     return Watched(begin, end, tuple(found), tuple(runs), tuple(unwatched(runs, begin, end)))
 
 
+def taken_at(sql: Sql, host: int, seq: int) -> str:
+    """When the host's snapshot of this seq was taken."""
+    return str(
+        sql.value("SELECT taken_at FROM snapshots WHERE host_id = :host AND seq = :seq",
+                  host=host, seq=seq)
+    )  # fmt: skip
+
+
 def between_seqs(sql: Sql, host: int, first: int, last: int) -> Watched | None:
     """between() the host's snapshots of seq first and last (a policy check's period)."""
-    taken = dict(
-        sql.rows(
-            "SELECT seq, taken_at FROM snapshots WHERE host_id = :host AND seq IN (:a, :b)",
-            host=host,
-            a=first,
-            b=last,
-        )
-    )
-    return between(sql, host, taken.get(first, taken[last]), taken[last])
+    return between(sql, host, taken_at(sql, host, first), taken_at(sql, host, last))
 
 
 def totals(sql: Sql, host: int) -> WatchTotals | None:

@@ -261,20 +261,8 @@ def stored() -> Schema:
             "changed": COUNT,
             "process_count_changes": COUNT,
             "check": check(),  # audit --policy: the check of the snapshot it stored
-            # What nsaudit watch saw between the two; null when no watcher ran for the host.
-            "between": null(
-                obj(
-                    {
-                        "watched": WATCHED,
-                        "gone": array(record(NamespaceEvent)),
-                        "unknown": array(record(NamespaceEvent)),
-                        "entered": array(record(NamespaceEvent)),
-                        "hidden": COUNT,
-                    }
-                )
-            ),
         },
-        optional=("check", "between"),
+        optional=("check",),
     )
 
 
@@ -350,17 +338,7 @@ def diff() -> Schema:
             ),
             "check": check(),  # audit --policy: the check of the snapshot it stored
             # What nsaudit watch saw between the two; null when no watcher ran for the host.
-            "between": null(
-                obj(
-                    {
-                        "watched": WATCHED,
-                        "gone": array(record(NamespaceEvent)),
-                        "unknown": array(record(NamespaceEvent)),
-                        "entered": array(record(NamespaceEvent)),
-                        "hidden": COUNT,
-                    }
-                )
-            ),
+            "between": null(BETWEEN),
         },
         optional=("check", "between"),
     )
@@ -643,6 +621,17 @@ WATCHED = null(
             "lost": COUNT,
         }
     )
+)
+
+
+BETWEEN = obj(
+    {
+        "watched": WATCHED,
+        "gone": array(record(NamespaceEvent)),
+        "unknown": array(record(NamespaceEvent)),
+        "entered": array(record(NamespaceEvent)),
+        "hidden": COUNT,
+    }
 )
 
 

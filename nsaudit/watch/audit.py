@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from nsaudit.errors import HostReadError
 from nsaudit.model import NamespaceEvent
 from nsaudit.watch.events import Exited, Seen
+from nsaudit.watch.handshake import LOCKS as RUN_FOLDER
 
 _NETLINK_AUDIT = 9
 _NLGRP_READLOG = 1
@@ -139,6 +140,27 @@ def parse(record: str) -> NamespaceEvent | None:
     )
 
 
+def _host_lock(path: str) -> int:
+    """The host's one audit watcher: two would share one set of rules, and the first to stop
+    would remove them under the other."""
+    import fcntl
+
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 16, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise HostReadError(
+            f"another nsaudit watch (pid {holder}) uses the audit subsystem on this host: "
+            "one host has one audit watcher"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class AuditWatch:
     """Namespace events from the audit subsystem: it is switched on while nsaudit watches
     (and back off after, if it was off), with a larger backlog, and nsaudit's rules."""
@@ -150,13 +172,16 @@ class AuditWatch:
         "cannot tell whether a process was in the initial user namespace"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, folder: str = RUN_FOLDER) -> None:
         self._seq = 0
+        self._state = f"{folder}/audit-state"
+        self._lock = _host_lock(f"{folder}/audit.lock")
         try:
             self._control = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_AUDIT)
             self._control.bind((0, 0))
             self._control.settimeout(5)
         except OSError as e:
+            os.close(self._lock)
             raise HostReadError(f"the audit subsystem cannot be used: {e.strerror}") from None
         self._reader: socket.socket | None = None
         self._restore: tuple[int, int] | None = None
@@ -168,7 +193,7 @@ class AuditWatch:
                     "use --mechanism bpf"
                 )
             self._lost_before = status[6]
-            self._restore = (status[1], status[5])
+            self._restore = self._found(status[1], status[5])
             self._set(_STATUS_ENABLED | _STATUS_BACKLOG_LIMIT, 1, max(status[5], _BACKLOG))
             for rule in _RULES:
                 self._request(_AUDIT_DEL_RULE, rule, missing_ok=True)  # a crashed run's
@@ -196,6 +221,18 @@ class AuditWatch:
             self.close()
             raise
         self._overflows = 0
+
+    def _found(self, enabled: int, backlog: int) -> tuple[int, int]:
+        """The audit state to put back when the watch stops: as a run that was killed found
+        it (it wrote it down before changing it), else as it is now, written down."""
+        try:
+            with open(self._state) as f:
+                words = f.read().split()
+            return int(words[0]), int(words[1])
+        except (OSError, ValueError, IndexError):
+            with open(self._state, "w") as f:
+                f.write(f"{enabled} {backlog}\n")
+            return enabled, backlog
 
     def _request(self, kind: int, body: bytes, missing_ok: bool = False) -> bytes | None:
         """Send a request: AUDIT_GET's reply body; for others, None once acknowledged."""
@@ -264,6 +301,8 @@ class AuditWatch:
             if self._restore is not None:
                 self._set(_STATUS_ENABLED | _STATUS_BACKLOG_LIMIT, *self._restore)
                 self._restore = None
+                os.unlink(self._state)
         except OSError:
             pass
         self._control.close()
+        os.close(self._lock)
