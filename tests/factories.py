@@ -209,6 +209,7 @@ def namespace_event(
         initial_userns=True,
         command="x",
         exe=exe,
+        container=None,
         namespaces=(NamespaceId(NsType.USER, 4, inode),),
         ns_ids=f"user:{ns_id}",
         owner_inode=inode,

@@ -29,7 +29,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "settings": {"model", "policy", "store"},
     "views": {"model", "fields", "render", "kernel", "analysis", "policy", "compliance"},
     "bundle": {"model", "fields", "kernel"},
-    "watch": {"model", "store"},
+    "watch": {"model", "store", "collect"},
     "app": {
         "model",
         "kernel",

@@ -140,7 +140,7 @@ def test_a_podman_container_start(watcher: Watcher) -> None:
         pytest.skip(problem)
     name = f"nsa-watch-{time.time_ns() % 10**8}"
     try:
-        runtimes.run("podman", name)
+        full_id = runtimes.run("podman", name)
         pid = subprocess.run(
             ["podman", "inspect", "--format", "{{.State.Pid}}", name],
             capture_output=True,
@@ -156,6 +156,9 @@ def test_a_podman_container_start(watcher: Watcher) -> None:
     assert any(namespaces(e).get("net") == net for e in made), made
     assert any(namespaces(e).get("mnt") == mnt for e in made), made
     assert any("runc" in (e["exe"] or "") for e in made), made
+    # runc makes the mount namespace inside the container's cgroup: the event names it.
+    (inside,) = [e for e in made if namespaces(e).get("mnt") == mnt]
+    assert inside["container"] == full_id
 
 
 def test_a_second_watcher_on_the_same_database_is_refused(watcher: Watcher) -> None:

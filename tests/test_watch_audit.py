@@ -32,7 +32,7 @@ def blind(event: dict[str, object]) -> None:
     assert event["namespaces"] == []
     assert event["ns_ids"] is None and event["owner_inode"] is None
     assert event["initial_userns"] is None
-    assert event["lived_ms"] is None
+    assert event["lived_ms"] is None and event["container"] is None
 
 
 def test_unshare_user_map_root_user_by_an_unprivileged_user(watcher: Watcher) -> None:

@@ -28,7 +28,9 @@ class NamespaceEvent:
     namespace before (None: the mechanism cannot tell). owner_inode and owner_ns_id name the
     user namespace that owns what it made (its own after the event).
     command is its comm, which a process sets itself (untrusted); exe the path of its
-    executable as the kernel knows it, within that file's own mount. lived_ms: how long the
+    executable as the kernel knows it, within that file's own mount. container: the id of the
+    container its cgroup (unified hierarchy, as the kernel had it at the event) names, as
+    nsaudit.model.Namespace's (None: the host's own, or not known). lived_ms: how long the
     task lived after it, when its exit was seen (a namespace that nothing else holds dies
     with it). mechanism: what saw it (bpf or audit)."""
 
@@ -43,6 +45,7 @@ class NamespaceEvent:
     initial_userns: bool | None = column("flag", header="HOST-USERNS", null=True)
     command: str | None = column("text", header="COMMAND")
     exe: str | None = column("text", header="EXE")
+    container: str | None = column("text", header="CONTAINER", width=12)
     namespaces: tuple[NamespaceId, ...] = column("refs", header="NAMESPACES")
     ns_ids: str | None = column("text")
     owner_inode: int | None = column("number", big=True)

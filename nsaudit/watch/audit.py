@@ -1,12 +1,12 @@
-"""The audit mechanism, where BPF is not allowed: the kernel's audit subsystem, read through
-its multicast group (beside auditd, if it runs), with rules of nsaudit's own for unshare,
-setns and clone with namespace flags, removed again when the watch stops.
+"""The audit mechanism, where BPF is not allowed: the kernel's audit subsystem, read through its
+multicast group (beside auditd, if it runs), with rules of nsaudit's own for unshare, setns and
+clone with namespace flags, removed again when the watch stops.
 
-Its blind spots, stated wherever its events are shown: no namespace inodes or ids (audit
-names none), no clone3 (its flags are behind a pointer that audit rules cannot read, and
-glibc uses clone3 for every thread and posix_spawn: a rule for all of them would slow the
-host), no exits, so no lifetimes, and not whether a process was in the initial user
-namespace."""
+Its blind spots, stated wherever its events are shown: no namespace inodes or ids (audit names
+none), no containers (audit names no cgroup), no clone3 (its flags are behind a pointer that
+audit rules cannot read, and glibc uses clone3 for every thread and posix_spawn: a rule for all
+of them would slow the host), no exits, so no lifetimes, and not whether a process was in the
+initial user namespace."""
 
 from __future__ import annotations
 
@@ -130,6 +130,7 @@ def parse(record: str) -> NamespaceEvent | None:
         initial_userns=None,
         command=_text(found["comm"]) if "comm" in found else None,
         exe=_text(found["exe"]) if "exe" in found else None,
+        container=None,
         namespaces=(),
         ns_ids=None,
         owner_inode=None,
@@ -168,8 +169,8 @@ class AuditWatch:
     name = "audit"
     description = "the kernel's audit subsystem (netlink multicast)"
     blind = (
-        "names no namespace inodes or ids, sees no clone3 and no exits (so no lifetimes), and "
-        "cannot tell whether a process was in the initial user namespace"
+        "names no namespace inodes or ids and no containers, sees no clone3 and no exits (so no "
+        "lifetimes), and cannot tell whether a process was in the initial user namespace"
     )
 
     def __init__(self, folder: str = RUN_FOLDER) -> None:

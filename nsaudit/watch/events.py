@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from nsaudit.collect.cgroup import from_path
 from nsaudit.model import INITIAL_USERNS_INODE, NamespaceEvent, NamespaceId, NsType
 
 # struct nswatch_event, field by field.
-_RECORD = struct.Struct("<QQ8Q8I8I8I16s256s")
+_RECORD = struct.Struct("<QQ8Q8I8I8I16s256s576s")
 _TYPES = (
     NsType.CGROUP,
     NsType.IPC,
@@ -72,13 +73,23 @@ def _text(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
+def _path(raw: bytes, part: int) -> str:
+    """A path the program sent as its names, leaf first, each in `part` bytes."""
+    names = [_text(raw[i : i + part]) for i in range(0, len(raw), part)]
+    return "/" + "/".join(reversed([n for n in names if n and n != "/"]))
+
+
+def _container(raw: bytes) -> str | None:
+    """The id of the container the task's cgroup (unified hierarchy) names, as the kernel had
+    it at the event; None for the host's own."""
+    found = from_path(_path(raw, 96))
+    return None if found is None else found.id
+
+
 def _exe(raw: bytes) -> str | None:
-    """The executable's path from its names, leaf first (cut at 8 levels, each at 31 bytes)."""
-    parts = [_text(raw[i : i + 32]) for i in range(0, 256, 32)]
-    names = [p for p in parts if p and p != "/"]
-    if not names:
-        return None
-    return "/" + "/".join(reversed(names))
+    """The executable's path (cut at 8 levels, each name at 31 bytes)."""
+    path = _path(raw, 32)
+    return None if path == "/" else path
 
 
 def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
@@ -87,7 +98,7 @@ def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
     (boot_ns, flags, *rest) = _RECORD.unpack_from(raw)
     ids, inums, before = rest[0:8], rest[8:16], rest[16:24]
     kind, tid, pid, ppid, uid, euid, syscall, ret = rest[24:32]
-    comm, exe = rest[32], rest[33]
+    comm, exe, cgroup = rest[32], rest[33], rest[34]
     if kind == EXIT:
         return Exited(tid, boot_ns, clock.iso(boot_ns))
     made = {i for i in range(8) if flags & _CLONE_FLAGS[i]}
@@ -115,6 +126,7 @@ def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
         initial_userns=None if not before[_USER] else before[_USER] == INITIAL_USERNS_INODE,
         command=_text(comm),
         exe=_exe(exe),
+        container=_container(cgroup),
         namespaces=tuple(NamespaceId(_TYPES[i], nsfs_dev, inums[i]) for i in changed),
         ns_ids=" ".join(f"{_TYPES[i].value}:{ids[i]}" for i in changed),
         owner_inode=inums[_USER],

@@ -105,6 +105,21 @@ struct pt_regs {
 	unsigned long si;
 };
 
+struct kernfs_node {
+	const char *name;
+	struct kernfs_node *__parent; /* Linux 6.15+ */
+};
+struct kernfs_node___old {
+	const char *name;
+	struct kernfs_node___old *parent; /* before Linux 6.15 */
+};
+struct cgroup {
+	struct kernfs_node *kn;
+};
+struct css_set {
+	struct cgroup *dfl_cgrp; /* the unified (v2) hierarchy's */
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -114,6 +129,7 @@ struct task_struct {
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
 	struct files_struct *files;
+	struct css_set *cgroups;
 	char comm[16];
 };
 

@@ -92,6 +92,29 @@ static __always_inline void exe_of(struct task_struct *task, struct nswatch_even
 	}
 }
 
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return (struct kernfs_node *)BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* The task's cgroup in the unified hierarchy, as the kernel has it now: which container it
+ * belongs to (nsaudit reads the runtime's scope in it), however briefly the task lives. */
+static __always_inline void cgroup_of(struct task_struct *task, struct nswatch_event *e)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+
+	for (int i = 0; i < NSWATCH_CGROUP_PARTS && kn; i++) {
+		struct kernfs_node *parent = kn_parent(kn);
+
+		if (!parent)
+			break; /* the root's own name is not part of the path */
+		bpf_probe_read_kernel_str(e->cgroup[i], NSWATCH_CGROUP_LEN, BPF_CORE_READ(kn, name));
+		kn = parent;
+	}
+}
+
 static __always_inline struct nswatch_event *event(struct task_struct *task, __u32 kind)
 {
 	struct nswatch_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -109,6 +132,7 @@ static __always_inline struct nswatch_event *event(struct task_struct *task, __u
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	cgroup_of(task, e);
 	return e;
 }
 

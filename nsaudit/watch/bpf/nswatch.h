@@ -5,6 +5,8 @@
 #define NSWATCH_TYPES 8      /* cgroup ipc mnt net pid time user uts, in this order */
 #define NSWATCH_EXE_PARTS 8  /* the executable's path, leaf first, each name cut at 31 bytes */
 #define NSWATCH_PART_LEN 32
+#define NSWATCH_CGROUP_PARTS 6 /* its cgroup (v2) path, leaf first, each name cut at 95 bytes */
+#define NSWATCH_CGROUP_LEN 96
 
 enum nswatch_kind {
 	NSWATCH_CLONE = 1,  /* a new task (fork, clone, clone3) with namespace flags */
@@ -30,6 +32,7 @@ struct nswatch_event {
 	__s32 ret;
 	char comm[16];
 	char exe[NSWATCH_EXE_PARTS][NSWATCH_PART_LEN];
+	char cgroup[NSWATCH_CGROUP_PARTS][NSWATCH_CGROUP_LEN];
 };
 
 #endif
