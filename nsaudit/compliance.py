@@ -4,7 +4,7 @@ record. Shared by `check`, `audit --policy` and `report`."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -113,8 +113,11 @@ def evaluate_fresh(
     seen = stored_history.containers_seen(conn, host_id, after, seq)
     period = f"the snapshots since {since} and this scan"
     sql = Sql.of(conn)
-    start = stored_events.taken_at(sql, host_id, after)
-    watched = stored_events.between(sql, host_id, start, snap.taken_at)
+    start = stored_events.between_seqs(sql, host_id, after, seq)
+    watched = None
+    if start is not None:  # to the fresh scan, with what the period's start lacks
+        found = stored_events.between(sql, host_id, start.start, snap.taken_at)
+        watched = None if found is None else replace(found, missing=start.missing)
     return _evaluate(policy, snap, changes, period, now, added, partial, seen, watched=watched)
 
 

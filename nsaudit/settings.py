@@ -57,15 +57,13 @@ class IgnoreRule:
 
     def matches_event(self, event: NamespaceEvent) -> bool:
         """The same for a namespace event of `nsaudit watch`: its types, its uid as the user,
-        its command or executable; an event has no bind-mount path."""
+        its executable as the command (not its comm, which the process sets itself: a rule
+        would hide whatever took that name); an event has no bind-mount path."""
         if self.type is not None and self.type not in event.types.split(","):
             return False
         if self.user is not None and not fnmatch.fnmatchcase(str(event.uid), self.user):
             return False
-        if self.command is not None and not any(
-            fnmatch.fnmatchcase(text, self.command)
-            for text in (event.command or "", event.exe or "")
-        ):
+        if self.command is not None and not fnmatch.fnmatchcase(event.exe or "", self.command):
             return False
         return self.path is None
 

@@ -66,6 +66,8 @@ def test_ignore_rules_apply_to_events() -> None:
     found = between(watched(event(901, 12)), snap(), rule.matches_event)
     assert found.gone == () and found.hidden == 1 and not found.differs
     assert not IgnoreRule(type="net").matches_event(event(901, 12))
+    # The comm a process sets itself hides nothing: the rule's command is the executable.
+    assert not IgnoreRule(command="x").matches_event(event(901, 12))
 
 
 def check(w: Watched | None) -> str:

@@ -24,7 +24,7 @@ def watcher(tmp_path: Path) -> Iterator[Watcher]:
         pytest.skip(problem)
     w = Watcher(tmp_path / "w.db", "--mechanism", "bpf")
     yield w
-    w.kill()
+    w.close()
 
 
 def namespaces(event: dict[str, object]) -> dict[str, int]:

@@ -23,7 +23,7 @@ def watcher(tmp_path: Path) -> Iterator[Watcher]:
         pytest.skip(problem)
     w = Watcher(tmp_path / "w.db", "--mechanism", "audit")
     yield w
-    w.kill()
+    w.close()
 
 
 def blind(event: dict[str, object]) -> None:

@@ -58,6 +58,13 @@ def test_prune_drops_what_lies_before_the_oldest_kept_snapshot(tmp_path: Path) -
     with database.writing_sql() as sql:
         assert [e.at for e in stored.events_between(sql, 1, None, None)] == [t(4)]
     assert count(database, "watch_runs") == 1
+    # The run that spanned the cut now starts there: a stretch before it was not watched.
+    with database.writing_sql() as sql:
+        w = stored.between(sql, 1, t(2), t(5))
+        assert w is not None and (w.unwatched[0].start, w.unwatched[0].end) == (t(2), t(3))
+        # A period whose first snapshot (seq 1, day 1) was pruned says so.
+        period = stored.between_seqs(sql, 1, 1, 3)
+        assert period is not None and "seq 1) was pruned" in period.gaps()[0]
     prune(database, Settings(), Duration.parse("1d"), 1, now=datetime(2026, 1, 9, tzinfo=UTC))
     assert count(database, "ns_events") == 0 and count(database, "watch_runs") == 0
 

@@ -57,9 +57,19 @@ class Watcher:
         return shown
 
     def kill(self) -> None:
+        """SIGKILL: nothing stored, nothing put back (a crash)."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate(timeout=60)
+
+    def close(self) -> None:
+        """A test's end: SIGTERM, so that the audit mechanism puts the host's state back."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 def mine(shown: dict[str, Any], pid: int, event: str | None = None) -> list[dict[str, Any]]:

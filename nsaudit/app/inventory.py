@@ -102,7 +102,7 @@ def take(
     with hostlock.scanning(database, local_host(settings, root)):
         snap = scan(settings, root, threads, label)
         if root == "/":
-            _watcher_caught_up(database, snap.taken_at)
+            watcher_caught_up(database, snap.taken_at)
         try:
             return retried(lambda: _store(database, snap, settings, policy, now, compare))
         except ScanOutOfOrder:
@@ -113,7 +113,7 @@ def take(
             return retried(lambda: _store(database, again, settings, policy, now, compare))
 
 
-def _watcher_caught_up(database: Database, until: str) -> None:
+def watcher_caught_up(database: Database, until: str) -> None:
     """A running `nsaudit watch` of this database stores what it saw up to the scan, so that
     the comparison sees a namespace that lived and died just before it."""
     from nsaudit.watch.handshake import catch_up, lock_path

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nsaudit import compliance, workers
-from nsaudit.app.inventory import capabilities_only, local_host, scan, take
+from nsaudit.app.inventory import capabilities_only, local_host, scan, take, watcher_caught_up
 from nsaudit.collect.process import has_processes
 from nsaudit.errors import UsageError
 from nsaudit.hostfs import HostFS
@@ -55,7 +55,10 @@ def check(
     if not record:
         # Storing its snapshot would end the period the next scheduled audit diffs, and so
         # hide what changed since the last audit.
-        return _unstored(database, scan(settings, root, threads), rules, now)
+        fresh = scan(settings, root, threads)
+        if root == "/":
+            watcher_caught_up(database, fresh.taken_at)
+        return _unstored(database, fresh, rules, now)
     taken = take(database, settings, root, threads, None, rules, now, compare=False)
     assert taken.evaluation is not None
     return taken.evaluation

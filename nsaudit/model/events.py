@@ -93,6 +93,7 @@ class Watched:
     events: tuple[NamespaceEvent, ...]
     runs: tuple[WatchRun, ...]
     unwatched: tuple[Unwatched, ...]
+    missing: tuple[str, ...] = ()  # what else is not in the record, in words (pruned)
 
     @property
     def lost(self) -> int:
@@ -105,7 +106,7 @@ class Watched:
 
     def gaps(self) -> tuple[str, ...]:
         """Why the record is not whole, in words: unwatched stretches, lost events."""
-        out = [f"not watched from {g.start} to {g.end}" for g in self.unwatched]
+        out = [*self.missing, *(f"not watched from {g.start} to {g.end}" for g in self.unwatched)]
         if self.lost:
             out.append(f"{self.lost} events lost by the watcher (its buffer was full)")
         return tuple(out)

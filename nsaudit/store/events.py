@@ -177,17 +177,29 @@ def between(sql: Sql, host: int, start: str | None, end: str) -> Watched | None:
     return Watched(begin, end, tuple(found), tuple(runs), tuple(unwatched(runs, begin, end)))
 
 
-def taken_at(sql: Sql, host: int, seq: int) -> str:
-    """When the host's snapshot of this seq was taken."""
-    return str(
-        sql.value("SELECT taken_at FROM snapshots WHERE host_id = :host AND seq = :seq",
-                  host=host, seq=seq)
-    )  # fmt: skip
+def taken_at(sql: Sql, host: int, seq: int) -> str | None:
+    """When the host's snapshot of this seq was taken; None when it was pruned."""
+    found = sql.value(
+        "SELECT taken_at FROM snapshots WHERE host_id = :host AND seq = :seq", host=host, seq=seq
+    )
+    return None if found is None else str(found)
 
 
 def between_seqs(sql: Sql, host: int, first: int, last: int) -> Watched | None:
-    """between() the host's snapshots of seq first and last (a policy check's period)."""
-    return between(sql, host, taken_at(sql, host, first), taken_at(sql, host, last))
+    """between() the host's snapshots of seq first and last (a policy check's period). When
+    the first was pruned, from the host's oldest snapshot, saying that what came before is
+    gone."""
+    end = taken_at(sql, host, last)
+    assert end is not None  # the snapshot being checked
+    start = taken_at(sql, host, first)
+    if start is not None:
+        return between(sql, host, start, end)
+    oldest = str(sql.value("SELECT min(taken_at) FROM snapshots WHERE host_id = :host", host=host))
+    found = between(sql, host, oldest, end)
+    if found is None:
+        return None
+    gone = f"the period's first snapshot (seq {first}) was pruned, and with it what was "
+    return replace(found, missing=(f"{gone}watched before {oldest}",))
 
 
 def totals(sql: Sql, host: int) -> WatchTotals | None:

@@ -68,9 +68,16 @@ def prune(conn: Connection, cutoff: str, keep_last: int) -> Pruned:
 
 def _prune_watched(conn: Connection, host_id: int, kept_from: str) -> None:
     """Delete what `nsaudit watch` recorded before the host's oldest kept snapshot (no longer
-    between two snapshots), and the runs that ended before it."""
+    between two snapshots), and the runs that ended before it; a run that spans it now starts
+    there (its events before are gone: a period reaching back before it was not watched, as
+    far as the record can tell)."""
     mine = ns_events.c.host_id == host_id
     conn.execute(delete(ns_events).where(mine, ns_events.c.at < kept_from))
+    conn.execute(
+        update(watch_runs)
+        .where(watch_runs.c.host_id == host_id, watch_runs.c.started_at < kept_from)
+        .values(started_at=kept_from)
+    )
     has_events = select(ns_events.c.id).where(ns_events.c.run_id == watch_runs.c.id)
     conn.execute(
         delete(watch_runs).where(

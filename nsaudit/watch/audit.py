@@ -33,7 +33,9 @@ _STATUS_ENABLED, _STATUS_BACKLOG_LIMIT = 0x1, 0x10
 # struct audit_rule_data: flags, action, field_count, mask[64], fields[64], values[64],
 # fieldflags[64], buflen; then buf.
 _RULE = struct.Struct("=3I64I64I64I64II")
-_FILTER_EXIT, _ALWAYS = 0x04, 2
+# AUDIT_FILTER_PREPEND: first in the list, since the kernel applies only the first exit rule
+# that matches a call, and another rule (auditd's) would otherwise take these calls.
+_FILTER_EXIT, _FILTER_PREPEND, _ALWAYS = 0x04, 0x10, 2
 _ARCH, _SUCCESS, _ARG0, _FILTERKEY = 11, 104, 200, 210
 _EQUAL, _BIT_MASK = 0x40000000, 0x08000000
 _ARCH_X86_64 = 0xC000003E
@@ -57,7 +59,7 @@ _FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
 _STAMP = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
 
 
-def _rule(syscalls: tuple[int, ...], arg0_mask: int | None) -> bytes:
+def _rule(syscalls: tuple[int, ...], arg0_mask: int | None, flags: int) -> bytes:
     mask = [0] * 64
     for nr in syscalls:
         mask[nr // 32] |= 1 << (nr % 32)
@@ -68,7 +70,7 @@ def _rule(syscalls: tuple[int, ...], arg0_mask: int | None) -> bytes:
     pad = [0] * (64 - len(fields))
     return (
         _RULE.pack(
-            _FILTER_EXIT,
+            flags,
             _ALWAYS,
             len(fields),
             *mask,
@@ -82,7 +84,13 @@ def _rule(syscalls: tuple[int, ...], arg0_mask: int | None) -> bytes:
 
 
 # Namespaces made by unshare or clone (with a namespace flag), and every setns.
-_RULES = (_rule((_UNSHARE, _CLONE), _ANY_NEW), _rule((_SETNS,), None))
+def _rules(flags: int) -> tuple[bytes, ...]:
+    return (_rule((_UNSHARE, _CLONE), _ANY_NEW, flags), _rule((_SETNS,), None, flags))
+
+
+# Added first in the list; a rule in the list no longer carries the prepend flag, so it is
+# deleted without it.
+_ADD, _DELETE = _rules(_FILTER_EXIT | _FILTER_PREPEND), _rules(_FILTER_EXIT)
 
 
 def _text(value: str) -> str:
@@ -196,8 +204,8 @@ class AuditWatch:
             self._lost_before = status[6]
             self._restore = self._found(status[1], status[5])
             self._set(_STATUS_ENABLED | _STATUS_BACKLOG_LIMIT, 1, max(status[5], _BACKLOG))
-            for rule in _RULES:
-                self._request(_AUDIT_DEL_RULE, rule, missing_ok=True)  # a crashed run's
+            self._delete_rules()  # a killed run's
+            for rule in _ADD:
                 self._request(_AUDIT_ADD_RULE, rule)
             self._reader = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_AUDIT)
             try:
@@ -223,6 +231,15 @@ class AuditWatch:
             raise
         self._overflows = 0
 
+    def _delete_rules(self) -> None:
+        """Every rule of nsaudit's in the list (the kernel deletes one a request)."""
+        for rule in _DELETE:
+            for _ in range(1000):
+                try:
+                    self._request(_AUDIT_DEL_RULE, rule)
+                except FileNotFoundError:
+                    break
+
     def _found(self, enabled: int, backlog: int) -> tuple[int, int]:
         """The audit state to put back when the watch stops: as a run that was killed found
         it (it wrote it down before changing it), else as it is now, written down."""
@@ -235,7 +252,7 @@ class AuditWatch:
                 f.write(f"{enabled} {backlog}\n")
             return enabled, backlog
 
-    def _request(self, kind: int, body: bytes, missing_ok: bool = False) -> bytes | None:
+    def _request(self, kind: int, body: bytes) -> bytes | None:
         """Send a request: AUDIT_GET's reply body; for others, None once acknowledged."""
         self._seq += 1
         get = kind == _AUDIT_GET
@@ -248,7 +265,7 @@ class AuditWatch:
                 continue
             if rtype == _NLMSG_ERROR:
                 code = -struct.unpack_from("=i", data, _HEADER.size)[0]
-                if code == 0 or (missing_ok and code == errno.ENOENT):
+                if code == 0:
                     return None
                 raise OSError(code, os.strerror(code))
             if get:
@@ -297,8 +314,7 @@ class AuditWatch:
             self._reader.close()
             self._reader = None
         try:
-            for rule in _RULES:
-                self._request(_AUDIT_DEL_RULE, rule, missing_ok=True)
+            self._delete_rules()
             if self._restore is not None:
                 self._set(_STATUS_ENABLED | _STATUS_BACKLOG_LIMIT, *self._restore)
                 self._restore = None

@@ -46,6 +46,7 @@ class BpfWatch:
 
     def poll(self, timeout_ms: int) -> list[Seen | Exited]:
         """What the kernel sent, waiting at most timeout_ms for the first."""
+        self._clock = Clock()  # again: the wall clock may have been stepped (NTP) meanwhile
         self._bpf.poll(self._ring, timeout_ms)
         got, self._got = self._got, []
         return got

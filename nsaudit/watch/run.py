@@ -105,11 +105,31 @@ def watch(
 ) -> tuple[Totals, int | None]:
     """Watch until stopped (or for `seconds`): the run's totals, and the signal that stopped
     it (None: the time was up). announce: which mechanism watches; warn: a fallback."""
-    from nsaudit.store import events as stored
-
     nsfs_dev = os.stat("/proc/self/ns/net").st_dev
     sqlite = database.sqlite
     lock = lock_path(database.location, None if sqlite is None else sqlite.path)
+    # A snapshot's SIGUSR1 may come as soon as the lock names this process: until the loop
+    # takes it, it is ignored, not fatal (its default).
+    before = signal.signal(CATCH_UP, signal.SIG_IGN)
+    try:
+        return _watch(database, host, wanted, seconds, batch, announce, warn, lock, nsfs_dev)
+    finally:
+        signal.signal(CATCH_UP, before)
+
+
+def _watch(
+    database: Database,
+    host: HostInfo,
+    wanted: str,
+    seconds: float | None,
+    batch: int,
+    announce: Callable[[str], None],
+    warn: Callable[[str], None],
+    lock: str,
+    nsfs_dev: int,
+) -> tuple[Totals, int | None]:
+    from nsaudit.store import events as stored
+
     with only_watcher(lock) as held:
         mechanism = choose(wanted, nsfs_dev, warn)
         signals = _Signals()
@@ -165,5 +185,5 @@ def watch(
             flush(ended=True)
             return totals, signals.signal
         finally:
+            mechanism.close()  # before the signals' handlers go: audit's state is put back
             signals.restore()
-            mechanism.close()
