@@ -12,19 +12,14 @@ from pathlib import Path
 import pytest
 import runtimes
 from conftest import NOBODY, assert_clean_error, run
-from watching import Watcher, bpf_problem, make, mine
+from watching import Watcher, bpf_problem, make, mine, started
 
 from nsaudit.model import INITIAL_USERNS_INODE
 
 
 @pytest.fixture
 def watcher(tmp_path: Path) -> Iterator[Watcher]:
-    problem = bpf_problem()
-    if problem:
-        pytest.skip(problem)
-    w = Watcher(tmp_path / "w.db", "--mechanism", "bpf")
-    yield w
-    w.close()
+    yield from started(tmp_path / "w.db", "bpf", bpf_problem())
 
 
 def namespaces(event: dict[str, object]) -> dict[str, int]:

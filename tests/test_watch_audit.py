@@ -13,17 +13,21 @@ from pathlib import Path
 import pytest
 import runtimes
 from conftest import NOBODY, REPO
-from watching import Watcher, audit_problem, audit_rules, audit_status, bpf_problem, make, mine
+from watching import (
+    Watcher,
+    audit_problem,
+    audit_rules,
+    audit_status,
+    bpf_problem,
+    make,
+    mine,
+    started,
+)
 
 
 @pytest.fixture
 def watcher(tmp_path: Path) -> Iterator[Watcher]:
-    problem = audit_problem()
-    if problem:
-        pytest.skip(problem)
-    w = Watcher(tmp_path / "w.db", "--mechanism", "audit")
-    yield w
-    w.close()
+    yield from started(tmp_path / "w.db", "audit", audit_problem())
 
 
 def blind(event: dict[str, object]) -> None:

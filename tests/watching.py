@@ -9,9 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import IS_ROOT, REPO, run_json
 
 TRACEFS = "/sys/kernel/tracing"
@@ -26,6 +28,15 @@ def bpf_problem() -> str | None:
     if ctypes.util.find_library("bpf") is None:
         return "needs the system's libbpf (libbpf1; .ci/run installs it)"
     return None
+
+
+def started(db: Path, mechanism: str, problem: str | None) -> Iterator[Watcher]:
+    """A fixture's watcher with this mechanism (a skip when it cannot run here)."""
+    if problem:
+        pytest.skip(problem)
+    w = Watcher(db, "--mechanism", mechanism)
+    yield w
+    w.close()
 
 
 class Watcher:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -73,6 +74,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+@contextmanager
+def _ignored(signum: int) -> Iterator[None]:
+    before = signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signum, before)
+
+
 class _Signals:
     """SIGTERM and SIGINT ask the loop to stop (it stores what it holds first); SIGUSR1, a
     snapshot's, to store what it holds now."""
@@ -105,32 +115,14 @@ def watch(
 ) -> tuple[Totals, int | None]:
     """Watch until stopped (or for `seconds`): the run's totals, and the signal that stopped
     it (None: the time was up). announce: which mechanism watches; warn: a fallback."""
+    from nsaudit.store import events as stored
+
     nsfs_dev = os.stat("/proc/self/ns/net").st_dev
     sqlite = database.sqlite
     lock = lock_path(database.location, None if sqlite is None else sqlite.path)
     # A snapshot's SIGUSR1 may come as soon as the lock names this process: until the loop
     # takes it, it is ignored, not fatal (its default).
-    before = signal.signal(CATCH_UP, signal.SIG_IGN)
-    try:
-        return _watch(database, host, wanted, seconds, batch, announce, warn, lock, nsfs_dev)
-    finally:
-        signal.signal(CATCH_UP, before)
-
-
-def _watch(
-    database: Database,
-    host: HostInfo,
-    wanted: str,
-    seconds: float | None,
-    batch: int,
-    announce: Callable[[str], None],
-    warn: Callable[[str], None],
-    lock: str,
-    nsfs_dev: int,
-) -> tuple[Totals, int | None]:
-    from nsaudit.store import events as stored
-
-    with only_watcher(lock) as held:
+    with _ignored(CATCH_UP), only_watcher(lock) as held:
         mechanism = choose(wanted, nsfs_dev, warn)
         signals = _Signals()
         try:
