@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import runtimes
 from conftest import NOBODY, assert_clean_error, run
-from watching import Watcher, bpf_problem, make, mine, started
+from watching import Watcher, bpf_problem, make, mine, net_sleeper, started
 
 from nsaudit.model import INITIAL_USERNS_INODE
 
@@ -87,18 +87,7 @@ def test_clone3_with_namespace_flags(watcher: Watcher) -> None:
 
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A process in a network namespace of its own."""
-    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
-    for _ in range(100):
-        if (
-            Path(f"/proc/{proc.pid}/ns/net").stat().st_ino
-            != Path("/proc/self/ns/net").stat().st_ino
-        ):
-            break
-        time.sleep(0.02)
-    yield proc
-    proc.kill()
-    proc.wait()
+    yield from net_sleeper()
 
 
 def test_nsenter_net(watcher: Watcher, sleeper: subprocess.Popen[bytes]) -> None:

@@ -21,6 +21,7 @@ from watching import (
     bpf_problem,
     make,
     mine,
+    net_sleeper,
     started,
 )
 
@@ -75,11 +76,7 @@ def test_clone3_is_a_blind_spot(watcher: Watcher) -> None:
 
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
-    time.sleep(0.3)
-    yield proc
-    proc.kill()
-    proc.wait()
+    yield from net_sleeper()
 
 
 def test_nsenter_net_and_in_process_setns(

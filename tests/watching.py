@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ def started(db: Path, mechanism: str, problem: str | None) -> Iterator[Watcher]:
     w = Watcher(db, "--mechanism", mechanism)
     yield w
     w.close()
+
+
+def net_sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A fixture's process in a network namespace of its own, there once this yields."""
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    own = os.stat("/proc/self/ns/net").st_ino
+    for _ in range(100):
+        if os.stat(f"/proc/{proc.pid}/ns/net").st_ino != own:
+            break
+        time.sleep(0.02)
+    yield proc
+    proc.kill()
+    proc.wait()
 
 
 class Watcher:

@@ -104,6 +104,16 @@ class Watched:
         """What the runs' mechanisms could not see, each said once."""
         return tuple(sorted({r.blind for r in self.runs if r.blind}))
 
+    @property
+    def made(self) -> int:
+        """How many events created namespaces (the others entered one)."""
+        return sum(1 for e in self.events if e.created)
+
+    def incomplete(self) -> tuple[str, ...]:
+        """gaps(), and what the mechanisms could not see: all the record does not hold."""
+        blind = tuple(f"watched through the audit subsystem, which {b}" for b in self.blind)
+        return self.gaps() + blind
+
     def gaps(self) -> tuple[str, ...]:
         """Why the record is not whole, in words: unwatched stretches, lost events."""
         out = [*self.missing, *(f"not watched from {g.start} to {g.end}" for g in self.unwatched)]

@@ -12,7 +12,7 @@ from nsaudit import fields
 from nsaudit import jsonshape as js
 from nsaudit.errors import DatabaseError
 from nsaudit.model import HostInfo, NamespaceEvent, Unwatched, Watched, WatchRun, WatchTotals
-from nsaudit.store.snapshots import host_row
+from nsaudit.store.snapshots import host_row, record_body
 from nsaudit.store.sql import Sql, placeholders
 
 _EVENT_COLUMNS = ("host_id", "run_id", "at", "boot_ns", "kind", "tid", "body")
@@ -38,8 +38,7 @@ def begin_run(sql: Sql, host: HostInfo, mechanism: str, blind: str, at: str) -> 
 
 def event_row(event: NamespaceEvent, boot_ns: int) -> tuple[str, int, str, int, str]:
     """An event's columns after host_id and run_id."""
-    body = json.dumps(fields.payload(event), sort_keys=True, separators=(",", ":"))
-    return (event.at, boot_ns, event.event, event.tid or 0, body)
+    return (event.at, boot_ns, event.event, event.tid or 0, record_body(event))
 
 
 def exit_row(at: str, boot_ns: int, tid: int) -> tuple[str, int, str, int, None]:

@@ -141,7 +141,7 @@ def save(conn: Connection | Sql, snap: Snapshot) -> Saved:
                 f"its newest stored snapshot (seq {previous}, {newest}); nothing was stored "
                 "(did the clock go back?)"
             )
-    bodies = None if snap.containers is None else set(map(_container_body, snap.containers))
+    bodies = None if snap.containers is None else set(map(record_body, snap.containers))
     snapshot_id = sql.insert(
         "snapshots",
         host_id=host_id,
@@ -219,8 +219,10 @@ def _end(sql: Sql, table: str, ids: list[int], seq: int) -> None:
         sql.run(f"UPDATE {table} SET end_seq = :seq WHERE id IN {listed}", seq=seq, **params)
 
 
-def _container_body(container: Container) -> str:
-    return json.dumps(fields.payload(container), sort_keys=True, separators=(",", ":"))
+def record_body(record: Any) -> str:
+    """A record (a container, a namespace event) as the store keeps it: its payload as
+    compact JSON with sorted keys, so that equal records are equal text."""
+    return json.dumps(fields.payload(record), sort_keys=True, separators=(",", ":"))
 
 
 def _save_containers(sql: Sql, host_id: int, seq: int, bodies: set[str]) -> None:

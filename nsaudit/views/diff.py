@@ -11,7 +11,7 @@ from nsaudit.analysis.diff import Change, SnapshotDiff
 from nsaudit.model import Namespace, Snapshot
 from nsaudit.policy.match import container_words
 from nsaudit.render import Document, Table
-from nsaudit.views.events import coverage, events_table
+from nsaudit.views.events import events_table
 from nsaudit.views.events import payload as payload_of
 
 SCHEMA = "nsaudit.diff/1"
@@ -164,7 +164,7 @@ def document(
         lines += _between_lines(between, show_all)
         table = _between_table(between, show_all)
         tables += [table] if table is not None else []
-        warnings = coverage(between.watched)
+        warnings = between.watched.incomplete()
     payload = {
         "schema": SCHEMA,
         "old": _about(old),

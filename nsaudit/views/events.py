@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from nsaudit import fields
 from nsaudit.model import NamespaceEvent, Watched
 from nsaudit.render import Document, Table
 
 SCHEMA = "nsaudit.events/1"
 NOT_WATCHED = "no `nsaudit watch` run has recorded anything for this host"
-
-
-def coverage(w: Watched) -> tuple[str, ...]:
-    """What the record does not hold: unwatched stretches, lost events, blind spots."""
-    blind = tuple(f"watched through the audit subsystem, which {b}" for b in w.blind)
-    return w.gaps() + blind
 
 
 def payload(w: Watched | None) -> dict[str, object] | None:
@@ -23,20 +19,8 @@ def payload(w: Watched | None) -> dict[str, object] | None:
         "start": w.start,
         "end": w.end,
         "events": [fields.payload(e) for e in w.events],
-        "runs": [
-            {
-                "id": r.id,
-                "mechanism": r.mechanism,
-                "started_at": r.started_at,
-                "seen_at": r.seen_at,
-                "ended_at": r.ended_at,
-                "events": r.events,
-                "lost": r.lost,
-                "blind": r.blind,
-            }
-            for r in w.runs
-        ],
-        "unwatched": [{"start": g.start, "end": g.end} for g in w.unwatched],
+        "runs": [dataclasses.asdict(r) for r in w.runs],
+        "unwatched": [dataclasses.asdict(g) for g in w.unwatched],
         "lost": w.lost,
     }
 
@@ -58,5 +42,5 @@ def document(w: Watched | None) -> Document:
         (f"{len(found)} namespace events" if w is not None else NOT_WATCHED,),
         (events_table(found),) if found else (),
         Table(None, fields.csv_columns(NamespaceEvent), tuple(map(fields.csv_cells, found))),
-        () if w is None else coverage(w),
+        () if w is None else w.incomplete(),
     )

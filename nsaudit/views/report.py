@@ -7,6 +7,7 @@ history of the period (namespaces per type over time, created and vanished per d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,8 +94,7 @@ def _about_table(h: HostReport, since: str, section: str) -> Table:
 def _watch_summary(w: Watched | None) -> str:
     if w is None:
         return "not watched (no nsaudit watch run)"
-    made = sum(1 for e in w.events if e.created)
-    text = f"{made} created, {len(w.events) - made} entered"
+    text = f"{w.made} created, {len(w.events) - w.made} entered"
     gaps = w.gaps()
     return f"{text}; {'; '.join(gaps)}" if gaps else f"{text}; watched throughout"
 
@@ -102,12 +102,11 @@ def _watch_summary(w: Watched | None) -> str:
 def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
     if w is None:
         return None
-    made = sum(1 for e in w.events if e.created)
     return {
-        "created": made,
-        "entered": len(w.events) - made,
+        "created": w.made,
+        "entered": len(w.events) - w.made,
         "lost": w.lost,
-        "unwatched": [{"start": g.start, "end": g.end} for g in w.unwatched],
+        "unwatched": [dataclasses.asdict(g) for g in w.unwatched],
         "mechanisms": sorted({r.mechanism for r in w.runs}),
     }
 
