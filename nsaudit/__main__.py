@@ -21,9 +21,11 @@ def run() -> None:
 
 def _run() -> int:
     """The CLI's exit code; Ctrl-C at any moment (start-up included) exits 130 with one line."""
-    sigint.install()
     code = sigint.EXIT_INTERRUPTED
     try:
+        # Inside the try: a SIGINT that lands while the handler is being set (Python's
+        # signal.signal runs Python code) still ends in exit 130 and one line.
+        sigint.install()
         from nsaudit.collect import prescan
 
         # The scan of `snapshot` and `audit` runs meanwhile on another core.
