@@ -216,5 +216,6 @@ def namespace_event(
         owner_ns_id=ns_id,
         flags=0x10000000,
         mechanism="bpf",
+        arch="x86_64",
         lived_ms=50,
     )

@@ -4,7 +4,9 @@ its types, inodes, 64-bit ids and uid, however short-lived."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from conftest import NOBODY, assert_clean_error, run
 from watching import Watcher, bpf_problem, make, mine, net_sleeper, started
 
 from nsaudit.model import INITIAL_USERNS_INODE
+from nsaudit.policy.match import matches
 
 
 @pytest.fixture
@@ -116,6 +119,80 @@ def test_in_process_setns(watcher: Watcher, sleeper: subprocess.Popen[bytes], ho
     # And the namespace it entered, as the unshare(1) of the sleeper made it.
     (made_by,) = mine(shown, sleeper.pid, "unshare")
     assert namespaces(made_by) == namespaces(event)
+
+
+def test_an_i386_unshare_of_a_64_bit_program(watcher: Watcher) -> None:
+    # int 0x80: the per-call tracepoints (syscalls/sys_exit_unshare) leave i386 calls out, the
+    # way an exploit would pass unseen.
+    (made,) = make("unshare32", prefix=NOBODY)
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "unshare")
+    assert event["arch"] == "i386"
+    assert event["types"] == "net,user"
+    assert event["uid"] == event["euid"] == 65534
+    assert event["initial_userns"] is True
+    assert namespaces(event) == {t: v[0] for t, v in made["ns"].items()}
+    assert ns_ids(event) == {t: v[1] for t, v in made["ns"].items()}
+    assert 40 <= event["lived_ms"] < 5000
+
+
+def test_an_i386_setns(watcher: Watcher, sleeper: subprocess.Popen[bytes]) -> None:
+    (made,) = make("setns32", str(sleeper.pid))
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "setns")
+    assert event["arch"] == "i386"
+    assert event["types"] == "net"
+    assert ns_ids(event) == {"net": made["ns"]["net"][1]}
+
+
+@pytest.fixture
+def mounted() -> Iterator[Path]:
+    """A tmpfs of the test's own, with a copy of unshare(1) at usr/bin/unshare in it."""
+    top = Path(tempfile.mkdtemp(prefix="nsa-", dir="/tmp"))
+    subprocess.run(["mount", "-t", "tmpfs", "nsaudit-test", top], check=True)
+    try:
+        (top / "usr" / "bin").mkdir(parents=True)
+        shutil.copy2(shutil.which("unshare") or "/usr/bin/unshare", top / "usr/bin/unshare")
+        yield top
+    finally:
+        subprocess.run(["umount", "-l", top], check=True)
+        top.rmdir()
+
+
+def test_the_executable_s_path_crosses_mounts(watcher: Watcher, mounted: Path) -> None:
+    # Not its path within the tmpfs (/usr/bin/unshare, an allowed program's look).
+    copy = mounted / "usr/bin/unshare"
+    assert subprocess.run([copy, "--user", "true"], timeout=30).returncode == 0
+    shown = watcher.stop()
+    assert [e["exe"] for e in shown["events"] if e["event"] == "unshare"] == [str(copy)]
+
+
+def test_a_path_not_whole_says_so(watcher: Watcher, mounted: Path) -> None:
+    # Deeper than 8 names, and a name longer than 31 bytes: neither may match an allowed glob.
+    name = "unshare-" + "x" * 40
+    deep = mounted.joinpath("a", "b", "c", "d", "e", "f", "g")
+    deep.mkdir(parents=True)
+    (mounted / "usr/bin/unshare").rename(deep / name)
+    assert subprocess.run([deep / name, "--user", "true"], timeout=30).returncode == 0
+    shown = watcher.stop()
+    (exe,) = [e["exe"] for e in shown["events"] if e["event"] == "unshare"]
+    assert exe == f"…/a/b/c/d/e/f/g/{name[:31]}…"
+    assert not matches(exe, ("/*",))
+
+
+def test_a_path_in_another_mount_namespace_says_which(watcher: Watcher, mounted: Path) -> None:
+    # A mount namespace of its own, with the copy bound over /usr/bin/unshare: there, it has
+    # the allowed program's path. Shown so, it is no path of the host's.
+    script = f"mount --bind {mounted}/usr/bin/unshare /usr/bin/unshare && /usr/bin/unshare -U true"
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script], timeout=30)
+    assert proc.returncode == 0
+    shown = watcher.stop()
+    made = [e for e in shown["events"] if e["event"] == "unshare"]
+    (outer,) = [e for e in made if e["types"] == "mnt"]
+    (inner,) = [e for e in made if e["types"] == "user"]
+    assert outer["exe"] == "/usr/bin/unshare"
+    assert inner["exe"] == f"mnt:[{namespaces(outer)['mnt']}]/usr/bin/unshare"
+    assert not matches(inner["exe"], ("/usr/bin/unshare", "/usr/bin/*"))
 
 
 def test_a_podman_container_start(watcher: Watcher) -> None:

@@ -60,6 +60,19 @@ def test_in_process_unshare_that_lives_50_ms(watcher: Watcher) -> None:
     blind(event)
 
 
+def test_i386_unshare_and_setns_of_a_64_bit_program(
+    watcher: Watcher, sleeper: subprocess.Popen[bytes]
+) -> None:
+    (made,) = make("unshare32", prefix=NOBODY)
+    (entered,) = make("setns32", str(sleeper.pid))
+    shown = watcher.stop()
+    (event,) = mine(shown, made["pid"], "unshare")
+    assert event["types"] == "net,user" and event["uid"] == 65534 and event["arch"] == "i386"
+    blind(event)
+    (event,) = mine(shown, entered["pid"], "setns")
+    assert event["types"] == "net" and event["arch"] == "i386"
+
+
 def test_in_process_unshare_then_a_fork(watcher: Watcher) -> None:
     made, forked = make("fork", prefix=NOBODY)
     shown = watcher.stop()
@@ -114,7 +127,7 @@ def test_the_audit_state_is_put_back(tmp_path: Path) -> None:
     before = audit_status()
     w = Watcher(tmp_path / "w.db", "--mechanism", "audit")
     try:
-        assert sum(b"nsaudit-watch" in rule for rule in audit_rules()) == 2
+        assert sum(b"nsaudit-watch" in rule for rule in audit_rules()) == 4
         assert audit_status()[1] == 1 and audit_status()[5] >= 8192
     finally:
         w.stop()
@@ -149,7 +162,7 @@ def test_a_killed_audit_watcher_leaves_rules_the_next_run_removes(tmp_path: Path
     before = audit_status()
     first = Watcher(tmp_path / "w.db", "--mechanism", "audit")
     first.kill()  # SIGKILL: its rules stay, auditing stays on
-    assert sum(b"nsaudit-watch" in rule for rule in audit_rules()) == 2
+    assert sum(b"nsaudit-watch" in rule for rule in audit_rules()) == 4
     Watcher(tmp_path / "w.db", "--mechanism", "audit").stop()
     assert not any(b"nsaudit-watch" in rule for rule in audit_rules())
     after = audit_status()

@@ -87,6 +87,7 @@ def test_report_and_metrics_count_what_the_watcher_recorded(tmp_path: Path) -> N
     assert proc.returncode in (0, 1), proc.stderr
     (host,) = json.loads(proc.stdout)["hosts"]
     assert host["watch"]["created"] == 2 and host["watch"]["mechanisms"] == ["bpf"]
+    assert host["watch"]["blind"] == []  # what an audit run could not see, as its run says
     assert t(4) in [g["start"] for g in host["watch"]["unwatched"]]  # the run died on day 4
     metrics = run("metrics", "--db", db, "--host", HOST.hostname)
     assert 'nsaudit_watch_events{host="h"} 2.0' in metrics.stdout

@@ -28,11 +28,13 @@ class NamespaceEvent:
     namespace before (None: the mechanism cannot tell). owner_inode and owner_ns_id name the
     user namespace that owns what it made (its own after the event).
     command is its comm, which a process sets itself (untrusted); exe the path of its
-    executable as the kernel knows it, within that file's own mount. container: the id of the
-    container its cgroup (unified hierarchy, as the kernel had it at the event) names, as
-    nsaudit.model.Namespace's (None: the host's own, or not known). lived_ms: how long the
-    task lived after it, when its exit was seen (a namespace that nothing else holds dies
-    with it). mechanism: what saw it (bpf or audit)."""
+    executable as the kernel knows it, up to the root of the mount namespace the file is in,
+    prefixed 'mnt:[inode]' where that is not the watcher's (nsaudit/watch/events.py).
+    container: the id of the container its cgroup (unified hierarchy, as the kernel had it at
+    the event) names, as nsaudit.model.Namespace's (None: the host's own, or not known).
+    lived_ms: how long the task lived after it, when its exit was seen (a namespace that
+    nothing else holds dies with it). mechanism: what saw it (bpf or audit); arch: the system
+    call's ABI, as audit's arch= names it (x86_64; i386: int 0x80 or a 32-bit program; x32)."""
 
     at: str = column("text", header="TIME", required=True)
     event: str = column("text", header="EVENT", required=True)
@@ -52,6 +54,7 @@ class NamespaceEvent:
     owner_ns_id: int | None = column("number", big=True)
     flags: int | None = column("number", big=True)
     mechanism: str = column("text", required=True)
+    arch: str | None = column("text")
     lived_ms: int | None = column("number", header="LIVED", cell=_lived)
 
     @property

@@ -95,8 +95,8 @@ def _watch_summary(w: Watched | None) -> str:
     if w is None:
         return "not watched (no nsaudit watch run)"
     text = f"{w.made} created, {len(w.events) - w.made} entered"
-    gaps = w.gaps()
-    return f"{text}; {'; '.join(gaps)}" if gaps else f"{text}; watched throughout"
+    missing = w.incomplete()
+    return f"{text}; {'; '.join(missing)}" if missing else f"{text}; watched throughout"
 
 
 def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
@@ -108,6 +108,7 @@ def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
         "lost": w.lost,
         "unwatched": [dataclasses.asdict(g) for g in w.unwatched],
         "mechanisms": sorted({r.mechanism for r in w.runs}),
+        "blind": list(w.blind),
     }
 
 

@@ -486,6 +486,7 @@ def report() -> Schema:
                         "lost": COUNT,
                         "unwatched": array(obj({"start": TIME, "end": TIME})),
                         "mechanisms": array(one_of("bpf", "audit")),
+                        "blind": array(STRING),  # what the mechanisms could not see
                     }
                 )
             ),

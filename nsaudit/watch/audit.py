@@ -1,12 +1,13 @@
 """The audit mechanism, where BPF is not allowed: the kernel's audit subsystem, read through its
 multicast group (beside auditd, if it runs), with rules of nsaudit's own for unshare, setns and
-clone with namespace flags, removed again when the watch stops.
+clone with namespace flags (x86_64's and i386's), removed again when the watch stops.
 
 Its blind spots, stated wherever its events are shown: no namespace inodes or ids (audit names
 none), no containers (audit names no cgroup), no clone3 (its flags are behind a pointer that
 audit rules cannot read, and glibc uses clone3 for every thread and posix_spawn: a rule for all
-of them would slow the host), no exits, so no lifetimes, and not whether a process was in the
-initial user namespace."""
+of them would slow the host), no x32 calls, no exits, so no lifetimes, not whether a process
+was in the initial user namespace, and executables as the process's own root shows them (in a
+mount namespace of its own, a user can bind any file over /usr/bin/...)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,14 @@ _RULE = struct.Struct("=3I64I64I64I64II")
 _FILTER_EXIT, _FILTER_PREPEND, _ALWAYS = 0x04, 0x10, 2
 _ARCH, _SUCCESS, _ARG0, _FILTERKEY = 11, 104, 200, 210
 _EQUAL, _BIT_MASK = 0x40000000, 0x08000000
-_ARCH_X86_64 = 0xC000003E
 KEY = b"nsaudit-watch"
-_UNSHARE, _SETNS, _CLONE = 272, 308, 56
+# Each ABI a rule names (audit's arch= value), and its numbers of unshare, setns and clone: a
+# 64-bit program can make i386 calls too (int 0x80). x32's calls (bit 30 set) no rule can
+# name: audit's syscall mask stops at 2047.
+_ARCHES = {
+    0xC000003E: ("x86_64", 272, 308, 56),
+    0x40000003: ("i386", 310, 346, 120),
+}
 _FLAGS = {
     "cgroup": 0x02000000,
     "ipc": 0x08000000,
@@ -59,11 +65,11 @@ _FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
 _STAMP = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
 
 
-def _rule(syscalls: tuple[int, ...], arg0_mask: int | None, flags: int) -> bytes:
+def _rule(arch: int, syscalls: tuple[int, ...], arg0_mask: int | None, flags: int) -> bytes:
     mask = [0] * 64
     for nr in syscalls:
         mask[nr // 32] |= 1 << (nr % 32)
-    fields = [(_ARCH, _ARCH_X86_64, _EQUAL), (_SUCCESS, 1, _EQUAL)]
+    fields = [(_ARCH, arch, _EQUAL), (_SUCCESS, 1, _EQUAL)]
     if arg0_mask is not None:
         fields.append((_ARG0, arg0_mask, _BIT_MASK))
     fields.append((_FILTERKEY, len(KEY), _EQUAL))
@@ -83,9 +89,16 @@ def _rule(syscalls: tuple[int, ...], arg0_mask: int | None, flags: int) -> bytes
     )
 
 
-# Namespaces made by unshare or clone (with a namespace flag), and every setns.
+# Namespaces made by unshare or clone (with a namespace flag), and every setns, in each ABI.
 def _rules(flags: int) -> tuple[bytes, ...]:
-    return (_rule((_UNSHARE, _CLONE), _ANY_NEW, flags), _rule((_SETNS,), None, flags))
+    return tuple(
+        rule
+        for arch, (_, unshare, setns, clone) in _ARCHES.items()
+        for rule in (
+            _rule(arch, (unshare, clone), _ANY_NEW, flags),
+            _rule(arch, (setns,), None, flags),
+        )
+    )
 
 
 # Added first in the list; a rule in the list no longer carries the prepend flag, so it is
@@ -114,15 +127,18 @@ def parse(record: str) -> NamespaceEvent | None:
     if stamp is None or found.get("key") != f'"{KEY.decode()}"':
         return None
     syscall = int(found.get("syscall", "0"))
+    arch, unshare, setns, clone = _ARCHES.get(int(found.get("arch", "0"), 16), ("", 0, 0, 0))
     at = datetime.fromtimestamp(int(stamp[1]) + int(stamp[2]) / 1000, UTC)
     # A clone's pid is the caller's: the child's (audit's exit=) is as the caller's pid
     # namespace numbers it, which is not the host's inside a container.
     pid = int(found.get("pid", "0"))
-    if syscall == _SETNS:
+    if not arch:
+        return None
+    if syscall == setns:
         event, flags, types = "setns", int(found.get("a1", "0"), 16), None
         types = _types(flags) or "unknown"
-    elif syscall in (_UNSHARE, _CLONE):
-        event, flags = ("unshare" if syscall == _UNSHARE else "clone"), int(found["a0"], 16)
+    elif syscall in (unshare, clone):
+        event, flags = ("unshare" if syscall == unshare else "clone"), int(found["a0"], 16)
         types = _types(flags)
     else:
         return None
@@ -145,6 +161,7 @@ def parse(record: str) -> NamespaceEvent | None:
         owner_ns_id=None,
         flags=flags,
         mechanism="audit",
+        arch=arch,
         lived_ms=None,
     )
 
@@ -177,8 +194,9 @@ class AuditWatch:
     name = "audit"
     description = "the kernel's audit subsystem (netlink multicast)"
     blind = (
-        "names no namespace inodes or ids and no containers, sees no clone3 and no exits (so no "
-        "lifetimes), and cannot tell whether a process was in the initial user namespace"
+        "names no namespace inodes or ids and no containers, sees no clone3, no x32 calls and no "
+        "exits (so no lifetimes), cannot tell whether a process was in the initial user "
+        "namespace, and names executables as the process's own root shows them"
     )
 
     def __init__(self, folder: str = RUN_FOLDER) -> None:

@@ -6,30 +6,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nsaudit.errors import HostReadError
 from nsaudit.watch.events import Clock, Exited, Seen, decode
 
 OBJECT = Path(__file__).parent / "bpf" / "nswatch.bpf.o"
-TRACEFS = "/sys/kernel/tracing"
 
 
 class BpfWatch:
-    """Namespace events from the kernel's tracepoints: task_newtask (clone, clone3, fork with
-    namespace flags), sys_exit_unshare and sys_exit_setns, sched_process_exit."""
+    """Namespace events from the kernel's tracepoints (BTF-typed, attached without tracefs):
+    task_newtask (clone, clone3, fork with namespace flags), sys_exit (unshare and setns, in
+    every ABI: i386 and x32 calls too), sched_process_exit."""
 
     name = "bpf"
     description = "eBPF tracepoints through the system's libbpf"
     blind = ""
 
-    def __init__(self, nsfs_dev: int, tracefs: str = TRACEFS) -> None:
+    def __init__(self, nsfs_dev: int) -> None:
         from nsaudit.watch.libbpf import Loaded
 
-        if not os.path.isdir(f"{tracefs}/events/syscalls"):
-            raise HostReadError(
-                f"tracefs is not mounted at {tracefs} (the system call tracepoints live "
-                f"there): mount -t tracefs nodev {tracefs}"
-            )
         self._nsfs_dev = nsfs_dev
+        self._mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
         self._clock = Clock()
         self._got: list[Seen | Exited] = []
         self._bpf = Loaded(OBJECT)
@@ -40,7 +35,7 @@ class BpfWatch:
             raise
 
     def _sample(self, raw: bytes) -> None:
-        got = decode(raw, self._clock, self._nsfs_dev)
+        got = decode(raw, self._clock, self._nsfs_dev, self._mnt_ns)
         if got is not None:
             self._got.append(got)
 

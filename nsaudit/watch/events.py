@@ -11,7 +11,7 @@ from nsaudit.collect.cgroup import from_path
 from nsaudit.model import INITIAL_USERNS_INODE, NamespaceEvent, NamespaceId, NsType
 
 # struct nswatch_event, field by field.
-_RECORD = struct.Struct("<QQ8Q8I8I8I16s256s576s")
+_RECORD = struct.Struct("<QQ8Q8I8I10I16s256s576s")
 _TYPES = (
     NsType.CGROUP,
     NsType.IPC,
@@ -35,8 +35,17 @@ _CLONE_FLAGS = (
     0x04000000,
 )
 CLONE, UNSHARE, SETNS, EXIT = 1, 2, 3, 4
-# x86_64 system call numbers of the ways to make a task.
-_SYSCALLS = {56: "clone", 57: "fork", 58: "vfork", 435: "clone3"}
+# enum nswatch_abi: each ABI's name (as audit's arch= has it) and its numbers of the ways to
+# make a task (x32's are x86_64's with bit 30 set).
+_ARCHES = ("x86_64", "i386", "x32")
+_X86_64 = {56: "clone", 57: "fork", 58: "vfork", 435: "clone3"}
+_SYSCALLS = (
+    _X86_64,
+    {120: "clone", 2: "fork", 190: "vfork", 435: "clone3"},
+    {0x40000000 | n: name for n, name in _X86_64.items()},
+)
+# enum nswatch_cut
+_CUT_NAME, _CUT_DEPTH = 1, 2
 _USER = _TYPES.index(NsType.USER)
 
 
@@ -86,19 +95,32 @@ def _container(raw: bytes) -> str | None:
     return None if found is None else found.id
 
 
-def _exe(raw: bytes) -> str | None:
-    """The executable's path (cut at 8 levels, each name at 31 bytes)."""
-    path = _path(raw, 32)
-    return None if path == "/" else path
+def _exe(raw: bytes, cut: int, mnt_ns: int, own_mnt_ns: int) -> str | None:
+    """The executable's path up to the root of its mount namespace, as a path only where that
+    is the watcher's own: 'mnt:[inode]/path' elsewhere (in a container, or a mount namespace
+    a user made and bound any file over /usr/bin/... in), 'mnt:[?]/name' on no namespace's
+    mount (a memfd's). A path not whole says so, and matches no absolute glob: '…/' in front
+    (deeper than 8 names), '…' after a name cut at 31 bytes."""
+    names = [_text(raw[i : i + 32]) for i in range(0, len(raw), 32)]
+    names = [n for n in names if n and n != "/"]
+    if not names:
+        return None
+    if cut & _CUT_NAME:
+        names = [n + "…" if len(n.encode("utf-8", "surrogateescape")) == 31 else n for n in names]
+    path = ("…/" if cut & _CUT_DEPTH else "/") + "/".join(reversed(names))
+    if mnt_ns == own_mnt_ns:
+        return path
+    return f"mnt:[{mnt_ns or '?'}]{path}"
 
 
-def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
+def decode(raw: bytes, clock: Clock, nsfs_dev: int, mnt_ns: int) -> Seen | Exited | None:
     """One record (None: one that names no namespace type, which the program does not send).
-    nsfs_dev: the device of /proc/self/ns (namespace ids use it)."""
+    nsfs_dev: the device of /proc/self/ns (namespace ids use it); mnt_ns: the inode of the
+    watcher's mount namespace, the one whose paths are shown as paths."""
     (boot_ns, flags, *rest) = _RECORD.unpack_from(raw)
     ids, inums, before = rest[0:8], rest[8:16], rest[16:24]
-    kind, tid, pid, ppid, uid, euid, syscall, ret = rest[24:32]
-    comm, exe, cgroup = rest[32], rest[33], rest[34]
+    kind, tid, pid, ppid, uid, euid, syscall, abi, exe_mnt_ns, exe_cut = rest[24:34]
+    comm, exe, cgroup = rest[34], rest[35], rest[36]
     if kind == EXIT:
         return Exited(tid, boot_ns, clock.iso(boot_ns))
     made = {i for i in range(8) if flags & _CLONE_FLAGS[i]}
@@ -112,7 +134,7 @@ def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
         if kind == UNSHARE
         else "setns"
         if kind == SETNS
-        else _SYSCALLS.get(syscall, "clone")
+        else _SYSCALLS[abi].get(syscall, "clone")
     )
     event = NamespaceEvent(
         at=clock.iso(boot_ns),
@@ -125,7 +147,7 @@ def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
         euid=euid,
         initial_userns=None if not before[_USER] else before[_USER] == INITIAL_USERNS_INODE,
         command=_text(comm),
-        exe=_exe(exe),
+        exe=_exe(exe, exe_cut, exe_mnt_ns, mnt_ns),
         container=_container(cgroup),
         namespaces=tuple(NamespaceId(_TYPES[i], nsfs_dev, inums[i]) for i in changed),
         ns_ids=" ".join(f"{_TYPES[i].value}:{ids[i]}" for i in changed),
@@ -133,6 +155,7 @@ def decode(raw: bytes, clock: Clock, nsfs_dev: int) -> Seen | Exited | None:
         owner_ns_id=ids[_USER],
         flags=flags,
         mechanism="bpf",
+        arch=_ARCHES[abi],
         lived_ms=None,
     )
     return Seen(tid, boot_ns, event)

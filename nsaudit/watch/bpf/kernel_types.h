@@ -73,13 +73,24 @@ struct cred {
 };
 
 struct qstr {
+	unsigned int len; /* in the kernel, inside an anonymous union: CO-RE finds it there */
 	const unsigned char *name;
 };
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
 };
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt; /* a vfsmount is inside its mount: container_of */
+	struct mnt_namespace *mnt_ns;
+};
 struct path {
+	struct vfsmount *mnt;
 	struct dentry *dentry;
 };
 struct inode {
@@ -101,8 +112,14 @@ struct mm_struct {
 
 struct pt_regs {
 	long orig_ax; /* x86: the system call's number, and its first two arguments */
-	unsigned long di;
+	unsigned long di; /* x86_64 and x32 */
 	unsigned long si;
+	unsigned long bx; /* i386 (int 0x80, sysenter, a 32-bit process) */
+	unsigned long cx;
+};
+
+struct thread_info {
+	u32 status; /* x86: TS_COMPAT while the task runs an i386 system call */
 };
 
 struct kernfs_node {
@@ -121,6 +138,7 @@ struct css_set {
 };
 
 struct task_struct {
+	struct thread_info thread_info;
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;

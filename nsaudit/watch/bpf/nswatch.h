@@ -4,6 +4,7 @@
 
 #define NSWATCH_TYPES 8      /* cgroup ipc mnt net pid time user uts, in this order */
 #define NSWATCH_EXE_PARTS 8  /* the executable's path, leaf first, each name cut at 31 bytes */
+#define NSWATCH_MOUNTS 8     /* mount points the path may cross on its way to the root */
 #define NSWATCH_PART_LEN 32
 #define NSWATCH_CGROUP_PARTS 6 /* its cgroup (v2) path, leaf first, each name cut at 95 bytes */
 #define NSWATCH_CGROUP_LEN 96
@@ -13,6 +14,20 @@ enum nswatch_kind {
 	NSWATCH_UNSHARE = 2,
 	NSWATCH_SETNS = 3,
 	NSWATCH_EXIT = 4,   /* a task that made or entered a namespace exited */
+};
+
+/* The system call's ABI: x86_64 and x32 take their arguments in di, si; i386 (int 0x80,
+ * sysenter, any 32-bit process) in bx, cx, with other numbers. */
+enum nswatch_abi {
+	NSWATCH_X86_64 = 0,
+	NSWATCH_I386 = 1,
+	NSWATCH_X32 = 2,
+};
+
+/* exe_cut's bits: the path is not whole. */
+enum nswatch_cut {
+	NSWATCH_CUT_NAME = 1, /* a name longer than NSWATCH_PART_LEN - 1 bytes */
+	NSWATCH_CUT_DEPTH = 2, /* deeper than NSWATCH_EXE_PARTS names (or NSWATCH_MOUNTS mounts) */
 };
 
 struct nswatch_event {
@@ -28,11 +43,14 @@ struct nswatch_event {
 	__u32 ppid;      /* the real parent's tgid */
 	__u32 uid;       /* real and effective uid, as the initial user namespace sees them */
 	__u32 euid;
-	__u32 syscall;   /* the system call's number, where the tracepoint does not say it */
-	__s32 ret;
+	__u32 syscall;   /* the system call's number (in its ABI's table) */
+	__u32 abi;       /* enum nswatch_abi */
+	__u32 exe_mnt_ns; /* the inode of the mount namespace the executable's path is in (0:
+			   * none: a detached or kernel-internal mount, such as a memfd's) */
+	__u32 exe_cut;   /* enum nswatch_cut */
 	char comm[16];
 	char exe[NSWATCH_EXE_PARTS][NSWATCH_PART_LEN];
-	char cgroup[NSWATCH_CGROUP_PARTS][NSWATCH_CGROUP_LEN];
+	char cgroup[NSWATCH_CGROUP_PARTS][NSWATCH_CGROUP_LEN] __attribute__((aligned(8))); /* memset */
 };
 
 #endif
