@@ -54,7 +54,8 @@ class NamespaceEvent:
     owner_ns_id: int | None = column("number", big=True)
     flags: int | None = column("number", big=True)
     mechanism: str = column("text", required=True)
-    arch: str | None = column("text")
+    # Events stored before nsaudit recorded the ABI have no "arch" (null).
+    arch: str | None = column("text", None, added="0008")
     lived_ms: int | None = column("number", header="LIVED", cell=_lived)
 
     @property

@@ -128,12 +128,12 @@ def parse(record: str) -> NamespaceEvent | None:
         return None
     syscall = int(found.get("syscall", "0"))
     arch, unshare, setns, clone = _ARCHES.get(int(found.get("arch", "0"), 16), ("", 0, 0, 0))
+    if not arch:
+        return None
     at = datetime.fromtimestamp(int(stamp[1]) + int(stamp[2]) / 1000, UTC)
     # A clone's pid is the caller's: the child's (audit's exit=) is as the caller's pid
     # namespace numbers it, which is not the host's inside a container.
     pid = int(found.get("pid", "0"))
-    if not arch:
-        return None
     if syscall == setns:
         event, flags, types = "setns", int(found.get("a1", "0"), 16), None
         types = _types(flags) or "unknown"

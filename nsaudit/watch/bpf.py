@@ -6,28 +6,46 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nsaudit.watch import abis
 from nsaudit.watch.events import Clock, Exited, Seen, decode
 
 OBJECT = Path(__file__).parent / "bpf" / "nswatch.bpf.o"
+TRACEFS = "/sys/kernel/tracing"
+# The programs that see unshare and setns: on every system call's exit, or on theirs alone.
+EVERY_CALL = frozenset({"sys_exit"})
+PER_CALL = frozenset({"unshare_exit", "setns_exit"})
 
 
 class BpfWatch:
-    """Namespace events from the kernel's tracepoints (BTF-typed, attached without tracefs):
-    task_newtask (clone, clone3, fork with namespace flags), sys_exit (unshare and setns, in
-    every ABI: i386 and x32 calls too), sched_process_exit."""
+    """Namespace events from the kernel's tracepoints: task_newtask (clone, clone3, fork with
+    namespace flags), sched_process_exit, and for unshare and setns either sys_exit (every
+    call's exit, in every ABI) where the kernel runs i386 or x32 calls (`foreign`: those it
+    runs, by default tried), or the per-call tracepoints, which cost every call of the host
+    less but leave those out (and need tracefs)."""
 
     name = "bpf"
-    description = "eBPF tracepoints through the system's libbpf"
     blind = ""
 
-    def __init__(self, nsfs_dev: int) -> None:
+    def __init__(self, nsfs_dev: int, foreign: tuple[str, ...] | None = None) -> None:
         from nsaudit.watch.libbpf import Loaded
 
+        foreign = abis.foreign() if foreign is None else foreign
+        every = bool(foreign) or not os.path.isdir(f"{TRACEFS}/events/syscalls")
+        why = (
+            f"this kernel runs {' and '.join(foreign)} calls"
+            if foreign
+            else f"no tracefs at {TRACEFS}"
+        )
+        self.description = "eBPF tracepoints through the system's libbpf, " + (
+            f"on every system call's exit ({why})"
+            if every
+            else "on unshare's and setns' exits (this kernel runs no i386 or x32 calls)"
+        )
         self._nsfs_dev = nsfs_dev
         self._mnt_ns = os.stat("/proc/self/ns/mnt").st_ino
         self._clock = Clock()
         self._got: list[Seen | Exited] = []
-        self._bpf = Loaded(OBJECT)
+        self._bpf = Loaded(OBJECT, skip=PER_CALL if every else EVERY_CALL)
         try:
             self._ring = self._bpf.ring("events", self._sample)
         except BaseException:

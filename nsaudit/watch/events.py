@@ -45,7 +45,7 @@ _SYSCALLS = (
     {0x40000000 | n: name for n, name in _X86_64.items()},
 )
 # enum nswatch_cut
-_CUT_NAME, _CUT_DEPTH = 1, 2
+_CUT_ROOT, _CUT_NAME = 1, 1 << 8
 _USER = _TYPES.index(NsType.USER)
 
 
@@ -98,16 +98,16 @@ def _container(raw: bytes) -> str | None:
 def _exe(raw: bytes, cut: int, mnt_ns: int, own_mnt_ns: int) -> str | None:
     """The executable's path up to the root of its mount namespace, as a path only where that
     is the watcher's own: 'mnt:[inode]/path' elsewhere (in a container, or a mount namespace
-    a user made and bound any file over /usr/bin/... in), 'mnt:[?]/name' on no namespace's
-    mount (a memfd's). A path not whole says so, and matches no absolute glob: '…/' in front
-    (deeper than 8 names), '…' after a name cut at 31 bytes."""
-    names = [_text(raw[i : i + 32]) for i in range(0, len(raw), 32)]
-    names = [n for n in names if n and n != "/"]
+    a user made and bound any file over /usr/bin/... in), 'mnt:[?]...' on no namespace's
+    mount (a memfd's, runc's detached copy of itself). A path not whole says so, and matches
+    no absolute glob: '…/' in front (deeper than 8 names, or outside its mount's root), '…'
+    after a name cut at 31 bytes."""
+    parts = [_text(raw[i : i + 32]) + ("…" if cut & (_CUT_NAME << n) else "")
+             for n, i in enumerate(range(0, len(raw), 32))]  # fmt: skip
+    names = [n for n in parts if n and n != "/"]
     if not names:
         return None
-    if cut & _CUT_NAME:
-        names = [n + "…" if len(n.encode("utf-8", "surrogateescape")) == 31 else n for n in names]
-    path = ("…/" if cut & _CUT_DEPTH else "/") + "/".join(reversed(names))
+    path = ("…/" if cut & _CUT_ROOT else "/") + "/".join(reversed(names))
     if mnt_ns == own_mnt_ns:
         return path
     return f"mnt:[{mnt_ns or '?'}]{path}"

@@ -32,6 +32,7 @@ def _library() -> ctypes.CDLL:
         ("bpf_object__next_program", _P, [_P, _P]),
         ("bpf_object__find_map_by_name", _P, [_P, ctypes.c_char_p]),
         ("bpf_program__attach", _P, [_P]),
+        ("bpf_program__set_autoload", ctypes.c_int, [_P, ctypes.c_bool]),
         ("bpf_program__name", ctypes.c_char_p, [_P]),
         ("bpf_link__destroy", ctypes.c_int, [_P]),
         ("bpf_map__fd", ctypes.c_int, [_P]),
@@ -52,9 +53,10 @@ class BpfError(HostReadError):
 
 
 class Loaded:
-    """A BPF object loaded into the kernel with every program attached; close() detaches it."""
+    """A BPF object loaded into the kernel with every program attached (but those named in
+    `skip`, which are not loaded at all); close() detaches it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, skip: frozenset[str] = frozenset()) -> None:
         self._lib = _library()
         self._log: list[str] = []
         # Kept referenced: libbpf calls it for as long as the process lives.
@@ -66,19 +68,30 @@ class Loaded:
         if not self._obj:
             raise self._error(f"cannot open {path}")
         try:
+            programs = self._programs()
+            for name, prog in programs:
+                if name in skip:
+                    self._lib.bpf_program__set_autoload(prog, False)
             if self._lib.bpf_object__load(self._obj) != 0:
                 raise self._error("the kernel refused the BPF programs")
-            prog = self._lib.bpf_object__next_program(self._obj, None)
-            while prog:
+            for name, prog in programs:
+                if name in skip:
+                    continue
                 link = self._lib.bpf_program__attach(prog)
                 if not link:
-                    name = self._lib.bpf_program__name(prog).decode()
                     raise self._error(f"cannot attach {name}")
                 self._links.append(link)
-                prog = self._lib.bpf_object__next_program(self._obj, prog)
         except BaseException:
             self.close()
             raise
+
+    def _programs(self) -> list[tuple[str, int]]:
+        found = []
+        prog = self._lib.bpf_object__next_program(self._obj, None)
+        while prog:
+            found.append((self._lib.bpf_program__name(prog).decode(), prog))
+            prog = self._lib.bpf_object__next_program(self._obj, prog)
+        return found
 
     def _libbpf_says(self, level: int, fmt: bytes, args: int) -> int:
         # libbpf's messages are printf formats with a va_list: keep the format only, for the

@@ -101,7 +101,7 @@ static __always_inline void exe_of(struct task_struct *task, struct nswatch_even
 	mnt = real_mount(vfs);
 	e->exe_mnt_ns = BPF_CORE_READ(mnt, mnt_ns, ns.inum);
 	for (int i = 0; i < NSWATCH_EXE_PARTS + NSWATCH_MOUNTS; i++) {
-		struct dentry *parent;
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
 
 		if (!top && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
 			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
@@ -115,19 +115,20 @@ static __always_inline void exe_of(struct task_struct *task, struct nswatch_even
 			 * detached bind mount of one file, as runc makes of itself). */
 			top = 1;
 		}
+		if (parent == d && top)
+			return; /* the file system's root ("/", no name of the path): whole */
 		if (part >= NSWATCH_EXE_PARTS)
 			break;
 		if (BPF_CORE_READ(d, d_name.len) >= NSWATCH_PART_LEN)
-			e->exe_cut |= NSWATCH_CUT_NAME;
+			e->exe_cut |= NSWATCH_CUT_NAME << part;
 		bpf_probe_read_kernel_str(e->exe[part], NSWATCH_PART_LEN,
 					  BPF_CORE_READ(d, d_name.name));
 		part++;
-		parent = BPF_CORE_READ(d, d_parent);
 		if (parent == d)
-			return; /* a file system's root ("/"), or a file with no directory (a memfd) */
+			break; /* a file system's root below its mount's: outside it, or a memfd */
 		d = parent;
 	}
-	e->exe_cut |= NSWATCH_CUT_DEPTH;
+	e->exe_cut |= NSWATCH_CUT_ROOT;
 }
 
 static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
@@ -265,49 +266,82 @@ static __always_inline void leave(struct task_struct *task, __u32 kind, __u64 fl
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Every system call's exit, in every ABI. The per-call tracepoints (syscalls/sys_exit_unshare)
- * skip i386 and x32 calls: a 64-bit process that calls unshare through int 0x80 would be
- * unseen. That costs: this program runs on every call of the host (about 10 ns more a call
- * than the per-call tracepoints, whose dispatch returned in the kernel; an empty program
- * costs the same), though it returns at once for all but four numbers. Only exits: the
- * arguments are still in the task's saved registers, and a program on the entries too would
- * double the cost. */
+/* A successful unshare or setns, by its x86_64 number (nr) and arguments (a0, a1); orig: the
+ * number as the task called it, in its ABI. */
+static __always_inline void made(struct task_struct *task, long nr, __u64 a0, __u64 a1,
+				 long orig, __u32 abi)
+{
+	if (nr == UNSHARE_64) {
+		if (a0 & CLONE_NEW_ANY)
+			leave(task, NSWATCH_UNSHARE, a0 & CLONE_NEW_ANY, orig, abi);
+	} else if (nr == SETNS_64) {
+		/* nstype: the types a pidfd enters, or the type an nsfs fd must be; 0: any. */
+		a1 &= CLONE_NEW_ANY;
+		leave(task, NSWATCH_SETNS, a1 ? a1 : ns_type_of_fd(task, a0), orig, abi);
+	}
+}
+
+/* Every system call's exit, in every ABI: where the kernel runs i386 or x32 calls, which the
+ * per-call tracepoints below leave out (a 64-bit process that calls unshare through int 0x80
+ * would be unseen). It costs: this program runs on every call of the host (about 10 ns a
+ * call more than the per-call tracepoints, whose dispatch returns in the kernel; an empty
+ * program costs the same), though it returns at once for all but four numbers. Only exits:
+ * the arguments are still in the task's saved registers, and a program on the entries too
+ * would double the cost. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
-	long nr;
+	long nr, orig;
 	__u32 abi;
-	__u64 a0, a1;
 
 	if (ret != 0)
 		return 0;
-	nr = regs->orig_ax;
+	orig = nr = regs->orig_ax;
 	if ((nr & ~X32_BIT) != UNSHARE_64 && (nr & ~X32_BIT) != SETNS_64 && nr != UNSHARE_32 &&
 	    nr != SETNS_32)
 		return 0;
 	task = bpf_get_current_task_btf();
 	abi = abi_of(task, nr);
 	if (abi == NSWATCH_I386) {
-		a0 = regs->bx & 0xffffffff;
-		a1 = regs->cx & 0xffffffff;
 		nr = nr == UNSHARE_32 ? UNSHARE_64 : nr == SETNS_32 ? SETNS_64 : -1;
+		made(task, nr, regs->bx & 0xffffffff, regs->cx & 0xffffffff, orig, abi);
 	} else {
-		a0 = regs->di;
-		a1 = regs->si;
-		nr &= ~X32_BIT;
-		if (nr != UNSHARE_64 && nr != SETNS_64)
-			return 0;
-	}
-	if (nr == UNSHARE_64) {
-		if (a0 & CLONE_NEW_ANY)
-			leave(task, NSWATCH_UNSHARE, a0 & CLONE_NEW_ANY, regs->orig_ax, abi);
-	} else if (nr == SETNS_64) {
-		/* nstype: the types a pidfd enters, or the type an nsfs fd must be; 0: any. */
-		a1 &= CLONE_NEW_ANY;
-		leave(task, NSWATCH_SETNS, a1 ? a1 : ns_type_of_fd(task, a0), regs->orig_ax, abi);
+		made(task, nr & ~X32_BIT, regs->di, regs->si, orig, abi);
 	}
 	return 0;
+}
+
+/* The per-call tracepoints' exit record: x86_64 calls only. Where the kernel runs no other
+ * ABI's (nsaudit/watch/abis.py), nsaudit loads these, not sys_exit: they cost every call of
+ * the host only the kernel's slow path. */
+struct syscall_exit {
+	__u64 common;
+	__s32 nr;
+	__s64 ret;
+};
+
+static __always_inline int per_call(struct syscall_exit *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (ctx->ret == 0)
+		made(task, ctx->nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), ctx->nr,
+		     NSWATCH_X86_64);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int unshare_exit(struct syscall_exit *ctx)
+{
+	return per_call(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int setns_exit(struct syscall_exit *ctx)
+{
+	return per_call(ctx);
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -26,8 +26,12 @@ enum nswatch_abi {
 
 /* exe_cut's bits: the path is not whole. */
 enum nswatch_cut {
-	NSWATCH_CUT_NAME = 1, /* a name longer than NSWATCH_PART_LEN - 1 bytes */
-	NSWATCH_CUT_DEPTH = 2, /* deeper than NSWATCH_EXE_PARTS names (or NSWATCH_MOUNTS mounts) */
+	/* It does not reach its namespace's root: deeper than NSWATCH_EXE_PARTS names (or
+	 * NSWATCH_MOUNTS mounts), or outside its mount's root (a file renamed out of a bind
+	 * mount of a directory, a memfd). */
+	NSWATCH_CUT_ROOT = 1,
+	/* NSWATCH_CUT_NAME << i: exe[i] is cut (a name longer than NSWATCH_PART_LEN - 1 bytes). */
+	NSWATCH_CUT_NAME = 1 << 8,
 };
 
 struct nswatch_event {
