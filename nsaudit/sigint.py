@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -12,6 +13,7 @@ EXIT_INTERRUPTED = 130
 # Lists, not plain globals: a subscript store runs no signal handler before it takes effect.
 _interrupted = [False]
 _settled = [False]
+_deferred = [False]
 
 
 def install() -> None:
@@ -37,7 +39,28 @@ def install() -> None:
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     _interrupted[0] = True
-    if not _settled[0]:
+    if not _settled[0] and not _deferred[0]:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside, Ctrl-C is recorded, not raised: for code that a KeyboardInterrupt must not cut
+    halfway, a process pool's (concurrent.futures holds locks its own thread waits for: cut
+    there, the process hangs at exit). The code asks raise_if_interrupted() where it may stop,
+    and leaving raises it too."""
+    before = _deferred[0]
+    _deferred[0] = True
+    try:
+        yield
+    finally:
+        _deferred[0] = before
+    raise_if_interrupted()
+
+
+def raise_if_interrupted() -> None:
+    """KeyboardInterrupt if a Ctrl-C came (and the exit code is not decided yet)."""
+    if _interrupted[0] and not _settled[0]:
         raise KeyboardInterrupt
 
 

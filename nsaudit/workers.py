@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from nsaudit import sigint
 from nsaudit.errors import NsauditError
 
 A = TypeVar("A")
@@ -57,28 +58,32 @@ def ordered(items: Sequence[A], work: Callable[[A], B], jobs: int) -> Iterator[B
     from concurrent.futures.process import BrokenProcessPool
 
     _work[:] = [work]
-    pool = ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start
-    )
-    # map() forks the workers as it hands out the items: with SIGINT held back, so that none
-    # is born with the parent's handler; the parent's comes when it is let through.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        answers: Iterator[B] | None = pool.map(_run, items)
-    except OSError:
-        answers = None  # no process could be forked (a limit on processes)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    try:
-        yield from map(work, items) if answers is None else answers
-    except BrokenProcessPool:
-        raise NsauditError(
-            "a worker process died (killed, or out of memory); run again, with --jobs 1 to "
-            "use one process"
-        ) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _work.clear()
+    # Ctrl-C, while the pool lives, stops it between two answers, never inside its code.
+    with sigint.deferred():
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start
+        )
+        # map() forks the workers as it hands out the items: with SIGINT held back, so that
+        # none is born with the parent's handler; the parent's comes when it is let through.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            answers: Iterator[B] | None = pool.map(_run, items)
+        except OSError:
+            answers = None  # no process could be forked (a limit on processes)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        try:
+            for answer in map(work, items) if answers is None else answers:
+                sigint.raise_if_interrupted()
+                yield answer
+        except BrokenProcessPool:
+            raise NsauditError(
+                "a worker process died (killed, or out of memory); run again, with --jobs 1 "
+                "to use one process"
+            ) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _work.clear()
 
 
 def _start() -> None:

@@ -100,8 +100,8 @@ def _exe(raw: bytes, cut: int, mnt_ns: int, own_mnt_ns: int) -> str | None:
     is the watcher's own: 'mnt:[inode]/path' elsewhere (in a container, or a mount namespace
     a user made and bound any file over /usr/bin/... in), 'mnt:[?]...' on no namespace's
     mount (a memfd's, runc's detached copy of itself). A path not whole says so, and matches
-    no absolute glob: '…/' in front (deeper than 8 names, or outside its mount's root), '…'
-    after a name cut at 31 bytes."""
+    no absolute glob: '…/' in front (deeper than 8 names, outside its mount's root, or above
+    its namespace's root mount), '…' after a name cut at 31 bytes."""
     parts = [_text(raw[i : i + 32]) + ("…" if cut & (_CUT_NAME << n) else "")
              for n, i in enumerate(range(0, len(raw), 32))]  # fmt: skip
     names = [n for n in parts if n and n != "/"]

@@ -111,9 +111,11 @@ static __always_inline void exe_of(struct task_struct *task, struct nswatch_even
 				mnt = up;
 				continue;
 			}
-			/* The top mount: above its root, the file system's own directories (a
-			 * detached bind mount of one file, as runc makes of itself). */
+			/* The top mount. Above its root, if that is not its file system's, the file
+			 * system's own directories: no path of the namespace's, but they say where
+			 * the file is (a detached bind mount of one file, as runc makes of itself). */
 			top = 1;
+			e->exe_cut |= (parent != d) * NSWATCH_CUT_ROOT; /* no branch: fewer states */
 		}
 		if (parent == d && top)
 			return; /* the file system's root ("/", no name of the path): whole */
@@ -267,18 +269,29 @@ static __always_inline void leave(struct task_struct *task, __u32 kind, __u64 fl
 }
 
 /* A successful unshare or setns, by its x86_64 number (nr) and arguments (a0, a1); orig: the
- * number as the task called it, in its ABI. */
+ * number as the task called it, in its ABI. One call of leave() only: each is inlined whole,
+ * and the verifier walks every copy (a program has at most a million steps). */
 static __always_inline void made(struct task_struct *task, long nr, __u64 a0, __u64 a1,
 				 long orig, __u32 abi)
 {
+	__u32 kind;
+	__u64 flags;
+
 	if (nr == UNSHARE_64) {
-		if (a0 & CLONE_NEW_ANY)
-			leave(task, NSWATCH_UNSHARE, a0 & CLONE_NEW_ANY, orig, abi);
+		kind = NSWATCH_UNSHARE;
+		flags = a0 & CLONE_NEW_ANY;
+		if (!flags)
+			return;
 	} else if (nr == SETNS_64) {
 		/* nstype: the types a pidfd enters, or the type an nsfs fd must be; 0: any. */
-		a1 &= CLONE_NEW_ANY;
-		leave(task, NSWATCH_SETNS, a1 ? a1 : ns_type_of_fd(task, a0), orig, abi);
+		kind = NSWATCH_SETNS;
+		flags = a1 & CLONE_NEW_ANY;
+		if (!flags)
+			flags = ns_type_of_fd(task, a0);
+	} else {
+		return;
 	}
+	leave(task, kind, flags, orig, abi);
 }
 
 /* Every system call's exit, in every ABI: where the kernel runs i386 or x32 calls, which the
@@ -293,6 +306,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
 	long nr, orig;
+	__u64 a0, a1;
 	__u32 abi;
 
 	if (ret != 0)
@@ -305,10 +319,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	abi = abi_of(task, nr);
 	if (abi == NSWATCH_I386) {
 		nr = nr == UNSHARE_32 ? UNSHARE_64 : nr == SETNS_32 ? SETNS_64 : -1;
-		made(task, nr, regs->bx & 0xffffffff, regs->cx & 0xffffffff, orig, abi);
+		a0 = regs->bx & 0xffffffff;
+		a1 = regs->cx & 0xffffffff;
 	} else {
-		made(task, nr & ~X32_BIT, regs->di, regs->si, orig, abi);
+		nr &= ~X32_BIT;
+		a0 = regs->di;
+		a1 = regs->si;
 	}
+	made(task, nr, a0, a1, orig, abi);
 	return 0;
 }
 

@@ -26,9 +26,9 @@ enum nswatch_abi {
 
 /* exe_cut's bits: the path is not whole. */
 enum nswatch_cut {
-	/* It does not reach its namespace's root: deeper than NSWATCH_EXE_PARTS names (or
-	 * NSWATCH_MOUNTS mounts), or outside its mount's root (a file renamed out of a bind
-	 * mount of a directory, a memfd). */
+	/* It is not a whole path from its namespace's root: deeper than NSWATCH_EXE_PARTS names
+	 * (or NSWATCH_MOUNTS mounts), outside its mount's root (a file renamed out of a bind
+	 * mount of a directory, a memfd), or above the namespace's root mount. */
 	NSWATCH_CUT_ROOT = 1,
 	/* NSWATCH_CUT_NAME << i: exe[i] is cut (a name longer than NSWATCH_PART_LEN - 1 bytes). */
 	NSWATCH_CUT_NAME = 1 << 8,
