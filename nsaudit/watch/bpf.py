@@ -30,12 +30,13 @@ class BpfWatch:
         from nsaudit.watch.libbpf import Loaded
 
         foreign = abis.foreign() if foreign is None else foreign
-        every = bool(foreign) or not os.path.isdir(f"{TRACEFS}/events/syscalls")
-        why = (
-            f"this kernel runs {' and '.join(foreign)} calls"
-            if foreign
-            else f"no tracefs at {TRACEFS}"
-        )
+        if foreign:
+            why = f"this kernel runs {' and '.join(foreign)} calls"
+        elif not os.path.isdir(f"{TRACEFS}/events/syscalls"):
+            why = f"no tracefs at {TRACEFS}"
+        else:
+            why = None
+        every = why is not None
         self.description = "eBPF tracepoints through the system's libbpf, " + (
             f"on every system call's exit ({why})"
             if every

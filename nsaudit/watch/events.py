@@ -82,16 +82,21 @@ def _text(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def _path(raw: bytes, part: int) -> str:
-    """A path the program sent as its names, leaf first, each in `part` bytes."""
-    names = [_text(raw[i : i + part]) for i in range(0, len(raw), part)]
+def _names(raw: bytes, part: int) -> list[str]:
+    """A path's names as the program sent them, leaf first, each in `part` bytes ('' where
+    it has fewer)."""
+    return [_text(raw[i : i + part]) for i in range(0, len(raw), part)]
+
+
+def _joined(names: list[str]) -> str:
+    """Leaf-first names as a path from the root ('/', a root's own name, is none of it)."""
     return "/" + "/".join(reversed([n for n in names if n and n != "/"]))
 
 
 def _container(raw: bytes) -> str | None:
     """The id of the container the task's cgroup (unified hierarchy) names, as the kernel had
     it at the event; None for the host's own."""
-    found = from_path(_path(raw, 96))
+    found = from_path(_joined(_names(raw, 96)))
     return None if found is None else found.id
 
 
@@ -102,12 +107,12 @@ def _exe(raw: bytes, cut: int, mnt_ns: int, own_mnt_ns: int) -> str | None:
     mount (a memfd's, runc's detached copy of itself). A path not whole says so, and matches
     no absolute glob: '…/' in front (deeper than 8 names, outside its mount's root, or above
     its namespace's root mount), '…' after a name cut at 31 bytes."""
-    parts = [_text(raw[i : i + 32]) + ("…" if cut & (_CUT_NAME << n) else "")
-             for n, i in enumerate(range(0, len(raw), 32))]  # fmt: skip
-    names = [n for n in parts if n and n != "/"]
-    if not names:
+    names = [n + "…" if cut & (_CUT_NAME << i) else n for i, n in enumerate(_names(raw, 32))]
+    path = _joined(names)
+    if path == "/":
         return None
-    path = ("…/" if cut & _CUT_ROOT else "/") + "/".join(reversed(names))
+    if cut & _CUT_ROOT:
+        path = "…" + path
     if mnt_ns == own_mnt_ns:
         return path
     return f"mnt:[{mnt_ns or '?'}]{path}"
