@@ -55,7 +55,9 @@ def watch(
     until stopped, with who did it and when, in the database: `diff` and `audit` then show
     what lived and died between two snapshots. Needs root, or CAP_BPF and CAP_PERFMON (eBPF),
     or CAP_AUDIT_CONTROL and CAP_AUDIT_READ (audit). Runs as a service:
-    samples/watch/nsaudit-watch.service."""
+    samples/watch/nsaudit-watch.service. Exit 0 when stopped (SIGTERM, --for), 130 by Ctrl-C
+    (after storing what it held), 2 when another watcher runs, 3 when neither mechanism can
+    be used, 4 the database."""
     from nsaudit.app.watched import watch as run
     from nsaudit.cli.output import to_stderr
     from nsaudit.store.database import Database
@@ -91,7 +93,8 @@ def events(
     host: str | None, since: Duration | None, db: str, settings: Settings, common: Common
 ) -> int:
     """The namespace events `nsaudit watch` recorded, oldest first, with the stretches of time
-    no watcher covered and the events it lost."""
+    no watcher covered and the events it lost. Exit 0, 2 for an unknown --host, 4 the
+    database."""
     from nsaudit.app.watched import recorded
     from nsaudit.store.database import Database
     from nsaudit.views.events import document
