@@ -1,6 +1,8 @@
-"""Bundles: snapshots with their host records as JSON Lines (schema nsaudit.bundle/1).
+"""Bundles: snapshots with their host records, and the watcher runs that go with them, as JSON
+Lines (schema nsaudit.bundle/1).
 
-Line 1 is a header, then one snapshot a line, then a trailer that counts them, so that a
+Line 1 is a header, then one snapshot a line, then each watcher run (a `watch_run` line
+followed by its `ns_event` and `task_exit` lines), then a trailer that counts them, so that a
 truncated file is told from a short one. Reading checks every field against the documented
 schema (the nsaudit.snapshot/1 object without id, its capabilities an nsaudit.detect/1 report
 or null) and builds Snapshots; nothing is written anywhere here. Each mistake is reported as
@@ -8,24 +10,30 @@ or null) and builds Snapshots; nothing is written anywhere here. Each mistake is
 
 Unknown keys: a version only gains keys, so an unknown key means a newer nsaudit wrote the
 bundle (or someone edited it). In the records nsaudit stores field by field (header, snapshot,
-host, namespace, holder, problem, trailer) it is refused, since importing would silently drop
-it. Inside `capabilities`, which is stored whole as it was written, it is kept.
+host, namespace, holder, problem, watch run, event, exit, trailer) it is refused, since
+importing would silently drop it. Inside `capabilities`, which is stored whole as it was
+written, it is kept.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 from nsaudit import __version__, fields
 from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
     NS_TYPE_NAMES,
+    CarriedEvent,
+    CarriedExit,
+    CarriedRun,
     HostInfo,
     Namespace,
+    NamespaceEvent,
     ScanProblem,
     Snapshot,
 )
@@ -37,32 +45,80 @@ MAX_LINE = 128 * 1024 * 1024
 # A snapshot every 5 minutes for 95 years: a stream that never ends stops here.
 MAX_SNAPSHOTS = 10_000_000
 MAX_NAMESPACES = 2_000_000
+# Events and exits in one bundle: 2,000 a second for 14 hours.
+MAX_WATCH_ROWS = 100_000_000
 _HEAD = 64 * 1024
 _T = TypeVar("_T")
+_UUID = re.compile(r"[0-9a-f]{32}")
+_MECHANISMS = ("bpf", "audit")
+
+Record = Snapshot | CarriedRun | CarriedEvent | CarriedExit
+Watched = Iterable[tuple[CarriedRun, Iterable[CarriedEvent | CarriedExit]]]
+
+
+class Totals(NamedTuple):
+    """How many records of each kind a bundle holds, as its trailer counts them."""
+
+    snapshots: int = 0
+    watch_runs: int = 0
+    ns_events: int = 0
+    task_exits: int = 0
 
 
 class BundleError(Exception):
     """What is wrong with a bundle, naming the line (and the field)."""
 
 
-def write(snapshots: Iterable[Snapshot], out: IO[str]) -> int:
-    """Stream snapshots into `out`, one line each; the number written."""
+def write(snapshots: Iterable[Snapshot], watched: Watched, out: IO[str]) -> Totals:
+    """Stream snapshots, then each watcher run with its events and exits, into `out`, one
+    line each; how many of each were written."""
     out.write(json.dumps({"schema": SCHEMA, "nsaudit_version": __version__}) + "\n")
-    count = 0
+    count = Totals()
     for snap in snapshots:
         record = fields.snapshot_payload(snap, snap.namespaces)
         record["capabilities"] = snap.capabilities.document if snap.capabilities else None
         del record["id"]
-        out.write(json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n")
-        count += 1
-    out.write(json.dumps({"end": SCHEMA, "snapshots": count}) + "\n")
+        _put(out, record)
+        count = count._replace(snapshots=count.snapshots + 1)
+    for run, rows in watched:
+        _put(out, {"watch_run": _run_payload(run)})
+        count = count._replace(watch_runs=count.watch_runs + 1)
+        for row in rows:
+            if isinstance(row, CarriedEvent):
+                _put(out, {"ns_event": {"run": row.run, "boot_ns": row.boot_ns,
+                                        "event": fields.payload(row.event)}})  # fmt: skip
+                count = count._replace(ns_events=count.ns_events + 1)
+            else:
+                _put(out, {"task_exit": {"run": row.run, "at": row.at, "boot_ns": row.boot_ns,
+                                         "tid": row.tid}})  # fmt: skip
+                count = count._replace(task_exits=count.task_exits + 1)
+    out.write(json.dumps({"end": SCHEMA, **count._asdict()}) + "\n")
     return count
 
 
-def records(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
-    """A bundle's snapshots one at a time, with their line numbers; BundleError for the
-    first thing wrong with it, the last of them after the last snapshot (a missing or wrong
-    trailer: a truncated bundle).
+def _put(out: IO[str], record: dict[str, Any]) -> None:
+    out.write(json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n")
+
+
+def _run_payload(run: CarriedRun) -> dict[str, Any]:
+    return {
+        "uuid": run.uuid,
+        "host": {"hostname": run.host.hostname, "machine_id": run.host.machine_id},
+        "boot_id": run.boot_id,
+        "mechanism": run.mechanism,
+        "started_at": run.started_at,
+        "seen_at": run.seen_at,
+        "ended_at": run.ended_at,
+        "events": run.events,
+        "lost": run.lost,
+        "blind": run.blind,
+    }
+
+
+def records(stream: IO[bytes]) -> Iterator[tuple[int, Record]]:
+    """A bundle's records (snapshots, watcher runs, their events and exits) one at a time,
+    with their line numbers; BundleError for the first thing wrong with it, the last of them
+    after the last record (a missing or wrong trailer: a truncated bundle).
 
     The header is read and checked at once, before the first record is asked for, so that a
     file that is no bundle is refused before anything is opened for writing. Lines are read
@@ -75,32 +131,95 @@ def records(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
             "stop before writing?"
         )
     _run(1, _header, _json((1, first)))
-    return _snapshots(stream)
+    return _records(stream)
 
 
-def _snapshots(stream: IO[bytes]) -> Iterator[tuple[int, Snapshot]]:
+def _records(stream: IO[bytes]) -> Iterator[tuple[int, Record]]:
     # No iterator of lines: it would hold the last line while its record is stored.
-    count, number = 0, 1
+    runs = _Runs()
+    number = 1
     while (line := _line(stream, number + 1)) is not None:
         number += 1
         record = _json((number, line))
         del line
         if "end" in record:
-            _run(number, _trailer, record, count)
+            _run(number, _trailer, record, runs.totals)
             if _line(stream, number + 1) is not None:
                 raise BundleError(f"line {number + 1}: data after the trailer")
             return
-        if count == MAX_SNAPSHOTS:
-            raise BundleError(
-                f"line {number}: more than {MAX_SNAPSHOTS} snapshots in one bundle (a stream "
-                "that never ends?): split it into several bundles"
-            )
-        snap = _run(number, _snapshot, record)
-        del record  # the parsed JSON is dropped before the snapshot is stored
-        count += 1
-        yield number, snap
-        del snap  # nor is a stored snapshot kept while the next line is read
+        runs.room(number, "ns_event" in record or "task_exit" in record)
+        found = _run(number, runs.read, record)
+        del record  # the parsed JSON is dropped before the record is stored
+        yield number, found
+        del found  # nor is a stored snapshot kept while the next line is read
     raise BundleError("the bundle is truncated: it has no trailer line")
+
+
+class _Runs:
+    """Reads each line of a bundle as its record, counting them: a watcher run once, before
+    its events and exits, which are at most as many as the run counted."""
+
+    def __init__(self) -> None:
+        self.totals = Totals()
+        self._runs: dict[str, tuple[CarriedRun, int, int]] = {}  # uuid: run, events, exits
+
+    def room(self, number: int, row: bool) -> None:
+        """BundleError unless the bundle may hold one more snapshot (or event or exit)."""
+        t = self.totals
+        if row and t.ns_events + t.task_exits == MAX_WATCH_ROWS:
+            what = f"{MAX_WATCH_ROWS} events and exits"
+        elif not row and t.snapshots == MAX_SNAPSHOTS:
+            what = f"{MAX_SNAPSHOTS} snapshots"
+        else:
+            return
+        raise BundleError(
+            f"line {number}: more than {what} in one bundle (a stream that never ends?): split "
+            "it into several bundles"
+        )
+
+    def read(self, d: dict[str, Any]) -> Record:
+        t = self.totals
+        if "watch_run" in d:
+            run = _watch_run(d)
+            if run.uuid in self._runs:
+                raise js.Invalid("watch_run.uuid", "each run once in a bundle", run.uuid)
+            self._runs[run.uuid] = (run, 0, 0)
+            self.totals = t._replace(watch_runs=t.watch_runs + 1)
+            return run
+        if "ns_event" in d or "task_exit" in d:
+            row = _ns_event(d) if "ns_event" in d else _task_exit(d)
+            self._count(row)
+            return row
+        snap = _snapshot(d)
+        self.totals = t._replace(snapshots=t.snapshots + 1)
+        return snap
+
+    def _count(self, row: CarriedEvent | CarriedExit) -> None:
+        key = "ns_event" if isinstance(row, CarriedEvent) else "task_exit"
+        if row.run not in self._runs:
+            raise js.Invalid(
+                js.at(key, "run"), "the uuid of a watch_run given before it in the bundle",
+                js.shown(row.run),
+            )  # fmt: skip
+        run, events, exits = self._runs[row.run]
+        t = self.totals
+        if isinstance(row, CarriedEvent):
+            if row.event.mechanism != run.mechanism:
+                raise js.Invalid(
+                    "ns_event.event.mechanism", f"{run.mechanism}, its run's",
+                    js.shown(row.event.mechanism),
+                )  # fmt: skip
+            events += 1
+            self.totals = t._replace(ns_events=t.ns_events + 1)
+        else:
+            exits += 1
+            self.totals = t._replace(task_exits=t.task_exits + 1)
+        if max(events, exits) > run.events:
+            raise js.Invalid(
+                key, f"at most {run.events} of them, as many as run {run.uuid} counted "
+                "events", None, "more"
+            )  # fmt: skip
+        self._runs[row.run] = (run, events, exits)
 
 
 class SeqOrder:
@@ -205,16 +324,91 @@ def _header(d: dict[str, Any]) -> None:
     js.string(d["nsaudit_version"], "nsaudit_version")
 
 
-def _trailer(d: dict[str, Any], count: int) -> None:
-    js.obj(d, "", ("end", "snapshots"), what="trailer")
+def _trailer(d: dict[str, Any], totals: Totals) -> None:
+    # The watcher's counts: since nsaudit carried runs; an older bundle has none.
+    js.obj(d, "", ("end", "snapshots"), optional=Totals._fields, what="trailer")
     js.choice(d["end"], "end", (SCHEMA,))
-    snapshots = js.integer(d["snapshots"], "snapshots")
-    if snapshots != count:
-        raise js.Invalid(
-            "snapshots",
-            f"{count}, the number of snapshots the bundle holds (is it truncated?)",
-            str(snapshots),
-        )
+    for key, count in totals._asdict().items():
+        said = js.integer(d.get(key, 0), key)
+        if said != count:
+            raise js.Invalid(
+                key,
+                f"{count}, the number of {key.replace('_', ' ')} the bundle holds (is it "
+                "truncated?)",
+                str(said),
+            )
+
+
+def _uuid(value: object, path: str) -> str:
+    found = js.string(value, path)
+    if not _UUID.fullmatch(found):
+        raise js.Invalid(path, "32 lower-case hexadecimal digits", js.shown(value))
+    return found
+
+
+def _watch_run(d: dict[str, Any]) -> CarriedRun:
+    js.obj(d, "", ("watch_run",), what="watch run line")
+    r = js.obj(d["watch_run"], "watch_run", _RUN_KEYS, what="watch run")
+    h = js.obj(r["host"], "watch_run.host", ("hostname", "machine_id"), what="run's host")
+    run = CarriedRun(
+        uuid=_uuid(r["uuid"], "watch_run.uuid"),
+        host=HostInfo(
+            js.string(h["hostname"], "watch_run.host.hostname", empty=False),
+            js.text(h["machine_id"], "watch_run.host.machine_id", null=True) or None,
+            None,
+            None,
+        ),
+        boot_id=js.text(r["boot_id"], "watch_run.boot_id", null=True),
+        mechanism=js.one(r["mechanism"], "watch_run.mechanism", _MECHANISMS),
+        started_at=js.timestamp(r["started_at"], "watch_run.started_at"),
+        seen_at=js.timestamp(r["seen_at"], "watch_run.seen_at"),
+        ended_at=None
+        if r["ended_at"] is None
+        else js.timestamp(r["ended_at"], "watch_run.ended_at"),
+        events=js.integer(r["events"], "watch_run.events"),
+        lost=js.integer(r["lost"], "watch_run.lost"),
+        blind=js.string(r["blind"], "watch_run.blind"),
+    )
+    for key in ("seen_at", "ended_at"):
+        at = getattr(run, key)
+        if at is not None and at < run.started_at:
+            raise js.Invalid(js.at("watch_run", key), "a time after started_at", js.shown(at))
+    return run
+
+
+_RUN_KEYS = (
+    "uuid",
+    "host",
+    "boot_id",
+    "mechanism",
+    "started_at",
+    "seen_at",
+    "ended_at",
+    "events",
+    "lost",
+    "blind",
+)
+
+
+def _ns_event(d: dict[str, Any]) -> CarriedEvent:
+    js.obj(d, "", ("ns_event",), what="event line")
+    e = js.obj(d["ns_event"], "ns_event", ("run", "boot_ns", "event"), what="event")
+    return CarriedEvent(
+        _uuid(e["run"], "ns_event.run"),
+        js.integer(e["boot_ns"], "ns_event.boot_ns"),
+        fields.from_payload(NamespaceEvent, e["event"], "ns_event.event", "namespace event"),
+    )
+
+
+def _task_exit(d: dict[str, Any]) -> CarriedExit:
+    js.obj(d, "", ("task_exit",), what="exit line")
+    e = js.obj(d["task_exit"], "task_exit", ("run", "at", "boot_ns", "tid"), what="exit")
+    return CarriedExit(
+        _uuid(e["run"], "task_exit.run"),
+        js.timestamp(e["at"], "task_exit.at"),
+        js.integer(e["boot_ns"], "task_exit.boot_ns"),
+        js.integer(e["tid"], "task_exit.tid"),
+    )
 
 
 _SNAPSHOT_KEYS = (

@@ -171,7 +171,7 @@ def timestamp(value: object, path: str) -> str:
             path, "an ISO 8601 time with a time zone (2026-11-29T04:28:16+00:00)", shown(value)
         )
     try:
-        return when.astimezone(UTC).isoformat()
+        return when.astimezone(UTC).isoformat(timespec="microseconds")
     except OverflowError:
         raise Invalid(path, "a time between the years 1 and 9999 in UTC", shown(value)) from None
 

@@ -137,9 +137,9 @@ def history(db: Path) -> None:
                 if alive and rng.random() < 0.5:
                     alive.pop(rng.choice(list(alive)))
             s = snap(*sorted(alive.values(), key=lambda n: (n.id.type.value, n.id.inode)))
-            when = (
-                f"2025-{month:02d}-01T00:00:00+00:00" if month < 12 else "2099-01-01T00:00:00+00:00"
-            )
+            # As nsaudit writes times: to the microsecond.
+            day = f"2025-{month:02d}-01" if month < 12 else "2099-01-01"
+            when = f"{day}T00:00:00.000000+00:00"
             s = replace(s, taken_at=when, host=HostInfo(hostname, hostname, "boot-1", "6.1"))
             with database.writing() as conn:
                 save(conn, s)

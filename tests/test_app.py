@@ -116,8 +116,9 @@ def test_export_import_prune_forget_and_check_the_database(tmp_path: Path) -> No
     database = stored(tmp_path)
     taken: list[int] = []
 
-    def write(snaps):  # type: ignore[no-untyped-def]
+    def write(snaps, watched):  # type: ignore[no-untyped-def]
         taken.extend(s.seq for s in snaps)
+        assert list(watched) == []  # no watcher ran
         return len(taken)
 
     assert fleet.export(database, write, Settings(), everything=True) == 3

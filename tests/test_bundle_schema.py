@@ -208,7 +208,7 @@ def plain(seq: int = 2) -> Snapshot:
     """The other variant: complete, no label, no host ids, no capabilities, no namespaces."""
     return Snapshot(
         host=HostInfo("vm", None, None, None),
-        taken_at="2026-11-30T00:00:00+00:00",
+        taken_at="2026-11-30T00:00:00.000000+00:00",
         nsaudit_version="0.1.0",
         label=None,
         duration_ms=0,
@@ -222,7 +222,7 @@ def plain(seq: int = 2) -> Snapshot:
 
 def written(*snaps: Snapshot) -> list[str]:
     out = io.StringIO()
-    assert bundle.write(snaps, out) == len(snaps)
+    assert bundle.write(snaps, (), out) == bundle.Totals(snapshots=len(snaps))
     return out.getvalue().splitlines(keepends=True)
 
 
@@ -233,7 +233,7 @@ def lines(*items: Any) -> bytes:
     )
 
 
-def read(data: bytes) -> list[tuple[int, Snapshot]]:
+def read(data: bytes) -> list[tuple[int, bundle.Record]]:
     return list(bundle.records(io.BytesIO(data)))
 
 
@@ -292,7 +292,13 @@ def test_round_trip_every_field_and_variant() -> None:
     snaps = (snapshot(1), plain(2))
     text = written(*snaps)
     assert json.loads(text[0]) == {"schema": "nsaudit.bundle/1", "nsaudit_version": __version__}
-    assert json.loads(text[-1]) == {"end": "nsaudit.bundle/1", "snapshots": 2}
+    assert json.loads(text[-1]) == {
+        "end": "nsaudit.bundle/1",
+        "snapshots": 2,
+        "watch_runs": 0,
+        "ns_events": 0,
+        "task_exits": 0,
+    }
     assert [n for n, _ in read("".join(text).encode())] == [2, 3]
     assert [s for _, s in read("".join(text).encode())] == list(snaps)
     # the newer nsaudit's keys inside capabilities are kept as written
@@ -317,7 +323,8 @@ def test_written_lines_are_ascii_with_sorted_keys() -> None:
 def test_write_empty() -> None:
     assert written() == [
         json.dumps({"schema": "nsaudit.bundle/1", "nsaudit_version": __version__}) + "\n",
-        '{"end": "nsaudit.bundle/1", "snapshots": 0}\n',
+        '{"end": "nsaudit.bundle/1", "snapshots": 0, "watch_runs": 0, "ns_events": 0, '
+        '"task_exits": 0}\n',
     ]
     assert read("".join(written()).encode()) == []
 
@@ -1002,14 +1009,16 @@ def test_restrictions_each_sysctl_once() -> None:
     ("written_as", "stored"),
     [
         ("2026-11-29T04:28:16.009838+00:00", "2026-11-29T04:28:16.009838+00:00"),
-        ("2026-11-29T04:28:16+00:00", "2026-11-29T04:28:16+00:00"),
-        ("2026-11-29T05:28:16+01:00", "2026-11-29T04:28:16+00:00"),
+        ("2026-11-29T04:28:16+00:00", "2026-11-29T04:28:16.000000+00:00"),
+        ("2026-11-29T05:28:16+01:00", "2026-11-29T04:28:16.000000+00:00"),
         ("2026-11-28T23:28:16.5-05:00", "2026-11-29T04:28:16.500000+00:00"),
-        ("2026-11-29T04:28:16Z", "2026-11-29T04:28:16+00:00"),
-        ("2026-11-29 04:28:16-00:30", "2026-11-29T04:58:16+00:00"),
-        ("9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59+00:00"),
-        # Already in UTC but not as nsaudit writes it: stored times compare as text.
-        ("2026-11-29 04:28:16+00:00", "2026-11-29T04:28:16+00:00"),
+        ("2026-11-29T04:28:16Z", "2026-11-29T04:28:16.000000+00:00"),
+        ("2026-11-29 04:28:16-00:30", "2026-11-29T04:58:16.000000+00:00"),
+        ("9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59.000000+00:00"),
+        # Already in UTC but not as nsaudit writes it (to the microsecond, even when that
+        # is 0): stored times compare as text, and one taken at a whole second is imported
+        # again as the same time.
+        ("2026-11-29 04:28:16+00:00", "2026-11-29T04:28:16.000000+00:00"),
         ("2026-11-29T04:28:16.500+00:00", "2026-11-29T04:28:16.500000+00:00"),
     ],
 )

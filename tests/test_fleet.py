@@ -502,3 +502,34 @@ def test_a_hosts_watcher_writes_its_own_events_and_no_other_host_sees_them(fleet
     assert (
         fleet.sql("db01", f"UPDATE watch_runs SET lost = 0 WHERE id = {run_id} RETURNING id") == []
     )
+
+
+def test_an_air_gapped_hosts_watcher_runs_come_in_a_bundle(fleet: Fleet, tmp_path: Path) -> None:
+    """What an air-gapped host's watcher recorded is imported by the reporting role as that
+    host's own; again, nothing is added; another host sees none of it."""
+    from factories import namespace_event
+
+    from nsaudit.model import HostInfo
+    from nsaudit.store import events as stored
+    from nsaudit.store.database import Database
+
+    fleet.add("late02")
+    local = tmp_path / "late02.db"
+    with Database(str(local)).writing_sql() as sql:
+        host = HostInfo("late02", "2" * 32, "boot-1", "6.18")
+        host_id, run_id = stored.begin_run(sql, host, "bpf", "", "2026-01-01T00:00:00.000000+00:00")
+        row = stored.event_row(namespace_event(901, 7), 5)
+        stored.record(sql, host_id, run_id, [row], "2026-01-02T00:00:00.000000+00:00", 1, 0)
+    bundle = tmp_path / "late02.jsonl"
+    assert run("export", "--db", local, "--all", "-o", bundle).returncode == 0
+    for added, present in ((1, 0), (0, 1)):
+        proc = run("import", bundle, "--db", fleet.urls["reporting"], env=fleet.env)
+        assert proc.returncode == 0, proc.stderr
+        assert f"imported {added} watcher events and exits ({present} already" in proc.stdout
+    proc = run("events", "--host", "late02", "--db", fleet.urls["reporting"], "--format", "json",
+               env=fleet.env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (event,) = json.loads(proc.stdout)["watched"]["events"]
+    assert event["ns_ids"] == "user:7"
+    assert fleet.sql("late02", "SELECT count(*) FROM ns_events") == [(1,)]
+    assert fleet.sql("db01", "SELECT count(*) FROM watch_runs WHERE events = 1") == [(0,)]

@@ -323,6 +323,29 @@ def test_audit_reports_a_50_ms_user_namespace_exploit(tmp_path: Path) -> None:
     assert "W-01" in table.stdout
 
 
+def test_what_the_watcher_saw_travels_in_a_bundle(watcher: Watcher, tmp_path: Path) -> None:
+    """A bundle of two snapshots carries the run that watched between them: in another
+    database, `diff` says what it says at home."""
+    db, other, bundle = watcher.db, tmp_path / "other.db", tmp_path / "b.jsonl"
+    assert run("snapshot", "--db", db).returncode in (0, 1)
+    (made,) = make("unshare", prefix=NOBODY)
+    watcher.stop()
+    assert run("snapshot", "--db", db).returncode in (0, 1)
+    host = json.loads(run("hosts", "--db", db, "--format", "json").stdout)["hosts"][0]
+    assert run("export", "--db", db, "-o", bundle, "latest~1", "latest").returncode == 0
+    proc = run("import", "--db", other, bundle)
+    assert proc.returncode == 0, proc.stderr
+    seen = []
+    for where in (db, other):
+        diff = run("diff", "--db", where, "--host", host["hostname"], "latest~1", "latest",
+                   "--format", "json")  # fmt: skip
+        assert diff.returncode in (0, 1), diff.stderr
+        seen.append(json.loads(diff.stdout)["between"])
+    assert seen[0] == seen[1]
+    (gone,) = [e for e in seen[1]["gone"] if e["pid"] == made["pid"]]
+    assert gone["types"] == "net,user" and gone["uid"] == 65534 and gone["lived_ms"] >= 40
+
+
 def test_a_policy_over_a_period_without_a_watcher_is_an_error(tmp_path: Path) -> None:
     db, policy = tmp_path / "a.db", tmp_path / "policy.toml"
     policy.write_text(POLICY)

@@ -16,10 +16,18 @@ from nsaudit.analysis.compare import compare as compare_snapshots
 from nsaudit.app.inventory import local_host
 from nsaudit.errors import UsageError
 from nsaudit.jsonshape import MAX_INT
-from nsaudit.model import EvaluationRecord, HostRow, Snapshot, WatchTotals
+from nsaudit.model import (
+    CarriedEvent,
+    CarriedExit,
+    CarriedRun,
+    EvaluationRecord,
+    HostRow,
+    Snapshot,
+    WatchTotals,
+)
 from nsaudit.refs import LATEST, SnapshotRef
 from nsaudit.settings import Settings
-from nsaudit.store import evaluations, retention
+from nsaudit.store import carried, evaluations, retention
 from nsaudit.store.database import Database
 from nsaudit.store.events import totals as watch_totals
 from nsaudit.store.queries import find, host_rows, list_rows, pick_host, resolve
@@ -164,21 +172,27 @@ def metrics(
 
 def export(
     database: Database,
-    write: Callable[[Iterable[Snapshot]], int],
+    write: Callable[[Iterable[Snapshot], bundle.Watched], bundle.Totals],
     settings: Settings,
     refs: Sequence[SnapshotRef] = (),
     hostname: str | None = None,
     everything: bool = False,
-) -> int:
+) -> bundle.Totals:
     """Hand `write` the snapshots the refs name (default latest), or every snapshot (of
-    `hostname` when given), one in memory at a time; what `write` returns (how many)."""
+    `hostname` when given), one in memory at a time, and the watcher runs that go with them
+    (store/carried.py); what `write` returns (how many)."""
     if everything and refs:
         raise UsageError("give either REFS or --all")
     local = local_host(settings)
     with database.reading() as conn:
+        sql = Sql.of(conn)
         if everything:
             rows = list_rows(conn, hostname, None)
-            if not rows:
+            spans = carried.every_run(sql)
+            if hostname is not None:
+                host = pick_host(conn, hostname, None, required=False)
+                spans = {h: s for h, s in spans.items() if h == host}
+            if not rows and not spans:
                 raise UsageError(
                     f"no snapshots of host {hostname!r}; `nsaudit hosts` lists the hosts"
                     if hostname is not None
@@ -187,16 +201,19 @@ def export(
             ids = [r.id for r in sorted(rows, key=lambda r: (r.hostname, r.seq))]
         else:
             ids = sorted({resolve(conn, ref, local, hostname) for ref in refs or (LATEST,)})
+            spans = carried.spans(sql, ids)
         # A bundle of years of history streams out.
-        return write(load(conn, i) for i in ids)
+        return write((load(conn, i) for i in ids), carried.watched(sql, spans))
 
 
 @dataclass(frozen=True)
 class Imported:
     """What an import stored: per bundle (its name, snapshots added, snapshots present
-    already), and in all."""
+    already), and in all; and the watcher's events and exits added and present already."""
 
     bundles: tuple[tuple[str, int, int], ...]
+    watch_added: int = 0
+    watch_present: int = 0
 
     @property
     def added(self) -> int:
@@ -221,10 +238,14 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
         # or one that is no bundle leaves the database (or its absence) as it was.
         sources = [(name, _records(name, files_open)) for name in files]
         with database.writing_or_nothing() as conn:
+            watch = carried.Importer(Sql.of(conn))
             for name, records in sources:
                 added = present = 0
                 with _bundle_errors(name):
                     for number, snap in records:
+                        if not isinstance(snap, Snapshot):
+                            _watched(watch, number, snap)
+                            continue
                         stored = find(conn, snap.host, snap.seq or 0)
                         # Ids grow: one at or above the first this import stored is its own.
                         again = stored is not None and stored[0] >= first_added
@@ -236,7 +257,7 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
                                 raise bundle.BundleError(f"line {number}: {e}") from None
                             first_added = min(first_added, saved.id)
                             added += 1
-                        elif stored[1] == snap.taken_at:
+                        elif _same_time(stored[1], snap.taken_at):
                             present += 1
                         else:
                             raise bundle.BundleError(
@@ -245,11 +266,30 @@ def import_bundles(database: Database, files: Sequence[str]) -> Imported:
                                 f"({stored[1]})"
                             )
                         del snap  # one snapshot in memory: not this one while the next is read
+                    watch.flush()
                 counted.append((name, added, present))
-    return Imported(tuple(counted))
+    return Imported(tuple(counted), watch.added, watch.present)
 
 
-def _records(name: str, files_open: ExitStack) -> Iterator[tuple[int, Snapshot]]:
+def _same_time(stored: str, given: str) -> bool:
+    """Whether two ISO times are the same (an older nsaudit stored an imported time taken at
+    a whole second without its microseconds)."""
+    return datetime.fromisoformat(stored) == datetime.fromisoformat(given)
+
+
+def _watched(
+    watch: carried.Importer, number: int, record: CarriedRun | CarriedEvent | CarriedExit
+) -> None:
+    try:
+        if isinstance(record, CarriedRun):
+            watch.run(record)
+        else:
+            watch.row(record)
+    except UsageError as e:
+        raise bundle.BundleError(f"line {number}: {e}") from None
+
+
+def _records(name: str, files_open: ExitStack) -> Iterator[tuple[int, bundle.Record]]:
     """The bundle's snapshots as they are read, its header checked already."""
     with _bundle_errors(name):
         if name == "-":

@@ -31,21 +31,30 @@ def export(
     settings: Settings,
 ) -> int:
     """Write snapshots (REFS: ids, latest, latest~N; default latest) with their host records
-    to a versioned JSON Lines bundle that `nsaudit import` loads elsewhere."""
+    to a versioned JSON Lines bundle that `nsaudit import` loads elsewhere, with the
+    `nsaudit watch` runs (and their events) of each host from its snapshot before the first
+    exported one to its last (--all: every run)."""
     from nsaudit import bundle
     from nsaudit.app.fleet import export as export_snapshots
+    from nsaudit.render.escape import terminal
     from nsaudit.store.database import Database
 
     count = export_snapshots(
         Database(db),
-        lambda snaps: write_to(output, lambda f: bundle.write(snaps, f)),
+        lambda snaps, watched: write_to(output, lambda f: bundle.write(snaps, watched, f)),
         settings,
         refs,
         hostname,
         everything,
     )
     if output != "-":
-        to_stderr(f"exported {count} snapshots to {output}")
+        watched = ""
+        if count.watch_runs:
+            watched = (
+                f" and {count.watch_runs} watcher runs ({count.ns_events} namespace events, "
+                f"{count.task_exits} exits)"
+            )
+        to_stderr(f"exported {count.snapshots} snapshots{watched} to {terminal(output)}")
     return EXIT_OK
 
 
@@ -66,4 +75,9 @@ def import_(files: tuple[str, ...], db: str, settings: Settings) -> int:
         for name, added, present in found.bundles:
             click.echo(f"bundle {terminal(name)}: {added} added, {present} already present")
     click.echo(f"imported {found.added} snapshots ({found.present} already present)")
+    if found.watch_added or found.watch_present:
+        click.echo(
+            f"imported {found.watch_added} watcher events and exits ({found.watch_present} "
+            "already present)"
+        )
     return EXIT_OK

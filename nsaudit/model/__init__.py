@@ -12,6 +12,9 @@ Every name is imported from here: `from nsaudit.model import Namespace`."""
 from nsaudit.model.columns import column
 from nsaudit.model.events import (
     INITIAL_USERNS_INODE,
+    CarriedEvent,
+    CarriedExit,
+    CarriedRun,
     NamespaceEvent,
     Unwatched,
     Watched,
@@ -54,6 +57,9 @@ from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 
 __all__ = [
     "INITIAL_USERNS_INODE",
+    "CarriedEvent",
+    "CarriedExit",
+    "CarriedRun",
     "NamespaceEvent",
     "Unwatched",
     "Watched",

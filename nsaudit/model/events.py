@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nsaudit.model.columns import column
-from nsaudit.model.inventory import NamespaceId
+from nsaudit.model.inventory import HostInfo, NamespaceId
 
 # The inode of the initial user namespace (PROC_USER_INIT_INO): fixed in every kernel.
 INITIAL_USERNS_INODE = 4026531837
@@ -77,6 +77,44 @@ class WatchRun:
     events: int
     lost: int
     blind: str
+
+
+@dataclass(frozen=True)
+class CarriedRun:
+    """A watcher run as a bundle carries it from one database to another: its uuid (the same
+    in every database), its host (hostname and machine id), the boot it watched, and its
+    totals when it was exported (a run exported while it ran has no ended_at yet)."""
+
+    uuid: str
+    host: HostInfo
+    boot_id: str | None
+    mechanism: str
+    started_at: str
+    seen_at: str
+    ended_at: str | None
+    events: int
+    lost: int
+    blind: str
+
+
+@dataclass(frozen=True)
+class CarriedEvent:
+    """One event of a carried run (the run's uuid), at boot_ns (the kernel's clock, which
+    pairs it with its task's exit)."""
+
+    run: str
+    boot_ns: int
+    event: NamespaceEvent
+
+
+@dataclass(frozen=True)
+class CarriedExit:
+    """The exit of a task that made or entered a namespace during a carried run."""
+
+    run: str
+    at: str
+    boot_ns: int
+    tid: int
 
 
 @dataclass(frozen=True)

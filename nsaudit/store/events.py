@@ -5,6 +5,7 @@ watched)."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -24,6 +25,7 @@ def begin_run(sql: Sql, host: HostInfo, mechanism: str, blind: str, at: str) -> 
     run = sql.insert(
         "watch_runs",
         host_id=host_id,
+        uuid=uuid.uuid4().hex,
         boot_id=host.boot_id,
         mechanism=mechanism,
         started_at=at,
@@ -82,7 +84,7 @@ def events_between(sql: Sql, host: int, start: str | None, end: str | None) -> l
     exits = _exits(sql, {(r[1], r[3]) for r in rows})
     out = []
     for row_id, run, boot_ns, tid, body in rows:
-        event = _event(body, row_id)
+        event = stored_event(body, row_id)
         ended = min((t for t in exits.get((run, tid), ()) if t >= boot_ns), default=None)
         if ended is not None:
             event = replace(event, lived_ms=(ended - boot_ns) // 1_000_000)
@@ -109,7 +111,7 @@ def _exits(sql: Sql, tasks: set[tuple[int, int]]) -> dict[tuple[int, int], list[
     return found
 
 
-def _event(body: str, row_id: int) -> NamespaceEvent:
+def stored_event(body: str, row_id: int) -> NamespaceEvent:
     try:
         return fields.from_payload(NamespaceEvent, json.loads(body), "event", "a namespace event")
     except (ValueError, js.Invalid) as e:

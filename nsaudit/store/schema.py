@@ -167,12 +167,14 @@ policy_checks = Table(
 )
 
 # A run of `nsaudit watch`: from started_at until ended_at (NULL: it runs, or died; seen_at is
-# when it was last known alive). A stretch no run covers was not watched.
+# when it was last known alive). A stretch no run covers was not watched. uuid: its name in
+# every database a bundle takes it to (random, 32 hex digits).
 watch_runs = Table(
     "watch_runs",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
+    Column("uuid", String(32), nullable=False),
     Column("boot_id", String(64)),
     Column("mechanism", String(16), nullable=False),
     Column("started_at", String(40), nullable=False),
@@ -182,6 +184,7 @@ watch_runs = Table(
     Column("lost", BigInteger, nullable=False),
     Column("blind", Text, nullable=False),
     Index("ix_watch_runs_host_started", "host_id", "started_at"),
+    Index("ix_watch_runs_host_uuid", "host_id", "uuid", unique=True),
 )
 
 # The namespaces created or entered between snapshots (kind: the event's; "exit" for the exit

@@ -531,9 +531,10 @@ def report() -> Schema:
 
 def bundle() -> Schema:
     """One line of a bundle: its first (the header), a snapshot (nsaudit.snapshot/1 without
-    its database id, with its capability report), or its last (the trailer)."""
+    its database id, with its capability report), a watcher run, an event or task exit of
+    one, or its last (the trailer)."""
     line = snapshot()
-    record = {
+    snapshot_line = {
         **line,
         "properties": {
             **{k: v for k, v in line["properties"].items() if k != "id"},
@@ -544,10 +545,42 @@ def bundle() -> Schema:
     return {
         "oneOf": [
             obj({"schema": header("nsaudit.bundle/1"), "nsaudit_version": STRING}),
-            record,
-            obj({"end": header("nsaudit.bundle/1"), "snapshots": COUNT}),
+            snapshot_line,
+            obj({"watch_run": CARRIED_RUN}),
+            obj({"ns_event": obj({"run": UUID, "boot_ns": COUNT, "event": EVENT})}),
+            obj({"task_exit": obj({"run": UUID, "at": TIME, "boot_ns": COUNT, "tid": COUNT})}),
+            obj(
+                {
+                    "end": header("nsaudit.bundle/1"),
+                    "snapshots": COUNT,
+                    # Since nsaudit carried watcher runs; absent from older bundles.
+                    "watch_runs": COUNT,
+                    "ns_events": COUNT,
+                    "task_exits": COUNT,
+                },
+                optional=("watch_runs", "ns_events", "task_exits"),
+            ),
         ]
     }
+
+
+UUID: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+EVENT = record(NamespaceEvent)
+# A watcher run as a bundle carries it (nsaudit.model.CarriedRun).
+CARRIED_RUN = obj(
+    {
+        "uuid": UUID,
+        "host": obj({"hostname": STRING, "machine_id": null(STRING)}),
+        "boot_id": null(STRING),
+        "mechanism": one_of("bpf", "audit"),
+        "started_at": TIME,
+        "seen_at": TIME,
+        "ended_at": null(TIME),
+        "events": COUNT,
+        "lost": COUNT,
+        "blind": STRING,
+    }
+)
 
 
 def finding() -> Schema:

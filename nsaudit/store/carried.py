@@ -1,0 +1,204 @@
+"""Watcher runs carried by bundles: read whole (a run with every event and exit stored of it)
+for `export`, and stored for `import`, so that importing the same run again, or a later
+export of a run that was still running, adds only what is new."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from nsaudit.errors import UsageError
+from nsaudit.model import CarriedEvent, CarriedExit, CarriedRun, HostInfo
+from nsaudit.store.events import event_row, exit_row, stored_event
+from nsaudit.store.snapshots import host_row
+from nsaudit.store.sql import Sql
+
+_CHUNK = 1000
+_RUN_COLUMNS = (
+    "r.id, r.uuid, h.hostname, h.machine_id, r.boot_id, r.mechanism, r.started_at, r.seen_at, "
+    "r.ended_at, r.events, r.lost, r.blind"
+)
+_ROW_COLUMNS = ("host_id", "run_id", "at", "boot_ns", "kind", "tid", "body")
+
+
+Span = tuple[str | None, str | None]
+
+
+def spans(sql: Sql, snapshot_ids: Sequence[int]) -> dict[int, Span]:
+    """For each host of these snapshots, the stretch whose runs go in a bundle with them: from
+    the host's snapshot before its first one here (None: from its beginning) to its last one
+    here."""
+    out: dict[int, Span] = {}
+    for i in snapshot_ids:
+        host, seq, taken_at = sql.rows(
+            "SELECT host_id, seq, taken_at FROM snapshots WHERE id = :id", id=i
+        )[0]
+        before = sql.value(
+            "SELECT max(taken_at) FROM snapshots WHERE host_id = :host AND seq < :seq",
+            host=host,
+            seq=seq,
+        )
+        start, end = out.get(host, (before, taken_at))
+        out[host] = (min(start, before) if start and before else None, max(end or "", taken_at))
+    return out
+
+
+def every_run(sql: Sql) -> dict[int, Span]:
+    """Every host with a stored run, without bounds."""
+    return {h: (None, None) for (h,) in sql.rows("SELECT DISTINCT host_id FROM watch_runs")}
+
+
+def watched(
+    sql: Sql, spans: dict[int, Span]
+) -> Iterator[tuple[CarriedRun, Iterator[CarriedEvent | CarriedExit]]]:
+    """Each host's runs that overlap its span, whole (every event and exit stored of them),
+    so that a run's record in a bundle is as complete as here."""
+    for host, (start, end) in sorted(spans.items()):
+        for run_id, run in runs(sql, host, start, end):
+            yield run, rows(sql, run_id, run.uuid)
+
+
+def runs(sql: Sql, host: int, start: str | None, end: str | None) -> list[tuple[int, CarriedRun]]:
+    """The host's runs that overlap start..end (None: without bound), oldest first, with
+    their ids here."""
+    where, params = "", {}
+    if end is not None:
+        where += " AND r.started_at <= :end"
+        params["end"] = end
+    if start is not None:
+        where += " AND COALESCE(r.ended_at, r.seen_at) >= :start"
+        params["start"] = start
+    rows = sql.rows(
+        f"SELECT {_RUN_COLUMNS} FROM watch_runs r JOIN hosts h ON h.id = r.host_id "
+        f"WHERE r.host_id = :host{where} ORDER BY r.started_at, r.id",
+        host=host,
+        **params,
+    )
+    return [
+        (r[0], CarriedRun(r[1], HostInfo(r[2], r[3] or None, None, None), *r[4:])) for r in rows
+    ]
+
+
+def rows(sql: Sql, run_id: int, uuid: str) -> Iterator[CarriedEvent | CarriedExit]:
+    """Every event and exit stored of the run, in the order they were stored, a chunk of
+    them in memory at a time."""
+    last = 0
+    while True:
+        chunk = sql.rows(
+            "SELECT id, at, boot_ns, kind, tid, body FROM ns_events WHERE run_id = :run "
+            "AND id > :last ORDER BY id LIMIT :n",
+            run=run_id,
+            last=last,
+            n=_CHUNK,
+        )
+        for row_id, at, boot_ns, kind, tid, body in chunk:
+            if kind == "exit":
+                yield CarriedExit(uuid, at, boot_ns, tid)
+            else:
+                yield CarriedEvent(uuid, boot_ns, stored_event(body, row_id))
+        if len(chunk) < _CHUNK:
+            return
+        last = chunk[-1][0]
+
+
+class Importer:
+    """Stores the runs and rows of the bundles of one import. A run new here is stored as it
+    comes; one stored already (an earlier import, or a later export of a run that was still
+    running) gets its newer totals and only the rows it lacks; rows from before the stored
+    run's start were pruned here, and stay so. Rows are written a chunk at a time."""
+
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
+        self._runs: dict[str, _Run] = {}
+        self._pending: list[tuple[object, ...]] = []
+        self.added = 0
+        self.present = 0
+
+    def run(self, carried: CarriedRun) -> None:
+        host = host_row(self._sql, carried.host)
+        found = self._sql.record(
+            "SELECT id, boot_id, mechanism, started_at, seen_at, ended_at, events, lost "
+            "FROM watch_runs WHERE host_id = :host AND uuid = :uuid",
+            host=host,
+            uuid=carried.uuid,
+        )
+        if found is None:
+            run_id = self._sql.insert(
+                "watch_runs",
+                host_id=host,
+                uuid=carried.uuid,
+                boot_id=carried.boot_id,
+                mechanism=carried.mechanism,
+                started_at=carried.started_at,
+                seen_at=carried.seen_at,
+                ended_at=carried.ended_at,
+                events=carried.events,
+                lost=carried.lost,
+                blind=carried.blind,
+            )
+            self._runs[carried.uuid] = _Run(host, run_id)
+            return
+        for key in ("boot_id", "mechanism"):
+            if found[key] != getattr(carried, key):
+                raise UsageError(
+                    f"watch run {carried.uuid} is stored already with another {key} "
+                    f"({found[key]!r}): is the bundle edited?"
+                )
+        self._sql.run(
+            "UPDATE watch_runs SET seen_at = :seen, ended_at = :ended, events = :events, "
+            "lost = :lost WHERE id = :run",
+            seen=max(found["seen_at"], carried.seen_at),
+            ended=found["ended_at"] or carried.ended_at,
+            events=max(found["events"], carried.events),
+            lost=max(found["lost"], carried.lost),
+            run=found["id"],
+        )
+        self._runs[carried.uuid] = _Run(host, found["id"], found["started_at"])
+
+    def row(self, item: CarriedEvent | CarriedExit) -> None:
+        """Store an event or exit of a run given before unless it is stored already."""
+        run = self._runs[item.run]
+        row: tuple[str, int, str, int, str | None]
+        if isinstance(item, CarriedEvent):
+            row = event_row(item.event, item.boot_ns)
+        else:
+            row = exit_row(item.at, item.boot_ns, item.tid)
+        if run.started_at is not None:  # stored already: is the row?
+            if row[0] < run.started_at:
+                return  # pruned here
+            key = (row[2], row[0], row[1], row[3])
+            if run.stored is None:
+                run.stored = self._stored(run.id)
+            if run.stored[key]:
+                run.stored[key] -= 1
+                self.present += 1
+                return
+        self._pending.append((run.host, run.id, *row))
+        self.added += 1
+        if len(self._pending) >= _CHUNK:
+            self.flush()
+
+    def _stored(self, run_id: int) -> Counter[tuple[object, ...]]:
+        return Counter(
+            tuple(r)
+            for r in self._sql.rows(
+                "SELECT kind, at, boot_ns, tid FROM ns_events WHERE run_id = :run", run=run_id
+            )
+        )
+
+    def flush(self) -> None:
+        if self._pending:
+            self._sql.insert_many("ns_events", _ROW_COLUMNS, self._pending)
+            self._pending = []
+
+
+@dataclass
+class _Run:
+    """A run of this import: its host's id and its id here; for one stored before, where it
+    starts here and (once a row of it is read) how many of each row it holds."""
+
+    host: int
+    id: int
+    started_at: str | None = None
+    stored: Counter[tuple[object, ...]] | None = None
