@@ -17,6 +17,7 @@ written, it is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -36,6 +37,7 @@ from nsaudit.model import (
     NamespaceEvent,
     ScanProblem,
     Snapshot,
+    WatchRun,
 )
 
 SCHEMA = "nsaudit.bundle/1"
@@ -100,19 +102,11 @@ def _put(out: IO[str], record: dict[str, Any]) -> None:
     out.write(json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n")
 
 
-def _run_payload(run: CarriedRun) -> dict[str, Any]:
-    return {
-        "uuid": run.uuid,
-        "host": {"hostname": run.host.hostname, "machine_id": run.host.machine_id},
-        "boot_id": run.boot_id,
-        "mechanism": run.mechanism,
-        "started_at": run.started_at,
-        "seen_at": run.seen_at,
-        "ended_at": run.ended_at,
-        "events": run.events,
-        "lost": run.lost,
-        "blind": run.blind,
-    }
+def _run_payload(carried: CarriedRun) -> dict[str, Any]:
+    """The run as `nsaudit events` shows it, without its id here, with its host and boot."""
+    payload = {k: v for k, v in dataclasses.asdict(carried.run).items() if k != "id"}
+    host = {"hostname": carried.host.hostname, "machine_id": carried.host.machine_id}
+    return {**payload, "host": host, "boot_id": carried.boot_id}
 
 
 def records(stream: IO[bytes]) -> Iterator[tuple[int, Record]]:
@@ -161,7 +155,7 @@ class _Runs:
 
     def __init__(self) -> None:
         self.totals = Totals()
-        self._runs: dict[str, tuple[CarriedRun, int, int]] = {}  # uuid: run, events, exits
+        self._runs: dict[str, tuple[WatchRun, int, int]] = {}  # uuid: run, events, exits
 
     def room(self, number: int, row: bool) -> None:
         """BundleError unless the bundle may hold one more snapshot (or event or exit)."""
@@ -180,12 +174,13 @@ class _Runs:
     def read(self, d: dict[str, Any]) -> Record:
         t = self.totals
         if "watch_run" in d:
-            run = _watch_run(d)
-            if run.uuid in self._runs:
-                raise js.Invalid("watch_run.uuid", "each run once in a bundle", run.uuid)
-            self._runs[run.uuid] = (run, 0, 0)
+            carried = _watch_run(d)
+            uuid = carried.run.uuid
+            if uuid in self._runs:
+                raise js.Invalid("watch_run.uuid", "each run once in a bundle", uuid)
+            self._runs[uuid] = (carried.run, 0, 0)
             self.totals = t._replace(watch_runs=t.watch_runs + 1)
-            return run
+            return carried
         if "ns_event" in d or "task_exit" in d:
             row = _ns_event(d) if "ns_event" in d else _task_exit(d)
             self._count(row)
@@ -350,15 +345,9 @@ def _watch_run(d: dict[str, Any]) -> CarriedRun:
     js.obj(d, "", ("watch_run",), what="watch run line")
     r = js.obj(d["watch_run"], "watch_run", _RUN_KEYS, what="watch run")
     h = js.obj(r["host"], "watch_run.host", ("hostname", "machine_id"), what="run's host")
-    run = CarriedRun(
+    run = WatchRun(
+        id=0,  # the exporting database's: not in the bundle
         uuid=_uuid(r["uuid"], "watch_run.uuid"),
-        host=HostInfo(
-            js.string(h["hostname"], "watch_run.host.hostname", empty=False),
-            js.text(h["machine_id"], "watch_run.host.machine_id", null=True) or None,
-            None,
-            None,
-        ),
-        boot_id=js.text(r["boot_id"], "watch_run.boot_id", null=True),
         mechanism=js.one(r["mechanism"], "watch_run.mechanism", _MECHANISMS),
         started_at=js.timestamp(r["started_at"], "watch_run.started_at"),
         seen_at=js.timestamp(r["seen_at"], "watch_run.seen_at"),
@@ -373,7 +362,13 @@ def _watch_run(d: dict[str, Any]) -> CarriedRun:
         at = getattr(run, key)
         if at is not None and at < run.started_at:
             raise js.Invalid(js.at("watch_run", key), "a time after started_at", js.shown(at))
-    return run
+    host = HostInfo(
+        js.string(h["hostname"], "watch_run.host.hostname", empty=False),
+        js.text(h["machine_id"], "watch_run.host.machine_id", null=True) or None,
+        None,
+        None,
+    )
+    return CarriedRun(host, js.text(r["boot_id"], "watch_run.boot_id", null=True), run)
 
 
 _RUN_KEYS = (

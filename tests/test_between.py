@@ -17,7 +17,7 @@ from nsaudit.store.events import unwatched
 
 
 def run(start: str, seen: str, ended: str | None = None) -> WatchRun:
-    return WatchRun(1, "bpf", start, seen, ended, 0, 0, "")
+    return WatchRun(1, "bpf", start, seen, ended, 0, 0, "", "0" * 32)
 
 
 def t(second: int) -> str:

@@ -67,7 +67,8 @@ class NamespaceEvent:
 class WatchRun:
     """One run of the watcher: from started_at to ended_at (None: it did not stop cleanly, or
     runs still; seen_at is the last time it was known alive). lost counts the events it could
-    not record (ring buffer full, audit backlog); blind says what its mechanism cannot see."""
+    not record (ring buffer full, audit backlog); blind says what its mechanism cannot see.
+    id is its row here; uuid its name in every database bundles take it to."""
 
     id: int
     mechanism: str
@@ -77,24 +78,18 @@ class WatchRun:
     events: int
     lost: int
     blind: str
+    uuid: str
 
 
 @dataclass(frozen=True)
 class CarriedRun:
-    """A watcher run as a bundle carries it from one database to another: its uuid (the same
-    in every database), its host (hostname and machine id), the boot it watched, and its
-    totals when it was exported (a run exported while it ran has no ended_at yet)."""
+    """A watcher run as a bundle carries it from one database to another: its host (hostname
+    and machine id), the boot it watched, and the run as it was when it was exported (one
+    exported while it ran has no ended_at yet; its id is the exporting database's)."""
 
-    uuid: str
     host: HostInfo
     boot_id: str | None
-    mechanism: str
-    started_at: str
-    seen_at: str
-    ended_at: str | None
-    events: int
-    lost: int
-    blind: str
+    run: WatchRun
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,11 @@ from dataclasses import dataclass
 
 from nsaudit.errors import UsageError
 from nsaudit.model import CarriedEvent, CarriedExit, CarriedRun, HostInfo
-from nsaudit.store.events import event_row, exit_row, stored_event
+from nsaudit.store.events import event_row, exit_row, runs_between, stored_event
 from nsaudit.store.snapshots import host_row
 from nsaudit.store.sql import Sql
 
 _CHUNK = 1000
-_RUN_COLUMNS = (
-    "r.id, r.uuid, h.hostname, h.machine_id, r.boot_id, r.mechanism, r.started_at, r.seen_at, "
-    "r.ended_at, r.events, r.lost, r.blind"
-)
 _ROW_COLUMNS = ("host_id", "run_id", "at", "boot_ns", "kind", "tid", "body")
 
 
@@ -55,29 +51,16 @@ def watched(
     """Each host's runs that overlap its span, whole (every event and exit stored of them),
     so that a run's record in a bundle is as complete as here."""
     for host, (start, end) in sorted(spans.items()):
-        for run_id, run in runs(sql, host, start, end):
-            yield run, rows(sql, run_id, run.uuid)
+        for carried in runs(sql, host, start, end):
+            yield carried, rows(sql, carried.run.id, carried.run.uuid)
 
 
-def runs(sql: Sql, host: int, start: str | None, end: str | None) -> list[tuple[int, CarriedRun]]:
-    """The host's runs that overlap start..end (None: without bound), oldest first, with
-    their ids here."""
-    where, params = "", {}
-    if end is not None:
-        where += " AND r.started_at <= :end"
-        params["end"] = end
-    if start is not None:
-        where += " AND COALESCE(r.ended_at, r.seen_at) >= :start"
-        params["start"] = start
-    rows = sql.rows(
-        f"SELECT {_RUN_COLUMNS} FROM watch_runs r JOIN hosts h ON h.id = r.host_id "
-        f"WHERE r.host_id = :host{where} ORDER BY r.started_at, r.id",
-        host=host,
-        **params,
-    )
-    return [
-        (r[0], CarriedRun(r[1], HostInfo(r[2], r[3] or None, None, None), *r[4:])) for r in rows
-    ]
+def runs(sql: Sql, host: int, start: str | None, end: str | None) -> list[CarriedRun]:
+    """The host's runs that overlap start..end (None: without bound), oldest first."""
+    name, machine_id = sql.rows("SELECT hostname, machine_id FROM hosts WHERE id = :h", h=host)[0]
+    boots = dict(sql.rows("SELECT id, boot_id FROM watch_runs WHERE host_id = :h", h=host))
+    info = HostInfo(name, machine_id or None, None, None)
+    return [CarriedRun(info, boots[r.id], r) for r in runs_between(sql, host, start, end)]
 
 
 def rows(sql: Sql, run_id: int, uuid: str) -> Iterator[CarriedEvent | CarriedExit]:
@@ -116,45 +99,45 @@ class Importer:
         self.present = 0
 
     def run(self, carried: CarriedRun) -> None:
-        host = host_row(self._sql, carried.host)
+        host, run = host_row(self._sql, carried.host), carried.run
         found = self._sql.record(
             "SELECT id, boot_id, mechanism, started_at, seen_at, ended_at, events, lost "
             "FROM watch_runs WHERE host_id = :host AND uuid = :uuid",
             host=host,
-            uuid=carried.uuid,
+            uuid=run.uuid,
         )
         if found is None:
             run_id = self._sql.insert(
                 "watch_runs",
                 host_id=host,
-                uuid=carried.uuid,
+                uuid=run.uuid,
                 boot_id=carried.boot_id,
-                mechanism=carried.mechanism,
-                started_at=carried.started_at,
-                seen_at=carried.seen_at,
-                ended_at=carried.ended_at,
-                events=carried.events,
-                lost=carried.lost,
-                blind=carried.blind,
+                mechanism=run.mechanism,
+                started_at=run.started_at,
+                seen_at=run.seen_at,
+                ended_at=run.ended_at,
+                events=run.events,
+                lost=run.lost,
+                blind=run.blind,
             )
-            self._runs[carried.uuid] = _Run(host, run_id)
+            self._runs[run.uuid] = _Run(host, run_id)
             return
-        for key in ("boot_id", "mechanism"):
-            if found[key] != getattr(carried, key):
+        for key, value in (("boot_id", carried.boot_id), ("mechanism", run.mechanism)):
+            if found[key] != value:
                 raise UsageError(
-                    f"watch run {carried.uuid} is stored already with another {key} "
+                    f"watch run {run.uuid} is stored already with another {key} "
                     f"({found[key]!r}): is the bundle edited?"
                 )
         self._sql.run(
             "UPDATE watch_runs SET seen_at = :seen, ended_at = :ended, events = :events, "
             "lost = :lost WHERE id = :run",
-            seen=max(found["seen_at"], carried.seen_at),
-            ended=found["ended_at"] or carried.ended_at,
-            events=max(found["events"], carried.events),
-            lost=max(found["lost"], carried.lost),
+            seen=max(found["seen_at"], run.seen_at),
+            ended=found["ended_at"] or run.ended_at,
+            events=max(found["events"], run.events),
+            lost=max(found["lost"], run.lost),
             run=found["id"],
         )
-        self._runs[carried.uuid] = _Run(host, found["id"], found["started_at"])
+        self._runs[run.uuid] = _Run(host, found["id"], found["started_at"])
 
     def row(self, item: CarriedEvent | CarriedExit) -> None:
         """Store an event or exit of a run given before unless it is stored already."""

@@ -142,7 +142,8 @@ def runs_between(sql: Sql, host: int, start: str | None, end: str | None) -> lis
         where += " AND COALESCE(ended_at, seen_at) >= :start"
         params["start"] = start
     rows = sql.rows(
-        "SELECT id, mechanism, started_at, seen_at, ended_at, events, lost, blind FROM watch_runs "
+        "SELECT id, mechanism, started_at, seen_at, ended_at, events, lost, blind, uuid "
+        "FROM watch_runs "
         f"WHERE host_id = :host{where} ORDER BY started_at, id",
         host=host,
         **params,

@@ -546,7 +546,7 @@ def bundle() -> Schema:
         "oneOf": [
             obj({"schema": header("nsaudit.bundle/1"), "nsaudit_version": STRING}),
             snapshot_line,
-            obj({"watch_run": CARRIED_RUN}),
+            obj({"watch_run": carried_run()}),
             obj({"ns_event": obj({"run": UUID, "boot_ns": COUNT, "event": EVENT})}),
             obj({"task_exit": obj({"run": UUID, "at": TIME, "boot_ns": COUNT, "tid": COUNT})}),
             obj(
@@ -564,23 +564,7 @@ def bundle() -> Schema:
     }
 
 
-UUID: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 EVENT = record(NamespaceEvent)
-# A watcher run as a bundle carries it (nsaudit.model.CarriedRun).
-CARRIED_RUN = obj(
-    {
-        "uuid": UUID,
-        "host": obj({"hostname": STRING, "machine_id": null(STRING)}),
-        "boot_id": null(STRING),
-        "mechanism": one_of("bpf", "audit"),
-        "started_at": TIME,
-        "seen_at": TIME,
-        "ended_at": null(TIME),
-        "events": COUNT,
-        "lost": COUNT,
-        "blind": STRING,
-    }
-)
 
 
 def finding() -> Schema:
@@ -630,6 +614,7 @@ def change() -> Schema:
     )
 
 
+UUID: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 WATCH_RUN = obj(
     {
         "id": COUNT,
@@ -640,8 +625,25 @@ WATCH_RUN = obj(
         "events": COUNT,
         "lost": COUNT,
         "blind": STRING,
+        # Since nsaudit carried runs in bundles.
+        "uuid": UUID,
     }
 )
+
+
+def carried_run() -> Schema:
+    """A watcher run as a bundle carries it: as `nsaudit.events/1` has it, without its id,
+    with its host and boot."""
+    properties = {k: v for k, v in WATCH_RUN["properties"].items() if k != "id"}
+    return obj(
+        {
+            **properties,
+            "host": obj({"hostname": STRING, "machine_id": null(STRING)}),
+            "boot_id": null(STRING),
+        }
+    )
+
+
 # What `nsaudit watch` recorded of a stretch of time (views/events.py payload); null when no
 # watcher ever ran for the host. Also in diff.
 WATCHED = null(
