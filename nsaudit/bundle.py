@@ -28,6 +28,7 @@ from nsaudit import __version__, fields
 from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
+    EVENT_KINDS,
     NS_TYPE_NAMES,
     CarriedEvent,
     CarriedExit,
@@ -94,7 +95,9 @@ def write(snapshots: Iterable[Snapshot], watched: Watched, out: IO[str]) -> Tota
                 _put(out, {"task_exit": {"run": row.run, "at": row.at, "boot_ns": row.boot_ns,
                                          "tid": row.tid}})  # fmt: skip
                 count = count._replace(task_exits=count.task_exits + 1)
-    out.write(json.dumps({"end": SCHEMA, **count._asdict()}) + "\n")
+    # The watcher's counts only where it has runs: an nsaudit older than them reads the rest.
+    trailer = count._asdict() if count.watch_runs else {"snapshots": count.snapshots}
+    out.write(json.dumps({"end": SCHEMA, **trailer}) + "\n")
     return count
 
 
@@ -388,10 +391,16 @@ _RUN_KEYS = (
 def _ns_event(d: dict[str, Any]) -> CarriedEvent:
     js.obj(d, "", ("ns_event",), what="event line")
     e = js.obj(d["ns_event"], "ns_event", ("run", "boot_ns", "event"), what="event")
+    event = fields.from_payload(NamespaceEvent, e["event"], "ns_event.event", "namespace event")
+    # What the store keys and orders events by: a kind, a time as nsaudit writes times, a tid.
+    js.choice(event.event, "ns_event.event.event", EVENT_KINDS)
+    if event.tid is not None:
+        _tid(event.tid, "ns_event.event.tid")
+    at = js.timestamp(event.at, "ns_event.event.at")
     return CarriedEvent(
         _uuid(e["run"], "ns_event.run"),
         js.integer(e["boot_ns"], "ns_event.boot_ns"),
-        fields.from_payload(NamespaceEvent, e["event"], "ns_event.event", "namespace event"),
+        dataclasses.replace(event, at=at),
     )
 
 
@@ -402,8 +411,16 @@ def _task_exit(d: dict[str, Any]) -> CarriedExit:
         _uuid(e["run"], "task_exit.run"),
         js.timestamp(e["at"], "task_exit.at"),
         js.integer(e["boot_ns"], "task_exit.boot_ns"),
-        js.integer(e["tid"], "task_exit.tid"),
+        _tid(e["tid"], "task_exit.tid"),
     )
+
+
+def _tid(value: object, path: str) -> int:
+    """A thread id: the kernel's are below 2^22 (PID_MAX_LIMIT); the store keeps 32 bits."""
+    tid = js.integer(value, path)
+    if tid > 2**31 - 1:
+        raise js.Invalid(path, "a thread id from 0 to 2^31-1", str(tid))
+    return tid
 
 
 _SNAPSHOT_KEYS = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from conftest import assert_clean_error, run, run_json
+from conftest import assert_clean_error, new_postgres_database, run, run_json
 from factories import HOST, ns, snap
 from factories import namespace_event as event
 from sqlalchemy import text
@@ -157,6 +157,19 @@ def test_a_database_with_runs_and_no_snapshot_exports_them(tmp_path: Path) -> No
     assert shown(target) == shown(source)
 
 
+def test_an_event_seen_before_its_run_was_stored_comes_too(tmp_path: Path) -> None:
+    """The watcher attaches, then stores its run: an event in between is older than the run's
+    start, and is the run's all the same."""
+    source, target = tmp_path / "s.db", tmp_path / "t.db"
+    with Database(str(source)).writing_sql() as sql:
+        host, run_id = stored.begin_run(sql, HOST, "bpf", "", t(2, 1))
+        early = replace(event(1, 2), at=t(2, 0))
+        stored.record(sql, host, run_id, [stored.event_row(early, 5)], t(3), 1, 0)
+    imported(target, exported(source, tmp_path / "b.jsonl"))
+    with Database(str(target)).writing_sql() as sql:
+        assert sql.rows("SELECT at FROM ns_events") == [(t(2, 0),)]
+
+
 def test_prune_here_is_kept_when_the_bundle_comes_again(tmp_path: Path) -> None:
     source, target = tmp_path / "s.db", tmp_path / "t.db"
     history(source, end=True)
@@ -169,6 +182,27 @@ def test_prune_here_is_kept_when_the_bundle_comes_again(tmp_path: Path) -> None:
     assert [e["at"] for e in pruned["events"]] == [t(4)]
     imported(target, b)
     assert shown(target) == pruned
+
+
+def test_a_run_prune_removed_whole_stays_removed(tmp_path: Path) -> None:
+    source, target = tmp_path / "s.db", tmp_path / "t.db"
+    history(source, end=True)
+    imported(target, exported(source, tmp_path / "all.jsonl"))
+    b = exported(source, tmp_path / "b.jsonl", "--host", "h", "latest")
+    # keeps day 5 alone: the run (days 2-4) ended before it, and goes whole
+    proc = run("prune", "--db", target, "--older-than", "1d", "--keep-last", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert run_json("events", "--db", target, "--host", "h")["watched"] is None
+    assert "watcher" not in imported(target, b)  # none added
+    assert run_json("events", "--db", target, "--host", "h")["watched"] is None
+
+
+def test_a_bundle_without_runs_has_the_trailer_older_nsaudit_reads(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with Database(str(db)).writing_sql() as sql:
+        save(sql, snap(ns(NsType.NET, 901)))
+    trailer = lines(exported(db, tmp_path / "b.jsonl"))[-1]
+    assert trailer == {"end": "nsaudit.bundle/1", "snapshots": 1}
 
 
 def lines(b: Path) -> list[dict[str, Any]]:
@@ -231,6 +265,19 @@ def test_bad_watch_records(good: list[dict[str, Any]]) -> None:
         "line 6: ns_event.boot_ns: expected a whole number": changed(
             good, event_line, "ns_event", "boot_ns", value=-1
         ),
+        # what the store keys events by: a kind, a time in UTC, a 32-bit thread id
+        'line 6: ns_event.event.event: expected one of clone, clone3, fork, vfork, unshare, setns, got "exit"': changed(  # noqa: E501
+            good, event_line, "ns_event", "event", "event", value="exit"
+        ),
+        "line 6: ns_event.event.at: expected an ISO 8601 time": changed(
+            good, event_line, "ns_event", "event", "at", value="yesterday"
+        ),
+        "line 6: ns_event.event.tid: expected a thread id from 0 to 2^31-1, got 3000000000": changed(  # noqa: E501
+            good, event_line, "ns_event", "event", "tid", value=3_000_000_000
+        ),
+        "line 7: task_exit.tid: expected a thread id from 0 to 2^31-1": changed(
+            good, 6, "task_exit", "tid", value=2**31
+        ),
     }
     for expected, records in cases.items():
         assert error(records).startswith(expected), (expected, error(records))
@@ -264,9 +311,18 @@ def test_the_same_run_with_another_boot_is_refused(tmp_path: Path) -> None:
     assert digest(target) == before
 
 
-def test_the_migration_names_each_stored_run(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    engine = engines.open_engine(f"sqlite:///{db}", write=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.db'}"
+    postgres_url: str = request.getfixturevalue("postgres_url")
+    return new_postgres_database(postgres_url, f"m{tmp_path.name[-8:].lower().strip('_')}x")
+
+
+def test_the_migration_names_each_stored_run(url: str) -> None:
+    """Through the real upgrade and downgrade, with runs that have events (whose foreign keys
+    SQLite checks as it rebuilds watch_runs)."""
+    engine = engines.open_engine(url, write=True)
     try:
         with engine.begin() as conn:
             command.upgrade(_config(conn), "0008")
@@ -274,15 +330,24 @@ def test_the_migration_names_each_stored_run(tmp_path: Path) -> None:
             for n in (1, 2):
                 conn.execute(
                     text(
-                        "INSERT INTO watch_runs (host_id, boot_id, mechanism, started_at, "
-                        "seen_at, events, lost, blind) VALUES (1, 'b', 'bpf', :t, :t, 0, 0, '')"
+                        "INSERT INTO watch_runs (id, host_id, boot_id, mechanism, started_at, "
+                        "seen_at, events, lost, blind) VALUES (:n, 1, 'b', 'bpf', :t, :t, 1, 0, '')"
                     ),
-                    {"t": t(n)},
+                    {"n": n, "t": t(n)},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO ns_events (host_id, run_id, at, boot_ns, kind, tid) "
+                        "VALUES (1, :n, :t, 5, 'exit', 7)"
+                    ),
+                    {"n": n, "t": t(n)},
                 )
             command.upgrade(_config(conn), "head")
             names = [r[0] for r in conn.execute(text("SELECT uuid FROM watch_runs"))]
             assert len(set(names)) == 2 and all(len(u) == 32 for u in names)
             command.downgrade(_config(conn), "0008")
+            assert conn.execute(text("SELECT count(*) FROM ns_events")).scalar() == 2
+            command.upgrade(_config(conn), "head")
             assert conn.execute(text("SELECT count(*) FROM watch_runs")).scalar() == 2
     finally:
         engine.dispose()

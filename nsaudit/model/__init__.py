@@ -11,6 +11,7 @@ Every name is imported from here: `from nsaudit.model import Namespace`."""
 
 from nsaudit.model.columns import column
 from nsaudit.model.events import (
+    EVENT_KINDS,
     INITIAL_USERNS_INODE,
     CarriedEvent,
     CarriedExit,
@@ -56,6 +57,7 @@ from nsaudit.model.results import EvaluationRecord, Evidence, Outcome, RuleResul
 from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 
 __all__ = [
+    "EVENT_KINDS",
     "INITIAL_USERNS_INODE",
     "CarriedEvent",
     "CarriedExit",

@@ -9,6 +9,8 @@ from nsaudit.model.inventory import HostInfo, NamespaceId
 
 # The inode of the initial user namespace (PROC_USER_INIT_INO): fixed in every kernel.
 INITIAL_USERNS_INODE = 4026531837
+# NamespaceEvent.event: the ways to make a namespace, and setns.
+EVENT_KINDS = ("clone", "clone3", "fork", "vfork", "unshare", "setns")
 
 
 def _lived(e: NamespaceEvent) -> str:

@@ -88,39 +88,45 @@ def rows(sql: Sql, run_id: int, uuid: str) -> Iterator[CarriedEvent | CarriedExi
 class Importer:
     """Stores the runs and rows of the bundles of one import. A run new here is stored as it
     comes; one stored already (an earlier import, or a later export of a run that was still
-    running) gets its newer totals and only the rows it lacks; rows from before the stored
-    run's start were pruned here, and stay so. Rows are written a chunk at a time."""
+    running) gets its newer totals and only the rows it lacks. What prune removed here stays
+    removed: a run that ended before the host's watch_pruned_before is not stored, one that
+    spans it starts there, and rows from before it are not stored. Rows are written a chunk at
+    a time."""
 
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, _Run | None] = {}  # None: pruned here
         self._pending: list[tuple[object, ...]] = []
         self.added = 0
         self.present = 0
 
     def run(self, carried: CarriedRun) -> None:
         host, run = host_row(self._sql, carried.host), carried.run
+        pruned = self._sql.value("SELECT watch_pruned_before FROM hosts WHERE id = :h", h=host)
         found = self._sql.record(
-            "SELECT id, boot_id, mechanism, started_at, seen_at, ended_at, events, lost "
+            "SELECT id, boot_id, mechanism, seen_at, ended_at, events, lost "
             "FROM watch_runs WHERE host_id = :host AND uuid = :uuid",
             host=host,
             uuid=run.uuid,
         )
         if found is None:
+            if pruned is not None and (run.ended_at or run.seen_at) < pruned:
+                self._runs[run.uuid] = None
+                return
             run_id = self._sql.insert(
                 "watch_runs",
                 host_id=host,
                 uuid=run.uuid,
                 boot_id=carried.boot_id,
                 mechanism=run.mechanism,
-                started_at=run.started_at,
+                started_at=max(run.started_at, pruned or ""),
                 seen_at=run.seen_at,
                 ended_at=run.ended_at,
                 events=run.events,
                 lost=run.lost,
                 blind=run.blind,
             )
-            self._runs[run.uuid] = _Run(host, run_id)
+            self._runs[run.uuid] = _Run(host, run_id, pruned, new=True)
             return
         for key, value in (("boot_id", carried.boot_id), ("mechanism", run.mechanism)):
             if found[key] != value:
@@ -137,19 +143,21 @@ class Importer:
             lost=max(found["lost"], run.lost),
             run=found["id"],
         )
-        self._runs[run.uuid] = _Run(host, found["id"], found["started_at"])
+        self._runs[run.uuid] = _Run(host, found["id"], pruned)
 
     def row(self, item: CarriedEvent | CarriedExit) -> None:
         """Store an event or exit of a run given before unless it is stored already."""
         run = self._runs[item.run]
+        if run is None:
+            return  # its run was pruned here
         row: tuple[str, int, str, int, str | None]
         if isinstance(item, CarriedEvent):
             row = event_row(item.event, item.boot_ns)
         else:
             row = exit_row(item.at, item.boot_ns, item.tid)
-        if run.started_at is not None:  # stored already: is the row?
-            if row[0] < run.started_at:
-                return  # pruned here
+        if run.pruned is not None and row[0] < run.pruned:
+            return  # pruned here
+        if not run.new:  # stored already: is the row?
             key = (row[2], row[0], row[1], row[3])
             if run.stored is None:
                 run.stored = self._stored(run.id)
@@ -178,10 +186,12 @@ class Importer:
 
 @dataclass
 class _Run:
-    """A run of this import: its host's id and its id here; for one stored before, where it
-    starts here and (once a row of it is read) how many of each row it holds."""
+    """A run of this import: its host's id, its id here, up to when prune cut the host's
+    record here, whether this import stored it, and for one stored before (once a row of it
+    is read) how many of each row it holds."""
 
     host: int
     id: int
-    started_at: str | None = None
+    pruned: str | None
+    new: bool = False
     stored: Counter[tuple[object, ...]] | None = None

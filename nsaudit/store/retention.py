@@ -7,7 +7,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, exists, func, select, update
+from sqlalchemy import Connection, Table, delete, exists, func, or_, select, update
 
 from nsaudit.store.schema import (
     capability_reports,
@@ -70,9 +70,16 @@ def _prune_watched(conn: Connection, host_id: int, kept_from: str) -> None:
     """Delete what `nsaudit watch` recorded before the host's oldest kept snapshot (no longer
     between two snapshots), and the runs that ended before it; a run that spans it now starts
     there (its events before are gone: a period reaching back before it was not watched, as
-    far as the record can tell)."""
+    far as the record can tell). The host remembers the point, so that an import does not
+    bring back what lies before it (store/carried.py)."""
     mine = ns_events.c.host_id == host_id
     conn.execute(delete(ns_events).where(mine, ns_events.c.at < kept_from))
+    before = hosts.c.watch_pruned_before
+    conn.execute(
+        update(hosts)
+        .where(hosts.c.id == host_id, or_(before.is_(None), before < kept_from))
+        .values(watch_pruned_before=kept_from)
+    )
     conn.execute(
         update(watch_runs)
         .where(watch_runs.c.host_id == host_id, watch_runs.c.started_at < kept_from)

@@ -71,6 +71,9 @@ hosts = Table(
     Column("writer", String(63), nullable=False, server_default=""),
     # When `hosts forget --keep-history` retired it (its history stays).
     Column("retired_at", String(40)),
+    # Up to when prune removed what `nsaudit watch` recorded of it (NULL: never); an import
+    # does not bring that back.
+    Column("watch_pruned_before", String(40)),
     UniqueConstraint("hostname", "machine_id"),
 )
 
@@ -174,7 +177,7 @@ watch_runs = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("host_id", Integer, ForeignKey("hosts.id"), nullable=False),
-    Column("uuid", String(32), nullable=False),
+    Column("uuid", String(32)),  # NULL never (migration 0009 says why the schema allows it)
     Column("boot_id", String(64)),
     Column("mechanism", String(16), nullable=False),
     Column("started_at", String(40), nullable=False),
