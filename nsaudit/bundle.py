@@ -29,6 +29,7 @@ from nsaudit import jsonshape as js
 from nsaudit.kernel import report
 from nsaudit.model import (
     EVENT_KINDS,
+    MECHANISMS,
     NS_TYPE_NAMES,
     CarriedEvent,
     CarriedExit,
@@ -53,7 +54,6 @@ MAX_WATCH_ROWS = 100_000_000
 _HEAD = 64 * 1024
 _T = TypeVar("_T")
 _UUID = re.compile(r"[0-9a-f]{32}")
-_MECHANISMS = ("bpf", "audit")
 
 Record = Snapshot | CarriedRun | CarriedEvent | CarriedExit
 Watched = Iterable[tuple[CarriedRun, Iterable[CarriedEvent | CarriedExit]]]
@@ -351,7 +351,7 @@ def _watch_run(d: dict[str, Any]) -> CarriedRun:
     run = WatchRun(
         id=0,  # the exporting database's: not in the bundle
         uuid=_uuid(r["uuid"], "watch_run.uuid"),
-        mechanism=js.one(r["mechanism"], "watch_run.mechanism", _MECHANISMS),
+        mechanism=js.one(r["mechanism"], "watch_run.mechanism", MECHANISMS),
         started_at=js.timestamp(r["started_at"], "watch_run.started_at"),
         seen_at=js.timestamp(r["seen_at"], "watch_run.seen_at"),
         ended_at=None
@@ -374,18 +374,8 @@ def _watch_run(d: dict[str, Any]) -> CarriedRun:
     return CarriedRun(host, js.text(r["boot_id"], "watch_run.boot_id", null=True), run)
 
 
-_RUN_KEYS = (
-    "uuid",
-    "host",
-    "boot_id",
-    "mechanism",
-    "started_at",
-    "seen_at",
-    "ended_at",
-    "events",
-    "lost",
-    "blind",
-)
+# As _run_payload writes them.
+_RUN_KEYS = (*(f.name for f in dataclasses.fields(WatchRun) if f.name != "id"), "host", "boot_id")
 
 
 def _ns_event(d: dict[str, Any]) -> CarriedEvent:

@@ -170,14 +170,21 @@ def test_an_event_seen_before_its_run_was_stored_comes_too(tmp_path: Path) -> No
         assert sql.rows("SELECT at FROM ns_events") == [(t(2, 0),)]
 
 
-def test_prune_here_is_kept_when_the_bundle_comes_again(tmp_path: Path) -> None:
+def pruned_here(tmp_path: Path, keep: int) -> tuple[Path, Path]:
+    """A target database that imported all of history(), then pruned to its newest `keep`
+    snapshots; and the bundle of the latest snapshot (day 5), which carries the whole run
+    (days 2-4)."""
     source, target = tmp_path / "s.db", tmp_path / "t.db"
     history(source, end=True)
-    # the latest snapshot (day 5) carries the whole run (days 2-4): it began after day 3
     imported(target, exported(source, tmp_path / "all.jsonl"))
     b = exported(source, tmp_path / "b.jsonl", "--host", "h", "latest")
-    proc = run("prune", "--db", target, "--older-than", "1d", "--keep-last", "2")
+    proc = run("prune", "--db", target, "--older-than", "1d", "--keep-last", str(keep))
     assert proc.returncode == 0, proc.stderr
+    return target, b
+
+
+def test_prune_here_is_kept_when_the_bundle_comes_again(tmp_path: Path) -> None:
+    target, b = pruned_here(tmp_path, keep=2)  # days 3 and 5: the run now starts on day 3
     pruned = shown(target)
     assert [e["at"] for e in pruned["events"]] == [t(4)]
     imported(target, b)
@@ -185,13 +192,7 @@ def test_prune_here_is_kept_when_the_bundle_comes_again(tmp_path: Path) -> None:
 
 
 def test_a_run_prune_removed_whole_stays_removed(tmp_path: Path) -> None:
-    source, target = tmp_path / "s.db", tmp_path / "t.db"
-    history(source, end=True)
-    imported(target, exported(source, tmp_path / "all.jsonl"))
-    b = exported(source, tmp_path / "b.jsonl", "--host", "h", "latest")
-    # keeps day 5 alone: the run (days 2-4) ended before it, and goes whole
-    proc = run("prune", "--db", target, "--older-than", "1d", "--keep-last", "1")
-    assert proc.returncode == 0, proc.stderr
+    target, b = pruned_here(tmp_path, keep=1)  # day 5 alone: the run ended before it
     assert run_json("events", "--db", target, "--host", "h")["watched"] is None
     assert "watcher" not in imported(target, b)  # none added
     assert run_json("events", "--db", target, "--host", "h")["watched"] is None

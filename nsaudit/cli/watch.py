@@ -7,6 +7,7 @@ import click
 
 from nsaudit.cli.options import Common, common_options, db_option, duration
 from nsaudit.errors import EXIT_INTERRUPTED, EXIT_OK
+from nsaudit.model import MECHANISMS
 from nsaudit.render import OutputFormat
 from nsaudit.settings import Settings
 from nsaudit.timespan import Duration
@@ -15,7 +16,7 @@ from nsaudit.timespan import Duration
 @click.command()
 @click.option(
     "--mechanism",
-    type=click.Choice(["auto", "bpf", "audit"]),
+    type=click.Choice(["auto", *MECHANISMS]),
     default="auto",
     show_default=True,
     help="What sees the events: eBPF tracepoints, the kernel's audit subsystem, or auto (eBPF, "

@@ -13,6 +13,7 @@ from nsaudit.model.columns import column
 from nsaudit.model.events import (
     EVENT_KINDS,
     INITIAL_USERNS_INODE,
+    MECHANISMS,
     CarriedEvent,
     CarriedExit,
     CarriedRun,
@@ -59,6 +60,7 @@ from nsaudit.model.rows import HistoryPoint, HostRow, Saved, SnapshotRow, Step
 __all__ = [
     "EVENT_KINDS",
     "INITIAL_USERNS_INODE",
+    "MECHANISMS",
     "CarriedEvent",
     "CarriedExit",
     "CarriedRun",

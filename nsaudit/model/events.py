@@ -11,6 +11,8 @@ from nsaudit.model.inventory import HostInfo, NamespaceId
 INITIAL_USERNS_INODE = 4026531837
 # NamespaceEvent.event: the ways to make a namespace, and setns.
 EVENT_KINDS = ("clone", "clone3", "fork", "vfork", "unshare", "setns")
+# What sees them (NamespaceEvent.mechanism, WatchRun.mechanism): nsaudit/watch/bpf.py, audit.py.
+MECHANISMS = ("bpf", "audit")
 
 
 def _lived(e: NamespaceEvent) -> str:

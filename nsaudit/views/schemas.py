@@ -12,6 +12,7 @@ from typing import Any
 
 from nsaudit import fields
 from nsaudit.model import (
+    MECHANISMS,
     NS_TYPE_NAMES,
     Container,
     Evidence,
@@ -485,7 +486,7 @@ def report() -> Schema:
                         "entered": COUNT,
                         "lost": COUNT,
                         "unwatched": array(obj({"start": TIME, "end": TIME})),
-                        "mechanisms": array(one_of("bpf", "audit")),
+                        "mechanisms": array(one_of(*MECHANISMS)),
                         "blind": array(STRING),  # what the mechanisms could not see
                     }
                 )
@@ -618,7 +619,7 @@ UUID: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 WATCH_RUN = obj(
     {
         "id": COUNT,
-        "mechanism": one_of("bpf", "audit"),
+        "mechanism": one_of(*MECHANISMS),
         "started_at": TIME,
         "seen_at": TIME,
         "ended_at": null(TIME),
