@@ -1119,13 +1119,17 @@ def test_metrics_say_counts_statuses_time_and_failing_rules(made: Made, tmp_path
     shutil.copy(made.db, db)
     policy = tmp_path / "fleet.toml"
     policy.write_text(REPORT_POLICY)
+    # Stale after an hour: the snapshots, taken early yesterday, are at least 23 hours old
+    # (the default day would not yet have passed for the first minutes after midnight).
+    settings = tmp_path / "settings.toml"
+    settings.write_text('stale_after = "1h"\n')
     # A recorded check: metrics publish its outcome per rule.
     output("check", "--db", db, "--policy", policy, "--host", WEB, "--record", code=1)
     for host, statuses, counts, taken in (
         (WEB, STATUSES_WEB, {"net": 3}, made.taken_at[made.web_ids[1]]),
         (OTHER, STATUSES_OTHER, {"net": 2}, made.taken_at[made.other_id]),
     ):
-        text = output("metrics", "--db", db, "--host", host, wide=False)
+        text = output("metrics", "--db", db, "--host", host, "--config", settings, wide=False)
         from prometheus_client.parser import text_string_to_metric_families
 
         hosts = {s.labels["host"] for f in text_string_to_metric_families(text) for s in f.samples}
@@ -1143,7 +1147,7 @@ def test_metrics_say_counts_statuses_time_and_failing_rules(made: Made, tmp_path
             taken
         ).timestamp()
         expected[("nsaudit_snapshot_partial", ())] = 0.0
-        expected[("nsaudit_host_stale", ())] = 1.0  # its snapshots are from 2026-11
+        expected[("nsaudit_host_stale", ())] = 1.0  # older than the hour of its settings
         if host == WEB:
             for rule, severity in (("TIMENS", "high"), ("NETS", "medium"), ("HOLD", "low")):
                 labels = (("policy", "fleet"), ("rule", rule), ("severity", severity))
