@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,6 +159,34 @@ def run(
     )
     conforms(cmd[cmd.index("nsaudit") + 1 :], proc)
     return proc
+
+
+def run_window(*args: str | os.PathLike[str]) -> tuple[float, float]:
+    """When a signal sent after starting `python -m nsaudit ARGS` lands inside its run on this
+    host: after Python has started nsaudit (`--version`, the fastest of 3) and before the whole
+    command ends (the slowest of 2), both measured here. Fixed delays miss a fast host's short
+    run (CI once: 12 of 12 SIGINTs came too early or too late)."""
+
+    def seconds(*what: str | os.PathLike[str]) -> float:
+        began = time.monotonic()
+        assert run(*what).returncode == 0
+        return time.monotonic() - began
+
+    starting = min(seconds("--version") for _ in range(3))
+    whole = max(seconds(*args) for _ in range(2))
+    return starting, max(whole, starting + 0.05)
+
+
+def lsns(*args: str) -> bytes:
+    """util-linux lsns's output (it must succeed)."""
+    for _ in range(5):
+        # lsns 2.38 exits 1 with no message now and then when a process vanishes under it
+        # (seen 1 in 60 runs on a host making namespaces every 30 ms): its hiccup, not ours.
+        proc = subprocess.run(["lsns", *args], capture_output=True)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def conforms(args: list[str], proc: subprocess.CompletedProcess[str]) -> None:

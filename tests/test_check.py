@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,14 @@ def policy(tmp_path: Path, *rules: str, name: str = "test") -> Path:
     return policy_file(tmp_path / f"{name}.toml", *rules, name=name)
 
 
+def utc_today() -> date:
+    """The date nsaudit judges waivers by: UTC's, whatever this host's time zone."""
+    return datetime.now(UTC).date()
+
+
 def waiver_for_all_hosts() -> str:
-    """A [[rule.waiver]] table for every host, in force until tomorrow."""
-    expires = (date.today() + timedelta(days=1)).isoformat()
+    """A [[rule.waiver]] table for every host, in force for two more days."""
+    expires = (utc_today() + timedelta(days=2)).isoformat()
     return f'[[rule.waiver]]\nhosts = "*"\nreason = "containers"\nexpires = {expires}\n'
 
 
@@ -172,14 +177,14 @@ def test_waiver_turns_the_failure_into_waived_and_an_expired_one_does_not(tmp_pa
     config = tmp_path / "nsaudit.toml"
     config.write_text('hostname = "waiver-test-7"\n')
     db = tmp_path / "ns.db"
-    future = _stig_with_waiver(tmp_path, date.today() + timedelta(days=30), "future")
+    future = _stig_with_waiver(tmp_path, utc_today() + timedelta(days=30), "future")
     code, report = check("--policy", future, "--db", db, "--config", config, "--record")
     result = outcome(report, "RHEL-08-040284")
     assert result["outcome"] == "waived"
     assert result["waiver"]["expired"] is False and result["waiver"]["approved_by"] == "ISSO"
     assert outcome(report, "RHEL-09-213105")["outcome"] == "fail"  # only one rule was waived
 
-    past = _stig_with_waiver(tmp_path, date.today() - timedelta(days=1), "past")
+    past = _stig_with_waiver(tmp_path, utc_today() - timedelta(days=2), "past")
     code, report = check("--policy", past, "--db", db, "--config", config, "--no-snapshot")
     result = outcome(report, "RHEL-08-040284")
     assert code == 1 and result["outcome"] == "fail"

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, assert_clean_error, needs_root, python_starting, run
+from conftest import REPO, assert_clean_error, needs_root, python_starting, run, run_window
 
 # Documented exit codes (README, "Exit codes").
 EXIT_FINDINGS, EXIT_USAGE, EXIT_DATABASE, EXIT_INTERRUPTED = 1, 2, 4, 130
@@ -74,21 +74,12 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def seconds(*args: str | Path) -> float:
-    began = time.monotonic()
-    assert run(*args).returncode == 0
-    return time.monotonic() - began
-
-
 def while_running(db: Path, seed: int) -> Iterator[float]:
-    """Delays that land inside a snapshot run on this host: between the time Python takes to
-    start nsaudit (`--version`) and the time a whole snapshot takes, both measured here. A fixed
-    range missed a fast host's short run (CI once: 12 of 12 signals came too early or late)."""
-    starting = min(seconds("--version") for _ in range(3))
-    whole = max(seconds("snapshot", "--db", db) for _ in range(2))
+    """Delays that land inside a snapshot run on this host (conftest.run_window)."""
+    window = run_window("snapshot", "--db", db)
     rng = random.Random(seed)
     while True:
-        yield rng.uniform(starting, max(whole, starting + 0.05))
+        yield rng.uniform(*window)
 
 
 @needs_root

@@ -102,7 +102,7 @@ def _cases() -> Iterator[Case]:
         args = ("report", "--all-hosts", "--since", FOREVER, "--policy", POLICY)
         yield Case(f"report-{fmt}", (*args, "--stale-after", FOREVER, "--format", fmt))
     # The inputs' hosts are stale by now: no rule passes.
-    yield Case("report-stale", ("report", "--host", "db-2", "--policy", POLICY))
+    yield Case("report-stale", ("report", "--host", "db-2", "--since", FOREVER, "--policy", POLICY))
     for fmt in ("text", "json"):
         args = ("report", "--host", "web-1", "--since", FOREVER)
         yield Case(f"report-web-1-{fmt}", (*args, "--format", fmt))

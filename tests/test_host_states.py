@@ -15,7 +15,6 @@ from nsaudit.model import HostInfo, NsType
 from nsaudit.store.database import Database
 from nsaudit.store.snapshots import save
 
-NOW = datetime.now(UTC)
 POLICY = """
 [policy]
 name = "few"
@@ -31,6 +30,7 @@ check = { kind = "count", type = "net", at_most = 10 }
 def _fleet(db: Path) -> None:
     """fresh (seen an hour ago), old (three days ago), and two clones of one machine."""
     database = Database(str(db))
+    now = datetime.now(UTC)  # here, not at import: a long suite runs between the two
     hosts = {
         "fresh": ("m-fresh", timedelta(hours=1)),
         "old": ("m-old", timedelta(days=3)),
@@ -39,7 +39,7 @@ def _fleet(db: Path) -> None:
     }
     for name, (machine, age) in hosts.items():
         for n in (2, 1):
-            taken = (NOW - age * n).isoformat(timespec="microseconds")
+            taken = (now - age * n).isoformat(timespec="microseconds")
             s = replace(snap(ns(NsType.NET, 1)), taken_at=taken,
                         host=HostInfo(name, machine, "boot-1", "6.1"))  # fmt: skip
             with database.writing() as conn:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO, needs_root, run
+from conftest import REPO, lsns, needs_root, run
 from nsmakers import (
     fd_held_netns,
     in_new,
@@ -52,17 +52,6 @@ CMDLINE_MAX = 4096  # README `nsaudit snapshot`: the command line, at most 4096 
 # The representative forks a second member, then says so: the namespace has two processes.
 PAIR = "import os, time\nif os.fork():\n    print('ready', flush=True)\ntime.sleep(300)\n"
 ODD_ARGS: list[str | bytes] = ["tab\there", "é", b"bad\xff\xfe", "x" * 5000]
-
-
-def lsns(*args: str) -> bytes:
-    for _ in range(5):
-        # lsns 2.38 exits 1 with no message now and then when a process vanishes under it
-        # (seen 1 in 60 runs on a host making namespaces every 30 ms): its hiccup, not ours.
-        proc = subprocess.run(["lsns", *args], capture_output=True)
-        if proc.returncode == 0:
-            break
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def lsns_scan() -> dict[Key, dict[str, Any]]:

@@ -26,6 +26,7 @@ from conftest import (
     needs_root,
     python_starting,
     run,
+    run_window,
 )
 from nsmakers import in_new_namespaces, nested_user_and_pid, wait_for
 
@@ -323,15 +324,16 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(db: str) -> None:
         ("show", "--db", db, "--format", "json"),
         ("snapshots", "--db", db),
     ]
+    windows = [run_window(*args) for args in commands]
     deadline = time.monotonic() + 150
     interrupted = finished = starting = 0
     rng = random.Random(9)
     for n in range(200):
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or interrupted == 40:
             break
         args = commands[n % len(commands)]
         proc = popen(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.0, 0.6))
+        time.sleep(rng.uniform(*windows[n % len(commands)]))
         if proc.poll() is not None:
             proc.wait()
             assert proc.stderr is not None

@@ -26,6 +26,7 @@ from conftest import (
     new_postgres_database,
     nobody_dir,
     run,
+    run_window,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -230,7 +231,9 @@ def test_eight_overlapping_snapshots_all_land(stored: Stored) -> None:
 def test_kill_9_during_writes_leaves_whole_snapshots(stored: Stored) -> None:
     db = stored.location
     snapshot(db)
+    window = run_window("snapshot", "--db", db)
     rng = random.Random(1234)
+    killed = 0
     for _ in range(12):
         proc = subprocess.Popen(
             [sys.executable, "-m", "nsaudit", "snapshot", "--db", db],
@@ -238,11 +241,12 @@ def test_kill_9_during_writes_leaves_whole_snapshots(stored: Stored) -> None:
             stderr=subprocess.DEVNULL,
             cwd=REPO,
         )
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(*window))
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        killed += proc.wait() == -signal.SIGKILL
         if stored.kind == "sqlite":
             assert integrity(Path(db)) == "ok"
+    assert killed, "every run ended before its SIGKILL"
     whole(stored)
     seqs = [r[0] for r in stored.rows("SELECT seq FROM snapshots ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))

@@ -41,10 +41,11 @@ def blind(event: dict[str, object]) -> None:
 
 
 def test_unshare_user_map_root_user_by_an_unprivileged_user(watcher: Watcher) -> None:
-    proc = subprocess.run([*NOBODY, "unshare", "--user", "--map-root-user", "true"], timeout=30)
-    assert proc.returncode == 0
+    # setpriv execs unshare: the pid is the event's (another `nobody` may unshare meanwhile).
+    proc = subprocess.Popen([*NOBODY, "unshare", "--user", "--map-root-user", "true"])
+    assert proc.wait(30) == 0
     shown = watcher.stop()
-    (event,) = [e for e in shown["events"] if e["uid"] == 65534 and e["event"] == "unshare"]
+    (event,) = mine(shown, proc.pid, "unshare")
     assert event["types"] == "user" and event["euid"] == 65534
     assert event["exe"].endswith("/unshare") and event["command"] == "unshare"
     blind(event)
