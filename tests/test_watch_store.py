@@ -82,13 +82,50 @@ def test_report_and_metrics_count_what_the_watcher_recorded(tmp_path: Path) -> N
 
     db = tmp_path / "w.db"
     history(db)
-    proc = run("report", "--db", db, "--host", HOST.hostname, "--since", "52w", "--format", "json",
+    proc = run("report", "--db", db, "--host", HOST.hostname, "--since", "36500d",
+               "--format", "json",
                "--policy", REPO / "samples" / "policies" / "container-host.toml")  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
     (host,) = json.loads(proc.stdout)["hosts"]
     assert host["watch"]["created"] == 2 and host["watch"]["mechanisms"] == ["bpf"]
+    assert [e["at"] for e in host["watch"]["events"]] == [t(2), t(4)]  # listed, not only counted
+    assert host["watch"]["unlisted"] == 0
     assert host["watch"]["blind"] == []  # what an audit run could not see, as its run says
     assert t(4) in [g["start"] for g in host["watch"]["unwatched"]]  # the run died on day 4
     metrics = run("metrics", "--db", db, "--host", HOST.hostname)
     assert 'nsaudit_watch_events{host="h"} 2.0' in metrics.stdout
     assert 'nsaudit_watch_running{host="h"} 1.0' in metrics.stdout
+
+
+def test_a_report_lists_at_most_100_events_non_root_users_first(tmp_path: Path) -> None:
+    import json
+
+    from conftest import run
+
+    db = tmp_path / "w.db"
+    database = Database(str(db))
+    # A container host's day: 150 namespaces made by root, and late in it, 3 user namespaces
+    # made by uid 1000, one under a name of terminal escapes.
+    at = [f"2026-01-02T{n // 60:02d}:{n % 60:02d}:00.000000+00:00" for n in range(153)]
+    made = [replace(event(1000 + n, n + 1, uid=0), at=at[n]) for n in range(150)]
+    made += [replace(event(2000 + n, 200 + n), at=at[150 + n]) for n in range(3)]
+    made[-1] = replace(made[-1], command="\x1b[2Jx")
+    with database.writing_sql() as sql:
+        save(sql, replace(snap(ns(NsType.NET, 901)), taken_at=t(1)))
+        host, run_id = stored.begin_run(sql, HOST, "bpf", "", t(1))
+        rows = [stored.event_row(e, n) for n, e in enumerate(made)]
+        stored.record(sql, host, run_id, rows, t(3), len(rows), 0)
+        save(sql, replace(snap(ns(NsType.NET, 901)), taken_at=t(3)))
+    database.dispose()
+    args = ("report", "--db", db, "--host", HOST.hostname, "--since", "36500d")
+    proc = run(*args, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (shown,) = json.loads(proc.stdout)["hosts"]
+    listed = shown["watch"]["events"]
+    assert (len(listed), shown["watch"]["unlisted"], shown["watch"]["created"]) == (100, 53, 153)
+    assert [e["at"] for e in listed] == at[:97] + at[150:]  # oldest first, uid 1000's kept
+    assert [e["uid"] for e in listed[-3:]] == [1000] * 3
+    text = run(*args).stdout
+    assert "Namespace events (nsaudit watch): 100 of 153, those by non-root users first" in text
+    for shown_as in (text, run(*args, "--format", "html").stdout):
+        assert "\x1b" not in shown_as and "\\x1b[2Jx" in shown_as  # shown, not obeyed

@@ -25,11 +25,14 @@ def payload(w: Watched | None) -> dict[str, object] | None:
     }
 
 
-def events_table(events: tuple[NamespaceEvent, ...], title: str | None = None) -> Table:
+def events_table(
+    events: tuple[NamespaceEvent, ...], title: str | None = None, section: str | None = None
+) -> Table:
     return Table(
         title,
         fields.table_columns(NamespaceEvent),
         tuple(map(fields.table_cells, events)),
+        section=section,
         cut=frozenset({"COMMAND", "EXE"}),
     )
 

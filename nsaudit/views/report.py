@@ -1,8 +1,9 @@
 """The compliance report as a Document: schema nsaudit.report/1.
 
 A fleet summary first (when there are several hosts), the policy's rules, then per host: the
-capability matrix with its evidence, the policy results with evidence and waivers, and the
-history of the period (namespaces per type over time, created and vanished per day).
+capability matrix with its evidence, the policy results with evidence and waivers, the
+namespace events nsaudit watch recorded (at most EVENTS_LISTED), and the history of the period
+(namespaces per type over time, created and vanished per day).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nsaudit.model import (
     CapabilityReport,
     Container,
     HistoryPoint,
+    NamespaceEvent,
     NamespaceId,
     Outcome,
     Watched,
@@ -35,10 +37,12 @@ from nsaudit.views.check import (
     results_table,
     tally,
 )
+from nsaudit.views.events import events_table
 from nsaudit.views.snapshot import problem_summary
 
 SCHEMA = "nsaudit.report/1"
 CHART_POINTS = 400  # the line chart draws at most this many snapshots, evenly picked
+EVENTS_LISTED = 100  # a host's namespace events a report lists at most (`nsaudit events`: all)
 
 
 def _capability_rows(report: CapabilityReport | None) -> list[dict[str, Any]]:
@@ -99,9 +103,35 @@ def _watch_summary(w: Watched | None) -> str:
     return f"{text}; {'; '.join(missing)}" if missing else f"{text}; watched throughout"
 
 
+def _by_root(e: NamespaceEvent) -> bool:
+    return e.uid == 0 and e.initial_userns is not False
+
+
+def listed(w: Watched) -> tuple[NamespaceEvent, ...]:
+    """The events a report lists, oldest first: all of them, up to EVENTS_LISTED. Past that,
+    those by a user other than root or from inside another user namespace (an exploit's way
+    in) before root's (a container host's runtimes), the earliest of each."""
+    if len(w.events) <= EVENTS_LISTED:
+        return w.events
+    ranked = sorted(range(len(w.events)), key=lambda i: (_by_root(w.events[i]), i))
+    return tuple(w.events[i] for i in sorted(ranked[:EVENTS_LISTED]))
+
+
+def _events_table(h: HostReport, w: Watched, section: str) -> Table:
+    shown = listed(w)
+    title = "Namespace events (nsaudit watch)"
+    if len(shown) < len(w.events):
+        title += (
+            f": {len(shown)} of {len(w.events)}, those by non-root users first"
+            f" (all: nsaudit events --host {h.snapshot.host.hostname})"
+        )
+    return events_table(shown, title, section)
+
+
 def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
     if w is None:
         return None
+    shown = listed(w)
     return {
         "created": w.made,
         "entered": len(w.events) - w.made,
@@ -109,6 +139,8 @@ def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
         "unwatched": [dataclasses.asdict(g) for g in w.unwatched],
         "mechanisms": sorted({r.mechanism for r in w.runs}),
         "blind": list(w.blind),
+        "events": [fields.payload(e) for e in shown],
+        "unlisted": len(w.events) - len(shown),
     }
 
 
@@ -170,6 +202,8 @@ def _host_tables(h: HostReport, since: str) -> list[Table]:
         evidence = evidence_table(h.evaluation.results, section)
         if evidence is not None:
             tables.append(evidence)
+    if h.watched is not None and h.watched.events:
+        tables.append(_events_table(h, h.watched, section))
     if not h.points:
         return tables
     sampled = _sample(h.points)

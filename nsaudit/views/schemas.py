@@ -488,7 +488,12 @@ def report() -> Schema:
                         "unwatched": array(obj({"start": TIME, "end": TIME})),
                         "mechanisms": array(one_of(*MECHANISMS)),
                         "blind": array(STRING),  # what the mechanisms could not see
-                    }
+                        # The events listed (at most 100, non-root users' first), and how
+                        # many more there were; absent from reports before nsaudit listed them.
+                        "events": array(record(NamespaceEvent)),
+                        "unlisted": COUNT,
+                    },
+                    optional=("events", "unlisted"),
                 )
             ),
             "results": null(array(result())),
