@@ -107,7 +107,7 @@ def _by_root(e: NamespaceEvent) -> bool:
     return e.uid == 0 and e.initial_userns is not False
 
 
-def listed(w: Watched) -> tuple[NamespaceEvent, ...]:
+def _listed(w: Watched) -> tuple[NamespaceEvent, ...]:
     """The events a report lists, oldest first: all of them, up to EVENTS_LISTED. Past that,
     those by a user other than root or from inside another user namespace (an exploit's way
     in) before root's (a container host's runtimes), the earliest of each."""
@@ -118,7 +118,7 @@ def listed(w: Watched) -> tuple[NamespaceEvent, ...]:
 
 
 def _events_table(h: HostReport, w: Watched, section: str) -> Table:
-    shown = listed(w)
+    shown = _listed(w)
     title = "Namespace events (nsaudit watch)"
     if len(shown) < len(w.events):
         title += (
@@ -131,7 +131,7 @@ def _events_table(h: HostReport, w: Watched, section: str) -> Table:
 def _watch_payload(w: Watched | None) -> dict[str, Any] | None:
     if w is None:
         return None
-    shown = listed(w)
+    shown = _listed(w)
     return {
         "created": w.made,
         "entered": len(w.events) - w.made,
