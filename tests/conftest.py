@@ -130,6 +130,7 @@ STATE_COLUMNS_0002 = (
     "owner_inode", "owner_uid", "holders",
 )  # fmt: skip
 STATE_COLUMNS_0004 = (*STATE_COLUMNS_0002, "parent_command")
+STATE_COLUMNS_0009 = (*STATE_COLUMNS_0004, "container")
 
 
 def fingerprint_at(columns: tuple[str, ...], state: dict[str, Any]) -> str:

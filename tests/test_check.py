@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import ROOTS, SAMPLES, needs_root, run
 from factories import policy_file, rule_toml, stig_running_only
-from nsmakers import in_new_namespaces, netns
+from nsmakers import in_new_namespaces, netns, runs, wait_for
 
 STIG = SAMPLES / "policies" / "stig-user-namespaces.toml"
 # Root cannot read every process on every host (a sandbox's supervisor in another security
@@ -249,6 +249,39 @@ def test_count_rule_on_real_namespaces(tmp_path: Path) -> None:
     (mine,) = [e for e in few["evidence"] if e.get("pid") == pid]
     assert mine["command"] == "nsaudit-count" and mine["namespace"].startswith("net:[")
     assert outcome(report, "MANY")["outcome"] == "pass"
+
+
+@needs_root
+def test_holders_by_executable_which_a_name_or_a_bind_mount_cannot_fake(tmp_path: Path) -> None:
+    """A process names itself (its comm); its executable is the kernel's. `exes` allows the
+    program itself: neither another file under the same name nor that file bound over the
+    allowed path, in a mount namespace of the process's own, passes."""
+    real = os.path.realpath(named_sleeper(tmp_path, "nsaudit-exe"))
+    (tmp_path / "other").mkdir()
+    fake = named_sleeper(tmp_path / "other", "nsaudit-exe")
+    rule = f'{{ kind = "holders", types = ["net"], exes = ["{real}"] }}'
+    exes = policy(tmp_path, rule_toml("EXE", rule, ACCEPT_PARTIAL), name="exes")
+    bind_over = f"mount --bind {fake} {real} && exec {real} 300"
+    with (
+        in_new_namespaces("--net", argv=[real, "300"]) as good,
+        in_new_namespaces("--net", argv=[fake, "300"]) as same_name,
+        in_new_namespaces("--net", "--mount", argv=["sh", "-c", bind_over]) as bound,
+    ):
+        wait_for(lambda: runs(bound, fake))
+        its_mounts = os.readlink(f"/proc/{bound}/ns/mnt")
+        nets = {pid: ns_name(pid, "net") for pid in (good, same_name, bound)}
+        db = tmp_path / "ns.db"
+        code, report = check("--policy", exes, "--db", db, "--record")
+        shown = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
+    exe = {n["pid"]: n["exe"] for n in shown["namespaces"]}
+    assert exe[good] == real and exe[same_name] == fake
+    assert exe[bound] == f"{its_mounts}{real}"  # mnt:[4026532999]/tmp/.../nsaudit-exe
+    assert code == 1
+    bad = flagged(report, "EXE")
+    assert nets[good] not in bad
+    assert {nets[same_name], nets[bound]} <= bad
+    texts = [e["text"] for e in outcome(report, "EXE")["evidence"]]
+    assert any(f"(pid {bound}, " in t and f"executable {exe[bound]})" in t for t in texts), texts
 
 
 @needs_root
@@ -514,7 +547,8 @@ def test_parents_allow_a_containers_namespaces_by_its_runtime_shim(tmp_path: Pat
         assert code == 1
         assert ours <= flagged(report, "CT")
         texts = [e["text"] for e in outcome(report, "CT")["evidence"]]
-        assert any("sleep (pid" in t and "parent containerd-shim)" in t for t in texts), texts
+        shim = "parent containerd-shim, executable "
+        assert any("sleep (pid" in t and shim in t for t in texts), texts
         shown = json.loads(run("show", "--db", db, "--type", "uts", "--format", "json").stdout)
         assert "containerd-shim" in {n["parent_command"] for n in shown["namespaces"]}
     finally:

@@ -93,6 +93,11 @@ def test_show_names_every_containers_namespaces(
         if ns["container"] is not None:
             by_id.setdefault(ns["container"], set()).add(ns["type"])
     assert by_id[web_id] == by_id[dweb_id] == OWN_TYPES
+    # A container's program is a file of its own image: its path names the container's mount
+    # namespace, and so matches no host path an allowlist names (`exes`).
+    for ns in shown["namespaces"]:
+        if ns["container"] in (web_id, dweb_id) and ns["type"] == "mnt":
+            assert ns["exe"] == f"mnt:[{ns['inode']}]/bin/busybox", ns
     # --network host: its net namespace is the host's, which is not the container's.
     assert by_id[hostnet_id] == OWN_TYPES - {"net"}
     host_net = next(ns for ns in found[hostnet]["namespaces"] if ns["type"] == "net")

@@ -36,6 +36,7 @@ NS = Namespace(
     owner_uid=None,
     holders=(Holder(HolderKind.FD, 50, 3), Holder(HolderKind.MOUNT, path="/run/netns/a b")),
     parent_command="conmon",
+    exe="mnt:[4026532999]/usr/bin/sleep",
 )
 HOST = HostRow(
     hostname="web-1",
@@ -65,11 +66,12 @@ def test_a_namespace_as_csv() -> None:
     assert fields.csv_columns(Namespace) == (
         "type", "dev", "inode", "ns_id", "nprocs", "pid", "pid_start", "ppid", "uid", "user",
         "command", "cmdline", "parent_inode", "owner_inode", "owner_uid", "holders",
-        "parent_command", "container",
+        "parent_command", "container", "exe",
     )  # fmt: skip
     assert fields.csv_cells(NS) == (
         "pid", "4", "4026532302", "77", "2", "41", "141", "40", "1000", "", "sleep", "",
         "4026531836", "4026531837", "", "fd 50:3; mount /run/netns/a b", "conmon", "",
+        "mnt:[4026532999]/usr/bin/sleep",
     )  # fmt: skip
 
 
@@ -89,7 +91,7 @@ def test_a_namespace_in_the_terminal_table() -> None:
         owner_uid=None, holders=(),
     )  # fmt: skip
     assert fields.table_cells(bare) == ("1", "net", "0", *[""] * 8)
-    assert fields.csv_cells(bare) == ("net", "4", "1", "", "0", *[""] * 13)
+    assert fields.csv_cells(bare) == ("net", "4", "1", "", "0", *[""] * 14)
 
 
 def test_a_namespace_as_json() -> None:
@@ -102,7 +104,7 @@ def test_a_namespace_as_json() -> None:
             {"kind": "fd", "pid": 50, "fd": 3, "path": None, "container": None},
             {"kind": "mount", "pid": None, "fd": None, "path": "/run/netns/a b", "container": None},
         ],
-        "parent_command": "conmon", "container": None,
+        "parent_command": "conmon", "container": None, "exe": "mnt:[4026532999]/usr/bin/sleep",
     }  # fmt: skip
 
 

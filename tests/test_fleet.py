@@ -118,6 +118,35 @@ def test_each_host_stores_and_reads_only_its_own_history(fleet: Fleet) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_hosts_rows_learn_a_column_added_since_under_its_own_role(fleet: Fleet) -> None:
+    """A row stored before a revision added a column (exe: 0010) learns it at the host's next
+    snapshot, as the same row (store/snapshots.py, _learned): the host's role may update it."""
+    import os
+    import shutil
+
+    import psycopg
+    from conftest import STATE_COLUMNS_0009, fingerprint_at
+    from nsmakers import in_new_namespaces
+
+    admin = fleet.admin.replace("postgresql+psycopg://", "postgresql://")
+    mine = "SELECT s.* FROM ns_states s JOIN hosts h ON h.id = s.host_id WHERE h.hostname = "
+    mine += "'web01' AND s.ns_type = 'uts' AND s.end_seq IS NULL AND s.pid = %s"
+    with in_new_namespaces("--uts", argv=["sleep", "300"]) as pid:
+        assert fleet.nsaudit("web01", "snapshot").returncode == 0
+        with psycopg.connect(admin, row_factory=psycopg.rows.dict_row) as conn:
+            (row,) = conn.execute(mine.encode(), (pid,)).fetchall()
+            # As nsaudit before 0010 stored it: no exe, and a fingerprint without it.
+            before = fingerprint_at(STATE_COLUMNS_0009, row)
+            conn.execute(b"UPDATE ns_states SET exe = NULL, fingerprint = %s WHERE id = %s",
+                         (before, row["id"]))  # fmt: skip
+        proc = fleet.nsaudit("web01", "snapshot")
+        assert proc.returncode == 0, proc.stderr
+        with psycopg.connect(admin, row_factory=psycopg.rows.dict_row) as conn:
+            (now,) = conn.execute(mine.encode(), (pid,)).fetchall()
+    assert now["id"] == row["id"]  # the same row, still open: no change
+    assert now["exe"] == os.path.realpath(shutil.which("sleep") or "") == row["exe"]
+
+
 def test_a_host_changes_and_deletes_nothing_of_another(fleet: Fleet) -> None:
     import psycopg
 

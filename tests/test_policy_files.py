@@ -376,8 +376,8 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
     (
         ['kind = "holders"', 'types = ["net"]'],
         9,
-        "a holders check needs commands, parents, users, paths, runtimes, images or containers "
-        "(glob lists)",
+        "a holders check needs commands, parents, exes, users, paths, runtimes, images or "
+        "containers (glob lists)",
     ),
     (
         ['kind = "created"', 'types = "bogus"', 'commands = "x"'],

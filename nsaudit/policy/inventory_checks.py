@@ -70,8 +70,8 @@ class _Scoped:
         allow = allowlist(at, d)
         if allow is None:
             raise at.error(
-                f"a {d['kind']} check needs commands, parents, users, paths, runtimes, images "
-                "or containers (glob lists)",
+                f"a {d['kind']} check needs commands, parents, exes, users, paths, runtimes, "
+                "images or containers (glob lists)",
                 "kind",
             )
         return cls(types, allow)

@@ -1,5 +1,5 @@
-"""Glob allowlists: which commands, users, bind-mount paths and containers may hold a
-namespace."""
+"""Glob allowlists: which commands, executables, users, bind-mount paths and containers may
+hold a namespace."""
 
 from __future__ import annotations
 
@@ -52,11 +52,13 @@ class Allowlist:
     """Who may hold a namespace; anything not listed may not (deny by default).
 
     A member process is an allowed holder when its user matches `users` (if given) and its
-    command matches `commands` or its parent's command matches `parents` (if either is given);
-    at least one of the three must be given. A bind mount is an allowed holder when its path
-    matches `paths`. A namespace passes when it has an allowed holder and, if paths are given,
-    no bind mount anywhere else. A namespace held only by an fd or as a *_for_children target
-    has no recorded command: it does not pass.
+    command matches `commands`, its parent's command matches `parents` or its executable
+    matches `exes` (if any of those is given); at least one of the four must be given. The
+    executable is the kernel's (Namespace.exe), which the process cannot change: a file that
+    is not the host's file at that path ('mnt:[inode]/...') matches no absolute glob. A bind
+    mount is an allowed holder when its path matches `paths`. A namespace passes when it has
+    an allowed holder and, if paths are given, no bind mount anywhere else. A namespace held
+    only by an fd or as a *_for_children target has no recorded command: it does not pass.
 
     A namespace of a container (its process runs in one, by its cgroup) is also allowed when
     the container matches every one of `runtimes`, `images` and `containers` (names) that is
@@ -72,10 +74,11 @@ class Allowlist:
     runtimes: tuple[str, ...] | None = None
     images: tuple[str, ...] | None = None
     containers: tuple[str, ...] | None = None
+    exes: tuple[str, ...] | None = None
 
     @property
     def _about_processes(self) -> bool:
-        return self.commands is not None or self.users is not None or self.parents is not None
+        return any(x is not None for x in (self.commands, self.exes, self.users, self.parents))
 
     @property
     def about_containers(self) -> bool:
@@ -99,11 +102,14 @@ class Allowlist:
             return False
         if self.users is not None and not matches(ns.user, self.users):
             return False
-        if self.commands is None and self.parents is None:
-            return True
-        return (self.commands is not None and matches(ns.command, self.commands)) or (
-            self.parents is not None and matches(ns.parent_command, self.parents)
+        named = (
+            (ns.command, self.commands),
+            (ns.parent_command, self.parents),
+            (ns.exe, self.exes),
         )
+        if all(given is None for _, given in named):
+            return True
+        return any(given is not None and matches(value, given) for value, given in named)
 
     def violation(self, ns: Namespace, container: Container | None = None) -> str | None:
         """Why the namespace (of that container, if any) is not allowed, in words, or None."""
@@ -128,11 +134,15 @@ class Allowlist:
                 for name, given in (
                     ("commands", self.commands),
                     ("parents", self.parents),
+                    ("exes", self.exes),
                     ("users", self.users),
                 )
                 if given is not None
             ]
-            return f"held by {who(ns)}, which the allowed {' and '.join(lists)} do not cover"
+            unknown = " (its executable is not recorded)" if self.exes and ns.exe is None else ""
+            return (
+                f"held by {who(ns)}, which the allowed {' and '.join(lists)} do not cover{unknown}"
+            )
         if mounts:
             return f"held only by {_holders(mounts)}, and no bind-mount path is allowed"
         if ns.holders:  # none of them a mount (handled above): fds, *_for_children
@@ -159,6 +169,7 @@ def who(ns: Namespace) -> str:
         line = ns.cmdline or ""
         line = line if len(line) <= CMDLINE_SHOWN else line[: CMDLINE_SHOWN - 3] + "..."
         parent = f", parent {ns.parent_command or 'not recorded'}"
+        parent += f", executable {ns.exe}" if ns.exe else ""
         return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid}{parent})" + (
             f": {line}" if line else ""
         )

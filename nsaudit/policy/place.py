@@ -16,7 +16,7 @@ from nsaudit.tomlpos import line_of
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
 _WAIVER_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\.\s*waiver\s*\]\]")
 ALLOW_KEYS = frozenset(
-    {"commands", "users", "paths", "parents", "runtimes", "images", "containers"}
+    {"commands", "exes", "users", "paths", "parents", "runtimes", "images", "containers"}
 )
 
 
