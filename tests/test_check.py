@@ -252,34 +252,49 @@ def test_count_rule_on_real_namespaces(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_holders_by_executable_which_a_name_or_a_bind_mount_cannot_fake(tmp_path: Path) -> None:
+def test_holders_by_executable_which_a_name_or_a_mount_cannot_fake(tmp_path: Path) -> None:
     """A process names itself (its comm); its executable is the kernel's. `exes` allows the
-    program itself: neither another file under the same name nor that file bound over the
-    allowed path, in a mount namespace of the process's own, passes."""
+    program itself: neither another file under the same name, nor that file bound over the
+    allowed path in a mount namespace of the process's own, nor one on a mount detached since
+    (`umount -l`: the kernel then names the file from that mount's root, as the allowed path
+    itself) passes."""
     real = os.path.realpath(named_sleeper(tmp_path, "nsaudit-exe"))
     (tmp_path / "other").mkdir()
     fake = named_sleeper(tmp_path / "other", "nsaudit-exe")
     rule = f'{{ kind = "holders", types = ["net"], exes = ["{real}"] }}'
     exes = policy(tmp_path, rule_toml("EXE", rule, ACCEPT_PARTIAL), name="exes")
     bind_over = f"mount --bind {fake} {real} && exec {real} 300"
-    with (
-        in_new_namespaces("--net", argv=[real, "300"]) as good,
-        in_new_namespaces("--net", argv=[fake, "300"]) as same_name,
-        in_new_namespaces("--net", "--mount", argv=["sh", "-c", bind_over]) as bound,
-    ):
-        wait_for(lambda: runs(bound, fake))
-        its_mounts = os.readlink(f"/proc/{bound}/ns/mnt")
-        nets = {pid: ns_name(pid, "net") for pid in (good, same_name, bound)}
-        db = tmp_path / "ns.db"
-        code, report = check("--policy", exes, "--db", db, "--record")
-        shown = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
+    detached = tmp_path / "detached"
+    detached.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", detached], check=True)
+    try:
+        # On the mount, the file's path from the mount's root is the allowed path.
+        (detached / real.lstrip("/")).parent.mkdir(parents=True)
+        shutil.copy(fake, detached / real.lstrip("/"))
+        with (
+            in_new_namespaces("--net", argv=[real, "300"]) as good,
+            in_new_namespaces("--net", argv=[fake, "300"]) as same_name,
+            in_new_namespaces("--net", "--mount", argv=["sh", "-c", bind_over]) as bound,
+            in_new_namespaces("--net", argv=[str(detached / real.lstrip("/")), "300"]) as lazy,
+        ):
+            subprocess.run(["umount", "-l", detached], check=True)
+            assert os.readlink(f"/proc/{lazy}/exe") == real  # what the kernel says of it
+            wait_for(lambda: runs(bound, fake))
+            mounts = {pid: os.readlink(f"/proc/{pid}/ns/mnt") for pid in (bound, lazy)}
+            nets = {pid: ns_name(pid, "net") for pid in (good, same_name, bound, lazy)}
+            db = tmp_path / "ns.db"
+            code, report = check("--policy", exes, "--db", db, "--record")
+            shown = json.loads(run("show", "--db", db, "--type", "net", "--format", "json").stdout)
+    finally:
+        subprocess.run(["umount", "-l", detached], check=False, capture_output=True)
     exe = {n["pid"]: n["exe"] for n in shown["namespaces"]}
     assert exe[good] == real and exe[same_name] == fake
-    assert exe[bound] == f"{its_mounts}{real}"  # mnt:[4026532999]/tmp/.../nsaudit-exe
+    assert exe[bound] == f"{mounts[bound]}{real}"  # mnt:[4026532999]/tmp/.../nsaudit-exe
+    assert exe[lazy] == f"{mounts[lazy]}{real}"  # this mount namespace's, but not its file
     assert code == 1
     bad = flagged(report, "EXE")
     assert nets[good] not in bad
-    assert {nets[same_name], nets[bound]} <= bad
+    assert {nets[same_name], nets[bound], nets[lazy]} <= bad
     texts = [e["text"] for e in outcome(report, "EXE")["evidence"]]
     assert any(f"(pid {bound}, " in t and f"executable {exe[bound]})" in t for t in texts), texts
 

@@ -102,7 +102,8 @@ def test_capability_changes() -> None:
 # "nsaudit diff"), not from nsaudit/analysis/diff.py: plain set arithmetic over identities.
 #   "Identity is (type, nsfs device, inode), and NS_GET_ID where both snapshots have it."
 #   "created (in NEW, not in OLD), vanished (in OLD, not in NEW), changed (in both, with another
-#   process count, representative process, command, user, holders, parent or owner)".
+#   process count, representative process, command, executable, user, holders, parent or
+#   owner)".
 #   Noise: "a change of process count or of the representative process alone (nprocs, pid,
 #   ppid, pid_start, parent_command)".
 #   Reboots: "matches namespaces by shape (type, command, user, bind-mount paths), never by
@@ -118,6 +119,7 @@ MODEL_ATTRIBUTES = (
     "parent_command",
     "command",
     "cmdline",
+    "exe",
     "uid",
     "user",
     "holders",
@@ -188,6 +190,7 @@ def namespace_in(draw: st.DrawFn, with_ns_id: bool) -> Namespace:
         pid_start=draw(st.sampled_from([None, 5000])),
         parent_command=draw(st.sampled_from([None, "systemd", "containerd-shim"])),
         cmdline=draw(st.sampled_from([None, "sleep 1"])),
+        exe=draw(st.sampled_from([None, "/usr/bin/sleep", "mnt:[4026532999]/usr/bin/sleep"])),
         uid=draw(st.sampled_from([0, 1000])),
         user=draw(st.sampled_from(["root", "alice"])),
         owner_uid=draw(st.sampled_from([None, 0])),

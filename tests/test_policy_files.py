@@ -285,6 +285,12 @@ KIND_ERRORS: list[tuple[list[str], int, str]] = [
         "pattern '[x' in exes cannot be used: '[' at position 1 is never closed",
     ),
     (
+        ['kind = "holders"', 'exes = ["/usr/sbin/sshd", "*conmon"]'],
+        10,
+        "pattern '*conmon' in exes would match files that are not the host's: give the "
+        "absolute path of the host's file (/usr/sbin/sshd)",
+    ),
+    (
         ['kind = "sysctls"'],
         9,
         "unknown check kind 'sysctls'; known: capability, sysctl, count, holders, "

@@ -22,7 +22,6 @@ from nsaudit.model import Holder, HolderKind, Namespace, NamespaceId, NsType, Sc
 
 # A process that exits during the scan: skipped, never an error.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH})
-_DELETED = " (deleted)"  # what the kernel adds to the path of an executable since unlinked
 # Bounds for reads that a --root tree could make endless (a FIFO, a link to /dev/zero).
 _MAX_MOUNTINFO = 64 * 1024 * 1024
 _FOR_CHILDREN = ("pid_for_children", "time_for_children")
@@ -82,9 +81,7 @@ class Scanner:
         self.info: dict[int, tuple[bool, Info | None]] = {}
         self.comms: dict[int, str | None] = {}  # parents' commands only
         self.exes: dict[int, str | None] = {}  # a representative's executable, read once
-        # The mount namespace whose paths are the host's (none under --root: a path there is
-        # the host's only if the file at it is the very file).
-        self.own_mnt = self._own_mnt() if host.live else None
+        self.host_files: dict[str, tuple[int, int] | None] = {}  # _host_file's answers
         self.targets: dict[str, NamespaceId | None] = {}
         self.own = command or os.getpid() if host.live else None
         self.helper = os.getpid() if host.live and command else None
@@ -355,39 +352,37 @@ class Scanner:
                 self.info[pid] = (there, None)
         return self.info[pid]
 
-    def _own_mnt(self) -> str | None:
-        try:
-            return os.readlink(f"{self.proc}/self/ns/mnt")
-        except OSError:
-            return None
-
     def _exe(self, pid: int) -> str | None:
-        """The process's executable as the kernel names it: the path alone when that is the
-        host's file at that path (the process is in this mount namespace, or the file there is
-        that very file: device and inode), else its mount namespace's link ('mnt:[inode]') in
-        front: a container's file, one bound over the path in a namespace of the process's
-        own, or a deleted one. None: it has none (a kernel thread), it is gone, or it cannot
-        be read (another user's, not as root)."""
+        """The process's executable as the kernel names it: the path alone when the host's
+        file at that path is that very file (device and inode), else its mount namespace's
+        link ('mnt:[inode]') in front: a container's file, one bound over the path in a
+        namespace of the process's own, one on a mount since detached (`umount -l`: the kernel
+        names it from that mount's root), or a deleted one. None: it has none (a kernel
+        thread), it is gone, or it cannot be read (another user's, not as root)."""
         if pid in self.exes:
             return self.exes[pid]
         base = f"{self.proc}/{pid}"
         try:
             path = os.readlink(f"{base}/exe")
             mnt = os.readlink(f"{base}/ns/mnt")
-            same = mnt == self.own_mnt and path.startswith("/") and not path.endswith(_DELETED)
-            if not same:
-                st = os.stat(f"{base}/exe")
+            st = os.stat(f"{base}/exe")
         except OSError:
             self.exes[pid] = None
             return None
-        if not same:
-            try:
-                here = os.stat(self.host.path(path)) if path.startswith("/") else None
-            except (OSError, ValueError):
-                here = None
-            same = here is not None and (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino)
+        here = self._host_file(path)
+        same = here is not None and here == (st.st_dev, st.st_ino)
         self.exes[pid] = path if same else f"{mnt}{path}"
         return self.exes[pid]
+
+    def _host_file(self, path: str) -> tuple[int, int] | None:
+        """The device and inode of the host's file at an absolute path, asked once a scan."""
+        if path not in self.host_files:
+            try:
+                st = os.stat(self.host.path(path)) if path.startswith("/") else None
+            except (OSError, ValueError):
+                st = None
+            self.host_files[path] = None if st is None else (st.st_dev, st.st_ino)
+        return self.host_files[path]
 
     def _command(self, pid: int) -> str | None:
         """A process's comm: from what was read already, else its stat alone."""

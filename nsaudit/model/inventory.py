@@ -81,10 +81,13 @@ class Namespace:
     parent_command is the comm of the pid's parent process (a container's first process has
     its runtime's shim there), which policies can allow. container is the id of the container
     whose process the pid is (Snapshot.containers tells the rest); None for the host's own.
-    exe is the pid's executable as the kernel names it (/proc/PID/exe), which the process
-    cannot change as it can its command: a host path when the file there on the host is that
-    very file, else 'mnt:[inode]' (its mount namespace) in front (a container's file, or one
-    bound over that path); None when it could not be read (a kernel thread has none).
+    exe is the pid's executable as the kernel names it (/proc/PID/exe), which a process does
+    not change by renaming itself, unlike its command (with CAP_SYS_ADMIN or
+    CAP_CHECKPOINT_RESTORE in its own user namespace it can point it at another executable
+    file: prctl PR_SET_MM_EXE_FILE): the path alone when the host's file at that path is that
+    very file, else 'mnt:[inode]' (its mount namespace) in front (a container's file, one
+    bound over that path, on a detached mount, or deleted); None when it could not be read
+    (a kernel thread has none).
     """
 
     id: NamespaceId = column("id", header=("NS", "TYPE"))
@@ -107,7 +110,7 @@ class Namespace:
     container: str | None = column(
         "text", None, added="0005", header="CONTAINER", width=12, diff="signal"
     )
-    exe: str | None = column("text", None, added="0010", diff="noise")
+    exe: str | None = column("text", None, added="0010", diff="signal")
 
     @property
     def identity(self) -> tuple[str, int, int, int | None]:

@@ -34,10 +34,10 @@ class EventsCheck:
     """No namespace (of the listed types; all when none are) was made during the period by a
     process the rule does not allow, as `nsaudit watch` recorded it. unprivileged: only those
     made by a user other than root (uid 0 of the initial user namespace). exes: globs of the
-    executables allowed (the kernel's path of the file, which a process cannot change, unlike
-    its command); users: globs of the uids allowed. A period not watched whole (no watcher, a
-    gap, lost events, or the audit mechanism's blind spots) is an error unless the record
-    already shows a violation."""
+    executables allowed, each absolute (the kernel's path of the file, which a process does
+    not change by renaming itself, unlike its command); users: globs of the uids allowed. A
+    period not watched whole (no watcher, a gap, lost events, or the audit mechanism's blind
+    spots) is an error unless the record already shows a violation."""
 
     types: tuple[str, ...] | None
     unprivileged: bool

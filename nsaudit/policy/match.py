@@ -54,8 +54,9 @@ class Allowlist:
     A member process is an allowed holder when its user matches `users` (if given) and its
     command matches `commands`, its parent's command matches `parents` or its executable
     matches `exes` (if any of those is given); at least one of the four must be given. The
-    executable is the kernel's (Namespace.exe), which the process cannot change: a file that
-    is not the host's file at that path ('mnt:[inode]/...') matches no absolute glob. A bind
+    executable is the kernel's (Namespace.exe), which a rename does not change: a file that is
+    not the host's file at that path ('mnt:[inode]/...') matches no glob (each is absolute,
+    policy/place.py). A bind
     mount is an allowed holder when its path matches `paths`. A namespace passes when it has
     an allowed holder and, if paths are given, no bind mount anywhere else. A namespace held
     only by an fd or as a *_for_children target has no recorded command: it does not pass.

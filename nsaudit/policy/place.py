@@ -104,6 +104,13 @@ def globs(at: Place, d: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
         problem = glob_problem(p)
         if problem:
             raise at.error(f"pattern {p!r} in {key} cannot be used: {problem}", key)
+        if key == "exes" and not p.startswith(("/", "mnt:")):
+            # '*sshd' would also match a container's or a detached mount's file.
+            raise at.error(
+                f"pattern {p!r} in exes would match files that are not the host's: give the "
+                "absolute path of the host's file (/usr/sbin/sshd)",
+                key,
+            )
     return tuple(items)
 
 
