@@ -55,7 +55,8 @@ from nsaudit.store.snapshots import load, save
 # pid_start, parent_command) is routine on a live host"
 README_NOISE = ("nprocs", "pid", "ppid", "pid_start", "parent_command")
 README_SIGNAL = (
-    "command", "cmdline", "uid", "user", "holders", "parent", "owner", "owner_uid", "container",
+    "command", "cmdline", "exe", "uid", "user", "holders", "parent", "owner", "owner_uid",
+    "container",
 )  # fmt: skip
 OTHER_USER = ns(NsType.USER, 900).id
 
@@ -78,7 +79,7 @@ def test_the_noise_fields_are_the_readmes() -> None:
 @pytest.mark.parametrize("field", README_NOISE + README_SIGNAL)
 def test_each_field_alone_is_noise_or_signal_as_the_readme_says(field: str) -> None:
     old = replace(ns(NsType.NET, 1, nprocs=2), pid_start=10, ppid=1, parent_command="systemd")
-    old = replace(old, cmdline="sleep 9", owner_uid=0)
+    old = replace(old, cmdline="sleep 9", owner_uid=0, exe="/usr/bin/sleep")
     new = replace(old, **{field: changed_value(field, getattr(old, field))})
     d = diff(snap(old), snap(new))
     (change,) = d.changed
