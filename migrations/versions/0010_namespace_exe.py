@@ -1,5 +1,5 @@
 """Namespace states record their process's executable (Namespace.exe), which policies can
-allow by (`exes`): unlike the command, a process cannot change it.
+allow by (`exes`): unlike the command, a process does not change it by renaming itself.
 
 Rows stored before stay NULL; the next snapshot fills in each namespace it still finds without
 counting that as a change (the field is declared added="0010": store/rows.py, learned). The

@@ -56,10 +56,10 @@ class Allowlist:
     matches `exes` (if any of those is given); at least one of the four must be given. The
     executable is the kernel's (Namespace.exe), which a rename does not change: a file that is
     not the host's file at that path ('mnt:[inode]/...') matches no glob (each is absolute,
-    policy/place.py). A bind
-    mount is an allowed holder when its path matches `paths`. A namespace passes when it has
-    an allowed holder and, if paths are given, no bind mount anywhere else. A namespace held
-    only by an fd or as a *_for_children target has no recorded command: it does not pass.
+    policy/place.py). A bind mount is an allowed holder when its path matches `paths`. A
+    namespace passes when it has an allowed holder and, if paths are given, no bind mount
+    anywhere else. A namespace held only by an fd or as a *_for_children target has no
+    recorded command: it does not pass.
 
     A namespace of a container (its process runs in one, by its cgroup) is also allowed when
     the container matches every one of `runtimes`, `images` and `containers` (names) that is
