@@ -103,14 +103,19 @@ class Allowlist:
             return False
         if self.users is not None and not matches(ns.user, self.users):
             return False
-        named = (
-            (ns.command, self.commands),
-            (ns.parent_command, self.parents),
-            (ns.exe, self.exes),
-        )
-        if all(given is None for _, given in named):
+        named = self._named(ns)
+        if all(given is None for _, _, given in named):
             return True
-        return any(given is not None and matches(value, given) for value, given in named)
+        return any(given is not None and matches(value, given) for _, value, given in named)
+
+    def _named(self, ns: Namespace) -> tuple[tuple[str, str | None, tuple[str, ...] | None], ...]:
+        """(list, the process's value, the list's globs): what a process may be allowed by,
+        besides its user."""
+        return (
+            ("commands", ns.command, self.commands),
+            ("parents", ns.parent_command, self.parents),
+            ("exes", ns.exe, self.exes),
+        )
 
     def violation(self, ns: Namespace, container: Container | None = None) -> str | None:
         """Why the namespace (of that container, if any) is not allowed, in words, or None."""
@@ -130,16 +135,8 @@ class Allowlist:
                 return f"held by {who(ns)}, in {container_words(container)}, which is not allowed"
             if not self._about_processes:
                 return f"held by {who(ns)}, and not bind-mounted at an allowed path"
-            lists = [
-                name
-                for name, given in (
-                    ("commands", self.commands),
-                    ("parents", self.parents),
-                    ("exes", self.exes),
-                    ("users", self.users),
-                )
-                if given is not None
-            ]
+            named = (*self._named(ns), ("users", ns.user, self.users))
+            lists = [name for name, _, given in named if given is not None]
             unknown = " (its executable is not recorded)" if self.exes and ns.exe is None else ""
             return (
                 f"held by {who(ns)}, which the allowed {' and '.join(lists)} do not cover{unknown}"
@@ -165,13 +162,14 @@ CMDLINE_SHOWN = 120
 
 
 def who(ns: Namespace) -> str:
-    """The member process in words: command, pid, user and (the start of) its command line."""
+    """The member process in words: command, pid, user, parent, executable (when recorded) and
+    (the start of) its command line."""
     if ns.pid is not None:
         line = ns.cmdline or ""
         line = line if len(line) <= CMDLINE_SHOWN else line[: CMDLINE_SHOWN - 3] + "..."
-        parent = f", parent {ns.parent_command or 'not recorded'}"
-        parent += f", executable {ns.exe}" if ns.exe else ""
-        return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid}{parent})" + (
+        more = f", parent {ns.parent_command or 'not recorded'}"
+        more += f", executable {ns.exe}" if ns.exe else ""
+        return f"{ns.command or '?'} (pid {ns.pid}, user {ns.user or ns.uid}{more})" + (
             f": {line}" if line else ""
         )
     return ", ".join(h.text for h in ns.holders) or "nothing recorded"
